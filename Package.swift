@@ -1,0 +1,101 @@
+// swift-tools-version:6.2
+// The outage correlation service: one module per concern.
+//
+//   OMSDomain  meter states, source types, identifiers, settings (no I/O)
+//   OMSStore   PostgreSQL: migrations, the managed local server, typed access
+//   CProcessSpawn  two posix_spawn shims for OMSStore's child processes
+//   OMSHTTP    the Hummingbird application (`oms serve`)
+//   oms        the command-line tool (ArgumentParser)
+//
+// Feed decoders (SCADA, ONU, KAIFA, call center) will get a module of their own.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "oms",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "oms", targets: ["oms"]),
+        .library(name: "OMSDomain", targets: ["OMSDomain"]),
+        .library(name: "OMSStore", targets: ["OMSStore"]),
+        .library(name: "OMSHTTP", targets: ["OMSHTTP"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        .target(
+            name: "OMSDomain",
+            swiftSettings: swiftSettings
+        ),
+        // posix_spawn extensions Swift's Glibc module does not export.
+        .target(name: "CProcessSpawn"),
+        .target(
+            name: "OMSStore",
+            dependencies: [
+                "OMSDomain",
+                "CProcessSpawn",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Migrations"), .copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "OMSHTTP",
+            dependencies: [
+                "OMSDomain",
+                "OMSStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "oms",
+            dependencies: [
+                "OMSDomain",
+                "OMSStore",
+                "OMSHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OMSDomainTests",
+            dependencies: ["OMSDomain"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OMSStoreTests",
+            dependencies: [
+                "OMSStore",
+                "OMSDomain",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OMSHTTPTests",
+            dependencies: [
+                "OMSHTTP",
+                "OMSStore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,49 @@
+import Logging
+import PostgresNIO
+
+/// One named check of the seed's validation checklist (`oms_validation_report()`).
+public struct ValidationCheck: Sendable, Equatable {
+    public let name: String
+    public let passed: Bool
+    public let detail: String
+
+    public init(name: String, passed: Bool, detail: String) {
+        self.name = name
+        self.passed = passed
+        self.detail = detail
+    }
+}
+
+/// Reads of the database's own state: schema version, validation checks, sample data.
+public struct SchemaInspector: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// The highest applied migration version, or nil when `oms migrate` never ran.
+    public func schemaVersion() async throws -> Int? {
+        let rows = try await client.query(
+            """
+            SELECT CASE WHEN to_regclass('oms_schema_migrations') IS NULL THEN NULL
+                        ELSE (SELECT max(version) FROM oms_schema_migrations) END
+            """,
+            logger: logger)
+        for try await version in rows.decode(Int?.self) { return version }
+        return nil
+    }
+
+    /// The validation checklist, as the database computes it.
+    public func validationReport() async throws -> [ValidationCheck] {
+        let rows = try await client.query(
+            "SELECT check_name, passed, detail FROM oms_validation_report()", logger: logger)
+        var checks: [ValidationCheck] = []
+        for try await (name, passed, detail) in rows.decode((String, Bool, String).self) {
+            checks.append(ValidationCheck(name: name, passed: passed, detail: detail))
+        }
+        return checks
+    }
+}
