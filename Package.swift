@@ -5,7 +5,8 @@
 //   OMSStore   PostgreSQL: migrations, the managed local server, typed access
 //   CProcessSpawn  two posix_spawn shims for OMSStore's child processes
 //   OMSHTTP    the Hummingbird application (`oms serve`)
-//   oms        the command-line tool (ArgumentParser)
+//   OMSCLI     the commands of the `oms` tool (ArgumentParser), testable as a library
+//   oms        the executable: `oms <command>`
 //
 // Feed decoders (SCADA, ONU, KAIFA, call center) will get a module of their own.
 import PackageDescription
@@ -23,6 +24,7 @@ let package = Package(
         .library(name: "OMSDomain", targets: ["OMSDomain"]),
         .library(name: "OMSStore", targets: ["OMSStore"]),
         .library(name: "OMSHTTP", targets: ["OMSHTTP"]),
+        .library(name: "OMSCLI", targets: ["OMSCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -62,8 +64,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
-            name: "oms",
+        .target(
+            name: "OMSCLI",
             dependencies: [
                 "OMSDomain",
                 "OMSStore",
@@ -72,6 +74,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "oms",
+            dependencies: ["OMSCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        // Starts one throwaway PostgreSQL per test process (with OMSStore's own
+        // managed-server code) and hands each test a fresh migrated database.
+        .target(
+            name: "OMSTestSupport",
+            dependencies: [
+                "OMSStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/OMSTestSupport",
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -83,7 +102,17 @@ let package = Package(
             name: "OMSStoreTests",
             dependencies: [
                 "OMSStore",
+                "OMSTestSupport",
                 "OMSDomain",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OMSCLITests",
+            dependencies: [
+                "OMSCLI", "OMSStore", "OMSTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
@@ -93,6 +122,7 @@ let package = Package(
             dependencies: [
                 "OMSHTTP",
                 "OMSStore",
+                "OMSTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -26,14 +26,14 @@ public struct SchemaInspector: Sendable {
 
     /// The highest applied migration version, or nil when `oms migrate` never ran.
     public func schemaVersion() async throws -> Int? {
-        let rows = try await client.query(
-            """
-            SELECT CASE WHEN to_regclass('oms_schema_migrations') IS NULL THEN NULL
-                        ELSE (SELECT max(version) FROM oms_schema_migrations) END
-            """,
-            logger: logger)
-        for try await version in rows.decode(Int?.self) { return version }
-        return nil
+        try await client.withConnection { connection in
+            let exists = try await connection.query(
+                "SELECT to_regclass('oms_schema_migrations') IS NOT NULL", logger: logger)
+            for try await exists in exists.decode(Bool.self) where !exists { return nil }
+            let rows = try await connection.query("SELECT max(version) FROM oms_schema_migrations", logger: logger)
+            for try await version in rows.decode(Int?.self) { return version }
+            return nil
+        }
     }
 
     /// The validation checklist, as the database computes it.

@@ -131,13 +131,23 @@ enum ChildProcess {
         #endif
     }
 
-    /// Finds an executable on PATH.
-    static func which(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+    /// Finds an executable on PATH (or on the given search path).
+    static func which(_ name: String, path: String? = nil) -> String? {
+        let path = path ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         for directory in path.split(separator: ":") {
             let candidate = "\(directory)/\(name)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
         return nil
+    }
+}
+
+/// Runs an external program to completion (for tools such as psql).
+public enum ExternalCommand {
+    /// Exit status and combined stdout/stderr of `executable` run with `arguments`.
+    public static func run(_ executable: String, _ arguments: [String], workingDirectory: String? = nil) throws
+        -> (status: Int32, output: String)
+    {
+        try ChildProcess.run(executable, arguments, workingDirectory: workingDirectory)
     }
 }

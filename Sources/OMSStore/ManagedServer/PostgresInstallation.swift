@@ -12,24 +12,35 @@ public struct PostgresInstallation: Sendable, Equatable {
     /// The full path of one of the server's programs.
     public func tool(_ name: String) -> String { "\(binDirectory)/\(name)" }
 
+    /// The usual install folders, newest version first: Debian and Ubuntu's
+    /// `/usr/lib/postgresql/*/bin`, Homebrew's, and the source build's.
+    public static var standardFolders: [String] {
+        versionedFolders(under: "/usr/lib/postgresql", suffix: "bin")
+            + versionedFolders(under: "/opt/homebrew/opt", prefix: "postgresql@", suffix: "bin")
+            + ["/usr/local/pgsql/bin", "/usr/pgsql/bin"]
+    }
+
     /// Finds the server programs: `OMS_PG_BINDIR`, then PATH, then `pg_config --bindir`,
-    /// then the newest `/usr/lib/postgresql/*/bin` (Debian, Ubuntu) and other usual places.
-    public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) throws
-        -> PostgresInstallation
-    {
+    /// then `standardFolders`.
+    public static func locate(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        standardFolders: [String] = PostgresInstallation.standardFolders
+    ) throws -> PostgresInstallation {
         var candidates: [String] = []
         if let explicit = environment["OMS_PG_BINDIR"], !explicit.isEmpty { candidates.append(explicit) }
-        for directory in (environment["PATH"] ?? "").split(separator: ":") { candidates.append(String(directory)) }
-        if let pgConfig = ChildProcess.which("pg_config"),
+        let path = environment["PATH"] ?? ""
+        for directory in path.split(separator: ":") { candidates.append(String(directory)) }
+        if let pgConfig = ChildProcess.which("pg_config", path: path),
            let result = try? ChildProcess.run(pgConfig, ["--bindir"]), result.status == 0 {
             candidates.append(result.output.trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        candidates += versionedFolders(under: "/usr/lib/postgresql", suffix: "bin")
-        candidates += versionedFolders(under: "/opt/homebrew/opt", prefix: "postgresql@", suffix: "bin")
-        candidates += ["/usr/local/pgsql/bin", "/usr/pgsql/bin"]
+        candidates += standardFolders
 
         for directory in candidates where isServerFolder(directory) {
-            return PostgresInstallation(binDirectory: directory)
+            // /usr/local/bin/postgres may be a link into the real folder, which
+            // also holds psql and pg_isready: use that folder.
+            let real = URL(fileURLWithPath: "\(directory)/postgres").resolvingSymlinksInPath()
+            return PostgresInstallation(binDirectory: real.deletingLastPathComponent().path)
         }
         throw ManagedPostgresError.serverNotInstalled
     }

@@ -13,6 +13,11 @@ public struct SQLScriptError: Error, Equatable, CustomStringConvertible {
     /// The line on which it was opened.
     public let line: Int
 
+    public init(unterminated: String, line: Int) {
+        self.unterminated = unterminated
+        self.line = line
+    }
+
     public var description: String { "unterminated \(unterminated) opened on line \(line)" }
 }
 

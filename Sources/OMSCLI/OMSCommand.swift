@@ -1,9 +1,10 @@
 import ArgumentParser
 
 /// `oms`: the outage correlation service's command-line tool.
-@main
-struct OMSCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct OMSCommand: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "oms",
         abstract: "Outage correlation for electric utilities: SCADA, ONU, AMI and call-center evidence in one registry.",
         discussion: """

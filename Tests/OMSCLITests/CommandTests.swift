@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import OMSStore
+import OMSTestSupport
+import PostgresNIO
+import Testing
+
+@testable import OMSCLI
+
+/// The `oms` commands against real PostgreSQL: a managed cluster in a scratch
+/// folder, or a test database by --database-url.
+@Suite("oms commands", .serialized)
+struct CommandTests {
+    func run(_ arguments: [String]) async throws {
+        var command = try OMSCommand.parseAsRoot(arguments)
+        guard var asyncCommand = command as? any AsyncParsableCommand else {
+            try command.run()
+            return
+        }
+        try await asyncCommand.run()
+    }
+
+    func withScratchFolder<T>(_ body: (String) async throws -> T) async throws -> T {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("oms-cli-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        return try await body(folder)
+    }
+
+    func managed(_ folder: String) throws -> ManagedPostgres {
+        ManagedPostgres(directory: folder, installation: try PostgresInstallation.locate(), logger: TestDatabase.logger)
+    }
+
+    func schemaVersion(_ server: ManagedPostgres) async throws -> Int? {
+        try await DatabaseBootstrap.withClient(try server.clientConfiguration(), logger: TestDatabase.logger) {
+            try await SchemaInspector(client: $0, logger: TestDatabase.logger).schemaVersion()
+        }
+    }
+
+    @Test("oms migrate with no URL creates the cluster, migrates, and stops the server it started")
+    func migrateManaged() async throws {
+        try await withScratchFolder { folder in
+            let dataDir = "\(folder)/.oms/postgres"
+            try await run(["migrate", "--data-dir", dataDir])
+            let server = try managed(dataDir)
+            #expect(try server.status() == .stopped)
+
+            // Started explicitly, it is left running by later commands.
+            try await run(["db", "start", "--data-dir", dataDir])
+            guard case .running = try server.status() else { Issue.record("db start did not start"); return }
+            #expect(try await schemaVersion(server) == (try Migration.bundled().last?.version))
+            try await run(["migrate", "--data-dir", dataDir])
+            guard case .running = try server.status() else { Issue.record("migrate stopped a server it did not start"); return }
+            await #expect(throws: ExitCode(1)) { try await run(["validate", "--data-dir", dataDir]) }
+            try await run(["db", "stop", "--data-dir", dataDir])
+            #expect(try server.status() == .stopped)
+            await #expect(throws: ExitCode(3)) { try await run(["db", "status", "--data-dir", dataDir]) }
+        }
+    }
+
+    @Test("oms db url starts the cluster so that psql can use the URL at once")
+    func databaseURL() async throws {
+        try await withScratchFolder { folder in
+            let dataDir = "\(folder)/pg"
+            try await run(["db", "url", "--data-dir", dataDir])
+            let server = try managed(dataDir)
+            guard case .running = try server.status() else { Issue.record("db url did not start the server"); return }
+            let psql = try ExternalCommand.run(
+                server.installation.tool("psql"), ["-X", "-A", "-t", "-d", try server.connectionURL(), "-c", "SELECT 1"],
+                workingDirectory: "/")
+            #expect(psql.status == 0)
+            try await run(["db", "stop", "--data-dir", dataDir])
+        }
+    }
+
+    @Test("oms migrate --database-url twice leaves the same schema")
+    func migrateByURL() async throws {
+        try await TestDatabase.with(.empty) { database in
+            let server = try await TestDatabase.server()
+            let url = try server.connectionURL(database: database.name)
+            try await run(["migrate", "--database-url", url])
+            let first = try await database.client.schemaFingerprint()
+            try await run(["migrate", "--database-url", url])
+            #expect(try await database.client.schemaFingerprint() == first)
+            #expect(try await database.client.scalar("SELECT count(*)::int FROM oms_schema_migrations", as: Int.self)
+                    == (try Migration.bundled().count))
+        }
+    }
+
+    @Test("oms validate passes on a loaded registry and fails on an empty one")
+    func validate() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let url = try await TestDatabase.server().connectionURL(database: database.name)
+            try await run(["validate", "--database-url", url])
+        }
+        try await TestDatabase.with(.migrated) { database in
+            let url = try await TestDatabase.server().connectionURL(database: database.name)
+            await #expect(throws: ExitCode(1)) { try await run(["validate", "--database-url", url]) }
+        }
+    }
+
+    @Test("oms demo --no-serve loads the sample network into its own database, again and again")
+    func demo() async throws {
+        try await withScratchFolder { folder in
+            let dataDir = "\(folder)/pg"
+            try await run(["demo", "--no-serve", "--data-dir", dataDir])
+            try await run(["demo", "--no-serve", "--data-dir", dataDir])
+            let server = try managed(dataDir)
+            #expect(try server.status() == .stopped)
+            _ = try await server.start()
+            let meters = try await DatabaseBootstrap.withClient(
+                try server.clientConfiguration(database: DemoCommand.databaseName), logger: TestDatabase.logger
+            ) { client in
+                try await client.scalar("SELECT count(*)::int FROM oms_meters", as: Int.self)
+            }
+            #expect(meters == SampleNetwork.meterCount)
+            try await server.stop()
+        }
+    }
+
+    @Test("a bad --database-url is refused with the reason")
+    func badURL() async throws {
+        await #expect {
+            try await run(["migrate", "--database-url", "mysql://root@localhost/oms"])
+        } throws: { error in
+            (error as? DatabaseURLError)?.description.contains("expected postgres://") == true
+        }
+    }
+}

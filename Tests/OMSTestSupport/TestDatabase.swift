@@ -1,0 +1,140 @@
+import Foundation
+import Logging
+import OMSStore
+import PostgresNIO
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A real PostgreSQL for the tests: one throwaway server per test process,
+/// started on first use with the same `ManagedPostgres` code `oms` uses, and a
+/// fresh database per test, copied from a migrated template (cheap: no
+/// migration per test).
+public enum TestDatabase {
+    /// A test's own database.
+    public struct Handle: Sendable {
+        public let client: PostgresClient
+        public let name: String
+        public let configuration: PostgresClient.Configuration
+    }
+
+    /// Which template a test database starts from.
+    public enum Content: Sendable {
+        /// Nothing at all: not even the schema.
+        case empty
+        /// The migrated schema, no rows but the settings.
+        case migrated
+        /// The migrated schema and the sample network (2,700 meters).
+        case sampleNetwork
+    }
+
+    public static let logger: Logger = {
+        var logger = Logger(label: "oms-tests")
+        logger.logLevel = .error
+        return logger
+    }()
+
+    /// Runs `body` with a new database of the given content, dropped afterwards.
+    public static func with<Result: Sendable>(
+        _ content: Content = .migrated,
+        _ body: @Sendable (Handle) async throws -> Result
+    ) async throws -> Result {
+        let server = try await SharedServer.shared.server()
+        let name = "t_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20))"
+        let template: String? = switch content {
+        case .empty: nil
+        case .migrated: SharedServer.migratedTemplate
+        case .sampleNetwork: SharedServer.sampleTemplate
+        }
+        let maintenance = try server.clientConfiguration(database: "postgres")
+        try await DatabaseBootstrap.createDatabaseIfNeeded(
+            name, template: template, maintenance: maintenance, logger: logger)
+        let configuration = try server.clientConfiguration(database: name)
+        do {
+            let result = try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
+                try await body(Handle(client: client, name: name, configuration: configuration))
+            }
+            try await drop(name, maintenance: maintenance)
+            return result
+        } catch {
+            try? await drop(name, maintenance: maintenance)
+            throw error
+        }
+    }
+
+    /// The shared server (for tests of the server's own URL or tools).
+    public static func server() async throws -> ManagedPostgres {
+        try await SharedServer.shared.server()
+    }
+
+    static func drop(_ name: String, maintenance: PostgresClient.Configuration) async throws {
+        try await DatabaseBootstrap.withClient(maintenance, logger: logger) { client in
+            try await client.query(
+                PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(DatabaseBootstrap.quoteIdentifier(name)) WITH (FORCE)"),
+                logger: logger)
+        }
+    }
+}
+
+/// Starts the test server once per process and stops it when the process exits.
+actor SharedServer {
+    static let shared = SharedServer()
+    static let migratedTemplate = "oms_template_migrated"
+    static let sampleTemplate = "oms_template_sample"
+
+    private var starting: Task<ManagedPostgres, any Error>?
+
+    func server() async throws -> ManagedPostgres {
+        if let starting { return try await starting.value }
+        let task = Task { try await Self.start() }
+        starting = task
+        return try await task.value
+    }
+
+    private static func start() async throws -> ManagedPostgres {
+        let logger = TestDatabase.logger
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("oms-test-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: directory)
+        let server = ManagedPostgres(
+            directory: directory, installation: try PostgresInstallation.locate(),
+            options: .init(unsafeFast: true), logger: logger)
+        guard case .started(let pid) = try await server.start() else {
+            fatalError("the test server in \(directory) was already running")
+        }
+        ServerCleanup.register(pid: pid, directory: directory)
+
+        let maintenance = try server.clientConfiguration(database: "postgres")
+        try await DatabaseBootstrap.createDatabaseIfNeeded(migratedTemplate, maintenance: maintenance, logger: logger)
+        try await DatabaseBootstrap.withClient(try server.clientConfiguration(database: migratedTemplate), logger: logger) {
+            try await MigrationRunner.bundled(logger: logger).migrate($0)
+        }
+        try await DatabaseBootstrap.createDatabaseIfNeeded(
+            sampleTemplate, template: migratedTemplate, maintenance: maintenance, logger: logger)
+        try await DatabaseBootstrap.withClient(try server.clientConfiguration(database: sampleTemplate), logger: logger) {
+            try await SampleNetwork.load(into: $0, logger: logger)
+        }
+        return server
+    }
+}
+
+/// Stops the test server at process exit (fast shutdown, then reap) and removes its files.
+enum ServerCleanup {
+    nonisolated(unsafe) static var pid: pid_t = 0
+    nonisolated(unsafe) static var directory: [CChar] = []
+
+    static func register(pid: pid_t, directory: String) {
+        Self.pid = pid
+        Self.directory = Array(directory.utf8CString)
+        atexit {
+            guard ServerCleanup.pid > 0 else { return }
+            kill(ServerCleanup.pid, SIGINT)
+            var status: Int32 = 0
+            waitpid(ServerCleanup.pid, &status, 0)
+            let path = String(cString: ServerCleanup.directory)
+            try? FileManager.default.removeItem(atPath: path)
+        }
+    }
+}
