@@ -82,10 +82,13 @@ struct DatabaseCommand: AsyncParsableCommand {
 
         @OptionGroup var database: DatabaseOptions
 
+        @Option(name: .customLong("database"), help: "Database inside the cluster (oms_demo for the demo's data).")
+        var databaseName: String = ManagedPostgres.databaseName
+
         func run() async throws {
             let server = try database.managedServer(logger: database.makeLogger())
             _ = try await server.start()
-            print(try server.connectionURL())
+            print(try server.connectionURL(database: databaseName))
         }
     }
 }
