@@ -2,13 +2,13 @@
 // The outage correlation service: one module per concern.
 //
 //   OMSDomain  meter states, source types, identifiers, settings (no I/O)
+//   OMSFeeds   decoders for the feeds' real message formats (no I/O)
 //   OMSStore   PostgreSQL: migrations, the managed local server, typed access
 //   CProcessSpawn  two posix_spawn shims for OMSStore's child processes
 //   OMSHTTP    the Hummingbird application (`oms serve`)
 //   OMSCLI     the commands of the `oms` tool (ArgumentParser), testable as a library
 //   oms        the executable: `oms <command>`
 //
-// Feed decoders (SCADA, ONU, KAIFA, call center) will get a module of their own.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -22,6 +22,7 @@ let package = Package(
     products: [
         .executable(name: "oms", targets: ["oms"]),
         .library(name: "OMSDomain", targets: ["OMSDomain"]),
+        .library(name: "OMSFeeds", targets: ["OMSFeeds"]),
         .library(name: "OMSStore", targets: ["OMSStore"]),
         .library(name: "OMSHTTP", targets: ["OMSHTTP"]),
         .library(name: "OMSCLI", targets: ["OMSCLI"]),
@@ -39,12 +40,18 @@ let package = Package(
             name: "OMSDomain",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "OMSFeeds",
+            dependencies: ["OMSDomain"],
+            swiftSettings: swiftSettings
+        ),
         // posix_spawn extensions Swift's Glibc module does not export.
         .target(name: "CProcessSpawn"),
         .target(
             name: "OMSStore",
             dependencies: [
                 "OMSDomain",
+                "OMSFeeds",
                 "CProcessSpawn",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -57,6 +64,7 @@ let package = Package(
             name: "OMSHTTP",
             dependencies: [
                 "OMSDomain",
+                "OMSFeeds",
                 "OMSStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -68,6 +76,7 @@ let package = Package(
             name: "OMSCLI",
             dependencies: [
                 "OMSDomain",
+                "OMSFeeds",
                 "OMSStore",
                 "OMSHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -99,6 +108,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "OMSFeedsTests",
+            dependencies: ["OMSFeeds"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "OMSStoreTests",
             dependencies: [
                 "OMSStore",
@@ -122,6 +136,7 @@ let package = Package(
             dependencies: [
                 "OMSHTTP",
                 "OMSStore",
+                "OMSFeeds",
                 "OMSTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

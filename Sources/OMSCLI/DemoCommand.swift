@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import OMSFeeds
 import OMSHTTP
 import OMSStore
 import PostgresNIO
@@ -7,7 +9,7 @@ import PostgresNIO
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Start the managed database, migrate, load a sample network, report on it, then serve the API.",
+        abstract: "Start the managed database, migrate, load a sample network, replay a breaker trip, then serve the API.",
         discussion: """
             The demo uses a database of its own (oms_demo), recreated on every run, so it never touches \
             the data of `oms migrate` / `oms serve`. With --database-url it refuses a database that already holds meters.
@@ -44,6 +46,7 @@ struct DemoCommand: AsyncParsableCommand {
                 }
                 try await SampleNetwork.load(into: client, logger: logger)
                 try await printReport(client: client, logger: logger)
+                try await replayBreakerTrip(client: client, logger: logger)
             }
             if serveAfterwards {
                 print("\nserving the API on http://127.0.0.1:\(port) (GET /health); Ctrl-C stops")
@@ -73,5 +76,45 @@ struct DemoCommand: AsyncParsableCommand {
         for check in try await SchemaInspector(client: client, logger: logger).validationReport() {
             print("  \(check.passed ? "pass" : "FAIL")  \(check.name): \(check.detail)")
         }
+    }
+
+    /// A breaker trip on feeder FD002 of substation SS001, now, through the same
+    /// decoder and SQL function as `POST /api/v1/scada/events`.
+    func replayBreakerTrip(client: PostgresClient, logger: Logger) async throws {
+        let now = ISO8601DateFormatter().string(from: Date())
+        let message = """
+            {"event": {"eventId": "DEMO-TRIP-\(now)", "eventType": "breaker_trip", "substationId": "SS001",
+             "feederId": "FD002", "mainStationId": "MS01", "timestamp": "\(now)", "voltage": 0.0,
+             "alarmType": "fault", "severity": "critical", "reason": "Phase-to-ground fault",
+             "coordinates": {"lat": 39.9526, "lng": -75.1552}},
+             "source": "oms-demo", "received_at": "\(now)"}
+            """
+        print("\nReplaying a SCADA breaker trip: SS001 / FD002 at \(now)")
+        let outcomes = try await SCADAIngestor(client: client, logger: logger)
+            .ingest(SCADADecoder.decodeBatch(Array(message.utf8)))
+        guard case .applied(let summary)? = outcomes.first else {
+            throw ValidationError("the demo's breaker trip was not applied: \(outcomes)")
+        }
+        var checked = TextTable(columns: ["meters checked", "offline", "online", "unknown", "outage"])
+        checked.append(["\(summary.totalMeters)", "\(summary.offlineMeters)", "\(summary.onlineMeters)",
+                        "\(summary.unknownMeters)", summary.outageEventCode ?? "none"])
+        print(checked.render())
+
+        print("\nOutage (oms_active_outages)")
+        let rows = try await client.query(
+            """
+            SELECT event_id, status, confidence_score::text, affected_meters_count, affected_customers_count,
+                   substation_code, feeder_code, root_cause, source_count
+              FROM oms_active_outages
+            """, logger: logger)
+        var outages = TextTable(columns: ["event_id", "status", "confidence", "meters", "customers", "substation",
+                                          "feeder", "root cause", "sources"])
+        for try await (id, status, confidence, meters, customers, substation, feeder, cause, sources) in rows.decode(
+            (String, String, String, Int, Int, String?, String?, String?, Int).self)
+        {
+            outages.append([id, status, confidence, "\(meters)", "\(customers)", substation ?? "", feeder ?? "",
+                            cause ?? "", "\(sources)"])
+        }
+        print(outages.render())
     }
 }

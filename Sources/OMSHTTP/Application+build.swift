@@ -9,11 +9,15 @@ public struct ServerSettings: Sendable {
     public var port: Int
     /// Apply pending migrations before accepting requests.
     public var migrateOnStart: Bool
+    /// The largest request body accepted (bytes); larger ones get 413.
+    public var maximumBodySize: Int
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, migrateOnStart: Bool = true) {
+    public init(host: String = "127.0.0.1", port: Int = 8080, migrateOnStart: Bool = true,
+                maximumBodySize: Int = 8 * 1024 * 1024) {
         self.host = host
         self.port = port
         self.migrateOnStart = migrateOnStart
+        self.maximumBodySize = maximumBodySize
     }
 }
 
@@ -32,6 +36,10 @@ public func buildApplication(
         inspector: SchemaInspector(client: client, logger: logger),
         expectedSchemaVersion: migrations.migrations.last?.version ?? 0
     ).addRoutes(to: router)
+    let api = router.group("api/v1")
+    SCADAController(
+        ingestor: SCADAIngestor(client: client, logger: logger), maximumBodySize: settings.maximumBodySize
+    ).addRoutes(to: api)
 
     var app = Application(
         router: router,

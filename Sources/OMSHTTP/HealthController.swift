@@ -16,6 +16,11 @@ struct HealthController: Sendable {
         var schemaVersion: Int?
         var expectedSchemaVersion: Int
         var error: String?
+
+        enum CodingKeys: String, CodingKey {
+            case status, database, error
+            case schemaVersion = "schema_version", expectedSchemaVersion = "expected_schema_version"
+        }
     }
 
     func addRoutes(to router: Router<some RequestContext>) {

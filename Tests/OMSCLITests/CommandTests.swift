@@ -114,7 +114,37 @@ struct CommandTests {
                 try await client.scalar("SELECT count(*)::int FROM oms_meters", as: Int.self)
             }
             #expect(meters == SampleNetwork.meterCount)
+            let outage = try await DatabaseBootstrap.withClient(
+                try server.clientConfiguration(database: DemoCommand.databaseName), logger: TestDatabase.logger
+            ) { client in
+                try await client.scalar(
+                    "SELECT feeder_code || ' ' || status || ' ' || scada_sources FROM oms_active_outages", as: String.self)
+            }
+            #expect(outage == "FD002 detected 1")
             try await server.stop()
+        }
+    }
+
+    @Test("oms ingest scada applies a file's good events and exits 1 when one is refused")
+    func ingestSCADA() async throws {
+        try await withScratchFolder { folder in
+            try await TestDatabase.with(.sampleNetwork) { database in
+                let url = try await TestDatabase.server().connectionURL(database: database.name)
+                let good = "\(folder)/good.ndjson"
+                try """
+                    {"eventId": "F-1", "eventType": "breaker_trip", "substationId": "SS002", "feederId": "FD004", "timestamp": "2025-09-30T10:00:00Z", "alarmType": "fault"}
+                    {"eventId": "F-2", "eventType": "reclose", "substationId": "SS002", "feederId": "FD004", "timestamp": "2025-09-30T10:00:01Z"}
+                    """.write(toFile: good, atomically: true, encoding: .utf8)
+                try await run(["ingest", "scada", good, "--database-url", url])
+                let bad = "\(folder)/bad.json"
+                try #"[{"eventId": "F-3", "eventType": "trip", "substationId": "SS001", "timestamp": "2025-09-30T11:00:00Z"}, {"eventType": "trip"}]"#
+                    .write(toFile: bad, atomically: true, encoding: .utf8)
+                await #expect(throws: ExitCode(1)) { try await run(["ingest", "scada", bad, "--database-url", url]) }
+                let stored = try await database.client.scalar(
+                    "SELECT string_agg(source_event_id || ':' || (meters_checked_at IS NOT NULL)::text, ',' ORDER BY source_event_id) FROM scada_events",
+                    as: String.self)
+                #expect(stored == "F-1:true,F-2:false,F-3:true")
+            }
         }
     }
 

@@ -16,6 +16,11 @@ struct HealthTests {
         var schemaVersion: Int?
         var expectedSchemaVersion: Int
         var error: String?
+
+        enum CodingKeys: String, CodingKey {
+            case status, database, error
+            case schemaVersion = "schema_version", expectedSchemaVersion = "expected_schema_version"
+        }
     }
 
     func health(configuration: PostgresClient.Configuration, migrateOnStart: Bool) async throws -> (HTTPResponse.Status, Health) {

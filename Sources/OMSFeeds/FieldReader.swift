@@ -1,0 +1,98 @@
+import Foundation
+
+/// Reads the fields of one JSON object with errors that name the field.
+struct FieldReader {
+    let members: [String: JSONValue]
+    /// Prefix for nested field names ("coordinates.").
+    var path = ""
+
+    init(_ value: JSONValue, path: String = "") throws(FeedDecodingError) {
+        guard let members = value.objectValue else {
+            throw FeedDecodingError(field: path.isEmpty ? nil : String(path.dropLast()),
+                                    reason: "must be a JSON object, not \(value.typeName)")
+        }
+        self.members = members
+        self.path = path
+    }
+
+    /// A trimmed string (numbers are accepted as their text); nil when absent, null or blank.
+    func optionalText(_ name: String) throws(FeedDecodingError) -> String? {
+        switch members[name] {
+        case nil, .null?: return nil
+        case .string(let text)?:
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            return trimmed.isEmpty ? nil : trimmed
+        case .number(let number)?:
+            return number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+        case let other?:
+            throw FeedDecodingError(field: path + name, reason: "must be a string, not \(other.typeName)")
+        }
+    }
+
+    func requiredText(_ name: String) throws(FeedDecodingError) -> String {
+        guard let text = try optionalText(name) else {
+            throw FeedDecodingError(field: path + name, reason: "is required")
+        }
+        return text
+    }
+
+    /// A number (a numeric string is accepted); nil when absent or null.
+    func optionalNumber(_ name: String) throws(FeedDecodingError) -> Double? {
+        switch members[name] {
+        case nil, .null?: return nil
+        case .number(let number)?: return number
+        case .string(let text)?:
+            if let number = Double(text.trimmingCharacters(in: .whitespaces)), number.isFinite { return number }
+            throw FeedDecodingError(field: path + name, reason: "must be a number, not \"\(text)\"")
+        case let other?:
+            throw FeedDecodingError(field: path + name, reason: "must be a number, not \(other.typeName)")
+        }
+    }
+
+    /// An ISO 8601 time with a zone ("2025-09-30T10:00:00Z", "2025-09-30T13:00:00.250+03:00").
+    func requiredTime(_ name: String) throws(FeedDecodingError) -> Date {
+        let text = try requiredText(name)
+        guard let date = ISO8601Time.parse(text) else {
+            throw FeedDecodingError(
+                field: path + name,
+                reason: "must be an ISO 8601 time with a zone (2025-09-30T10:00:00Z), not \"\(text)\"")
+        }
+        return date
+    }
+
+    /// A nested object, or nil when absent or null.
+    func optionalObject(_ name: String) throws(FeedDecodingError) -> FieldReader? {
+        switch members[name] {
+        case nil, .null?: return nil
+        case let value?: return try FieldReader(value, path: path + name + ".")
+        }
+    }
+}
+
+/// ISO 8601 times as feeds send them: a zone is required (a time without one is ambiguous).
+public enum ISO8601Time {
+    /// The instant `text` names, or nil when it is not an ISO 8601 time with a zone.
+    public static func parse(_ text: String) -> Date? {
+        let normalized = text.replacingOccurrences(of: " ", with: "T")
+        guard normalized.range(of: #"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-]\d{2}(:?\d{2})?)$"#,
+                               options: .regularExpression) != nil else { return nil }
+        var candidate = normalized.uppercased()
+        // hh:mm without seconds, and +hh without minutes, made whole for the formatter.
+        if candidate.range(of: #"T\d{2}:\d{2}(Z|[+-])"#, options: .regularExpression) != nil {
+            candidate = candidate.replacingOccurrences(
+                of: #"T(\d{2}):(\d{2})"#, with: "T$1:$2:00", options: .regularExpression)
+        }
+        if candidate.range(of: #"[+-]\d{2}$"#, options: .regularExpression) != nil { candidate += ":00" }
+        if candidate.range(of: #"[+-]\d{4}$"#, options: .regularExpression) != nil {
+            candidate.insert(":", at: candidate.index(candidate.endIndex, offsetBy: -2))
+        }
+        // The formatter takes milliseconds; finer fractions are cut to them.
+        if let fraction = candidate.range(of: #"\.\d{4,}"#, options: .regularExpression) {
+            candidate.replaceSubrange(fraction, with: String(candidate[fraction].prefix(4)))
+        }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = candidate.contains(".")
+            ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
+        return formatter.date(from: candidate)
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import OMSFeeds
+
+/// An RFC 9457 problem document (`application/problem+json`).
+struct ProblemDetails: Encodable, Sendable {
+    /// One refused field.
+    struct FieldError: Encodable, Sendable {
+        var index: Int?
+        var field: String?
+        var reason: String
+    }
+
+    var type: String
+    var title: String
+    var status: Int
+    var detail: String
+    var errors: [FieldError]?
+
+    /// A request whose body could not be accepted, with each refused field.
+    static func invalidInput(_ errors: [FeedDecodingError], what: String) -> ProblemDetails {
+        ProblemDetails(
+            type: "/problems/invalid-input",
+            title: "Invalid \(what)",
+            status: 400,
+            detail: errors.map(\.description).joined(separator: "; "),
+            errors: errors.map { FieldError(index: $0.index, field: $0.field, reason: $0.reason) })
+    }
+
+    func response() throws -> Response {
+        try JSONResponse.make(self, status: HTTPResponse.Status(code: status), contentType: "application/problem+json")
+    }
+}
+
+/// JSON bodies with the API's one naming style (snake_case keys, ISO 8601 times).
+enum JSONResponse {
+    static func make(_ value: some Encodable, status: HTTPResponse.Status, contentType: String = "application/json")
+        throws -> Response
+    {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        let data = try encoder.encode(value)
+        return Response(
+            status: status,
+            headers: [.contentType: contentType],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,159 @@
+-- 0010 Meter status changes: the one rule every feed uses to change a meter's
+-- status, and the seed's update_meter_status() and meter lookups.
+--
+-- oms_apply_meter_status() changes many meters in one statement and writes
+-- their audit rows. A change older than the meter's last applied change
+-- (last_status_change) is recorded with applied = false and does not
+-- overwrite the newer state: feeds deliver out of order.
+
+-- How much each source is believed when it changes a meter's status.
+INSERT INTO oms_settings (key, value, description) VALUES
+    ('onu.confidence', '0.8',
+     'Confidence of a status change reported by an ONU (dying gasp, recovery).'),
+    ('kaifa.confidence', '0.85',
+     'Confidence of a status change reported by the AMI head-end (power down, power up).'),
+    ('call_center.confidence', '0.5',
+     'Confidence of a status change reported by a customer call.'),
+    ('manual.confidence', '1.0',
+     'Confidence of a status change made by an operator.'),
+    ('system.confidence', '1.0',
+     'Confidence of a status change made by the service itself.');
+
+-- The confidence setting of a source ('scada' -> scada.confidence).
+CREATE FUNCTION oms_source_confidence(p_source_type text) RETURNS numeric
+LANGUAGE sql STABLE AS $$ SELECT oms_setting_numeric(p_source_type || '.confidence') $$;
+
+CREATE FUNCTION oms_apply_meter_status(
+    p_meter_ids        uuid[],
+    p_status_field     text,
+    p_new_status       text,
+    p_event_type       text,
+    p_source_type      text,
+    p_source_event_id  text,
+    p_event_timestamp  timestamptz,
+    p_confidence       numeric,
+    p_metadata         jsonb,
+    p_only_changes     boolean
+) RETURNS TABLE (meter_id uuid, status_event_id uuid, previous_status text, applied boolean)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_status_field = 'power_status' AND p_new_status NOT IN ('on', 'off', 'unknown')
+       OR p_status_field = 'communication_status' AND p_new_status NOT IN ('online', 'offline', 'unknown') THEN
+        RAISE EXCEPTION 'invalid % "%"', p_status_field, p_new_status
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = CASE p_status_field WHEN 'power_status' THEN 'use on, off or unknown'
+                                             ELSE 'use online, offline or unknown' END;
+    END IF;
+    IF p_status_field NOT IN ('power_status', 'communication_status') THEN
+        RAISE EXCEPTION 'invalid status field "%"', p_status_field USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    RETURN QUERY
+    WITH target AS (
+        SELECT m.id,
+               CASE p_status_field WHEN 'power_status' THEN m.power_status ELSE m.communication_status END AS previous,
+               (m.last_status_change IS NULL OR m.last_status_change <= p_event_timestamp) AS in_order
+          FROM oms_meters m
+         WHERE m.id = ANY (p_meter_ids)
+         ORDER BY m.id
+           FOR UPDATE
+    ),
+    changing AS (
+        SELECT t.* FROM target t WHERE NOT p_only_changes OR t.previous IS DISTINCT FROM p_new_status
+    ),
+    updated AS (
+        UPDATE oms_meters m
+           SET power_status = CASE WHEN p_status_field = 'power_status' THEN p_new_status ELSE m.power_status END,
+               communication_status = CASE WHEN p_status_field = 'communication_status' THEN p_new_status
+                                           ELSE m.communication_status END,
+               last_power_change = CASE WHEN p_status_field = 'power_status' AND c.previous IS DISTINCT FROM p_new_status
+                                        THEN p_event_timestamp ELSE m.last_power_change END,
+               last_status_change = p_event_timestamp
+          FROM changing c
+         WHERE m.id = c.id AND c.in_order
+     RETURNING m.id
+    ),
+    audited AS (
+        INSERT INTO oms_meter_status_events (meter_id, event_type, source_type, source_event_id, status_field,
+                                             previous_status, new_status, event_timestamp, confidence_score,
+                                             applied, metadata)
+        SELECT c.id, p_event_type, p_source_type, p_source_event_id, p_status_field,
+               c.previous, p_new_status, p_event_timestamp, p_confidence, c.in_order, p_metadata
+          FROM changing c
+     RETURNING oms_meter_status_events.id, oms_meter_status_events.meter_id,
+               oms_meter_status_events.previous_status, oms_meter_status_events.applied
+    )
+    SELECT a.meter_id, a.id, a.previous_status, a.applied FROM audited a;
+END;
+$$;
+COMMENT ON FUNCTION oms_apply_meter_status(uuid[], text, text, text, text, text, timestamptz, numeric, jsonb, boolean) IS
+    'Sets a status field of many meters in one statement, with one audit row each; late events are audited, not applied. '
+    'p_only_changes: skip meters already in the new state.';
+
+-- The seed's update_meter_status(): one meter, by number, power status.
+CREATE FUNCTION update_meter_status(
+    p_meter_number     text,
+    p_new_status       text,
+    p_event_type       text,
+    p_source_type      text,
+    p_source_event_id  text,
+    p_event_timestamp  timestamptz DEFAULT now(),
+    p_metadata         jsonb DEFAULT NULL
+) RETURNS uuid
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_meter_id  uuid;
+    v_event_id  uuid;
+BEGIN
+    SELECT id INTO v_meter_id FROM oms_meters WHERE meter_number = btrim(p_meter_number);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown meter "%"', p_meter_number
+            USING ERRCODE = 'no_data_found', COLUMN = 'meter_number';
+    END IF;
+    IF p_new_status IS NULL OR p_new_status NOT IN ('on', 'off', 'unknown') THEN
+        RAISE EXCEPTION 'invalid power status "%": use on, off or unknown', p_new_status
+            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'power_status';
+    END IF;
+    IF p_source_type IS NULL
+       OR p_source_type NOT IN ('scada', 'onu', 'kaifa', 'call_center', 'manual', 'system') THEN
+        RAISE EXCEPTION 'invalid source type "%": use scada, onu, kaifa, call_center, manual or system', p_source_type
+            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'source_type';
+    END IF;
+    SELECT a.status_event_id INTO v_event_id
+      FROM oms_apply_meter_status(ARRAY[v_meter_id], 'power_status', p_new_status, p_event_type, p_source_type,
+                                  p_source_event_id, coalesce(p_event_timestamp, now()),
+                                  oms_source_confidence(p_source_type), p_metadata, false) a;
+    RETURN v_event_id;
+END;
+$$;
+COMMENT ON FUNCTION update_meter_status(text, text, text, text, text, timestamptz, jsonb) IS
+    'Sets one meter''s power status with an audit row; returns the audit row''s id. Late events are audited, not applied.';
+
+-- The seed's meter lookups: active meters under a substation or feeder, through the mappings.
+CREATE FUNCTION get_meters_by_substation(p_substation_id text)
+RETURNS TABLE (meter_id uuid, meter_number text, communication_status text, power_status text,
+               last_communication timestamptz, customer_id uuid, location_lat double precision,
+               location_lng double precision)
+LANGUAGE sql STABLE AS $$
+    SELECT m.id, m.meter_number, m.communication_status, m.power_status, m.last_communication,
+           m.customer_id, m.location_lat, m.location_lng
+      FROM network_substations s
+      JOIN network_substation_meters l ON l.substation_id = s.id
+      JOIN oms_meters m ON m.id = l.meter_id
+     WHERE s.substation_id = p_substation_id AND m.status = 'active'
+     ORDER BY l.priority, m.meter_number
+$$;
+
+CREATE FUNCTION get_meters_by_feeder(p_feeder_id text)
+RETURNS TABLE (meter_id uuid, meter_number text, communication_status text, power_status text,
+               last_communication timestamptz, customer_id uuid, location_lat double precision,
+               location_lng double precision)
+LANGUAGE sql STABLE AS $$
+    SELECT m.id, m.meter_number, m.communication_status, m.power_status, m.last_communication,
+           m.customer_id, m.location_lat, m.location_lng
+      FROM network_feeders f
+      JOIN network_feeder_meters l ON l.feeder_id = f.id
+      JOIN oms_meters m ON m.id = l.meter_id
+     WHERE f.feeder_id = p_feeder_id AND m.status = 'active'
+     ORDER BY l.priority, m.meter_number
+$$;

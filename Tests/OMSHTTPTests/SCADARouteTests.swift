@@ -1,0 +1,107 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import OMSHTTP
+import OMSStore
+import OMSTestSupport
+import PostgresNIO
+import Testing
+
+@Suite("POST /api/v1/scada/events")
+struct SCADARouteTests {
+    struct Reply {
+        var status: HTTPResponse.Status
+        var contentType: String?
+        var json: [String: Any]
+    }
+
+    func post(_ bodies: [String], to database: TestDatabase.Handle) async throws -> [Reply] {
+        let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
+        let app = try buildApplication(
+            client: client, settings: ServerSettings(migrateOnStart: false, maximumBodySize: 64 * 1024),
+            logger: TestDatabase.logger)
+        return try await app.test(.router) { http in
+            var replies: [Reply] = []
+            for body in bodies {
+                let reply = try await http.execute(
+                    uri: "/api/v1/scada/events", method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: body)
+                ) { response in
+                    Reply(
+                        status: response.status, contentType: response.headers[.contentType],
+                        json: (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]) ?? [:])
+                }
+                replies.append(reply)
+            }
+            return replies
+        }
+    }
+
+    static let trip = """
+        {"eventId": "HTTP-1", "eventType": "breaker_trip", "substationId": "SS001", "feederId": "FD002",
+         "timestamp": "2025-09-30T10:00:00Z", "alarmType": "fault", "severity": "critical"}
+        """
+
+    @Test("one event: 201 with the summary, 200 when repeated")
+    func singleEvent() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let replies = try await post([Self.trip, Self.trip], to: database)
+            #expect(replies[0].status == .created)
+            #expect(replies[0].json["meters_checked"] as? Bool == true)
+            #expect(replies[0].json["total_meters"] as? Int == 300)
+            #expect((replies[0].json["outage_event_code"] as? String)?.hasPrefix("OMS_SCADA_1759226400_") == true)
+            #expect(replies[1].status == .ok)
+            #expect(replies[1].json["duplicate"] as? Bool == true)
+            #expect(replies[1].json["scada_event_id"] as? String == replies[0].json["scada_event_id"] as? String)
+        }
+    }
+
+    @Test("a bad event: 400 problem+json naming the field; nothing written")
+    func badEvent() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let replies = try await post([
+                #"{"eventType": "trip", "substationId": "SS001", "timestamp": "09/30/2025"}"#,
+                #"{"eventType": "trip", "substationId": "SS001", "feederId": "FD004", "timestamp": "2025-09-30T10:00:00Z"}"#,
+                "not json",
+            ], to: database)
+            for reply in replies {
+                #expect(reply.status == .badRequest)
+                #expect(reply.contentType == "application/problem+json")
+                #expect(reply.json["status"] as? Int == 400)
+                #expect(reply.json["title"] as? String == "Invalid SCADA event")
+            }
+            let fields = replies.map { (($0.json["errors"] as? [[String: Any]])?.first?["field"] as? String) }
+            #expect(fields == ["timestamp", "feederId", nil])
+            #expect(try await database.client.scalar("SELECT count(*)::int FROM scada_events", as: Int.self) == 0)
+        }
+    }
+
+    @Test("a batch: one outcome per item, the good ones applied")
+    func batch() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let replies = try await post(["""
+                [\(Self.trip),
+                 {"eventType": "trip", "substationId": "SS001"},
+                 {"eventId": "HTTP-2", "eventType": "lockout", "substationId": "SS003", "timestamp": "2025-09-30T10:01:00Z"}]
+                """], to: database)
+            #expect(replies[0].status == .ok)
+            #expect(replies[0].json["applied"] as? Int == 2)
+            #expect(replies[0].json["rejected"] as? Int == 1)
+            let results = replies[0].json["results"] as? [[String: Any]] ?? []
+            #expect(results.map { $0["outcome"] as? String } == ["applied", "rejected", "applied"])
+            #expect((results[1]["error"] as? [String: Any])?["field"] as? String == "timestamp")
+        }
+    }
+
+    @Test("a body over the limit gets 413")
+    func tooLarge() async throws {
+        try await TestDatabase.with(.migrated) { database in
+            let huge = "[" + Array(repeating: Self.trip, count: 400).joined(separator: ",") + "]"
+            let replies = try await post([huge], to: database)
+            #expect(replies[0].status == .contentTooLarge)
+        }
+    }
+}
