@@ -27,7 +27,8 @@ public struct ServerSettings: Sendable {
 public func buildApplication(
     client: PostgresClient,
     settings: ServerSettings,
-    logger: Logger
+    logger: Logger,
+    onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let migrations = try MigrationRunner.bundled(logger: logger)
     let router = Router()
@@ -40,11 +41,13 @@ public func buildApplication(
     SCADAController(
         ingestor: SCADAIngestor(client: client, logger: logger), maximumBodySize: settings.maximumBodySize
     ).addRoutes(to: api)
+    NetworkController(queries: MeterQueries(client: client, logger: logger)).addRoutes(to: api)
 
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "oms"),
         services: [client],
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
         logger: logger
     )
     if settings.migrateOnStart {

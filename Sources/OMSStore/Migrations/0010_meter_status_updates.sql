@@ -129,19 +129,62 @@ $$;
 COMMENT ON FUNCTION update_meter_status(text, text, text, text, text, timestamptz, jsonb) IS
     'Sets one meter''s power status with an audit row; returns the audit row''s id. Late events are audited, not applied.';
 
--- The seed's meter lookups: active meters under a substation or feeder, through the mappings.
+-- The active meters a substation (p_feeder_id NULL) or a feeder supplies, as the
+-- mapping tables say, with each link's priority: what a SCADA event checks and
+-- what the seed's lookups list. Meters whose own parent is the scope (nearly
+-- all) are read through oms_meters' parent index, where they share pages; the
+-- few linked by hand from elsewhere (a second feed) by primary key. One
+-- implementation for every caller; its cost follows the scope, never the
+-- registry (enable_seqscan = off: small networks tempt the planner to scan).
+CREATE FUNCTION oms_supplied_meters(p_substation_id uuid, p_feeder_id uuid)
+RETURNS TABLE (priority integer, meter_id uuid, meter_number text, customer_id uuid, power_status text,
+               communication_status text, last_communication timestamptz, location_lat double precision,
+               location_lng double precision)
+LANGUAGE sql STABLE
+SET enable_seqscan = off
+AS $$
+    WITH links AS MATERIALIZED (
+        SELECT l.meter_id, l.priority FROM network_feeder_meters l
+         WHERE p_feeder_id IS NOT NULL AND l.feeder_id = p_feeder_id
+        UNION ALL
+        SELECT l.meter_id, l.priority FROM network_substation_meters l
+         WHERE p_feeder_id IS NULL AND l.substation_id = p_substation_id
+    ),
+    own AS MATERIALIZED (
+        SELECT m.id, m.meter_number, m.customer_id, m.power_status, m.communication_status,
+               m.last_communication, m.location_lat, m.location_lng
+          FROM oms_meters m
+         WHERE p_feeder_id IS NOT NULL AND m.feeder_id = p_feeder_id AND m.status = 'active'
+        UNION ALL
+        SELECT m.id, m.meter_number, m.customer_id, m.power_status, m.communication_status,
+               m.last_communication, m.location_lat, m.location_lng
+          FROM oms_meters m
+         WHERE p_feeder_id IS NULL AND m.substation_id = p_substation_id AND m.status = 'active'
+    )
+    SELECT l.priority, o.id, o.meter_number, o.customer_id, o.power_status, o.communication_status,
+           o.last_communication, o.location_lat, o.location_lng
+      FROM links l JOIN own o ON o.id = l.meter_id
+    UNION ALL
+    SELECT l.priority, m.id, m.meter_number, m.customer_id, m.power_status, m.communication_status,
+           m.last_communication, m.location_lat, m.location_lng
+      FROM links l JOIN oms_meters m ON m.id = l.meter_id
+     WHERE m.status = 'active' AND NOT EXISTS (SELECT 1 FROM own o WHERE o.id = l.meter_id)
+$$;
+COMMENT ON FUNCTION oms_supplied_meters(uuid, uuid) IS
+    'Active meters mapped to a substation (feeder NULL) or a feeder, with their link priority.';
+
+-- The seed's meter lookups, by business id, most important (lowest priority) first.
 CREATE FUNCTION get_meters_by_substation(p_substation_id text)
 RETURNS TABLE (meter_id uuid, meter_number text, communication_status text, power_status text,
                last_communication timestamptz, customer_id uuid, location_lat double precision,
                location_lng double precision)
 LANGUAGE sql STABLE AS $$
-    SELECT m.id, m.meter_number, m.communication_status, m.power_status, m.last_communication,
+    SELECT m.meter_id, m.meter_number, m.communication_status, m.power_status, m.last_communication,
            m.customer_id, m.location_lat, m.location_lng
       FROM network_substations s
-      JOIN network_substation_meters l ON l.substation_id = s.id
-      JOIN oms_meters m ON m.id = l.meter_id
-     WHERE s.substation_id = p_substation_id AND m.status = 'active'
-     ORDER BY l.priority, m.meter_number
+     CROSS JOIN LATERAL oms_supplied_meters(s.id, NULL) m
+     WHERE s.substation_id = p_substation_id
+     ORDER BY m.priority, m.meter_number
 $$;
 
 CREATE FUNCTION get_meters_by_feeder(p_feeder_id text)
@@ -149,11 +192,10 @@ RETURNS TABLE (meter_id uuid, meter_number text, communication_status text, powe
                last_communication timestamptz, customer_id uuid, location_lat double precision,
                location_lng double precision)
 LANGUAGE sql STABLE AS $$
-    SELECT m.id, m.meter_number, m.communication_status, m.power_status, m.last_communication,
+    SELECT m.meter_id, m.meter_number, m.communication_status, m.power_status, m.last_communication,
            m.customer_id, m.location_lat, m.location_lng
       FROM network_feeders f
-      JOIN network_feeder_meters l ON l.feeder_id = f.id
-      JOIN oms_meters m ON m.id = l.meter_id
-     WHERE f.feeder_id = p_feeder_id AND m.status = 'active'
-     ORDER BY l.priority, m.meter_number
+     CROSS JOIN LATERAL oms_supplied_meters(f.substation_id, f.id) m
+     WHERE f.feeder_id = p_feeder_id
+     ORDER BY m.priority, m.meter_number
 $$;

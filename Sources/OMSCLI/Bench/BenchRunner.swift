@@ -1,0 +1,187 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import OMSHTTP
+import OMSStore
+import PostgresNIO
+
+/// Runs each benchmark operation through SQL and through HTTP on one prepared registry.
+struct BenchRunner: Sendable {
+    static let feederTrip = "feeder trip, 150 meters"
+    static let substationEvent = "substation event, 10,000 meters"
+    static let lookup1K = "meters by substation, 1,000"
+    static let lookup10K = "meters by substation, 10,000"
+
+    let size: Int
+    let iterations: Int
+    let configuration: PostgresClient.Configuration
+    let logger: Logger
+
+    var heavyIterations: Int { max(20, iterations / 5) }
+
+    func run(http: Bool) async throws -> [BenchRow] {
+        var rows = try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
+            try await runSQL(client)
+        }
+        if http { rows += try await runHTTP() }
+        return rows
+    }
+
+    // MARK: - SQL
+
+    func runSQL(_ client: PostgresClient) async throws -> [BenchRow] {
+        let baseline = try await LatencySample.measure(iterations: iterations) { _ in
+            try await drain(client.query("SELECT 1", logger: logger))
+        }
+        func row(_ operation: String, _ sample: LatencySample, goal: Double?) -> BenchRow {
+            BenchRow(operation: operation, meters: size, path: "SQL", runs: sample.count, p50: sample.p50,
+                     p99: sample.p99, baseline: "SELECT 1", baselineP50: baseline.p50, goal: goal)
+        }
+        let pool = BenchRegistry.poolFeeders(size: size)
+        let run = UUID().uuidString.prefix(8)
+
+        let trips = try await measureWrites(iterations: iterations, client: client) { index in
+            let (substation, feeder) = pool[index % pool.count]
+            return try await scadaEventID(client.query(
+                "SELECT insert_scada_event_with_meter_check(\(message(substation, feeder, id: "BENCH-\(run)-FT-\(index)"))::jsonb)::text",
+                logger: logger))
+        }
+        let substation = try await measureWrites(iterations: heavyIterations, client: client) { index in
+            try await scadaEventID(client.query(
+                "SELECT insert_scada_event_with_meter_check(\(message("BENCH-SUB10K", nil, id: "BENCH-\(run)-SS-\(index)"))::jsonb)::text",
+                logger: logger))
+        }
+        let lookup1K = try await LatencySample.measure(iterations: iterations) { _ in
+            try await drain(client.query("SELECT * FROM get_meters_by_substation('BENCH-SUB1K')", logger: logger))
+        }
+        let lookup10K = try await LatencySample.measure(iterations: heavyIterations) { _ in
+            try await drain(client.query("SELECT * FROM get_meters_by_substation('BENCH-SUB10K')", logger: logger))
+        }
+        return [
+            row("round trip (baseline)", baseline, goal: nil),
+            row(Self.feederTrip, trips, goal: 5),
+            row(Self.substationEvent, substation, goal: 30),
+            row(Self.lookup1K, lookup1K, goal: 1),
+            row(Self.lookup10K, lookup10K, goal: nil),
+        ]
+    }
+
+    /// Times a write, then undoes it (untimed) so the next run starts from the same state.
+    func measureWrites(iterations: Int, client: PostgresClient, _ write: @escaping (Int) async throws -> String)
+        async throws -> LatencySample
+    {
+        var lastEvent = ""
+        return try await LatencySample.measure(iterations: iterations) { index in
+            lastEvent = try await write(index)
+        } between: { _ in
+            try await BenchRegistry.undo(scadaEventID: lastEvent, client: client, logger: logger)
+        }
+    }
+
+    func message(_ substation: String, _ feeder: String?, id: String) -> String {
+        let time = ISO8601DateFormatter().string(from: Date())
+        let feederField = feeder.map { ", \"feederId\": \"\($0)\"" } ?? ""
+        return """
+            {"eventId": "\(id)", "eventType": "breaker_trip", "alarmType": "fault", "severity": "critical", \
+            "substationId": "\(substation)"\(feederField), "timestamp": "\(time)"}
+            """
+    }
+
+    func scadaEventID(_ rows: PostgresRowSequence) async throws -> String {
+        var json = ""
+        for try await text in rows.decode(String.self) { json = text }
+        return try JSONDecoder().decode(SCADACheckSummary.self, from: Data(json.utf8)).scadaEventID.uuidString
+    }
+
+    func drain(_ rows: PostgresRowSequence) async throws {
+        for try await _ in rows {}
+    }
+
+    // MARK: - HTTP
+
+    func runHTTP() async throws -> [BenchRow] {
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let appClient = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let app = try buildApplication(
+            client: appClient, settings: ServerSettings(host: "127.0.0.1", port: 0, migrateOnStart: false),
+            logger: logger, onServerRunning: { port in portContinuation.yield(port) })
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            let rows = try await withThrowingTaskGroup(of: [BenchRow].self) { group -> [BenchRow] in
+                group.addTask {
+                    try await app.runService(gracefulShutdownSignals: [])
+                    return []
+                }
+                var iterator = ports.makeAsyncIterator()
+                guard let port = await iterator.next() else { return [] }
+                let rows = try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
+                    try await measureHTTP(base: "http://127.0.0.1:\(port)", http: http, client: client)
+                }
+                group.cancelAll()
+                return rows
+            }
+            try await http.shutdown()
+            return rows
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+    }
+
+    func measureHTTP(base: String, http: HTTPClient, client: PostgresClient) async throws -> [BenchRow] {
+        func send(_ method: HTTPMethod, _ path: String, body: String? = nil) async throws -> ByteBuffer {
+            var request = HTTPClientRequest(url: base + path)
+            request.method = method
+            if let body {
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: body))
+            }
+            let response = try await http.execute(request, timeout: .seconds(60))
+            let buffer = try await response.body.collect(upTo: 64 * 1024 * 1024)
+            guard (200..<300).contains(Int(response.status.code)) else {
+                throw HTTPBenchError(path: path, status: Int(response.status.code), body: String(buffer: buffer))
+            }
+            return buffer
+        }
+        func eventID(_ buffer: ByteBuffer) throws -> String {
+            try JSONDecoder().decode(SCADACheckSummary.self, from: Data(buffer.readableBytesView)).scadaEventID.uuidString
+        }
+        let baseline = try await LatencySample.measure(iterations: iterations) { _ in _ = try await send(.GET, "/health") }
+        func row(_ operation: String, _ sample: LatencySample) -> BenchRow {
+            BenchRow(operation: operation, meters: size, path: "HTTP", runs: sample.count, p50: sample.p50,
+                     p99: sample.p99, baseline: "GET /health", baselineP50: baseline.p50, goal: nil)
+        }
+        let pool = BenchRegistry.poolFeeders(size: size)
+        let run = UUID().uuidString.prefix(8)
+        let trips = try await measureWrites(iterations: iterations, client: client) { index in
+            let (substation, feeder) = pool[index % pool.count]
+            return try eventID(try await send(
+                .POST, "/api/v1/scada/events", body: message(substation, feeder, id: "BENCH-\(run)-HFT-\(index)")))
+        }
+        let substation = try await measureWrites(iterations: heavyIterations, client: client) { index in
+            try eventID(try await send(
+                .POST, "/api/v1/scada/events", body: message("BENCH-SUB10K", nil, id: "BENCH-\(run)-HSS-\(index)")))
+        }
+        let lookup1K = try await LatencySample.measure(iterations: iterations) { _ in
+            _ = try await send(.GET, "/api/v1/substations/BENCH-SUB1K/meters")
+        }
+        let lookup10K = try await LatencySample.measure(iterations: heavyIterations) { _ in
+            _ = try await send(.GET, "/api/v1/substations/BENCH-SUB10K/meters")
+        }
+        return [
+            row("GET /health (baseline)", baseline), row(Self.feederTrip, trips), row(Self.substationEvent, substation),
+            row(Self.lookup1K, lookup1K), row(Self.lookup10K, lookup10K),
+        ]
+    }
+}
+
+/// An HTTP benchmark request failed.
+struct HTTPBenchError: Error, CustomStringConvertible {
+    let path: String
+    let status: Int
+    let body: String
+    var description: String { "\(path) answered \(status): \(body)" }
+}

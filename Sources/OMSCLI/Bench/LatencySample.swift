@@ -1,0 +1,39 @@
+/// Durations of repeated runs of one operation, and their percentiles.
+struct LatencySample: Sendable {
+    private(set) var milliseconds: [Double] = []
+
+    mutating func record(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        milliseconds.append(Double(seconds) * 1000 + Double(attoseconds) / 1e15)
+    }
+
+    /// The p-th percentile (0...100), nearest-rank.
+    func percentile(_ p: Double) -> Double {
+        guard !milliseconds.isEmpty else { return .nan }
+        let sorted = milliseconds.sorted()
+        let rank = Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1
+        return sorted[min(max(rank, 0), sorted.count - 1)]
+    }
+
+    var p50: Double { percentile(50) }
+    var p99: Double { percentile(99) }
+    var count: Int { milliseconds.count }
+
+    /// Times `body` `iterations` times after `warmup` untimed runs; `between` runs untimed after each.
+    static func measure(
+        iterations: Int, warmup: Int = 3,
+        _ body: (Int) async throws -> Void,
+        between: (Int) async throws -> Void = { _ in }
+    ) async throws -> LatencySample {
+        var sample = LatencySample()
+        let clock = ContinuousClock()
+        for index in 0..<(warmup + iterations) {
+            let start = clock.now
+            try await body(index)
+            let elapsed = clock.now - start
+            if index >= warmup { sample.record(elapsed) }
+            try await between(index)
+        }
+        return sample
+    }
+}

@@ -1,0 +1,27 @@
+import Hummingbird
+import OMSStore
+
+/// `GET /api/v1/substations/{substation_id}/meters` and `GET /api/v1/feeders/{feeder_id}/meters`:
+/// the active meters under a substation or feeder (the seed's `get_meters_by_*`).
+struct NetworkController: Sendable {
+    let queries: MeterQueries
+
+    /// The body of both routes.
+    struct Meters: Encodable {
+        var count: Int
+        var meters: [MeterSummary]
+    }
+
+    func addRoutes(to group: RouterGroup<some RequestContext>) {
+        group.get("substations/:substation_id/meters") { _, context in
+            let id = try context.parameters.require("substation_id")
+            let meters = try await queries.metersBySubstation(id)
+            return try JSONResponse.make(Meters(count: meters.count, meters: meters), status: .ok)
+        }
+        group.get("feeders/:feeder_id/meters") { _, context in
+            let id = try context.parameters.require("feeder_id")
+            let meters = try await queries.metersByFeeder(id)
+            return try JSONResponse.make(Meters(count: meters.count, meters: meters), status: .ok)
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A meter as `get_meters_by_substation` / `get_meters_by_feeder` return it.
+public struct MeterSummary: Codable, Sendable, Equatable {
+    public var meterID: UUID
+    public var meterNumber: String
+    public var communicationStatus: String
+    public var powerStatus: String
+    public var lastCommunication: Date?
+    public var customerID: UUID?
+    public var locationLat: Double?
+    public var locationLng: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case meterID = "meter_id", meterNumber = "meter_number", communicationStatus = "communication_status"
+        case powerStatus = "power_status", lastCommunication = "last_communication", customerID = "customer_id"
+        case locationLat = "location_lat", locationLng = "location_lng"
+    }
+}
+
+/// The seed's meter lookups, through the same SQL functions psql users call.
+public struct MeterQueries: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Active meters under a substation (`get_meters_by_substation`), by its business id.
+    public func metersBySubstation(_ substationID: String) async throws -> [MeterSummary] {
+        try await collect(client.query("SELECT * FROM get_meters_by_substation(\(substationID))", logger: logger))
+    }
+
+    /// Active meters on a feeder (`get_meters_by_feeder`), by its business id.
+    public func metersByFeeder(_ feederID: String) async throws -> [MeterSummary] {
+        try await collect(client.query("SELECT * FROM get_meters_by_feeder(\(feederID))", logger: logger))
+    }
+
+    private func collect(_ rows: PostgresRowSequence) async throws -> [MeterSummary] {
+        var meters: [MeterSummary] = []
+        for try await (id, number, communication, power, heard, customer, lat, lng) in rows.decode(
+            (UUID, String, String, String, Date?, UUID?, Double?, Double?).self)
+        {
+            meters.append(MeterSummary(
+                meterID: id, meterNumber: number, communicationStatus: communication, powerStatus: power,
+                lastCommunication: heard, customerID: customer, locationLat: lat, locationLng: lng))
+        }
+        return meters
+    }
+}
