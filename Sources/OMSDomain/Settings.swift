@@ -14,9 +14,23 @@ public struct SettingKey: Hashable, Sendable, CustomStringConvertible {
     /// A meter last heard from longer ago than this (minutes) before a check is not counted online.
     public static let communicationTimeoutMinutes = SettingKey(
         name: "meter.communication_timeout_minutes", defaultValue: "15")
+    /// SCADA alarm or event types that trigger a meter check (compared ignoring case, spaces and dashes).
+    public static let scadaCriticalAlarms = SettingKey(
+        name: "scada.critical_alarms",
+        defaultValue: #"["fault", "breaker_trip", "trip", "lockout", "power_failure", "outage", "de-energized", "loss_of_voltage", "MV_AlarmLossOfVoltage"]"#)
+
+    /// The weight of a source's evidence for an outage and the confidence of the status changes it makes.
+    public static func confidence(of source: SourceType) -> SettingKey {
+        let defaults: [SourceType: String] = [
+            .scada: "0.9", .kaifa: "0.8", .onu: "0.7", .callCenter: "0.5", .manual: "1.0", .system: "1.0",
+        ]
+        return SettingKey(name: "\(source.rawValue).confidence", defaultValue: defaults[source] ?? "1.0")
+    }
+
     /// Confidence of an outage opened from a SCADA breaker event and of the status changes it makes.
-    public static let scadaConfidence = SettingKey(name: "scada.confidence", defaultValue: "0.9")
+    public static let scadaConfidence = confidence(of: .scada)
 
     /// Every key this version of the service relies on.
-    public static let all: [SettingKey] = [.communicationTimeoutMinutes, .scadaConfidence]
+    public static let all: [SettingKey] =
+        [.communicationTimeoutMinutes, .scadaCriticalAlarms] + SourceType.allCases.map(confidence(of:))
 }

@@ -403,10 +403,10 @@ struct SCADAWorkflowTests {
                 "SELECT power_status FROM oms_meters WHERE meter_number = 'M12345678'", as: String.self) == "off")
             #expect(try await client.scalar(
                 "SELECT applied::text || ' ' || source_type || ' ' || confidence_score FROM oms_meter_status_events WHERE id = \(older)",
-                as: String.self) == "false kaifa 0.850")
+                as: String.self) == "false kaifa 0.800")
             #expect(try await client.scalar(
                 "SELECT applied::text || ' ' || previous_status || '>' || new_status || ' ' || confidence_score FROM oms_meter_status_events WHERE id = \(newer)",
-                as: String.self) == "true on>off 0.800")
+                as: String.self) == "true on>off 0.700")
             // The seed's example form, with the default time, is applied.
             _ = try await client.scalar(
                 "SELECT update_meter_status('M12345678', 'on', 'power_on', 'manual', 'OP-1')", as: UUID.self)

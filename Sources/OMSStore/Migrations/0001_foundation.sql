@@ -58,4 +58,4 @@ INSERT INTO oms_settings (key, value, description) VALUES
     ('meter.communication_timeout_minutes', '15',
      'A meter whose last communication is older than this (minutes) at the time of a check is not counted online.'),
     ('scada.confidence', '0.9',
-     'Confidence of an outage opened from a SCADA breaker event, and of the status changes it makes.');
+     'Weight of SCADA evidence for an outage (an outage opened by SCADA alone has this confidence) and confidence of the status changes it makes.');

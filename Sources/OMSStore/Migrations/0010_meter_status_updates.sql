@@ -6,14 +6,17 @@
 -- (last_status_change) is recorded with applied = false and does not
 -- overwrite the newer state: feeds deliver out of order.
 
--- How much each source is believed when it changes a meter's status.
+-- How much each source is believed: the confidence of the status changes it
+-- makes, and the weight of its evidence for an outage (scada.confidence, 0.9,
+-- is in 0001). Evidence combines as 1 - product(1 - weight) over distinct
+-- source events.
 INSERT INTO oms_settings (key, value, description) VALUES
-    ('onu.confidence', '0.8',
-     'Confidence of a status change reported by an ONU (dying gasp, recovery).'),
-    ('kaifa.confidence', '0.85',
-     'Confidence of a status change reported by the AMI head-end (power down, power up).'),
+    ('kaifa.confidence', '0.8',
+     'Weight of AMI head-end evidence (power down, power up) and confidence of the status changes it makes.'),
+    ('onu.confidence', '0.7',
+     'Weight of ONU evidence (dying gasp, recovery) and confidence of the status changes it makes.'),
     ('call_center.confidence', '0.5',
-     'Confidence of a status change reported by a customer call.'),
+     'Weight of a customer call as outage evidence and confidence of the status changes it makes.'),
     ('manual.confidence', '1.0',
      'Confidence of a status change made by an operator.'),
     ('system.confidence', '1.0',
