@@ -320,8 +320,12 @@ struct SCADAWorkflowTests {
             #expect(try await client.scalar(
                 "SELECT count(*)::int FROM oms_event_sources WHERE outage_event_id = \(outage)", as: Int.self) == 2)
             #expect(try await client.scalar(
-                "SELECT string_agg(event_type, ',' ORDER BY \"timestamp\") FROM oms_event_timeline WHERE outage_event_id = \(outage)",
-                as: String.self) == "outage_opened,evidence_linked")
+                "SELECT string_agg(event_type, ',' ORDER BY \"timestamp\", event_type) FROM oms_event_timeline WHERE outage_event_id = \(outage)",
+                as: String.self) == "outage_opened,confirmed,evidence_linked")
+            // Two independent SCADA events: 1 - (1 - 0.9)^2 = 0.99, above correlation.confirm_confidence.
+            #expect(try await client.scalar(
+                "SELECT status || ' ' || confidence_score FROM oms_outage_events WHERE id = \(outage)",
+                as: String.self) == "confirmed 0.990")
             #expect(try await client.scalar(
                 "SELECT count(*)::int FROM scada_events WHERE outage_event_id = \(outage)", as: Int.self) == 2)
 

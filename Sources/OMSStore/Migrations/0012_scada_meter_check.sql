@@ -1,4 +1,4 @@
--- 0011 The seed's SCADA workflow: a breaker event checks exactly the meters
+-- 0012 The seed's SCADA workflow: a breaker event checks exactly the meters
 -- under its feeder (or, without a feeder, its substation), records which are
 -- off, and opens one outage, or joins the active one.
 --
@@ -20,7 +20,9 @@
 --     after oms_normalize_code() (case, spaces and dashes do not matter).
 --   * Offline meters open one outage (status detected) unless an outage on the
 --     same feeder (or a substation-wide one of its substation) is active, which
---     the event then joins.
+--     the event then joins. The outage covers the offline meters
+--     (oms_outage_meters); its confidence, status and size come from
+--     oms_refresh_outages() like any outage's.
 --   * Idempotent: the same message again (same eventId, or without one the same
 --     substation, feeder, alarm and timestamp) changes nothing and returns the
 --     first result, marked "duplicate": true.
@@ -231,8 +233,6 @@ DECLARE
     v_offline      integer;
     v_online       integer;
     v_unknown      integer;
-    v_outage_meters     integer;
-    v_outage_customers  integer;
     v_timeout      interval := oms_setting_interval_minutes('meter.communication_timeout_minutes');
     v_outage       oms_outage_events;
     v_joined       boolean := false;
@@ -284,7 +284,7 @@ BEGIN
     -- off; late events audited, not applied); one row per checked meter with
     -- its status before and after; the counts.
     WITH checked AS MATERIALIZED (
-        SELECT m.meter_id AS id, m.power_status, m.customer_id,
+        SELECT m.meter_id AS id, m.power_status,
                oms_classify_meter(m.power_status, m.communication_status, m.last_communication,
                                   p_event_timestamp, v_timeout) AS result
           FROM oms_supplied_meters(v_substation.id, v_feeder.id) m
@@ -309,9 +309,8 @@ BEGIN
     SELECT count(*)::int,
            count(*) FILTER (WHERE c.result = 'offline')::int,
            count(*) FILTER (WHERE c.result = 'online')::int,
-           count(*) FILTER (WHERE c.result = 'unknown')::int,
-           count(DISTINCT c.customer_id) FILTER (WHERE c.result = 'offline')::int
-      INTO v_total, v_offline, v_online, v_unknown, v_outage_customers
+           count(*) FILTER (WHERE c.result = 'unknown')::int
+      INTO v_total, v_offline, v_online, v_unknown
       FROM checked c;
 
     IF v_offline > 0 THEN
@@ -356,43 +355,34 @@ BEGIN
            SET outage_event_id = v_outage.id, affected_meter_count = v_offline, meters_checked_at = now()
          WHERE e.id = p_scada_event_id;
 
+        -- The outage covers the meters found offline; the event is one piece of evidence.
+        INSERT INTO oms_outage_meters (outage_event_id, meter_id, source_type, first_evidence_at)
+        SELECT v_outage.id, a.meter_id, 'scada', p_event_timestamp
+          FROM scada_event_affected_meters a
+         WHERE a.scada_event_id = p_scada_event_id AND a.check_result = 'offline'
+        ON CONFLICT DO NOTHING;
+
         INSERT INTO oms_event_sources (outage_event_id, source_type, source_event_id, source_table,
                                        correlation_weight, detected_at)
         VALUES (v_outage.id, 'scada', p_scada_event_id::text, 'scada_events', v_confidence, p_event_timestamp)
         ON CONFLICT (outage_event_id, source_type, source_event_id) DO NOTHING;
-
-        -- The outage's size: distinct meters (and their customers) that its SCADA
-        -- events found offline. A new outage is this event's; a joined one is recounted.
-        IF v_joined THEN
-            SELECT count(DISTINCT a.meter_id)::int, count(DISTINCT m.customer_id)::int
-              INTO v_outage_meters, v_outage_customers
-              FROM scada_events e
-              JOIN scada_event_affected_meters a ON a.scada_event_id = e.id AND a.check_result = 'offline'
-              JOIN oms_meters m ON m.id = a.meter_id
-             WHERE e.outage_event_id = v_outage.id;
-        ELSE
-            v_outage_meters := v_offline;
-        END IF;
-        UPDATE oms_outage_events o
-           SET affected_meters_count = v_outage_meters,
-               affected_customers_count = v_outage_customers,
-               confidence_score = greatest(o.confidence_score, v_confidence)
-         WHERE o.id = v_outage.id;
 
         INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
         VALUES (v_outage.id,
                 CASE WHEN v_joined THEN 'evidence_linked' ELSE 'outage_opened' END,
                 v_outage.status,
                 CASE WHEN v_joined
-                     THEN format('SCADA %s at %s%s joined: %s meters checked, %s offline; outage now %s meters',
-                                 v_event.event_type, v_substation.substation_id,
-                                 coalesce('/' || v_feeder.feeder_id, ''), v_total, v_offline, v_outage_meters)
+                     THEN format('SCADA %s at %s%s joined: %s meters checked, %s offline', v_event.event_type,
+                                 v_substation.substation_id, coalesce('/' || v_feeder.feeder_id, ''), v_total, v_offline)
                      ELSE format('Opened from SCADA %s at %s%s: %s of %s meters offline', v_event.event_type,
                                  v_substation.substation_id, coalesce('/' || v_feeder.feeder_id, ''),
                                  v_offline, v_total) END,
                 'scada', p_event_timestamp,
                 jsonb_build_object('scada_event_id', p_scada_event_id, 'total_meters', v_total,
                                    'offline_meters', v_offline));
+
+        -- Confidence, status and size from all the outage's evidence (0011).
+        PERFORM oms_refresh_outages(ARRAY[v_outage.id], p_event_timestamp, false);
     ELSE
         UPDATE scada_events e SET affected_meter_count = 0, meters_checked_at = now() WHERE e.id = p_scada_event_id;
     END IF;
