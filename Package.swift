@@ -112,7 +112,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OMSFeedsTests",
-            dependencies: ["OMSFeeds"],
+            dependencies: ["OMSFeeds", "OMSDomain"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -90,8 +90,7 @@ struct DemoCommand: AsyncParsableCommand {
              "source": "oms-demo", "received_at": "\(now)"}
             """
         print("\nReplaying a SCADA breaker trip: SS001 / FD002 at \(now)")
-        let outcomes = try await SCADAIngestor(client: client, logger: logger)
-            .ingest(SCADADecoder.decodeBatch(Array(message.utf8)))
+        let outcomes = try await FeedIngestor(.scada, client: client, logger: logger).ingest(body: Array(message.utf8))
         guard case .applied(let summary)? = outcomes.first else {
             throw ValidationError("the demo's breaker trip was not applied: \(outcomes)")
         }

@@ -3,12 +3,12 @@ import Foundation
 import OMSFeeds
 import OMSStore
 
-/// `oms ingest scada FILE|-`: feed events from a file or standard input.
+/// `oms ingest scada|onu FILE|-`: feed events from a file or standard input.
 struct IngestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
         abstract: "Feed events from a file or standard input through the same SQL functions as the HTTP API.",
-        subcommands: [SCADA.self]
+        subcommands: [SCADA.self, ONU.self]
     )
 
     /// `oms ingest scada`.
@@ -17,32 +17,50 @@ struct IngestCommand: AsyncParsableCommand {
             commandName: "scada",
             abstract: "SCADA events (one JSON object, an array, or NDJSON); exits 1 if any was refused.")
 
-        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var input: IngestInput
 
-        @Argument(help: "A file of SCADA events, or - for standard input.")
-        var file: String
+        func run() async throws { try await input.ingest(.scada) }
+    }
 
-        func run() async throws {
-            let logger = database.makeLogger()
-            let body = try readInput(file)
-            let items = SCADADecoder.decodeBatch(body)
-            let outcomes = try await database.withDatabase(logger: logger) { configuration, _ in
-                try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
-                    try await SCADAIngestor(client: client, logger: logger).ingest(items)
-                }
+    /// `oms ingest onu`.
+    struct ONU: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "onu",
+            abstract: "ONU alarms (one JSON object, an array, or NDJSON); exits 1 if any was refused.")
+
+        @OptionGroup var input: IngestInput
+
+        func run() async throws { try await input.ingest(.onu) }
+    }
+}
+
+/// What every `oms ingest` subcommand takes: the database and a file.
+struct IngestInput: ParsableArguments {
+    @OptionGroup var database: DatabaseOptions
+
+    @Argument(help: "A file of messages, or - for standard input.")
+    var file: String
+
+    /// Decodes the file, applies its messages, prints one line each; exit 1 if any was refused.
+    func ingest<Event: Sendable, Summary: FeedSummary & TerminalLine>(_ feed: Feed<Event, Summary>) async throws {
+        let logger = database.makeLogger()
+        let body = try readInput(file)
+        let outcomes = try await database.withDatabase(logger: logger) { configuration, _ in
+            try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
+                try await FeedIngestor(feed, client: client, logger: logger).ingest(body: body)
             }
-            var refused = 0
-            for (index, outcome) in outcomes.enumerated() {
-                switch outcome {
-                case .applied(let summary): print("applied    #\(index)  \(summary.line)")
-                case .duplicate(let summary): print("duplicate  #\(index)  \(summary.line)")
-                case .rejected(let error):
-                    refused += 1
-                    print("refused    #\(index)  \(FeedDecodingError(field: error.field, reason: error.reason))")
-                }
-            }
-            if refused > 0 { throw ExitCode(1) }
         }
+        var refused = 0
+        for (index, outcome) in outcomes.enumerated() {
+            switch outcome {
+            case .applied(let summary): print("applied    #\(index)  \(summary.line)")
+            case .duplicate(let summary): print("duplicate  #\(index)  \(summary.line)")
+            case .rejected(let error):
+                refused += 1
+                print("refused    #\(index)  \(FeedDecodingError(field: error.field, reason: error.reason))")
+            }
+        }
+        if refused > 0 { throw ExitCode(1) }
     }
 }
 
@@ -55,12 +73,25 @@ func readInput(_ path: String) throws -> [UInt8] {
     return Array(data)
 }
 
-extension SCADACheckSummary {
-    /// One line for a terminal.
+/// A one-line rendering for a terminal.
+protocol TerminalLine {
+    var line: String { get }
+}
+
+extension SCADACheckSummary: TerminalLine {
     var line: String {
         let place = [substationID, feederID].compactMap { $0 }.joined(separator: "/")
         guard metersChecked else { return "\(place)  not checked: \(reason ?? "")" }
         let outage = outageEventCode.map { ", outage \($0)" } ?? ", no outage"
         return "\(place)  \(totalMeters) meters checked: \(offlineMeters) offline, \(onlineMeters) online, \(unknownMeters) unknown\(outage)"
+    }
+}
+
+extension MeterSyncSummary: TerminalLine {
+    var line: String {
+        guard matchStatus == "matched" else { return "\(kind)  unmatched: no meter in the registry (kept)" }
+        return "\(kind)  \(metersMatched) meters (\(meterNumbers.joined(separator: ", "))): \(statusChanges) status changes"
+            + (lateChanges > 0 ? ", \(lateChanges) late" : "")
+            + ", \(outageEventIDs.count) outages (\(outagesOpened) opened)"
     }
 }

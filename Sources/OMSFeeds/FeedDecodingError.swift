@@ -32,6 +32,22 @@ public enum FeedBatch {
         return first == UInt8(ascii: "[") || split(data).count > 1
     }
 
+    /// Each message of a body decoded by `decode`, or refused with its index, field and reason.
+    public static func decode<Event>(
+        _ body: [UInt8], with decode: (JSONValue) throws(FeedDecodingError) -> Event
+    ) -> [Result<Event, FeedDecodingError>] {
+        split(body).enumerated().map { index, item in
+            item.flatMap { value in
+                Result { () throws(FeedDecodingError) in try decode(value) }
+                    .mapError { error in
+                        var error = error
+                        error.index = error.index ?? index
+                        return error
+                    }
+            }
+        }
+    }
+
     /// The messages of `data`, each parsed or with the reason it could not be.
     public static func split(_ data: [UInt8]) -> [Result<JSONValue, FeedDecodingError>] {
         let text = data.drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 || $0 == 0xEF || $0 == 0xBB || $0 == 0xBF }

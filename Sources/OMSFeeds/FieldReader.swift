@@ -60,6 +60,24 @@ struct FieldReader {
         return date
     }
 
+    /// `{"lat", "lng"}` within range, or nil when absent or null.
+    func optionalCoordinates(_ name: String) throws(FeedDecodingError) -> Coordinates? {
+        guard let position = try optionalObject(name) else { return nil }
+        guard let lat = try position.optionalNumber("lat") else {
+            throw FeedDecodingError(field: "\(path)\(name).lat", reason: "is required")
+        }
+        guard let lng = try position.optionalNumber("lng") else {
+            throw FeedDecodingError(field: "\(path)\(name).lng", reason: "is required")
+        }
+        guard (-90...90).contains(lat) else {
+            throw FeedDecodingError(field: "\(path)\(name).lat", reason: "must be between -90 and 90, not \(lat)")
+        }
+        guard (-180...180).contains(lng) else {
+            throw FeedDecodingError(field: "\(path)\(name).lng", reason: "must be between -180 and 180, not \(lng)")
+        }
+        return Coordinates(lat: lat, lng: lng)
+    }
+
     /// A nested object, or nil when absent or null.
     func optionalObject(_ name: String) throws(FeedDecodingError) -> FieldReader? {
         switch members[name] {

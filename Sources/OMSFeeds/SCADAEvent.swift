@@ -6,17 +6,6 @@ import Foundation
 /// an optional `eventId`), possibly inside the envelope
 /// `{"event": {…}, "source": "SCADA-Simulator", "received_at": …}`.
 public struct SCADAEvent: Sendable, Equatable {
-    /// A point on the map.
-    public struct Coordinates: Sendable, Equatable {
-        public var lat: Double
-        public var lng: Double
-
-        public init(lat: Double, lng: Double) {
-            self.lat = lat
-            self.lng = lng
-        }
-    }
-
     /// The feed's own id, when it sends one (repeat deliveries share it).
     public var eventID: String?
     public var eventType: String
@@ -40,16 +29,7 @@ public struct SCADAEvent: Sendable, Equatable {
 public enum SCADADecoder {
     /// Each message of a body, decoded or refused with the field and reason.
     public static func decodeBatch(_ body: [UInt8]) -> [Result<SCADAEvent, FeedDecodingError>] {
-        FeedBatch.split(body).enumerated().map { index, item in
-            item.flatMap { value in
-                Result { () throws(FeedDecodingError) in try decode(value) }
-                    .mapError { error in
-                        var error = error
-                        error.index = error.index ?? index
-                        return error
-                    }
-            }
-        }
+        FeedBatch.decode(body, with: decode)
     }
 
     /// Decodes one message.
@@ -62,22 +42,6 @@ public enum SCADADecoder {
             source = try envelope.optionalText("source")
         }
         let fields = try FieldReader(eventValue)
-        var coordinates: SCADAEvent.Coordinates?
-        if let position = try fields.optionalObject("coordinates") {
-            guard let lat = try position.optionalNumber("lat") else {
-                throw FeedDecodingError(field: "coordinates.lat", reason: "is required")
-            }
-            guard let lng = try position.optionalNumber("lng") else {
-                throw FeedDecodingError(field: "coordinates.lng", reason: "is required")
-            }
-            guard (-90...90).contains(lat) else {
-                throw FeedDecodingError(field: "coordinates.lat", reason: "must be between -90 and 90, not \(lat)")
-            }
-            guard (-180...180).contains(lng) else {
-                throw FeedDecodingError(field: "coordinates.lng", reason: "must be between -180 and 180, not \(lng)")
-            }
-            coordinates = .init(lat: lat, lng: lng)
-        }
         return SCADAEvent(
             eventID: try fields.optionalText("eventId"),
             eventType: try fields.requiredText("eventType"),
@@ -89,7 +53,7 @@ public enum SCADADecoder {
             alarmType: try fields.optionalText("alarmType"),
             severity: try fields.optionalText("severity"),
             reason: try fields.optionalText("reason"),
-            coordinates: coordinates,
+            coordinates: try fields.optionalCoordinates("coordinates"),
             source: source,
             message: message
         )

@@ -38,8 +38,13 @@ public func buildApplication(
         expectedSchemaVersion: migrations.migrations.last?.version ?? 0
     ).addRoutes(to: router)
     let api = router.group("api/v1")
-    SCADAController(
-        ingestor: SCADAIngestor(client: client, logger: logger), maximumBodySize: settings.maximumBodySize
+    FeedController(
+        feed: .scada, ingestor: FeedIngestor(.scada, client: client, logger: logger), path: "scada/events",
+        maximumBodySize: settings.maximumBodySize
+    ).addRoutes(to: api)
+    FeedController(
+        feed: .onu, ingestor: FeedIngestor(.onu, client: client, logger: logger), path: "onu/events",
+        maximumBodySize: settings.maximumBodySize
     ).addRoutes(to: api)
     NetworkController(queries: MeterQueries(client: client, logger: logger)).addRoutes(to: api)
 

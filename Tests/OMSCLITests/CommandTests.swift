@@ -148,6 +148,22 @@ struct CommandTests {
         }
     }
 
+    @Test("oms ingest onu syncs the meters of a file's ONU events")
+    func ingestONU() async throws {
+        try await withScratchFolder { folder in
+            try await TestDatabase.with(.sampleNetwork) { database in
+                let url = try await TestDatabase.server().connectionURL(database: database.name)
+                let file = "\(folder)/onu.json"
+                let now = ISO8601DateFormatter().string(from: Date().addingTimeInterval(60))
+                try #"[{"type": "ONU_LastGaspAlert", "eventId": "C-1", "onuId": "ONU-000001", "timestamp": "\#(now)"}]"#
+                    .write(toFile: file, atomically: true, encoding: .utf8)
+                try await run(["ingest", "onu", file, "--database-url", url])
+                #expect(try await database.client.scalar(
+                    "SELECT count(*)::int FROM oms_meters WHERE onu_id = 'ONU-000001' AND power_status = 'off'", as: Int.self) == 2)
+            }
+        }
+    }
+
     @Test("a bad --database-url is refused with the reason")
     func badURL() async throws {
         await #expect {

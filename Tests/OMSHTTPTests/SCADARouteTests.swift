@@ -105,3 +105,37 @@ struct SCADARouteTests {
         }
     }
 }
+
+@Suite("POST /api/v1/onu/events")
+struct ONURouteTests {
+    @Test("201 with the sync summary; 400 problem+json naming the field")
+    func onuRoute() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
+            let app = try buildApplication(
+                client: client, settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
+            let now = ISO8601DateFormatter().string(from: Date().addingTimeInterval(60))
+            try await app.test(.router) { http in
+                try await http.execute(
+                    uri: "/api/v1/onu/events", method: .post,
+                    body: ByteBuffer(string: #"{"type": "ONU_LastGaspAlert", "eventId": "H1", "onuId": "ONU-000001", "timestamp": "\#(now)"}"#)
+                ) { response in
+                    #expect(response.status == .created)
+                    let json = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
+                    #expect(json?["meters_matched"] as? Int == 2)
+                    #expect(json?["kind"] as? String == "power_off")
+                }
+                try await http.execute(
+                    uri: "/api/v1/onu/events", method: .post,
+                    body: ByteBuffer(string: #"{"type": "ONU_LastGaspAlert", "onuSerial": "HWTC123", "timestamp": "\#(now)"}"#)
+                ) { response in
+                    #expect(response.status == .badRequest)
+                    #expect(response.headers[.contentType] == "application/problem+json")
+                    let json = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
+                    #expect(json?["title"] as? String == "Invalid ONU event")
+                    #expect(((json?["errors"] as? [[String: Any]])?.first?["field"]) as? String == "onuSerial")
+                }
+            }
+        }
+    }
+}

@@ -17,8 +17,8 @@ struct SCADAIngestorTests {
                 {"eventId": "D", "eventType": "breaker_trip", "substationId": "SS003", "feederId": "FD008", "timestamp": "2025-09-30T10:00:00Z", "alarmType": "fault"}
                 {"eventId": "A", "eventType": "breaker_trip", "substationId": "SS001", "feederId": "FD001", "timestamp": "2025-09-30T10:00:00Z", "alarmType": "fault"}
                 """
-            let outcomes = try await SCADAIngestor(client: database.client, logger: TestDatabase.logger)
-                .ingest(SCADADecoder.decodeBatch(Array(body.utf8)))
+            let outcomes = try await FeedIngestor(.scada, client: database.client, logger: TestDatabase.logger)
+                .ingest(body: Array(body.utf8))
             #expect(outcomes.count == 5)
             guard case .applied(let first) = outcomes[0], case .rejected(let decoding) = outcomes[1],
                   case .rejected(let database2) = outcomes[2], case .applied = outcomes[3],

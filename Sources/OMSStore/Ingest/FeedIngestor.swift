@@ -1,0 +1,117 @@
+import Foundation
+import Logging
+import OMSFeeds
+import PostgresNIO
+
+/// The result of one message of a batch.
+public enum IngestOutcome<Summary: Sendable & Equatable>: Sendable, Equatable {
+    /// Stored (and processed) now.
+    case applied(Summary)
+    /// Delivered before: nothing changed; the first result.
+    case duplicate(Summary)
+    /// Refused: nothing of it was written.
+    case rejected(FeedDecodingError)
+}
+
+/// A summary that knows whether it reports a repeated delivery.
+public protocol FeedSummary: Decodable, Sendable, Equatable {
+    /// true when the message had been delivered before.
+    var duplicate: Bool? { get }
+}
+
+/// A feed the service ingests: the name of its messages, how they decode, and
+/// the seed's SQL function that stores and processes them.
+public struct Feed<Event: Sendable, Summary: FeedSummary>: Sendable {
+    /// "SCADA event", "ONU event": for error titles.
+    public let messageName: String
+    /// Splits and decodes a body (one object, an array, NDJSON).
+    public let decodeBatch: @Sendable ([UInt8]) -> [Result<Event, FeedDecodingError>]
+    /// The message as received, sent to the SQL function as jsonb.
+    public let message: @Sendable (Event) -> JSONValue
+    /// A fixed function name of the schema (never user input).
+    let sqlFunction: String
+}
+
+extension Feed where Event == SCADAEvent, Summary == SCADACheckSummary {
+    /// SCADA breaker events → `insert_scada_event_with_meter_check`.
+    public static let scada = Feed(
+        messageName: "SCADA event", decodeBatch: SCADADecoder.decodeBatch, message: \.message,
+        sqlFunction: "insert_scada_event_with_meter_check")
+}
+
+extension Feed where Event == ONUEvent, Summary == MeterSyncSummary {
+    /// ONU alarms → `insert_onu_event_from_json_with_meter_sync`.
+    public static let onu = Feed(
+        messageName: "ONU event", decodeBatch: ONUDecoder.decodeBatch, message: \.message,
+        sqlFunction: "insert_onu_event_from_json_with_meter_sync")
+}
+
+/// Feeds decoded messages to their SQL function, the same one psql users call:
+/// each message in its own transaction, so one bad item of a batch leaves the
+/// others applied.
+public struct FeedIngestor<Event: Sendable, Summary: FeedSummary>: Sendable {
+    let feed: Feed<Event, Summary>
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(_ feed: Feed<Event, Summary>, client: PostgresClient, logger: Logger) {
+        self.feed = feed
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Decodes a body and applies its messages in order.
+    public func ingest(body: [UInt8]) async throws -> [IngestOutcome<Summary>] {
+        try await ingest(feed.decodeBatch(body))
+    }
+
+    /// Applies decoded messages in order; refused items keep their decoding error.
+    public func ingest(_ items: [Result<Event, FeedDecodingError>]) async throws -> [IngestOutcome<Summary>] {
+        var outcomes: [IngestOutcome<Summary>] = []
+        for (index, item) in items.enumerated() {
+            switch item {
+            case .failure(let error):
+                outcomes.append(.rejected(error))
+            case .success(let event):
+                outcomes.append(try await ingest(event, index: items.count > 1 ? index : nil))
+            }
+        }
+        return outcomes
+    }
+
+    /// Applies one message. A database refusal of the input (e.g. a feeder of another
+    /// substation) becomes `.rejected` naming the field; other failures throw.
+    public func ingest(_ event: Event, index: Int? = nil) async throws -> IngestOutcome<Summary> {
+        do {
+            var query = PostgresQuery(unsafeSQL: "SELECT \(feed.sqlFunction)($1::jsonb)::text")
+            try query.binds.append(feed.message(event).jsonText, context: .default)
+            let rows = try await client.query(query, logger: logger)
+            var json = ""
+            for try await text in rows.decode(String.self) { json = text }
+            let summary = try JSONDecoder().decode(Summary.self, from: Data(json.utf8))
+            return summary.duplicate == true ? .duplicate(summary) : .applied(summary)
+        } catch let error as PSQLError where error.isInputRefusal {
+            return .rejected(FeedDecodingError(
+                index: index, field: error.serverInfo?[.columnName], reason: error.inputRefusalReason))
+        }
+    }
+}
+
+extension PSQLError {
+    /// SQLSTATE 22xxx (data exceptions, e.g. 22023 invalid_parameter_value): the input was wrong.
+    var isInputRefusal: Bool {
+        serverInfo?[.sqlState]?.hasPrefix("22") ?? false
+    }
+
+    /// The server's message without the "SCADA event: field "x" " prefix the decoder error adds again.
+    var inputRefusalReason: String {
+        var message = serverInfo?[.message] ?? "refused by the database"
+        if let colon = message.range(of: ": "), message.prefix(upTo: colon.lowerBound).hasSuffix("event") {
+            message = String(message[colon.upperBound...])
+        }
+        if let field = serverInfo?[.columnName], message.hasPrefix("field \"\(field)\" ") {
+            message = String(message.dropFirst("field \"\(field)\" ".count))
+        }
+        return message
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import OMSFeeds
+import OMSStore
+import OMSTestSupport
+import PostgresNIO
+import Testing
+
+/// The ONU feed through `insert_onu_event_from_json_with_meter_sync`, on the sample network:
+/// ONU-000001 (HWTC00000001) serves M12345678 and M10000002, both on FD001-DP01.
+@Suite("ONU feed: every meter on the ONU, status sync, correlation")
+struct ONUFeedTests {
+    static func time(_ offsetSeconds: Int) -> String {
+        ISO8601DateFormatter().string(from: Date().addingTimeInterval(Double(offsetSeconds)))
+    }
+
+    func sync(_ message: String, on client: PostgresClient) async throws -> MeterSyncSummary {
+        let json = try await client.scalar(
+            "SELECT insert_onu_event_from_json_with_meter_sync(\(message)::jsonb)::text", as: String.self)
+        return try JSONDecoder().decode(MeterSyncSummary.self, from: Data(json.utf8))
+    }
+
+    func status(_ meter: String, on client: PostgresClient) async throws -> String {
+        try await client.scalar(
+            "SELECT power_status || '/' || communication_status FROM oms_meters WHERE meter_number = \(meter)",
+            as: String.self)
+    }
+
+    @Test("a dying gasp turns off every meter on the ONU and opens one outage at their distribution point")
+    func sharedONU() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let summary = try await sync(
+                #"{"type": "ONU_LastGaspAlert", "eventId": "G1", "onuId": "ONU-000001", "timestamp": "\#(Self.time(60))"}"#,
+                on: client)
+            #expect(summary.kind == "power_off")
+            #expect(summary.matchStatus == "matched")
+            #expect(summary.meterNumbers == ["M10000002", "M12345678"])
+            #expect(summary.statusChanges == 2)
+            #expect(summary.outagesOpened == 1)
+            #expect(try await status("M12345678", on: client) == "off/online")
+            #expect(try await status("M10000002", on: client) == "off/online")
+            let outage = try await client.scalar(
+                """
+                SELECT event_id || ' ' || status || ' ' || confidence_score || ' ' || affected_meters_count || ' '
+                       || dp_code FROM oms_active_outages
+                """, as: String.self)
+            #expect(outage.hasPrefix("OMS_ONU_"))
+            #expect(outage.hasSuffix(" detected 0.700 2 FD001-DP01"))
+            let audit = try await client.scalar(
+                "SELECT string_agg(source_type || ':' || confidence_score, ',') FROM oms_meter_status_events WHERE source_event_id = 'G1'",
+                as: String.self)
+            #expect(audit == "onu:0.700,onu:0.700")
+        }
+    }
+
+    @Test("matching by serial, any case; an unknown ONU is kept and reported")
+    func matching() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let bySerial = try await sync(
+                #"{"type": "ONU_Alarm", "eventId": "S1", "onuSerial": "hwtc00000003", "timestamp": "\#(Self.time(60))", "alarmData": {"alarmName": "DGi", "state": "raised"}}"#,
+                on: client)
+            #expect(bySerial.meterNumbers == ["M10000003"])
+            #expect(bySerial.kind == "power_off")
+            let unknown = try await sync(
+                #"{"type": "ONU_LastGaspAlert", "eventId": "U1", "onuSerial": "ALCLDEADBEEF", "timestamp": "\#(Self.time(60))"}"#,
+                on: client)
+            #expect(unknown.matchStatus == "unmatched")
+            #expect(unknown.metersMatched == 0)
+            #expect(unknown.outageEventIDs.isEmpty)
+            #expect(try await client.scalar(
+                "SELECT string_agg(source_type || ' ' || identifier, ',') FROM oms_unmatched_feed_events", as: String.self)
+                == "onu ALCLDEADBEEF")
+        }
+    }
+
+    @Test("loss of signal is a communication fault: power untouched, no outage")
+    func lossOfSignal() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let raised = try await sync(
+                #"{"type": "ONU_Alarm", "eventId": "L1", "onuId": "ONU-000003", "timestamp": "\#(Self.time(60))", "alarmData": {"alarmName": "LOSi", "state": "raised"}}"#,
+                on: client)
+            #expect(raised.kind == "comm_lost")
+            #expect(raised.outageEventIDs.isEmpty)
+            #expect(try await status("M10000003", on: client) == "on/offline")
+            let cleared = try await sync(
+                #"{"type": "ONU_Alarm", "eventId": "L2", "onuId": "ONU-000003", "timestamp": "\#(Self.time(120))", "alarmData": {"alarmName": "LOSi", "state": "cleared"}}"#,
+                on: client)
+            #expect(cleared.kind == "comm_restored")
+            #expect(try await status("M10000003", on: client) == "on/online")
+            #expect(try await client.scalar("SELECT count(*)::int FROM oms_outage_events", as: Int.self) == 0)
+        }
+    }
+
+    @Test("gasps from one DP share an outage; a repeat adds nothing; power back everywhere restores it")
+    func lifecycle() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let first = try await sync(
+                #"{"type": "ONU_LastGaspAlert", "eventId": "A", "onuId": "ONU-000001", "timestamp": "\#(Self.time(60))"}"#,
+                on: client)
+            let second = try await sync(
+                #"{"type": "ONU_LastGaspAlert", "eventId": "B", "onuId": "ONU-000003", "timestamp": "\#(Self.time(70))"}"#,
+                on: client)
+            #expect(second.outageEventIDs == first.outageEventIDs)
+            #expect(second.outagesOpened == 0)
+            let outage = try #require(first.outageEventIDs.first)
+            let confidence = { try await client.scalar(
+                "SELECT confidence_score::text || ' ' || status || ' ' || affected_meters_count FROM oms_outage_events WHERE id = \(outage)",
+                as: String.self) }
+            // Two ONU events: 1 - 0.3 * 0.3.
+            #expect(try await confidence() == "0.910 detected 3")
+            let repeated = try await sync(
+                #"{"type": "ONU_LastGaspAlert", "eventId": "B", "onuId": "ONU-000003", "timestamp": "\#(Self.time(70))"}"#,
+                on: client)
+            #expect(repeated.duplicate == true)
+            #expect(try await confidence() == "0.910 detected 3")
+
+            let partial = try await sync(
+                #"{"type": "ONU_PowerRestored", "eventId": "R1", "onuId": "ONU-000003", "timestamp": "\#(Self.time(600))"}"#,
+                on: client)
+            #expect(partial.kind == "power_on")
+            #expect(try await confidence() == "0.910 detected 2")
+            _ = try await sync(
+                #"{"type": "ONU_PowerRestored", "eventId": "R2", "onuId": "ONU-000001", "timestamp": "\#(Self.time(900))"}"#,
+                on: client)
+            #expect(try await confidence() == "0.910 restored 3")
+            let timeline = try await client.scalar(
+                "SELECT string_agg(event_type, ',' ORDER BY \"timestamp\", event_type) FROM oms_event_timeline WHERE outage_event_id = \(outage)",
+                as: String.self)
+            #expect(timeline == "outage_opened,evidence_linked,partial_restoration,restoration_evidence,restoration_evidence,restored")
+            #expect(try await client.scalar(
+                "SELECT actual_restoration_time IS NOT NULL FROM oms_outage_events WHERE id = \(outage)", as: Bool.self))
+            #expect(try await status("M12345678", on: client) == "on/online")
+        }
+    }
+
+    @Test("a late dying gasp is audited but does not overwrite newer state")
+    func lateEvent() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let late = try await sync(
+                #"{"type": "ONU_LastGaspAlert", "eventId": "OLD", "onuId": "ONU-000001", "timestamp": "2020-01-01T00:00:00Z"}"#,
+                on: client)
+            #expect(late.statusChanges == 0)
+            #expect(late.lateChanges == 2)
+            #expect(try await status("M12345678", on: client) == "on/online")
+        }
+    }
+
+    @Test("Swift and SQL refuse the same bad ONU messages on the same field", arguments: [
+        #"{"onuId": "ONU-1", "timestamp": "2025-09-30T10:00:00Z"}"#,
+        #"{"type": "ONU_LastGaspAlert", "timestamp": "2025-09-30T10:00:00Z"}"#,
+        #"{"type": "ONU_LastGaspAlert", "onuSerial": "HWTC1A2B3C4", "timestamp": "2025-09-30T10:00:00Z"}"#,
+        #"{"type": "ONU_LastGaspAlert", "onuId": "ONU-1"}"#,
+        #"{"type": "ONU_LastGaspAlert", "onuId": "ONU-1", "timestamp": "2025-09-30T10:00:00Z", "alarmData": "DGi"}"#,
+        #"{"type": "ONU_LastGaspAlert", "onuId": "ONU-1", "timestamp": "2025-09-30T10:00:00Z", "location": {"lat": 1}}"#,
+    ])
+    func swiftAndSQLAgree(message: String) async throws {
+        guard case .failure(let swiftError)? = ONUDecoder.decodeBatch(Array(message.utf8)).first else {
+            Issue.record("the Swift decoder accepted \(message)")
+            return
+        }
+        try await TestDatabase.with(.migrated) { database in
+            do {
+                _ = try await database.client.scalar("SELECT insert_onu_event_from_json(\(message)::jsonb)", as: UUID.self)
+                Issue.record("SQL accepted \(message)")
+            } catch let error as PSQLError {
+                #expect(error.serverInfo?[.columnName] == swiftError.field)
+            }
+        }
+    }
+}
