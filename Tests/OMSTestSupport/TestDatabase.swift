@@ -52,7 +52,10 @@ public enum TestDatabase {
         let maintenance = try server.clientConfiguration(database: "postgres")
         try await DatabaseBootstrap.createDatabaseIfNeeded(
             name, template: template, maintenance: maintenance, logger: logger)
-        let configuration = try server.clientConfiguration(database: name)
+        var pooled = try server.clientConfiguration(database: name)
+        // Many tests run at once: a few connections each is plenty.
+        pooled.options.maximumConnections = 4
+        let configuration = pooled
         do {
             let result = try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
                 try await body(Handle(client: client, name: name, configuration: configuration))
@@ -100,7 +103,7 @@ actor SharedServer {
         try? FileManager.default.removeItem(atPath: directory)
         let server = ManagedPostgres(
             directory: directory, installation: try PostgresInstallation.locate(),
-            options: .init(unsafeFast: true), logger: logger)
+            options: .init(unsafeFast: true, maxConnections: 400), logger: logger)
         guard case .started(let pid) = try await server.start() else {
             fatalError("the test server in \(directory) was already running")
         }

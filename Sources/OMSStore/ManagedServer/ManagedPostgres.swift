@@ -59,10 +59,13 @@ public struct ManagedPostgres: Sendable {
         public var tcpListenAddress: String?
         /// Seconds to wait for the server to accept connections.
         public var startTimeout: Double = 60
+        /// `max_connections`, when the default (100) is not enough (the test suite runs many pools at once).
+        public var maxConnections: Int?
 
-        public init(unsafeFast: Bool = false, tcpListenAddress: String? = nil) {
+        public init(unsafeFast: Bool = false, tcpListenAddress: String? = nil, maxConnections: Int? = nil) {
             self.unsafeFast = unsafeFast
             self.tcpListenAddress = tcpListenAddress
+            self.maxConnections = maxConnections
         }
     }
 
@@ -185,6 +188,9 @@ public struct ManagedPostgres: Sendable {
         ]
         if options.unsafeFast {
             arguments += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        }
+        if let maxConnections = options.maxConnections {
+            arguments += ["-c", "max_connections=\(maxConnections)"]
         }
         let (executable, fullArguments) = serverUser?.wrap(installation.tool("postgres"), arguments)
             ?? (installation.tool("postgres"), arguments)
