@@ -3,12 +3,12 @@ import Foundation
 import OMSFeeds
 import OMSStore
 
-/// `oms ingest scada|onu FILE|-`: feed events from a file or standard input.
+/// `oms ingest scada|onu|callcenter FILE|-`: feed events from a file or standard input.
 struct IngestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
         abstract: "Feed events from a file or standard input through the same SQL functions as the HTTP API.",
-        subcommands: [SCADA.self, ONU.self]
+        subcommands: [SCADA.self, ONU.self, CallCenter.self]
     )
 
     /// `oms ingest scada`.
@@ -31,6 +31,19 @@ struct IngestCommand: AsyncParsableCommand {
         @OptionGroup var input: IngestInput
 
         func run() async throws { try await input.ingest(.onu) }
+    }
+}
+
+extension IngestCommand {
+    /// `oms ingest callcenter`.
+    struct CallCenter: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "callcenter",
+            abstract: "Call-center tickets (one JSON object, an array, or NDJSON); exits 1 if any was refused.")
+
+        @OptionGroup var input: IngestInput
+
+        func run() async throws { try await input.ingest(.callCenter) }
     }
 }
 

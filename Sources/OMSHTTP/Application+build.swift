@@ -46,6 +46,10 @@ public func buildApplication(
         feed: .onu, ingestor: FeedIngestor(.onu, client: client, logger: logger), path: "onu/events",
         maximumBodySize: settings.maximumBodySize
     ).addRoutes(to: api)
+    FeedController(
+        feed: .callCenter, ingestor: FeedIngestor(.callCenter, client: client, logger: logger),
+        path: "callcenter/tickets", maximumBodySize: settings.maximumBodySize
+    ).addRoutes(to: api)
     NetworkController(queries: MeterQueries(client: client, logger: logger)).addRoutes(to: api)
 
     var app = Application(

@@ -46,6 +46,13 @@ extension Feed where Event == ONUEvent, Summary == MeterSyncSummary {
         sqlFunction: "insert_onu_event_from_json_with_meter_sync")
 }
 
+extension Feed where Event == CallCenterTicket, Summary == MeterSyncSummary {
+    /// Call-center tickets → `insert_callcenter_ticket_from_json_with_meter_link`.
+    public static let callCenter = Feed(
+        messageName: "call-center ticket", decodeBatch: CallCenterDecoder.decodeBatch, message: \.message,
+        sqlFunction: "insert_callcenter_ticket_from_json_with_meter_link")
+}
+
 /// Feeds decoded messages to their SQL function, the same one psql users call:
 /// each message in its own transaction, so one bad item of a batch leaves the
 /// others applied.
@@ -106,7 +113,7 @@ extension PSQLError {
     /// The server's message without the "SCADA event: field "x" " prefix the decoder error adds again.
     var inputRefusalReason: String {
         var message = serverInfo?[.message] ?? "refused by the database"
-        if let colon = message.range(of: ": "), message.prefix(upTo: colon.lowerBound).hasSuffix("event") {
+        if let colon = message.range(of: ": "), ["event", "ticket"].contains(where: message.prefix(upTo: colon.lowerBound).hasSuffix) {
             message = String(message[colon.upperBound...])
         }
         if let field = serverInfo?[.columnName], message.hasPrefix("field \"\(field)\" ") {

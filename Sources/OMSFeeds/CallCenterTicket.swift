@@ -1,0 +1,58 @@
+import Foundation
+
+/// A customer trouble ticket:
+/// `{"ticketId", "timestamp", "customer": {"phone", "meterNumber", "address", "customerId"?},
+/// "troubleCode"?, "notes"}`, also as the prototype's gateway wrapped it (the ticket
+/// JSON as a string in `message.request.body`).
+public struct CallCenterTicket: Sendable, Equatable {
+    public var ticketID: String
+    public var timestamp: Date
+    /// The meter number as the customer gave it (matched loosely: case, separators, leading zeros).
+    public var meterNumber: String?
+    public var phone: String?
+    public var address: String?
+    public var customerID: String?
+    public var troubleCode: String?
+    public var notes: String?
+    /// The message as received (wrapper included): what is stored as `raw`.
+    public var message: JSONValue
+}
+
+/// Decodes call-center tickets: one object, an array, or newline-delimited JSON.
+public enum CallCenterDecoder {
+    public static func decodeBatch(_ body: [UInt8]) -> [Result<CallCenterTicket, FeedDecodingError>] {
+        FeedBatch.decode(body, with: decode)
+    }
+
+    public static func decode(_ message: JSONValue) throws(FeedDecodingError) -> CallCenterTicket {
+        var ticket = message
+        if case .object(let outer) = message, case .object(let envelope)? = outer["message"],
+           case .object(let request)? = envelope["request"], case .string(let body)? = request["body"] {
+            do {
+                ticket = try JSONValue.parse(Data(body.utf8))
+            } catch {
+                throw FeedDecodingError(field: "message.request.body", reason: "is not valid JSON")
+            }
+        }
+        let fields = try FieldReader(ticket)
+        guard let customer = try fields.optionalObject("customer") else {
+            throw FeedDecodingError(field: "customer", reason: "must be an object with \"meterNumber\", \"phone\" or \"customerId\"")
+        }
+        let meterNumber = try customer.optionalText("meterNumber")
+        let phone = try customer.optionalText("phone")
+        let customerID = try customer.optionalText("customerId")
+        guard meterNumber != nil || phone != nil || customerID != nil else {
+            throw FeedDecodingError(field: "customer", reason: "needs \"meterNumber\", \"phone\" or \"customerId\"")
+        }
+        return CallCenterTicket(
+            ticketID: try fields.requiredText("ticketId"),
+            timestamp: try fields.requiredTime("timestamp"),
+            meterNumber: meterNumber,
+            phone: phone,
+            address: try customer.optionalText("address"),
+            customerID: customerID,
+            troubleCode: try fields.optionalText("troubleCode"),
+            notes: try fields.optionalText("notes"),
+            message: message)
+    }
+}
