@@ -3,12 +3,12 @@ import Foundation
 import OMSFeeds
 import OMSStore
 
-/// `oms ingest scada|onu|callcenter FILE|-`: feed events from a file or standard input.
+/// `oms ingest scada|onu|kaifa|callcenter FILE|-`: feed events from a file or standard input.
 struct IngestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
         abstract: "Feed events from a file or standard input through the same SQL functions as the HTTP API.",
-        subcommands: [SCADA.self, ONU.self, CallCenter.self]
+        subcommands: [SCADA.self, ONU.self, KAIFA.self, CallCenter.self]
     )
 
     /// `oms ingest scada`.
@@ -35,6 +35,17 @@ struct IngestCommand: AsyncParsableCommand {
 }
 
 extension IngestCommand {
+    /// `oms ingest kaifa`.
+    struct KAIFA: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "kaifa",
+            abstract: "AMI head-end EndDeviceEvents: CreatedEndDeviceEvents XML (SOAP or not) or JSON; exits 1 if any was refused.")
+
+        @OptionGroup var input: IngestInput
+
+        func run() async throws { try await input.ingest(.kaifa) }
+    }
+
     /// `oms ingest callcenter`.
     struct CallCenter: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -47,6 +47,10 @@ public func buildApplication(
         maximumBodySize: settings.maximumBodySize
     ).addRoutes(to: api)
     FeedController(
+        feed: .kaifa, ingestor: FeedIngestor(.kaifa, client: client, logger: logger), path: "kaifa/events",
+        maximumBodySize: settings.maximumBodySize
+    ).addRoutes(to: api)
+    FeedController(
         feed: .callCenter, ingestor: FeedIngestor(.callCenter, client: client, logger: logger),
         path: "callcenter/tickets", maximumBodySize: settings.maximumBodySize
     ).addRoutes(to: api)

@@ -41,7 +41,7 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
         let body = Array(try await request.body.collect(upTo: maximumBodySize).readableBytesView)
         let outcomes = try await ingestor.ingest(body: body)
 
-        guard FeedBatch.isBatch(body) else {
+        guard feed.isBatch(body) else {
             switch outcomes.first {
             case .applied(let summary)?: return try JSONResponse.make(summary, status: .created)
             case .duplicate(let summary)?: return try JSONResponse.make(summary, status: .ok)

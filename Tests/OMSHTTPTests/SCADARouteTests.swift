@@ -139,3 +139,66 @@ struct ONURouteTests {
         }
     }
 }
+
+/// A response body as a JSON object.
+@Sendable func json(_ response: TestResponse) throws -> [String: Any] {
+    (try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]) ?? [:]
+}
+
+@Suite("POST /api/v1/kaifa/events and /api/v1/callcenter/tickets")
+struct KAIFAAndCallCenterRouteTests {
+    @Test("KAIFA XML (SOAP) and JSON, call-center tickets; errors name the element or field")
+    func routes() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let asset = try await database.client.scalar(
+                "SELECT asset_mrid FROM oms_meters WHERE meter_number = 'M10000311'", as: String.self)
+            let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
+            let app = try buildApplication(
+                client: client, settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
+            let now = ISO8601DateFormatter().string(from: Date().addingTimeInterval(60))
+            let xml = """
+                <soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>
+                <ns0:CreatedEndDeviceEvents xmlns:ns0="http://iec.ch/TC57/2011/schema/message" xmlns:ns2="http://iec.ch/TC57/2011/EndDeviceEvents#">
+                <ns0:Header><ns0:Verb>created</ns0:Verb><ns0:Noun>EndDeviceEvents</ns0:Noun></ns0:Header>
+                <ns0:Payload><ns2:EndDeviceEvents><ns2:EndDeviceEvent><ns2:mRID>H-1</ns2:mRID>
+                <ns2:createdDateTime>\(now)</ns2:createdDateTime><ns2:Assets><ns2:mRID>\(asset)</ns2:mRID></ns2:Assets>
+                <ns2:EndDeviceEventType ref="3.26.136.47"/></ns2:EndDeviceEvent></ns2:EndDeviceEvents></ns0:Payload>
+                </ns0:CreatedEndDeviceEvents></soapenv:Body></soapenv:Envelope>
+                """
+            try await app.test(.router) { http in
+                try await http.execute(
+                    uri: "/api/v1/kaifa/events", method: .post, headers: [.contentType: "application/soap+xml"],
+                    body: ByteBuffer(string: xml)
+                ) { response in
+                    let body = try json(response)
+                    #expect(response.status == .created)
+                    #expect(body["meter_numbers"] as? [String] == ["M10000311"])
+                }
+                try await http.execute(
+                    uri: "/api/v1/kaifa/events", method: .post, headers: [.contentType: "text/xml"],
+                    body: ByteBuffer(string: "<CreatedEndDeviceEvents><Header><Noun>MeterReadings</Noun></Header></CreatedEndDeviceEvents>")
+                ) { response in
+                    let body = try json(response)
+                    #expect(response.status == .badRequest)
+                    #expect(((body["errors"] as? [[String: Any]])?.first?["field"]) as? String == "Header.Noun")
+                }
+                try await http.execute(
+                    uri: "/api/v1/callcenter/tickets", method: .post,
+                    body: ByteBuffer(string: #"{"ticketId": "H-T1", "timestamp": "\#(now)", "customer": {"meterNumber": "m-1000-0311"}}"#)
+                ) { response in
+                    let body = try json(response)
+                    #expect(response.status == .created)
+                    #expect(body["kind"] as? String == "call")
+                }
+                try await http.execute(
+                    uri: "/api/v1/callcenter/tickets", method: .post,
+                    body: ByteBuffer(string: #"{"ticketId": "H-T2", "timestamp": "\#(now)"}"#)
+                ) { response in
+                    let body = try json(response)
+                    #expect(response.status == .badRequest)
+                    #expect(body["title"] as? String == "Invalid call-center ticket")
+                }
+            }
+        }
+    }
+}

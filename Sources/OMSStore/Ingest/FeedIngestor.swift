@@ -30,6 +30,8 @@ public struct Feed<Event: Sendable, Summary: FeedSummary>: Sendable {
     public let message: @Sendable (Event) -> JSONValue
     /// A fixed function name of the schema (never user input).
     let sqlFunction: String
+    /// Whether a body holds several messages (answered item by item) rather than one.
+    public var isBatch: @Sendable ([UInt8]) -> Bool = FeedBatch.isBatch
 }
 
 extension Feed where Event == SCADAEvent, Summary == SCADACheckSummary {
@@ -44,6 +46,13 @@ extension Feed where Event == ONUEvent, Summary == MeterSyncSummary {
     public static let onu = Feed(
         messageName: "ONU event", decodeBatch: ONUDecoder.decodeBatch, message: \.message,
         sqlFunction: "insert_onu_event_from_json_with_meter_sync")
+}
+
+extension Feed where Event == KAIFAEvent, Summary == MeterSyncSummary {
+    /// AMI head-end EndDeviceEvents (XML or JSON) → `insert_kaifa_event_from_json_with_meter_sync`.
+    public static let kaifa = Feed(
+        messageName: "KAIFA event", decodeBatch: KAIFADecoder.decodeBatch, message: \.message,
+        sqlFunction: "insert_kaifa_event_from_json_with_meter_sync", isBatch: KAIFADecoder.isBatch)
 }
 
 extension Feed where Event == CallCenterTicket, Summary == MeterSyncSummary {

@@ -1,0 +1,168 @@
+import Foundation
+import OMSFeeds
+import OMSStore
+import OMSTestSupport
+import PostgresNIO
+import Testing
+
+@Suite("KAIFA feed: event-type meanings, matching, sync")
+struct KAIFAFeedTests {
+    static func time(_ offsetSeconds: Int) -> String {
+        ISO8601DateFormatter().string(from: Date().addingTimeInterval(Double(offsetSeconds)))
+    }
+
+    func sync(_ message: String, on client: PostgresClient) async throws -> MeterSyncSummary {
+        let json = try await client.scalar(
+            "SELECT insert_kaifa_event_from_json_with_meter_sync(\(message)::jsonb)::text", as: String.self)
+        return try JSONDecoder().decode(MeterSyncSummary.self, from: Data(json.utf8))
+    }
+
+    func identity(_ meter: String, on client: PostgresClient) async throws -> (asset: String, point: String) {
+        let asset = try await client.scalar("SELECT asset_mrid FROM oms_meters WHERE meter_number = \(meter)", as: String.self)
+        let point = try await client.scalar("SELECT usage_point_mrid FROM oms_meters WHERE meter_number = \(meter)", as: String.self)
+        return (asset, point)
+    }
+
+    func status(_ meter: String, on client: PostgresClient) async throws -> String {
+        try await client.scalar(
+            "SELECT power_status || '/' || communication_status FROM oms_meters WHERE meter_number = \(meter)",
+            as: String.self)
+    }
+
+    @Test("meanings from the code table, per part wildcards; unknown codes change nothing", arguments: [
+        ("3.26.0.47", "power_off"), ("3.26.136.47", "power_off"), ("3.26.17.185", "power_off"), ("3.26.38.85", "power_off"),
+        ("3.26.0.216", "power_on"), ("3.23.136.47", "comm_lost"), ("3.1.0.47", "comm_lost"), ("3.12.0.257", "tamper"),
+        ("0.26.38.85", "unknown"), ("3.26.0.999", "unknown"),
+    ])
+    func meanings(code: String, meaning: String) async throws {
+        let found = try await TestDatabase.with(.migrated) { database in
+            try await database.client.scalar("SELECT oms_kaifa_meaning(\(code), NULL)", as: String.self)
+        }
+        #expect(found == meaning)
+    }
+
+    @Test("a vendor's own codes are configuration, per head-end")
+    func perSource() async throws {
+        try await TestDatabase.with(.migrated) { database in
+            try await database.client.execute(
+                "INSERT INTO kaifa_event_types (source, pattern, meaning, description) VALUES ('VENDOR-X', '0.26.38.85', 'power_off', 'DLMS power down')")
+            #expect(try await database.client.scalar("SELECT oms_kaifa_meaning('0.26.38.85', 'VENDOR-X')", as: String.self) == "power_off")
+            #expect(try await database.client.scalar("SELECT oms_kaifa_meaning('0.26.38.85', 'KAIFA-HES')", as: String.self) == "unknown")
+        }
+    }
+
+    @Test("matching: asset mRID, else usage point, else meter number; unknown meters kept")
+    func matching() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let m311 = try await identity("M10000311", on: client)
+            let m312 = try await identity("M10000312", on: client)
+            let byAsset = try await sync(
+                #"{"mRID": "E1", "createdDateTime": "\#(Self.time(60))", "eventTypeRef": "3.26.0.47", "assetMRID": "\#(m311.asset)", "usagePointMRID": "\#(m312.point)"}"#,
+                on: client)
+            #expect(byAsset.meterNumbers == ["M10000311"])
+            let byPoint = try await sync(
+                #"{"mRID": "E2", "createdDateTime": "\#(Self.time(60))", "eventTypeRef": "3.26.0.47", "assetMRID": "unknown-asset", "usagePointMRID": "\#(m312.point)"}"#,
+                on: client)
+            #expect(byPoint.meterNumbers == ["M10000312"])
+            let byNumber = try await sync(
+                #"{"mRID": "E3", "createdDateTime": "\#(Self.time(60))", "eventTypeRef": "3.26.0.47", "meterNumber": "M10000313"}"#,
+                on: client)
+            #expect(byNumber.meterNumbers == ["M10000313"])
+            let unknown = try await sync(
+                #"{"mRID": "E4", "createdDateTime": "\#(Self.time(60))", "eventTypeRef": "3.26.0.47", "assetMRID": "nobody"}"#,
+                on: client)
+            #expect(unknown.matchStatus == "unmatched")
+            #expect(try await client.scalar(
+                "SELECT string_agg(matched_by, ',' ORDER BY source_event_id) FROM kaifa_events WHERE matched_by IS NOT NULL",
+                as: String.self) == "asset_mrid,usage_point_mrid,meter_number")
+            #expect(try await client.scalar(
+                "SELECT identifier FROM oms_unmatched_feed_events WHERE source_type = 'kaifa'", as: String.self) == "nobody")
+        }
+    }
+
+    @Test("power down, power up (restores), communication loss, tamper, unknown code; severity never decides")
+    func statuses() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let asset = try await identity("M10000311", on: client).asset
+            func event(_ id: String, _ code: String, _ offset: Int, severity: String = "low") -> String {
+                #"{"mRID": "\#(id)", "createdDateTime": "\#(Self.time(offset))", "eventTypeRef": "\#(code)", "assetMRID": "\#(asset)", "severity": "\#(severity)"}"#
+            }
+            let down = try await sync(event("D", "3.26.136.47", 60), on: client)
+            #expect(down.kind == "power_off" && down.outagesOpened == 1)
+            #expect(try await status("M10000311", on: client) == "off/online")
+            let critical = try await sync(event("X", "3.99.0.1", 70, severity: "critical"), on: client)
+            #expect(critical.kind == "none" && critical.statusChanges == 0)
+            let tamper = try await sync(event("T", "3.12.0.257", 80), on: client)
+            #expect(tamper.kind == "none" && tamper.outageEventIDs.isEmpty)
+            let up = try await sync(event("U", "3.26.136.216", 600), on: client)
+            #expect(up.kind == "power_on")
+            #expect(try await status("M10000311", on: client) == "on/online")
+            #expect(try await client.scalar("SELECT status FROM oms_outage_events", as: String.self) == "restored")
+            let lost = try await sync(event("C", "3.23.136.47", 700), on: client)
+            #expect(lost.kind == "comm_lost" && lost.outageEventIDs.isEmpty)
+            #expect(try await status("M10000311", on: client) == "on/offline")
+            #expect(try await client.scalar(
+                "SELECT string_agg(event_meaning, ',' ORDER BY event_timestamp) FROM kaifa_events", as: String.self)
+                == "power_off,unknown,tamper,power_on,comm_lost")
+        }
+    }
+
+    @Test("the head-end's XML, decoded in Swift, lands through the same function")
+    func xmlThroughIngestor() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let m311 = try await identity("M10000311", on: client)
+            let xml = KAIFADecoderSample.soap(asset: m311.asset, time: Self.time(60))
+            let outcomes = try await FeedIngestor(.kaifa, client: client, logger: TestDatabase.logger)
+                .ingest(body: Array(xml.utf8))
+            guard case .applied(let summary)? = outcomes.first else {
+                Issue.record("not applied: \(outcomes)")
+                return
+            }
+            #expect(summary.meterNumbers == ["M10000311"])
+            let stored = try await client.scalar(
+                "SELECT source || ' ' || (raw_message LIKE '<EndDeviceEvent>%')::text || ' ' || (raw ? 'rawXML')::text FROM kaifa_events",
+                as: String.self)
+            #expect(stored == "KAIFA-HES true false")
+        }
+    }
+
+    @Test("Swift and SQL refuse the same bad JSON events on the same field", arguments: [
+        #"{"createdDateTime": "2025-09-30T10:00:00Z", "assetMRID": "A"}"#,
+        #"{"createdDateTime": "2025-09-30T10:00:00Z", "eventTypeRef": "3.26.x.47", "assetMRID": "A"}"#,
+        #"{"eventTypeRef": "3.26.0.47", "assetMRID": "A"}"#,
+        #"{"createdDateTime": "2025-09-30T10:00:00Z", "eventTypeRef": "3.26.0.47"}"#,
+    ])
+    func swiftAndSQLAgree(message: String) async throws {
+        guard case .failure(let swiftError)? = KAIFADecoder.decodeBatch(Array(message.utf8)).first else {
+            Issue.record("the Swift decoder accepted \(message)")
+            return
+        }
+        try await TestDatabase.with(.migrated) { database in
+            do {
+                _ = try await database.client.scalar("SELECT insert_kaifa_event_from_json(\(message)::jsonb)", as: UUID.self)
+                Issue.record("SQL accepted \(message)")
+            } catch let error as PSQLError {
+                #expect(error.serverInfo?[.columnName] == swiftError.field)
+            }
+        }
+    }
+}
+
+/// A head-end message for the tests: SOAP, IEC 61968-100, ns2: payload.
+enum KAIFADecoderSample {
+    static func soap(asset: String, time: String, code: String = "3.26.136.47", mRID: String = "EV-XML-1") -> String {
+        """
+        <soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>
+        <ns0:CreatedEndDeviceEvents xmlns:ns0="http://iec.ch/TC57/2011/schema/message" xmlns:ns2="http://iec.ch/TC57/2011/EndDeviceEvents#">
+        <ns0:Header><ns0:Verb>created</ns0:Verb><ns0:Noun>EndDeviceEvents</ns0:Noun><ns0:Timestamp>\(time)</ns0:Timestamp>
+        <ns0:Source>KAIFA-HES</ns0:Source><ns0:MessageID>MSG-\(mRID)</ns0:MessageID></ns0:Header>
+        <ns0:Payload><ns2:EndDeviceEvents><ns2:EndDeviceEvent><ns2:mRID>\(mRID)</ns2:mRID>
+        <ns2:createdDateTime>\(time)</ns2:createdDateTime><ns2:Assets><ns2:mRID>\(asset)</ns2:mRID></ns2:Assets>
+        <ns2:EndDeviceEventType ref="\(code)"/></ns2:EndDeviceEvent></ns2:EndDeviceEvents></ns0:Payload>
+        </ns0:CreatedEndDeviceEvents></soapenv:Body></soapenv:Envelope>
+        """
+    }
+}
