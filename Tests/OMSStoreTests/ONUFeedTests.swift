@@ -136,6 +136,26 @@ struct ONUFeedTests {
         }
     }
 
+    @Test("the batch form: one call, one result per message in order; a batch that is not an array is refused")
+    func batchForm() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let batch = """
+                [{"type": "ONU_LastGaspAlert", "eventId": "B1", "onuId": "ONU-000001", "timestamp": "\(Self.time(60))"},
+                 {"type": "ONU_Alarm", "eventId": "B2", "onuId": "ONU-000003", "timestamp": "\(Self.time(61))", "alarmData": {"alarmName": "LOSi"}},
+                 {"type": "ONU_LastGaspAlert", "eventId": "B1", "onuId": "ONU-000001", "timestamp": "\(Self.time(60))"}]
+                """
+            let json = try await client.scalar(
+                "SELECT insert_onu_events_with_meter_sync(\(batch)::jsonb)::text", as: String.self)
+            let results = try JSONDecoder().decode([MeterSyncSummary].self, from: Data(json.utf8))
+            #expect(results.map(\.kind) == ["power_off", "comm_lost", "power_off"])
+            #expect(results.map { $0.duplicate ?? false } == [false, false, true])
+            #expect(results[0].meterNumbers == ["M10000002", "M12345678"])
+            await #expect { try await client.execute("SELECT insert_onu_events_with_meter_sync('{}')") }
+                throws: { $0.readableDatabaseMessage.contains("expected a JSON array") }
+        }
+    }
+
     @Test("a late dying gasp is audited but does not overwrite newer state")
     func lateEvent() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in

@@ -30,6 +30,8 @@ public struct Feed<Event: Sendable, Summary: FeedSummary>: Sendable {
     public let message: @Sendable (Event) -> JSONValue
     /// A fixed function name of the schema (never user input).
     let sqlFunction: String
+    /// Its batch form (a jsonb array in, an array of results out).
+    let batchFunction: String
     /// Whether a body holds several messages (answered item by item) rather than one.
     public var isBatch: @Sendable ([UInt8]) -> Bool = FeedBatch.isBatch
 }
@@ -38,28 +40,30 @@ extension Feed where Event == SCADAEvent, Summary == SCADACheckSummary {
     /// SCADA breaker events → `insert_scada_event_with_meter_check`.
     public static let scada = Feed(
         messageName: "SCADA event", decodeBatch: SCADADecoder.decodeBatch, message: \.message,
-        sqlFunction: "insert_scada_event_with_meter_check")
+        sqlFunction: "insert_scada_event_with_meter_check", batchFunction: "insert_scada_events_with_meter_check")
 }
 
 extension Feed where Event == ONUEvent, Summary == MeterSyncSummary {
     /// ONU alarms → `insert_onu_event_from_json_with_meter_sync`.
     public static let onu = Feed(
         messageName: "ONU event", decodeBatch: ONUDecoder.decodeBatch, message: \.message,
-        sqlFunction: "insert_onu_event_from_json_with_meter_sync")
+        sqlFunction: "insert_onu_event_from_json_with_meter_sync", batchFunction: "insert_onu_events_with_meter_sync")
 }
 
 extension Feed where Event == KAIFAEvent, Summary == MeterSyncSummary {
     /// AMI head-end EndDeviceEvents (XML or JSON) → `insert_kaifa_event_from_json_with_meter_sync`.
     public static let kaifa = Feed(
         messageName: "KAIFA event", decodeBatch: KAIFADecoder.decodeBatch, message: \.message,
-        sqlFunction: "insert_kaifa_event_from_json_with_meter_sync", isBatch: KAIFADecoder.isBatch)
+        sqlFunction: "insert_kaifa_event_from_json_with_meter_sync", batchFunction: "insert_kaifa_events_with_meter_sync",
+        isBatch: KAIFADecoder.isBatch)
 }
 
 extension Feed where Event == CallCenterTicket, Summary == MeterSyncSummary {
     /// Call-center tickets → `insert_callcenter_ticket_from_json_with_meter_link`.
     public static let callCenter = Feed(
         messageName: "call-center ticket", decodeBatch: CallCenterDecoder.decodeBatch, message: \.message,
-        sqlFunction: "insert_callcenter_ticket_from_json_with_meter_link")
+        sqlFunction: "insert_callcenter_ticket_from_json_with_meter_link",
+        batchFunction: "insert_callcenter_tickets_with_meter_link")
 }
 
 /// Feeds decoded messages to their SQL function, the same one psql users call:
@@ -82,17 +86,48 @@ public struct FeedIngestor<Event: Sendable, Summary: FeedSummary>: Sendable {
     }
 
     /// Applies decoded messages in order; refused items keep their decoding error.
+    ///
+    /// The decoded messages of a batch go to the feed's batch function in one call
+    /// and one transaction (durable when it returns). Should the database refuse
+    /// one of them, the batch is applied one message at a time instead, so that
+    /// the good ones still land and the bad one is reported with its field.
     public func ingest(_ items: [Result<Event, FeedDecodingError>]) async throws -> [IngestOutcome<Summary>] {
-        var outcomes: [IngestOutcome<Summary>] = []
-        for (index, item) in items.enumerated() {
-            switch item {
-            case .failure(let error):
-                outcomes.append(.rejected(error))
-            case .success(let event):
-                outcomes.append(try await ingest(event, index: items.count > 1 ? index : nil))
+        var outcomes: [IngestOutcome<Summary>?] = items.map { item in
+            if case .failure(let error) = item { return .rejected(error) }
+            return nil
+        }
+        let decoded = items.enumerated().compactMap { index, item -> (Int, Event)? in
+            if case .success(let event) = item { return (index, event) }
+            return nil
+        }
+        if decoded.count > 1, let summaries = try await ingestBatch(decoded.map(\.1)) {
+            for ((index, _), summary) in zip(decoded, summaries) {
+                outcomes[index] = summary.duplicate == true ? .duplicate(summary) : .applied(summary)
+            }
+        } else {
+            for (index, event) in decoded {
+                outcomes[index] = try await ingest(event, index: items.count > 1 ? index : nil)
             }
         }
-        return outcomes
+        return outcomes.map { $0! }
+    }
+
+    /// One call of the batch function; nil when the database refused a message of it.
+    private func ingestBatch(_ events: [Event]) async throws -> [Summary]? {
+        let array = JSONValue.array(events.map(feed.message)).jsonText
+        do {
+            var query = PostgresQuery(unsafeSQL: "SELECT \(feed.batchFunction)($1::jsonb)::text")
+            try query.binds.append(array, context: .default)
+            let rows = try await client.query(query, logger: logger)
+            var json = ""
+            for try await text in rows.decode(String.self) { json = text }
+            return try JSONDecoder().decode([Summary].self, from: Data(json.utf8))
+        } catch let error as PSQLError where error.isInputRefusal {
+            logger.notice("a batch was refused; applying its messages one by one", metadata: [
+                "reason": "\(error.inputRefusalReason)",
+            ])
+            return nil
+        }
     }
 
     /// Applies one message. A database refusal of the input (e.g. a feeder of another
