@@ -7,10 +7,20 @@ import OMSHTTP
 import OMSStore
 import PostgresNIO
 
-/// `oms bench`: the SCADA workflow's performance table, on registries of the given sizes.
+/// `oms bench`: performance tables, each against a baseline measured in the same run.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
+        abstract: "Benchmarks: the SCADA workflow (default) and a last-gasp storm.",
+        subcommands: [SCADABench.self, StormBench.self],
+        defaultSubcommand: SCADABench.self
+    )
+}
+
+/// `oms bench scada`: the SCADA workflow's table, on registries of the given sizes.
+struct SCADABench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scada",
         abstract: "Measure the SCADA workflow (p50/p99 against a baseline of the same run) on registries of given sizes.",
         discussion: """
             Each size gets a database of its own in the managed cluster (oms_bench_<size>), built once and \
@@ -52,7 +62,7 @@ struct BenchCommand: AsyncParsableCommand {
             let iterations = iterations
             let sizeRows = try await database.withDatabase(database: name, logger: logger) { configuration, _ in
                 try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
-                    try await prepare(size: size, rebuild: rebuild, client: client, logger: logger)
+                    try await BenchRegistry.prepare(size: size, rebuild: rebuild, client: client, logger: logger)
                 }
                 let runner = BenchRunner(
                     size: size, iterations: iterations, configuration: configuration, logger: logger)
@@ -74,25 +84,6 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    func prepare(size: Int, rebuild: Bool, client: PostgresClient, logger: Logger) async throws {
-        if rebuild {
-            try await client.query("DROP SCHEMA public CASCADE", logger: logger)
-            try await client.query("CREATE SCHEMA public", logger: logger)
-        }
-        try await MigrationRunner.bundled(logger: logger).migrate(client)
-        let existing = try await BenchRegistry.meterCount(client, logger: logger)
-        if existing == size { return }
-        if existing != 0 {
-            try await client.query("DROP SCHEMA public CASCADE", logger: logger)
-            try await client.query("CREATE SCHEMA public", logger: logger)
-            try await MigrationRunner.bundled(logger: logger).migrate(client)
-        }
-        let clock = ContinuousClock()
-        let started = clock.now
-        FileHandle.standardError.write(Data("building a registry of \(size) meters...\n".utf8))
-        try await BenchRegistry.build(size: size, client: client, logger: logger)
-        FileHandle.standardError.write(Data("built in \(clock.now - started)\n".utf8))
-    }
 }
 
 /// One line of the table.

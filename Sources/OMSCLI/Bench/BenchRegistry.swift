@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import OMSStore
 import PostgresNIO
@@ -11,7 +12,8 @@ import PostgresNIO
 /// - `BENCH-REST`: whatever is left to reach the requested size.
 ///
 /// States by meter index n: power off when n % 20 = 0, communication offline when
-/// n % 33 = 0, else on and heard from within 10 minutes.
+/// n % 33 = 0, else on and heard from within 10 minutes. Every meter n has the
+/// feed identities asset mRID `BA<n>` and ONU id `BONU<n>` (for the storm).
 enum BenchRegistry {
     static let minimumSize = 12_500
 
@@ -26,13 +28,41 @@ enum BenchRegistry {
         }
     }
 
-    /// The number of active meters the database holds, or nil when it has no schema.
+    /// The number of active meters of a complete benchmark registry, or nil when
+    /// there is none (no schema, or one built before the meters had feed identities).
     static func meterCount(_ client: PostgresClient, logger: Logger) async throws -> Int? {
         let exists = try await client.query("SELECT to_regclass('oms_meters') IS NOT NULL", logger: logger)
         for try await present in exists.decode(Bool.self) where !present { return nil }
-        let rows = try await client.query("SELECT count(*)::int FROM oms_meters WHERE status = 'active'", logger: logger)
+        let rows = try await client.query(
+            """
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM oms_meters WHERE meter_number = 'B00000001' AND asset_mrid IS NULL)
+                        THEN -1 ELSE (SELECT count(*)::int FROM oms_meters WHERE status = 'active') END
+            """, logger: logger)
         for try await count in rows.decode(Int.self) { return count }
         return nil
+    }
+
+    /// Migrates the database and makes sure it holds a complete registry of `size`
+    /// meters, building it (from an empty schema) when not.
+    static func prepare(size: Int, rebuild: Bool, client: PostgresClient, logger: Logger) async throws {
+        if rebuild { try await resetSchema(client, logger: logger) }
+        try await MigrationRunner.bundled(logger: logger).migrate(client)
+        let existing = try await meterCount(client, logger: logger)
+        if existing == size { return }
+        if existing != 0 {
+            try await resetSchema(client, logger: logger)
+            try await MigrationRunner.bundled(logger: logger).migrate(client)
+        }
+        let clock = ContinuousClock()
+        let started = clock.now
+        FileHandle.standardError.write(Data("building a registry of \(size) meters...\n".utf8))
+        try await build(size: size, client: client, logger: logger)
+        FileHandle.standardError.write(Data("built in \(clock.now - started)\n".utf8))
+    }
+
+    static func resetSchema(_ client: PostgresClient, logger: Logger) async throws {
+        try await client.query("DROP SCHEMA public CASCADE", logger: logger)
+        try await client.query("CREATE SCHEMA public", logger: logger)
     }
 
     /// Fills an empty, migrated database with `size` meters.
@@ -71,12 +101,13 @@ enum BenchRegistry {
             try await connection.query(
                 """
                 INSERT INTO oms_meters (meter_number, feeder_id, substation_id, power_status, communication_status,
-                                        last_communication, location_lat, location_lng)
+                                        last_communication, location_lat, location_lng, asset_mrid, onu_id)
                 SELECT 'B' || lpad(g.n::text, 8, '0'), f.id, f.substation_id,
                        CASE WHEN g.n % 20 = 0 THEN 'off' ELSE 'on' END,
                        CASE WHEN g.n % 33 = 0 THEN 'offline' ELSE 'online' END,
                        now() - make_interval(secs => g.n % 600),
-                       40 + (g.n % 1000) * 0.001, -75 - (g.n / 1000) * 0.001
+                       40 + (g.n % 1000) * 0.001, -75 - (g.n / 1000) * 0.001,
+                       'BA' || g.n, 'BONU' || g.n
                   FROM (SELECT feeder, meters,
                                sum(meters) OVER (ORDER BY ordinal) - meters AS first_index
                           FROM bench_plan) p

@@ -103,48 +103,16 @@ struct BenchRunner: Sendable {
     // MARK: - HTTP
 
     func runHTTP() async throws -> [BenchRow] {
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let appClient = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        let app = try buildApplication(
-            client: appClient, settings: ServerSettings(host: "127.0.0.1", port: 0, migrateOnStart: false),
-            logger: logger, onServerRunning: { port in portContinuation.yield(port) })
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        do {
-            let rows = try await withThrowingTaskGroup(of: [BenchRow].self) { group -> [BenchRow] in
-                group.addTask {
-                    try await app.runService(gracefulShutdownSignals: [])
-                    return []
-                }
-                var iterator = ports.makeAsyncIterator()
-                guard let port = await iterator.next() else { return [] }
-                let rows = try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
-                    try await measureHTTP(base: "http://127.0.0.1:\(port)", http: http, client: client)
-                }
-                group.cancelAll()
-                return rows
+        try await LocalServer.with(configuration: configuration, logger: logger) { base, http in
+            try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
+                try await measureHTTP(base: base, http: http, client: client)
             }
-            try await http.shutdown()
-            return rows
-        } catch {
-            try? await http.shutdown()
-            throw error
         }
     }
 
     func measureHTTP(base: String, http: HTTPClient, client: PostgresClient) async throws -> [BenchRow] {
         func send(_ method: HTTPMethod, _ path: String, body: String? = nil) async throws -> ByteBuffer {
-            var request = HTTPClientRequest(url: base + path)
-            request.method = method
-            if let body {
-                request.headers.add(name: "Content-Type", value: "application/json")
-                request.body = .bytes(ByteBuffer(string: body))
-            }
-            let response = try await http.execute(request, timeout: .seconds(60))
-            let buffer = try await response.body.collect(upTo: 64 * 1024 * 1024)
-            guard (200..<300).contains(Int(response.status.code)) else {
-                throw HTTPBenchError(path: path, status: Int(response.status.code), body: String(buffer: buffer))
-            }
-            return buffer
+            try await LocalServer.send(method, base + path, body: body, with: http)
         }
         func eventID(_ buffer: ByteBuffer) throws -> String {
             try JSONDecoder().decode(SCADACheckSummary.self, from: Data(buffer.readableBytesView)).scadaEventID.uuidString

@@ -1,0 +1,229 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import OMSStore
+import PostgresNIO
+
+/// `oms bench storm`: last gasps, KAIFA and ONU mixed, in batches through HTTP,
+/// against a plain INSERT of the same rows into the raw event tables (same run).
+struct StormBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "storm",
+        abstract: "A last-gasp storm (KAIFA and ONU, batches over HTTP): events/s and p99 batch latency against a plain INSERT.",
+        discussion: """
+            Uses the benchmark registry of --meters (database oms_bench_<meters>). Each run first clears the \
+            feed, outage and audit tables and puts the storm's meters back on (untimed). Batches alternate \
+            between POST /api/v1/kaifa/events and POST /api/v1/onu/events; each is committed before it is \
+            answered.
+            """
+    )
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Registry size (meters).")
+    var meters: Int = 1_000_000
+
+    @Option(help: "Last-gasp events in the storm.")
+    var events: Int = 100_000
+
+    @Option(help: "Events per batch (one HTTP request).")
+    var batch: Int = 1_000
+
+    @Option(help: "Batches in flight at once.")
+    var concurrency: Int = 2
+
+    @Option(help: "Also write the figures as JSON to this file.")
+    var json: String?
+
+    /// The figures of one run.
+    struct Result: Codable {
+        var meters: Int
+        var events: Int
+        var batchSize: Int
+        var concurrency: Int
+        var seconds: Double
+        var eventsPerSecond: Double
+        var batchP50Milliseconds: Double
+        var batchP99Milliseconds: Double
+        var correlated: Int
+        var baselineEventsPerSecond: Double
+        var ratioToBaseline: Double
+    }
+
+    func validate() throws {
+        guard meters >= BenchRegistry.minimumSize else {
+            throw ValidationError("--meters must be at least \(BenchRegistry.minimumSize)")
+        }
+        guard events > 0, batch > 0, concurrency > 0 else { throw ValidationError("--events, --batch and --concurrency must be positive") }
+    }
+
+    func run() async throws {
+        let logger = database.makeLogger()
+        let (meters, events, batch, concurrency) = (meters, events, batch, concurrency)
+        let result = try await database.withDatabase(database: "oms_bench_\(meters)", logger: logger) { configuration, _ in
+            try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
+                try await BenchRegistry.prepare(size: meters, rebuild: false, client: client, logger: logger)
+            }
+            let storm = Storm(meters: meters, events: events, batchSize: batch)
+
+            // Baseline: the same rows, plain INSERTs into the raw tables, batch by batch.
+            try await DatabaseBootstrap.withClient(configuration, logger: logger) { try await storm.reset($0, logger: logger) }
+            let baselineSeconds = try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
+                try await storm.plainInserts(client, logger: logger)
+            }
+
+            try await DatabaseBootstrap.withClient(configuration, logger: logger) { try await storm.reset($0, logger: logger) }
+            let (seconds, latencies) = try await LocalServer.with(configuration: configuration, logger: logger) { base, http in
+                try await storm.send(base: base, http: http, concurrency: concurrency)
+            }
+            let correlated = try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
+                try await storm.correlatedCount(client, logger: logger)
+            }
+            let rate = Double(events) / seconds
+            let baseline = Double(events) / baselineSeconds
+            return Result(
+                meters: meters, events: events, batchSize: batch, concurrency: concurrency, seconds: seconds,
+                eventsPerSecond: rate, batchP50Milliseconds: latencies.p50, batchP99Milliseconds: latencies.p99,
+                correlated: correlated, baselineEventsPerSecond: baseline, ratioToBaseline: rate / baseline)
+        }
+        var table = TextTable(columns: [
+            "registry", "events", "batch", "in flight", "seconds", "events/s", "batch p50 ms", "batch p99 ms",
+            "correlated", "baseline events/s (plain INSERT)", "ratio", "goal",
+        ])
+        table.append([
+            "\(result.meters)", "\(result.events)", "\(result.batchSize)", "\(result.concurrency)",
+            String(format: "%.1f", result.seconds), String(format: "%.0f", result.eventsPerSecond),
+            String(format: "%.1f", result.batchP50Milliseconds), String(format: "%.1f", result.batchP99Milliseconds),
+            "\(result.correlated) of \(result.events)", String(format: "%.0f", result.baselineEventsPerSecond),
+            String(format: "%.3fx", result.ratioToBaseline), ">= 20000 events/s",
+        ])
+        print(table.render())
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(result).write(to: URL(fileURLWithPath: json))
+        }
+    }
+}
+
+/// The storm's events: event i is a last gasp of meter 1 + 10 i (modulo the registry),
+/// from the head-end when i is even, from its ONU when odd; batches alternate feeds.
+struct Storm: Sendable {
+    let meters: Int
+    let events: Int
+    let batchSize: Int
+    let run = UUID().uuidString.prefix(8)
+    let start = Date()
+
+    func meter(_ i: Int) -> Int { 1 + (10 * i) % (meters - 1) }
+
+    /// Batches of one feed each: (is KAIFA, JSON array text).
+    func batches() -> [(kaifa: Bool, body: String)] {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var kaifa: [String] = []
+        var onu: [String] = []
+        for i in 0..<events {
+            let time = formatter.string(from: start.addingTimeInterval(60 + Double(i) * 0.001))
+            if i % 2 == 0 {
+                kaifa.append(#"{"mRID": "STORM-\#(run)-K\#(i)", "createdDateTime": "\#(time)", "eventTypeRef": "3.26.136.47", "assetMRID": "BA\#(meter(i))"}"#)
+            } else {
+                onu.append(#"{"type": "ONU_LastGaspAlert", "eventId": "STORM-\#(run)-O\#(i)", "onuId": "BONU\#(meter(i))", "timestamp": "\#(time)"}"#)
+            }
+        }
+        func chunks(_ items: [String], kaifa: Bool) -> [(Bool, String)] {
+            stride(from: 0, to: items.count, by: batchSize).map { start in
+                (kaifa, "[" + items[start..<min(start + batchSize, items.count)].joined(separator: ",") + "]")
+            }
+        }
+        let k = chunks(kaifa, kaifa: true)
+        let o = chunks(onu, kaifa: false)
+        var interleaved: [(kaifa: Bool, body: String)] = []
+        for index in 0..<max(k.count, o.count) {
+            if index < k.count { interleaved.append((kaifa: k[index].0, body: k[index].1)) }
+            if index < o.count { interleaved.append((kaifa: o[index].0, body: o[index].1)) }
+        }
+        return interleaved
+    }
+
+    /// Clears feed, outage and audit tables and puts the storm's meters back on (untimed).
+    func reset(_ client: PostgresClient, logger: Logger) async throws {
+        try await client.query(
+            "TRUNCATE onu_events, kaifa_events, callcenter_tickets, oms_outage_events, oms_meter_status_events CASCADE",
+            logger: logger)
+        try await client.query(
+            """
+            UPDATE oms_meters SET power_status = 'on', last_status_change = NULL, last_power_change = NULL
+             WHERE last_status_change IS NOT NULL
+            """, logger: logger)
+        try await client.query("VACUUM ANALYZE oms_meters", logger: logger)
+    }
+
+    /// The same rows, INSERTed as they are into the raw tables, one statement per batch; seconds taken.
+    func plainInserts(_ client: PostgresClient, logger: Logger) async throws -> Double {
+        let clock = ContinuousClock()
+        let started = clock.now
+        for batch in batches() {
+            if batch.kaifa {
+                try await client.query(
+                    """
+                    INSERT INTO kaifa_events (source_event_id, event_type_code, asset_mrid, event_timestamp, raw)
+                    SELECT e ->> 'mRID', e ->> 'eventTypeRef', e ->> 'assetMRID', (e ->> 'createdDateTime')::timestamptz, e
+                      FROM jsonb_array_elements(\(batch.body)::jsonb) AS e
+                    """, logger: logger)
+            } else {
+                try await client.query(
+                    """
+                    INSERT INTO onu_events (source_event_id, event_type, onu_id, event_timestamp, raw)
+                    SELECT e ->> 'eventId', e ->> 'type', e ->> 'onuId', (e ->> 'timestamp')::timestamptz, e
+                      FROM jsonb_array_elements(\(batch.body)::jsonb) AS e
+                    """, logger: logger)
+            }
+        }
+        let elapsed = clock.now - started
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    /// Posts every batch, `concurrency` at a time; wall seconds and batch latencies.
+    func send(base: String, http: HTTPClient, concurrency: Int) async throws -> (Double, LatencySample) {
+        let all = batches()
+        let clock = ContinuousClock()
+        let started = clock.now
+        var latencies = LatencySample()
+        try await withThrowingTaskGroup(of: Duration.self) { group in
+            var next = 0
+            func submit() {
+                let batch = all[next]
+                next += 1
+                group.addTask {
+                    let begun = ContinuousClock.now
+                    _ = try await LocalServer.send(
+                        .POST, base + (batch.kaifa ? "/api/v1/kaifa/events" : "/api/v1/onu/events"), body: batch.body,
+                        with: http)
+                    return ContinuousClock.now - begun
+                }
+            }
+            while next < min(concurrency, all.count) { submit() }
+            while let latency = try await group.next() {
+                latencies.record(latency)
+                if next < all.count { submit() }
+            }
+        }
+        let elapsed = clock.now - started
+        return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, latencies)
+    }
+
+    /// Storm events linked to an outage.
+    func correlatedCount(_ client: PostgresClient, logger: Logger) async throws -> Int {
+        let rows = try await client.query(
+            """
+            SELECT ((SELECT count(*) FROM kaifa_events WHERE outage_event_id IS NOT NULL)
+                  + (SELECT count(*) FROM onu_events WHERE outage_event_id IS NOT NULL))::int
+            """, logger: logger)
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+}
