@@ -9,7 +9,7 @@ import PostgresNIO
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Start the managed database, migrate, load a sample network, replay a breaker trip, then serve the API.",
+        abstract: "Start the managed database, migrate, load a sample network, replay a breaker trip and the other feeds' evidence, then serve the API.",
         discussion: """
             The demo uses a database of its own (oms_demo), recreated on every run, so it never touches \
             the data of `oms migrate` / `oms serve`. With --database-url it refuses a database that already holds meters.
@@ -47,6 +47,7 @@ struct DemoCommand: AsyncParsableCommand {
                 try await SampleNetwork.load(into: client, logger: logger)
                 try await printReport(client: client, logger: logger)
                 try await replayBreakerTrip(client: client, logger: logger)
+                try await replayMeterEvidence(client: client, logger: logger)
             }
             if serveAfterwards {
                 print("\nserving the API on http://127.0.0.1:\(port) (GET /health); Ctrl-C stops")
@@ -99,6 +100,53 @@ struct DemoCommand: AsyncParsableCommand {
                         "\(summary.unknownMeters)", summary.outageEventCode ?? "none"])
         print(checked.render())
 
+        try await printOutages(client: client, logger: logger)
+    }
+
+    /// What the other three feeds then say about meters of FD002: a smart meter's last gasp (the
+    /// head-end's SOAP XML), an ONU's dying gasp, a customer's call. Each joins the same outage.
+    func replayMeterEvidence(client: PostgresClient, logger: Logger) async throws {
+        let formatter = ISO8601DateFormatter()
+        let time = { (seconds: Double) in formatter.string(from: Date().addingTimeInterval(seconds)) }
+        let rows = try await client.query(
+            "SELECT asset_mrid FROM oms_meters WHERE meter_number = 'M10000304'", logger: logger)
+        var asset = ""
+        for try await value in rows.decode(String.self) { asset = value }
+        let kaifa = """
+            <soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>
+            <ns0:CreatedEndDeviceEvents xmlns:ns0="http://iec.ch/TC57/2011/schema/message" xmlns:ns2="http://iec.ch/TC57/2011/EndDeviceEvents#">
+            <ns0:Header><ns0:Verb>created</ns0:Verb><ns0:Noun>EndDeviceEvents</ns0:Noun><ns0:Source>KAIFA-HES</ns0:Source></ns0:Header>
+            <ns0:Payload><ns2:EndDeviceEvents><ns2:EndDeviceEvent><ns2:mRID>DEMO-LG-\(time(0))</ns2:mRID>
+            <ns2:createdDateTime>\(time(2))</ns2:createdDateTime><ns2:Assets><ns2:mRID>\(asset)</ns2:mRID></ns2:Assets>
+            <ns2:EndDeviceEventType ref="3.26.136.47"/></ns2:EndDeviceEvent></ns2:EndDeviceEvents></ns0:Payload>
+            </ns0:CreatedEndDeviceEvents></soapenv:Body></soapenv:Envelope>
+            """
+        let onu = #"{"type": "ONU_LastGaspAlert", "eventId": "DEMO-DG-\#(time(0))", "onuId": "ONU-000303", "onuSerial": "HWTC0000012F", "timestamp": "\#(time(3))", "alarmData": {"alarmName": "DGi"}}"#
+        let call = #"{"ticketId": "DEMO-CC-\#(time(0))", "timestamp": "\#(time(4))", "customer": {"phone": "+1 215 555 0306", "meterNumber": "m-1000 0306"}, "troubleCode": "power_down", "notes": "No lights"}"#
+
+        print("\nThe other feeds about meters of FD002 (KAIFA last gasp as SOAP XML, ONU dying gasp, a call)")
+        var table = TextTable(columns: ["feed", "meters", "outage", "status", "confidence", "sources"])
+        func record(_ feed: String, _ outcomes: [IngestOutcome<MeterSyncSummary>]) async throws {
+            guard case .applied(let summary)? = outcomes.first else {
+                throw ValidationError("the demo's \(feed) message was not applied: \(outcomes)")
+            }
+            let state = try await client.query(
+                """
+                SELECT event_id, status, confidence_score::text, array_to_string(source_types, '+')
+                  FROM oms_active_outages WHERE id = \(summary.outageEventIDs.first)
+                """, logger: logger)
+            for try await (id, status, confidence, sources) in state.decode((String, String, String, String).self) {
+                table.append([feed, summary.meterNumbers.joined(separator: ", "), id, status, confidence, sources])
+            }
+        }
+        try await record("kaifa", try await FeedIngestor(.kaifa, client: client, logger: logger).ingest(body: Array(kaifa.utf8)))
+        try await record("onu", try await FeedIngestor(.onu, client: client, logger: logger).ingest(body: Array(onu.utf8)))
+        try await record("call_center", try await FeedIngestor(.callCenter, client: client, logger: logger).ingest(body: Array(call.utf8)))
+        print(table.render())
+        try await printOutages(client: client, logger: logger)
+    }
+
+    func printOutages(client: PostgresClient, logger: Logger) async throws {
         print("\nOutage (oms_active_outages)")
         let rows = try await client.query(
             """

@@ -118,9 +118,10 @@ struct CommandTests {
                 try server.clientConfiguration(database: DemoCommand.databaseName), logger: TestDatabase.logger
             ) { client in
                 try await client.scalar(
-                    "SELECT feeder_code || ' ' || status || ' ' || scada_sources FROM oms_active_outages", as: String.self)
+                    "SELECT feeder_code || ' ' || status || ' ' || array_to_string(source_types, '+') FROM oms_active_outages",
+                    as: String.self)
             }
-            #expect(outage == "FD002 detected 1")
+            #expect(outage == "FD002 confirmed call_center+kaifa+onu+scada")
             try await server.stop()
         }
     }
