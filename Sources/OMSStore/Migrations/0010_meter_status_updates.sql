@@ -26,6 +26,111 @@ INSERT INTO oms_settings (key, value, description) VALUES
 CREATE FUNCTION oms_source_confidence(p_source_type text) RETURNS numeric
 LANGUAGE sql STABLE AS $$ SELECT oms_setting_numeric(p_source_type || '.confidence') $$;
 
+-- One status change of one meter, for oms_apply_status_changes().
+CREATE TYPE oms_status_change AS (
+    meter_id         uuid,
+    status_field     text,
+    new_status       text,
+    event_type       text,
+    source_event_id  text,
+    event_time       timestamptz,
+    metadata         jsonb
+);
+
+-- Applies many status changes, of many meters and events, in one statement,
+-- with one audit row each, as if they had come one by one in event-time order:
+-- a change older than the meter's last applied change is audited with
+-- applied = false and changes nothing; p_only_changes skips a change that
+-- finds the meter already in that state. Returns the audit rows written.
+CREATE FUNCTION oms_apply_status_changes(
+    p_changes       oms_status_change[],
+    p_source_type   text,
+    p_confidence    numeric,
+    p_only_changes  boolean
+) RETURNS TABLE (status_event_id uuid, meter_id uuid, source_event_id text, status_field text,
+                 previous_status text, applied boolean)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM unnest(p_changes) c
+                WHERE NOT (c.status_field = 'power_status' AND c.new_status IN ('on', 'off', 'unknown')
+                           OR c.status_field = 'communication_status' AND c.new_status IN ('online', 'offline', 'unknown'))) THEN
+        RAISE EXCEPTION 'invalid status change: use power_status on/off/unknown or communication_status online/offline/unknown'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    RETURN QUERY
+    WITH changes AS (
+        SELECT c.*, n AS seq FROM unnest(p_changes) WITH ORDINALITY AS c(meter_id, status_field, new_status, event_type,
+                                                                          source_event_id, event_time, metadata, n)
+    ),
+    locked AS (
+        SELECT m.id, m.power_status, m.communication_status, m.last_status_change
+          FROM oms_meters m
+         WHERE m.id IN (SELECT DISTINCT c.meter_id FROM changes c)
+         ORDER BY m.id
+           FOR UPDATE
+    ),
+    marked AS (
+        SELECT c.*,
+               (l.last_status_change IS NULL OR c.event_time >= l.last_status_change) AS in_order,
+               CASE c.status_field WHEN 'power_status' THEN l.power_status ELSE l.communication_status END AS current
+          FROM changes c JOIN locked l ON l.id = c.meter_id
+    ),
+    -- In order, each change finds the state the one before it left.
+    sequenced AS (
+        SELECT mk.*,
+               CASE WHEN mk.in_order
+                    THEN coalesce(lag(mk.new_status) OVER (PARTITION BY mk.meter_id, mk.status_field, mk.in_order
+                                                           ORDER BY mk.event_time, mk.seq), mk.current)
+                    ELSE mk.current END AS previous
+          FROM marked mk
+    ),
+    kept AS (
+        SELECT s.* FROM sequenced s WHERE NOT p_only_changes OR s.previous IS DISTINCT FROM s.new_status
+    ),
+    -- The state each meter ends in: its newest applied change per field.
+    final AS (
+        SELECT DISTINCT ON (k.meter_id, k.status_field) k.meter_id, k.status_field, k.new_status, k.event_time
+          FROM kept k WHERE k.in_order
+         ORDER BY k.meter_id, k.status_field, k.event_time DESC, k.seq DESC
+    ),
+    per_meter AS (
+        SELECT f.meter_id,
+               max(f.new_status) FILTER (WHERE f.status_field = 'power_status') AS power,
+               max(f.event_time) FILTER (WHERE f.status_field = 'power_status') AS power_time,
+               max(f.new_status) FILTER (WHERE f.status_field = 'communication_status') AS communication,
+               max(f.event_time) AS last_time
+          FROM final f GROUP BY f.meter_id
+    ),
+    updated AS (
+        UPDATE oms_meters m
+           SET power_status = coalesce(p.power, m.power_status),
+               communication_status = coalesce(p.communication, m.communication_status),
+               last_power_change = CASE WHEN p.power IS NOT NULL AND p.power IS DISTINCT FROM m.power_status
+                                        THEN p.power_time ELSE m.last_power_change END,
+               last_status_change = greatest(m.last_status_change, p.last_time)
+          FROM per_meter p
+         WHERE m.id = p.meter_id
+     RETURNING m.id
+    ),
+    audited AS (
+        INSERT INTO oms_meter_status_events (meter_id, event_type, source_type, source_event_id, status_field,
+                                             previous_status, new_status, event_timestamp, confidence_score,
+                                             applied, metadata)
+        SELECT k.meter_id, k.event_type, p_source_type, k.source_event_id, k.status_field, k.previous, k.new_status,
+               k.event_time, p_confidence, k.in_order, k.metadata
+          FROM kept k
+     RETURNING oms_meter_status_events.id, oms_meter_status_events.meter_id, oms_meter_status_events.source_event_id,
+               oms_meter_status_events.status_field, oms_meter_status_events.previous_status,
+               oms_meter_status_events.applied
+    )
+    SELECT a.id, a.meter_id, a.source_event_id, a.status_field, a.previous_status, a.applied FROM audited a;
+END;
+$$;
+COMMENT ON FUNCTION oms_apply_status_changes(oms_status_change[], text, numeric, boolean) IS
+    'Applies many meters'' status changes (any events, any times) in one statement as if in event-time order, audited; late ones audited, not applied.';
+
+-- One event's change of many meters to one status: a batch of changes.
 CREATE FUNCTION oms_apply_meter_status(
     p_meter_ids        uuid[],
     p_status_field     text,
@@ -38,60 +143,16 @@ CREATE FUNCTION oms_apply_meter_status(
     p_metadata         jsonb,
     p_only_changes     boolean
 ) RETURNS TABLE (meter_id uuid, status_event_id uuid, previous_status text, applied boolean)
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF p_status_field = 'power_status' AND p_new_status NOT IN ('on', 'off', 'unknown')
-       OR p_status_field = 'communication_status' AND p_new_status NOT IN ('online', 'offline', 'unknown') THEN
-        RAISE EXCEPTION 'invalid % "%"', p_status_field, p_new_status
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = CASE p_status_field WHEN 'power_status' THEN 'use on, off or unknown'
-                                             ELSE 'use online, offline or unknown' END;
-    END IF;
-    IF p_status_field NOT IN ('power_status', 'communication_status') THEN
-        RAISE EXCEPTION 'invalid status field "%"', p_status_field USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-
-    RETURN QUERY
-    WITH target AS (
-        SELECT m.id,
-               CASE p_status_field WHEN 'power_status' THEN m.power_status ELSE m.communication_status END AS previous,
-               (m.last_status_change IS NULL OR m.last_status_change <= p_event_timestamp) AS in_order
-          FROM oms_meters m
-         WHERE m.id = ANY (p_meter_ids)
-         ORDER BY m.id
-           FOR UPDATE
-    ),
-    changing AS (
-        SELECT t.* FROM target t WHERE NOT p_only_changes OR t.previous IS DISTINCT FROM p_new_status
-    ),
-    updated AS (
-        UPDATE oms_meters m
-           SET power_status = CASE WHEN p_status_field = 'power_status' THEN p_new_status ELSE m.power_status END,
-               communication_status = CASE WHEN p_status_field = 'communication_status' THEN p_new_status
-                                           ELSE m.communication_status END,
-               last_power_change = CASE WHEN p_status_field = 'power_status' AND c.previous IS DISTINCT FROM p_new_status
-                                        THEN p_event_timestamp ELSE m.last_power_change END,
-               last_status_change = p_event_timestamp
-          FROM changing c
-         WHERE m.id = c.id AND c.in_order
-     RETURNING m.id
-    ),
-    audited AS (
-        INSERT INTO oms_meter_status_events (meter_id, event_type, source_type, source_event_id, status_field,
-                                             previous_status, new_status, event_timestamp, confidence_score,
-                                             applied, metadata)
-        SELECT c.id, p_event_type, p_source_type, p_source_event_id, p_status_field,
-               c.previous, p_new_status, p_event_timestamp, p_confidence, c.in_order, p_metadata
-          FROM changing c
-     RETURNING oms_meter_status_events.id, oms_meter_status_events.meter_id,
-               oms_meter_status_events.previous_status, oms_meter_status_events.applied
-    )
-    SELECT a.meter_id, a.id, a.previous_status, a.applied FROM audited a;
-END;
+LANGUAGE sql AS $$
+    SELECT a.meter_id, a.status_event_id, a.previous_status, a.applied
+      FROM oms_apply_status_changes(
+               ARRAY(SELECT ROW(m, p_status_field, p_new_status, p_event_type, p_source_event_id, p_event_timestamp,
+                                p_metadata)::oms_status_change
+                       FROM unnest(p_meter_ids) AS m),
+               p_source_type, p_confidence, p_only_changes) a
 $$;
 COMMENT ON FUNCTION oms_apply_meter_status(uuid[], text, text, text, text, text, timestamptz, numeric, jsonb, boolean) IS
-    'Sets a status field of many meters in one statement, with one audit row each; late events are audited, not applied. '
-    'p_only_changes: skip meters already in the new state.';
+    'Sets a status field of many meters (one event) with one audit row each; late events are audited, not applied.';
 
 -- The seed's update_meter_status(): one meter, by number, power status.
 CREATE FUNCTION update_meter_status(

@@ -119,12 +119,192 @@ $$;
 COMMENT ON FUNCTION oms_refresh_outages(uuid[], timestamptz, boolean) IS
     'Recomputes confidence (1 - product(1 - weight)), status and size of outages from their evidence.';
 
--- Links evidence about some meters to outages. p_evidence 'outage': each meter
--- joins the active outage covering it (its DP, else its feeder, else its
--- substation, or one that already covers the meter), first detected within
--- correlation.window_minutes; meters left over open one outage per distribution
--- point (else feeder, substation). 'restoration': the active outages covering
--- the meters get the evidence and may be restored. Returns the outages touched.
+-- One piece of evidence about one meter, for oms_link_evidence().
+CREATE TYPE oms_evidence AS (
+    source_event_id  text,
+    meter_id         uuid,
+    event_time       timestamptz,
+    evidence         text,
+    description      text
+);
+
+-- Links evidence about meters, from any number of events, to outages, in a
+-- fixed number of statements. 'outage' evidence: each meter joins the active
+-- outage covering it (one that already covers the meter, else its DP's, else
+-- a feeder-wide one, else a substation-wide one), first detected within
+-- correlation.window_minutes of the event; meters nothing covers open one
+-- outage per distribution point (else feeder, substation), opened by the
+-- earliest event. 'restoration' evidence: the active outages covering the
+-- meters get it and may be restored. Each (outage, event) link is one
+-- oms_event_sources row (a repeat adds nothing) and one timeline entry; the
+-- touched outages are refreshed once. Returns the links made or found.
+CREATE FUNCTION oms_link_evidence(p_source_type text, p_source_table text, p_evidence oms_evidence[])
+RETURNS TABLE (source_event_id text, outage_event_id uuid, opened boolean)
+LANGUAGE plpgsql
+SET enable_seqscan = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_window    interval := oms_setting_interval_minutes('correlation.window_minutes');
+    v_weight    numeric := oms_source_confidence(p_source_type);
+    v_outages   uuid[];
+    v_restored  uuid[];
+    v_time      timestamptz;
+    v_rtime     timestamptz;
+BEGIN
+    -- Working set of this call (a session's temp table, emptied at each call).
+    IF to_regclass('pg_temp.oms_links') IS NULL THEN
+        CREATE TEMP TABLE oms_links (source_event_id text, meter_id uuid, outage_event_id uuid, opened boolean,
+                                     evidence text, event_time timestamptz, description text);
+    END IF;
+    TRUNCATE oms_links;
+
+    -- One writer per distribution point (else feeder, substation) at a time.
+    PERFORM pg_advisory_xact_lock(k)
+       FROM (SELECT DISTINCT hashtextextended(
+                    'oms.scope.' || coalesce(m.dp_id, m.feeder_id, m.substation_id, m.id)::text, 0) AS k
+               FROM unnest(p_evidence) e JOIN oms_meters m ON m.id = e.meter_id
+              WHERE e.evidence = 'outage'
+              ORDER BY 1) AS locks;
+
+    WITH evidence AS (
+        SELECT e.* FROM unnest(p_evidence) e WHERE e.evidence = 'outage'
+    ),
+    links AS MATERIALIZED (
+        SELECT e.source_event_id, e.meter_id, e.event_time, e.description, covering.id AS outage_id,
+               CASE WHEN m.dp_id IS NOT NULL THEN 'dp:' || m.dp_id
+                    WHEN m.feeder_id IS NOT NULL THEN 'feeder:' || m.feeder_id
+                    WHEN m.substation_id IS NOT NULL THEN 'substation:' || m.substation_id
+                    ELSE 'meter:' || m.id END AS scope_key
+          FROM evidence e
+          JOIN oms_meters m ON m.id = e.meter_id
+          LEFT JOIN LATERAL (
+                -- Each way of covering a meter through its own index; the most specific wins.
+                SELECT c.id FROM (
+                    SELECT o.id, 0 AS rank, o.first_detected_at FROM oms_outage_meters om
+                      JOIN oms_outage_events o ON o.id = om.outage_event_id
+                     WHERE om.meter_id = m.id AND o.status NOT IN ('restored', 'cancelled')
+                       AND o.first_detected_at BETWEEN e.event_time - v_window AND e.event_time + v_window
+                    UNION ALL
+                    SELECT o.id, 1, o.first_detected_at FROM oms_outage_events o
+                     WHERE m.dp_id IS NOT NULL AND o.dp_id = m.dp_id AND o.status NOT IN ('restored', 'cancelled')
+                       AND o.first_detected_at BETWEEN e.event_time - v_window AND e.event_time + v_window
+                    UNION ALL
+                    SELECT o.id, 2, o.first_detected_at FROM oms_outage_events o
+                     WHERE m.feeder_id IS NOT NULL AND o.feeder_id = m.feeder_id AND o.dp_id IS NULL
+                       AND o.status NOT IN ('restored', 'cancelled')
+                       AND o.first_detected_at BETWEEN e.event_time - v_window AND e.event_time + v_window
+                    UNION ALL
+                    SELECT o.id, 3, o.first_detected_at FROM oms_outage_events o
+                     WHERE m.substation_id IS NOT NULL AND o.substation_id = m.substation_id
+                       AND o.feeder_id IS NULL AND o.dp_id IS NULL AND o.status NOT IN ('restored', 'cancelled')
+                       AND o.first_detected_at BETWEEN e.event_time - v_window AND e.event_time + v_window
+                ) c
+                ORDER BY c.rank, c.first_detected_at DESC
+                LIMIT 1) covering ON true
+    ),
+    -- Scopes nothing covers: one new outage each, opened by their earliest event.
+    uncovered AS (
+        SELECT l.scope_key,
+               (array_agg(l.meter_id ORDER BY l.event_time, l.source_event_id))[1] AS any_meter,
+               (array_agg(l.source_event_id ORDER BY l.event_time, l.source_event_id))[1] AS opener,
+               (array_agg(l.description ORDER BY l.event_time, l.source_event_id))[1] AS description,
+               min(l.event_time) AS first_time
+          FROM links l WHERE l.outage_id IS NULL
+         GROUP BY l.scope_key
+    ),
+    coded AS (
+        SELECT u.*, format('OMS_%s_%s_%s', upper(p_source_type), floor(extract(epoch FROM u.first_time))::bigint,
+                           left(md5(coalesce(u.opener, '') || '/' || u.scope_key), 8)) AS event_code
+          FROM uncovered u
+    ),
+    opened AS (
+        INSERT INTO oms_outage_events (event_id, event_type, status, severity, confidence_score, root_cause,
+                                       description, substation_id, feeder_id, dp_id, event_latitude,
+                                       event_longitude, first_detected_at)
+        SELECT u.event_code, 'outage', 'detected', 'medium', v_weight,
+               format('%s at %s', u.description,
+                      coalesce('distribution point ' || dp.dp_id, 'feeder ' || f.feeder_id,
+                               'substation ' || s.substation_id, 'meter ' || m.meter_number)),
+               format('Opened from %s evidence %s', p_source_type, coalesce(u.opener, '')),
+               m.substation_id, m.feeder_id, m.dp_id,
+               coalesce(dp.location_lat, m.location_lat), coalesce(dp.location_lng, m.location_lng),
+               u.first_time
+          FROM coded u
+          JOIN oms_meters m ON m.id = u.any_meter
+          LEFT JOIN network_distribution_points dp ON dp.id = m.dp_id
+          LEFT JOIN network_feeders f ON f.id = m.feeder_id
+          LEFT JOIN network_substations s ON s.id = m.substation_id
+        ON CONFLICT (event_id) DO NOTHING
+        RETURNING oms_outage_events.id, oms_outage_events.event_id
+    )
+    INSERT INTO oms_links (source_event_id, meter_id, outage_event_id, opened, evidence, event_time, description)
+    SELECT l.source_event_id, l.meter_id, coalesce(l.outage_id, o.id),
+           o.id IS NOT NULL AND u.opener IS NOT DISTINCT FROM l.source_event_id, 'outage', l.event_time, l.description
+      FROM links l
+      LEFT JOIN coded u ON l.outage_id IS NULL AND u.scope_key = l.scope_key
+      LEFT JOIN opened o ON o.event_id = u.event_code;
+
+    -- Restoration evidence: the active outages covering the meters.
+    INSERT INTO oms_links (source_event_id, meter_id, outage_event_id, opened, evidence, event_time, description)
+    SELECT e.source_event_id, e.meter_id, om.outage_event_id, false, 'restoration', e.event_time, e.description
+      FROM unnest(p_evidence) e
+      JOIN oms_outage_meters om ON om.meter_id = e.meter_id
+      JOIN oms_outage_events o ON o.id = om.outage_event_id AND o.status NOT IN ('restored', 'cancelled')
+     WHERE e.evidence = 'restoration';
+
+    INSERT INTO oms_outage_meters (outage_event_id, meter_id, source_type, first_evidence_at)
+    SELECT l.outage_event_id, l.meter_id, p_source_type, min(l.event_time)
+      FROM oms_links l WHERE l.evidence = 'outage' AND l.outage_event_id IS NOT NULL
+     GROUP BY l.outage_event_id, l.meter_id
+    ON CONFLICT DO NOTHING;
+
+    -- One evidence row per outage and event (a repeat adds nothing), with its timeline entry.
+    WITH pairs AS (
+        SELECT l.outage_event_id, l.source_event_id, l.evidence, min(l.event_time) AS event_time,
+               bool_or(l.opened) AS opened, min(l.description) AS description, count(*) AS meters
+          FROM oms_links l WHERE l.outage_event_id IS NOT NULL
+         GROUP BY l.outage_event_id, l.source_event_id, l.evidence
+    ),
+    linked AS (
+        INSERT INTO oms_event_sources (outage_event_id, source_type, source_event_id, source_table,
+                                       correlation_weight, detected_at, evidence)
+        SELECT p.outage_event_id, p_source_type, p.source_event_id, p_source_table, v_weight, p.event_time, p.evidence
+          FROM pairs p
+        ON CONFLICT (outage_event_id, source_type, source_event_id) DO NOTHING
+        RETURNING oms_event_sources.outage_event_id, oms_event_sources.source_event_id
+    )
+    INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
+    SELECT p.outage_event_id,
+           CASE WHEN p.opened THEN 'outage_opened'
+                WHEN p.evidence = 'restoration' THEN 'restoration_evidence'
+                ELSE 'evidence_linked' END,
+           o.status, p.description, p_source_type, p.event_time,
+           jsonb_build_object('source_event_id', p.source_event_id, 'meters', p.meters)
+      FROM linked l
+      JOIN pairs p ON p.outage_event_id = l.outage_event_id AND p.source_event_id = l.source_event_id
+      JOIN oms_outage_events o ON o.id = l.outage_event_id;
+
+    SELECT array_agg(DISTINCT l.outage_event_id), max(l.event_time) INTO v_outages, v_time
+      FROM oms_links l WHERE l.evidence = 'outage' AND l.outage_event_id IS NOT NULL;
+    SELECT array_agg(DISTINCT l.outage_event_id), max(l.event_time) INTO v_restored, v_rtime
+      FROM oms_links l WHERE l.evidence = 'restoration';
+    IF v_outages IS NOT NULL THEN
+        PERFORM oms_refresh_outages(v_outages, v_time, false);
+    END IF;
+    IF v_restored IS NOT NULL THEN
+        PERFORM oms_refresh_outages(v_restored, v_rtime, true);
+    END IF;
+
+    RETURN QUERY
+    SELECT DISTINCT l.source_event_id, l.outage_event_id, l.opened
+      FROM oms_links l WHERE l.outage_event_id IS NOT NULL;
+END;
+$$;
+COMMENT ON FUNCTION oms_link_evidence(text, text, oms_evidence[]) IS
+    'Links outage or restoration evidence about meters, from many events, to the covering active outages (or opens one per DP).';
+
+-- One event's evidence about some meters: a batch of one event.
 CREATE FUNCTION oms_link_meter_evidence(
     p_source_type      text,
     p_source_event_id  text,
@@ -134,142 +314,13 @@ CREATE FUNCTION oms_link_meter_evidence(
     p_evidence         text,
     p_description      text
 ) RETURNS TABLE (outage_event_id uuid, opened boolean)
-LANGUAGE plpgsql
-SET enable_seqscan = off
-AS $$
-#variable_conflict use_column
-DECLARE
-    v_window  interval := oms_setting_interval_minutes('correlation.window_minutes');
-    v_weight  numeric := oms_source_confidence(p_source_type);
-    v_touched uuid[];
-    v_opened  uuid[] := ARRAY[]::uuid[];
-BEGIN
-    IF p_meter_ids IS NULL OR cardinality(p_meter_ids) = 0 THEN
-        RETURN;
-    END IF;
-
-    IF p_evidence = 'restoration' THEN
-        SELECT array_agg(DISTINCT om.outage_event_id) INTO v_touched
-          FROM oms_outage_meters om
-          JOIN oms_outage_events o ON o.id = om.outage_event_id
-         WHERE om.meter_id = ANY (p_meter_ids) AND o.status NOT IN ('restored', 'cancelled');
-    ELSE
-        -- One writer per distribution point (else feeder, substation) at a time,
-        -- so that two last gasps from one transformer cannot open two outages.
-        PERFORM pg_advisory_xact_lock(k)
-           FROM (SELECT DISTINCT hashtextextended(
-                        'oms.scope.' || coalesce(m.dp_id, m.feeder_id, m.substation_id, m.id)::text, 0) AS k
-                   FROM oms_meters m WHERE m.id = ANY (p_meter_ids)
-                  ORDER BY 1) AS locks;
-
-        WITH links AS MATERIALIZED (
-            SELECT m.id AS meter_id, covering.id AS outage_id,
-                   CASE WHEN m.dp_id IS NOT NULL THEN 'dp:' || m.dp_id
-                        WHEN m.feeder_id IS NOT NULL THEN 'feeder:' || m.feeder_id
-                        WHEN m.substation_id IS NOT NULL THEN 'substation:' || m.substation_id
-                        ELSE 'meter:' || m.id END AS scope_key
-              FROM oms_meters m
-              LEFT JOIN LATERAL (
-                    -- Each way of covering a meter through its own index; the most specific wins.
-                    SELECT c.id FROM (
-                        SELECT o.id, 0 AS rank, o.first_detected_at FROM oms_outage_meters om
-                          JOIN oms_outage_events o ON o.id = om.outage_event_id
-                         WHERE om.meter_id = m.id
-                           AND o.status NOT IN ('restored', 'cancelled')
-                           AND o.first_detected_at BETWEEN p_event_time - v_window AND p_event_time + v_window
-                        UNION ALL
-                        SELECT o.id, 1, o.first_detected_at FROM oms_outage_events o
-                         WHERE m.dp_id IS NOT NULL AND o.dp_id = m.dp_id
-                           AND o.status NOT IN ('restored', 'cancelled')
-                           AND o.first_detected_at BETWEEN p_event_time - v_window AND p_event_time + v_window
-                        UNION ALL
-                        SELECT o.id, 2, o.first_detected_at FROM oms_outage_events o
-                         WHERE m.feeder_id IS NOT NULL AND o.feeder_id = m.feeder_id AND o.dp_id IS NULL
-                           AND o.status NOT IN ('restored', 'cancelled')
-                           AND o.first_detected_at BETWEEN p_event_time - v_window AND p_event_time + v_window
-                        UNION ALL
-                        SELECT o.id, 3, o.first_detected_at FROM oms_outage_events o
-                         WHERE m.substation_id IS NOT NULL AND o.substation_id = m.substation_id
-                           AND o.feeder_id IS NULL AND o.dp_id IS NULL
-                           AND o.status NOT IN ('restored', 'cancelled')
-                           AND o.first_detected_at BETWEEN p_event_time - v_window AND p_event_time + v_window
-                    ) c
-                    ORDER BY c.rank, c.first_detected_at DESC
-                    LIMIT 1) covering ON true
-             WHERE m.id = ANY (p_meter_ids)
-        ),
-        uncovered AS (
-            SELECT l.scope_key, min(l.meter_id::text)::uuid AS any_meter,
-                   format('OMS_%s_%s_%s', upper(p_source_type), floor(extract(epoch FROM p_event_time))::bigint,
-                          left(md5(coalesce(p_source_event_id, '') || '/' || l.scope_key), 8)) AS event_code
-              FROM links l WHERE l.outage_id IS NULL
-             GROUP BY l.scope_key
-        ),
-        opened AS (
-            INSERT INTO oms_outage_events (event_id, event_type, status, severity, confidence_score, root_cause,
-                                           description, substation_id, feeder_id, dp_id, event_latitude,
-                                           event_longitude, first_detected_at)
-            SELECT u.event_code, 'outage', 'detected', 'medium', v_weight,
-                   format('%s at %s', p_description,
-                          coalesce('distribution point ' || dp.dp_id, 'feeder ' || f.feeder_id,
-                                   'substation ' || s.substation_id, 'meter ' || m.meter_number)),
-                   format('Opened from %s evidence %s', p_source_type, coalesce(p_source_event_id, '')),
-                   m.substation_id, m.feeder_id, m.dp_id,
-                   coalesce(dp.location_lat, m.location_lat), coalesce(dp.location_lng, m.location_lng),
-                   p_event_time
-              FROM uncovered u
-              JOIN oms_meters m ON m.id = u.any_meter
-              LEFT JOIN network_distribution_points dp ON dp.id = m.dp_id
-              LEFT JOIN network_feeders f ON f.id = m.feeder_id
-              LEFT JOIN network_substations s ON s.id = m.substation_id
-            ON CONFLICT (event_id) DO NOTHING
-            RETURNING oms_outage_events.id, oms_outage_events.event_id
-        ),
-        resolved AS (
-            SELECT l.meter_id, coalesce(l.outage_id, o.id) AS outage_id, o.id IS NOT NULL AS is_new
-              FROM links l
-              LEFT JOIN uncovered u ON l.outage_id IS NULL AND u.scope_key = l.scope_key
-              LEFT JOIN opened o ON o.event_id = u.event_code
-        ),
-        members AS (
-            INSERT INTO oms_outage_meters (outage_event_id, meter_id, source_type, first_evidence_at)
-            SELECT r.outage_id, r.meter_id, p_source_type, p_event_time
-              FROM resolved r WHERE r.outage_id IS NOT NULL
-            ON CONFLICT DO NOTHING
-        )
-        SELECT array_agg(DISTINCT r.outage_id) FILTER (WHERE r.outage_id IS NOT NULL),
-               coalesce(array_agg(DISTINCT r.outage_id) FILTER (WHERE r.is_new), ARRAY[]::uuid[])
-          INTO v_touched, v_opened
-          FROM resolved r;
-    END IF;
-
-    IF v_touched IS NULL THEN
-        RETURN;
-    END IF;
-
-    -- One evidence row per outage and source event (a repeat adds nothing), with its timeline entry.
-    WITH linked AS (
-        INSERT INTO oms_event_sources (outage_event_id, source_type, source_event_id, source_table,
-                                       correlation_weight, detected_at, evidence)
-        SELECT t.id, p_source_type, p_source_event_id, p_source_table, v_weight, p_event_time, p_evidence
-          FROM unnest(v_touched) AS t(id)
-        ON CONFLICT (outage_event_id, source_type, source_event_id) DO NOTHING
-        RETURNING oms_event_sources.outage_event_id
-    )
-    INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
-    SELECT l.outage_event_id,
-           CASE WHEN l.outage_event_id = ANY (v_opened) THEN 'outage_opened'
-                WHEN p_evidence = 'restoration' THEN 'restoration_evidence'
-                ELSE 'evidence_linked' END,
-           o.status, p_description, p_source_type, p_event_time,
-           jsonb_build_object('source_event_id', p_source_event_id,
-                              'meters', (SELECT count(*) FROM unnest(p_meter_ids)))
-      FROM linked l JOIN oms_outage_events o ON o.id = l.outage_event_id;
-
-    PERFORM oms_refresh_outages(v_touched, p_event_time, p_evidence = 'restoration');
-
-    RETURN QUERY SELECT t.id, t.id = ANY (v_opened) FROM unnest(v_touched) AS t(id);
-END;
+LANGUAGE sql AS $$
+    SELECT l.outage_event_id, bool_or(l.opened)
+      FROM oms_link_evidence(
+               p_source_type, p_source_table,
+               ARRAY(SELECT ROW(p_source_event_id, m, p_event_time, p_evidence, p_description)::oms_evidence
+                       FROM unnest(p_meter_ids) AS m)) l
+     GROUP BY l.outage_event_id
 $$;
 COMMENT ON FUNCTION oms_link_meter_evidence(text, text, text, uuid[], timestamptz, text, text) IS
-    'Links outage or restoration evidence about meters to the covering active outage (or opens one per DP); returns the outages touched.';
+    'Links one event''s outage or restoration evidence about meters (see oms_link_evidence); returns the outages touched.';

@@ -27,6 +27,96 @@ LANGUAGE sql AS $$
      WHERE id = ANY (p_meter_ids) AND (last_communication IS NULL OR last_communication < p_time)
 $$;
 
+-- One feed event about some meters, for oms_sync_evidence().
+CREATE TYPE oms_feed_item AS (
+    source_event_id  text,
+    meter_ids        uuid[],
+    kind             text,
+    event_time       timestamptz,
+    description      text,
+    metadata         jsonb
+);
+
+-- What many feed events about meters do, in a fixed number of statements:
+-- their status changes (oms_apply_status_changes), the meters heard from, and
+-- their outage or restoration evidence (oms_link_evidence). One row per event.
+CREATE FUNCTION oms_sync_evidence(p_source_type text, p_source_table text, p_items oms_feed_item[])
+RETURNS TABLE (source_event_id text, status_changes integer, late_changes integer, outage_event_ids uuid[],
+               outages_opened integer)
+LANGUAGE plpgsql
+SET enable_seqscan = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_confidence numeric := oms_source_confidence(p_source_type);
+    v_changes    jsonb;
+    v_links      jsonb;
+BEGIN
+    IF EXISTS (SELECT 1 FROM unnest(p_items) i
+                WHERE i.kind NOT IN ('power_off', 'power_on', 'comm_lost', 'comm_restored', 'call', 'none')) THEN
+        RAISE EXCEPTION 'unknown evidence kind in %',
+            (SELECT string_agg(DISTINCT i.kind, ', ') FROM unnest(p_items) i)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- 1. Status changes, audited, as if one by one in event-time order.
+    WITH pairs AS (
+        SELECT i.source_event_id, m AS meter_id, i.kind, i.event_time, i.metadata
+          FROM unnest(p_items) i CROSS JOIN LATERAL unnest(i.meter_ids) AS m
+    )
+    SELECT coalesce(jsonb_object_agg(s.source_event_id, jsonb_build_array(s.applied, s.late)), '{}'::jsonb)
+      INTO v_changes
+      FROM (SELECT a.source_event_id, count(*) FILTER (WHERE a.applied) AS applied,
+                   count(*) FILTER (WHERE NOT a.applied) AS late
+              FROM oms_apply_status_changes(
+                       ARRAY(SELECT ROW(p.meter_id, c.field, c.status, p.kind, p.source_event_id, p.event_time,
+                                        p.metadata)::oms_status_change
+                               FROM pairs p
+                               JOIN (VALUES ('power_off', 'power_status', 'off'),
+                                            ('power_on', 'power_status', 'on'),
+                                            ('power_on', 'communication_status', 'online'),
+                                            ('comm_lost', 'communication_status', 'offline'),
+                                            ('comm_restored', 'communication_status', 'online')) AS c(kind, field, status)
+                                 ON c.kind = p.kind),
+                       p_source_type, v_confidence, true) a
+             GROUP BY a.source_event_id) s;
+
+    -- 2. Meters heard from: last communication moves forward, never back.
+    UPDATE oms_meters m SET last_communication = h.heard_at
+      FROM (SELECT u.meter_id, max(i.event_time) AS heard_at
+              FROM unnest(p_items) i CROSS JOIN LATERAL unnest(i.meter_ids) AS u(meter_id)
+             WHERE i.kind IN ('power_on', 'comm_restored') GROUP BY u.meter_id) h
+     WHERE m.id = h.meter_id AND (m.last_communication IS NULL OR m.last_communication < h.heard_at);
+
+    -- 3. Evidence: power loss and calls point at an outage; power back at its restoration.
+    SELECT coalesce(jsonb_object_agg(l.source_event_id, jsonb_build_object('outages', l.outage_ids, 'opened', l.opened)),
+                    '{}'::jsonb)
+      INTO v_links
+      FROM (SELECT e.source_event_id, to_jsonb(array_agg(DISTINCT e.outage_event_id)) AS outage_ids,
+                   count(DISTINCT e.outage_event_id) FILTER (WHERE e.opened) AS opened
+              FROM oms_link_evidence(
+                       p_source_type, p_source_table,
+                       ARRAY(SELECT ROW(i.source_event_id, u.meter_id, i.event_time,
+                                        CASE WHEN i.kind = 'power_on' THEN 'restoration' ELSE 'outage' END,
+                                        i.description)::oms_evidence
+                               FROM unnest(p_items) i CROSS JOIN LATERAL unnest(i.meter_ids) AS u(meter_id)
+                              WHERE i.kind IN ('power_off', 'call', 'power_on'))) e
+             GROUP BY e.source_event_id) l;
+
+    RETURN QUERY
+    SELECT i.source_event_id,
+           coalesce((v_changes -> i.source_event_id ->> 0)::int, 0),
+           coalesce((v_changes -> i.source_event_id ->> 1)::int, 0),
+           coalesce(ARRAY(SELECT jsonb_array_elements_text(v_links -> i.source_event_id -> 'outages')::uuid),
+                    ARRAY[]::uuid[]),
+           coalesce((v_links -> i.source_event_id ->> 'opened')::int, 0)
+      FROM unnest(p_items) i;
+END;
+$$;
+COMMENT ON FUNCTION oms_sync_evidence(text, text, oms_feed_item[]) IS
+    'What many feed events do to their meters (status, heard from) and outages (evidence), in a fixed number of statements.';
+
+-- One feed event about some meters: a batch of one, as jsonb.
 CREATE FUNCTION oms_sync_meter_evidence(
     p_source_type      text,
     p_source_event_id  text,
@@ -37,66 +127,17 @@ CREATE FUNCTION oms_sync_meter_evidence(
     p_description      text,
     p_metadata         jsonb
 ) RETURNS jsonb
-LANGUAGE plpgsql
-SET enable_seqscan = off
-AS $$
-DECLARE
-    v_confidence  numeric := oms_source_confidence(p_source_type);
-    v_applied     integer := 0;
-    v_late        integer := 0;
-    v_count_a     integer;
-    v_count_l     integer;
-    v_outages     uuid[];
-    v_opened      integer := 0;
-BEGIN
-    IF p_kind NOT IN ('power_off', 'power_on', 'comm_lost', 'comm_restored', 'call', 'none') THEN
-        RAISE EXCEPTION 'unknown evidence kind "%"', p_kind USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_meter_ids IS NULL OR cardinality(p_meter_ids) = 0 THEN
-        RETURN jsonb_build_object('status_changes', 0, 'late_changes', 0, 'outage_event_ids', '[]'::jsonb,
-                                  'outages_opened', 0);
-    END IF;
-
-    -- Status: each change audited; a change older than the meter's last is audited, not applied.
-    IF p_kind IN ('power_off', 'power_on') THEN
-        SELECT count(*) FILTER (WHERE a.applied), count(*) FILTER (WHERE NOT a.applied) INTO v_count_a, v_count_l
-          FROM oms_apply_meter_status(p_meter_ids, 'power_status', CASE p_kind WHEN 'power_off' THEN 'off' ELSE 'on' END,
-                                      p_kind, p_source_type, p_source_event_id, p_event_time, v_confidence,
-                                      p_metadata, true) a;
-        v_applied := v_applied + v_count_a;
-        v_late := v_late + v_count_l;
-    END IF;
-    IF p_kind IN ('power_on', 'comm_lost', 'comm_restored') THEN
-        SELECT count(*) FILTER (WHERE a.applied), count(*) FILTER (WHERE NOT a.applied) INTO v_count_a, v_count_l
-          FROM oms_apply_meter_status(p_meter_ids, 'communication_status',
-                                      CASE p_kind WHEN 'comm_lost' THEN 'offline' ELSE 'online' END,
-                                      p_kind, p_source_type, p_source_event_id, p_event_time, v_confidence,
-                                      p_metadata, true) a;
-        v_applied := v_applied + v_count_a;
-        v_late := v_late + v_count_l;
-    END IF;
-    IF p_kind IN ('power_on', 'comm_restored') THEN
-        PERFORM oms_heard_from(p_meter_ids, p_event_time);
-    END IF;
-
-    -- Evidence: power loss and calls point at an outage; power back at its restoration.
-    IF p_kind IN ('power_off', 'call', 'power_on') THEN
-        SELECT array_agg(l.outage_event_id), count(*) FILTER (WHERE l.opened)
-          INTO v_outages, v_opened
-          FROM oms_link_meter_evidence(p_source_type, p_source_event_id, p_source_table, p_meter_ids, p_event_time,
-                                       CASE WHEN p_kind = 'power_on' THEN 'restoration' ELSE 'outage' END,
-                                       p_description) l;
-    END IF;
-
-    RETURN jsonb_build_object(
-        'status_changes', v_applied,
-        'late_changes', v_late,
-        'outage_event_ids', coalesce(to_jsonb(v_outages), '[]'::jsonb),
-        'outages_opened', coalesce(v_opened, 0));
-END;
+LANGUAGE sql AS $$
+    SELECT jsonb_build_object(
+               'status_changes', s.status_changes, 'late_changes', s.late_changes,
+               'outage_event_ids', to_jsonb(s.outage_event_ids), 'outages_opened', s.outages_opened)
+      FROM oms_sync_evidence(
+               p_source_type, p_source_table,
+               ARRAY[ROW(p_source_event_id, coalesce(p_meter_ids, ARRAY[]::uuid[]), p_kind, p_event_time, p_description,
+                         p_metadata)::oms_feed_item]) s
 $$;
 COMMENT ON FUNCTION oms_sync_meter_evidence(text, text, text, uuid[], text, timestamptz, text, jsonb) IS
-    'What a feed event about meters does: status changes (audited, ordered) and outage or restoration evidence.';
+    'What one feed event about meters does: status changes (audited, ordered) and outage or restoration evidence.';
 
 ALTER TABLE onu_events
     ADD COLUMN event_kind text NOT NULL DEFAULT 'none'
@@ -221,57 +262,7 @@ LANGUAGE sql AS $$ SELECT onu_event_id FROM oms_store_onu_event(p_event) $$;
 COMMENT ON FUNCTION insert_onu_event_from_json(jsonb) IS
     'Stores an ONU message without touching meters; a repeat returns the first id.';
 
-CREATE FUNCTION insert_onu_event_from_json_with_meter_sync(p_event jsonb) RETURNS jsonb
-LANGUAGE plpgsql
-SET enable_seqscan = off
-AS $$
-DECLARE
-    v_stored   record;
-    v_event    onu_events;
-    v_meters   uuid[];
-    v_numbers  text[];
-    v_sync     jsonb;
-    v_result   jsonb;
-BEGIN
-    SELECT * INTO v_stored FROM oms_store_onu_event(p_event);
-    SELECT * INTO v_event FROM onu_events WHERE id = v_stored.onu_event_id;
-    IF v_event.sync_result IS NOT NULL THEN
-        RETURN v_event.sync_result || '{"duplicate": true}';
-    END IF;
-
-    -- Every active meter on this ONU (an ONU may serve several premises).
-    SELECT array_agg(m.id ORDER BY m.meter_number), array_agg(m.meter_number ORDER BY m.meter_number)
-      INTO v_meters, v_numbers
-      FROM oms_meters m
-     WHERE m.status = 'active'
-       AND ((v_event.onu_id IS NOT NULL AND m.onu_id = v_event.onu_id)
-            OR (v_event.onu_serial IS NOT NULL AND m.onu_serial_no = v_event.onu_serial));
-
-    v_sync := oms_sync_meter_evidence(
-        'onu', coalesce(v_event.source_event_id, v_event.id::text), 'onu_events', v_meters, v_event.event_kind,
-        v_event.event_timestamp,
-        format('ONU %s (%s)', coalesce(v_event.alarm_name, v_event.event_type), coalesce(v_event.onu_serial, v_event.onu_id)),
-        jsonb_build_object('onu_event_id', v_event.id, 'onu_id', v_event.onu_id, 'onu_serial', v_event.onu_serial));
-
-    v_result := jsonb_build_object(
-        'onu_event_id', v_event.id,
-        'kind', v_event.event_kind,
-        'match_status', CASE WHEN v_meters IS NULL THEN 'unmatched' ELSE 'matched' END,
-        'meters_matched', coalesce(cardinality(v_meters), 0),
-        'meter_numbers', coalesce(to_jsonb(v_numbers), '[]'::jsonb)) || v_sync;
-
-    UPDATE onu_events
-       SET meter_id = v_meters[1],
-           match_status = CASE WHEN v_meters IS NULL THEN 'unmatched' ELSE 'matched' END,
-           meters_matched = coalesce(cardinality(v_meters), 0),
-           outage_event_id = (v_sync -> 'outage_event_ids' ->> 0)::uuid,
-           sync_result = v_result
-     WHERE id = v_event.id;
-    RETURN v_result;
-END;
-$$;
-COMMENT ON FUNCTION insert_onu_event_from_json_with_meter_sync(jsonb) IS
-    'Stores an ONU message, syncs every meter on that ONU (dying gasp -> off, restore -> on, LOS -> communication) and links the outage.';
+-- insert_onu_event_from_json_with_meter_sync(jsonb) is in 0016: a batch of one.
 
 -- Feed events whose meter is not in the registry: kept, never dropped, and reported here.
 CREATE VIEW oms_unmatched_feed_events AS
