@@ -206,6 +206,7 @@ RETURNS TABLE (priority integer, meter_id uuid, meter_number text, customer_id u
                location_lng double precision)
 LANGUAGE sql STABLE
 SET enable_seqscan = off
+SET jit = off
 AS $$
     WITH links AS MATERIALIZED (
         SELECT l.meter_id, l.priority FROM network_feeder_meters l

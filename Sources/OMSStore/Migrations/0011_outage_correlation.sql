@@ -142,6 +142,7 @@ CREATE FUNCTION oms_link_evidence(p_source_type text, p_source_table text, p_evi
 RETURNS TABLE (source_event_id text, outage_event_id uuid, opened boolean)
 LANGUAGE plpgsql
 SET enable_seqscan = off
+SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -167,41 +168,46 @@ BEGIN
               WHERE e.evidence = 'outage'
               ORDER BY 1) AS locks;
 
-    WITH evidence AS (
-        SELECT e.* FROM unnest(p_evidence) e WHERE e.evidence = 'outage'
-    ),
-    links AS MATERIALIZED (
-        SELECT e.source_event_id, e.meter_id, e.event_time, e.description, covering.id AS outage_id,
+    WITH evidence AS MATERIALIZED (
+        SELECT e.source_event_id, e.meter_id, e.event_time, e.description, m.dp_id, m.feeder_id, m.substation_id,
                CASE WHEN m.dp_id IS NOT NULL THEN 'dp:' || m.dp_id
                     WHEN m.feeder_id IS NOT NULL THEN 'feeder:' || m.feeder_id
                     WHEN m.substation_id IS NOT NULL THEN 'substation:' || m.substation_id
                     ELSE 'meter:' || m.id END AS scope_key
+          FROM unnest(p_evidence) e JOIN oms_meters m ON m.id = e.meter_id
+         WHERE e.evidence = 'outage'
+    ),
+    -- The active outages (few, through the partial index), matched to the evidence set-based.
+    active AS MATERIALIZED (
+        SELECT o.id, o.dp_id, o.feeder_id, o.substation_id, o.first_detected_at
+          FROM oms_outage_events o WHERE o.status NOT IN ('restored', 'cancelled')
+    ),
+    candidates AS (
+        SELECT e.source_event_id, e.meter_id, a.id, 0 AS rank, a.first_detected_at, e.event_time
           FROM evidence e
-          JOIN oms_meters m ON m.id = e.meter_id
-          LEFT JOIN LATERAL (
-                -- Each way of covering a meter through its own index; the most specific wins.
-                SELECT c.id FROM (
-                    SELECT o.id, 0 AS rank, o.first_detected_at FROM oms_outage_meters om
-                      JOIN oms_outage_events o ON o.id = om.outage_event_id
-                     WHERE om.meter_id = m.id AND o.status NOT IN ('restored', 'cancelled')
-                       AND o.first_detected_at BETWEEN e.event_time - v_window AND e.event_time + v_window
-                    UNION ALL
-                    SELECT o.id, 1, o.first_detected_at FROM oms_outage_events o
-                     WHERE m.dp_id IS NOT NULL AND o.dp_id = m.dp_id AND o.status NOT IN ('restored', 'cancelled')
-                       AND o.first_detected_at BETWEEN e.event_time - v_window AND e.event_time + v_window
-                    UNION ALL
-                    SELECT o.id, 2, o.first_detected_at FROM oms_outage_events o
-                     WHERE m.feeder_id IS NOT NULL AND o.feeder_id = m.feeder_id AND o.dp_id IS NULL
-                       AND o.status NOT IN ('restored', 'cancelled')
-                       AND o.first_detected_at BETWEEN e.event_time - v_window AND e.event_time + v_window
-                    UNION ALL
-                    SELECT o.id, 3, o.first_detected_at FROM oms_outage_events o
-                     WHERE m.substation_id IS NOT NULL AND o.substation_id = m.substation_id
-                       AND o.feeder_id IS NULL AND o.dp_id IS NULL AND o.status NOT IN ('restored', 'cancelled')
-                       AND o.first_detected_at BETWEEN e.event_time - v_window AND e.event_time + v_window
-                ) c
-                ORDER BY c.rank, c.first_detected_at DESC
-                LIMIT 1) covering ON true
+          JOIN oms_outage_meters om ON om.meter_id = e.meter_id
+          JOIN active a ON a.id = om.outage_event_id
+        UNION ALL
+        SELECT e.source_event_id, e.meter_id, a.id, 1, a.first_detected_at, e.event_time
+          FROM evidence e JOIN active a ON a.dp_id = e.dp_id
+        UNION ALL
+        SELECT e.source_event_id, e.meter_id, a.id, 2, a.first_detected_at, e.event_time
+          FROM evidence e JOIN active a ON a.dp_id IS NULL AND a.feeder_id = e.feeder_id
+        UNION ALL
+        SELECT e.source_event_id, e.meter_id, a.id, 3, a.first_detected_at, e.event_time
+          FROM evidence e JOIN active a ON a.dp_id IS NULL AND a.feeder_id IS NULL AND a.substation_id = e.substation_id
+    ),
+    covering AS (
+        -- The most specific active outage first detected within the window of each event.
+        SELECT DISTINCT ON (c.source_event_id, c.meter_id) c.source_event_id, c.meter_id, c.id
+          FROM candidates c
+         WHERE c.first_detected_at BETWEEN c.event_time - v_window AND c.event_time + v_window
+         ORDER BY c.source_event_id, c.meter_id, c.rank, c.first_detected_at DESC
+    ),
+    links AS MATERIALIZED (
+        SELECT e.source_event_id, e.meter_id, e.event_time, e.description, c.id AS outage_id, e.scope_key
+          FROM evidence e
+          LEFT JOIN covering c ON c.source_event_id = e.source_event_id AND c.meter_id = e.meter_id
     ),
     -- Scopes nothing covers: one new outage each, opened by their earliest event.
     uncovered AS (

@@ -45,6 +45,7 @@ RETURNS TABLE (source_event_id text, status_changes integer, late_changes intege
                outages_opened integer)
 LANGUAGE plpgsql
 SET enable_seqscan = off
+SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE

@@ -123,6 +123,7 @@ COMMENT ON FUNCTION insert_callcenter_ticket_from_json(jsonb) IS
 CREATE FUNCTION insert_callcenter_ticket_from_json_with_meter_link(p_ticket jsonb) RETURNS jsonb
 LANGUAGE plpgsql
 SET enable_seqscan = off
+SET jit = off
 AS $$
 DECLARE
     v_stored    record;

@@ -49,6 +49,7 @@ $$;
 CREATE FUNCTION insert_onu_events_with_meter_sync(p_events jsonb) RETURNS jsonb
 LANGUAGE plpgsql
 SET enable_seqscan = off
+SET jit = off
 AS $$
 DECLARE
     v_ids      uuid[];
@@ -117,6 +118,7 @@ COMMENT ON FUNCTION insert_onu_events_with_meter_sync(jsonb) IS
 CREATE FUNCTION insert_kaifa_events_with_meter_sync(p_events jsonb) RETURNS jsonb
 LANGUAGE plpgsql
 SET enable_seqscan = off
+SET jit = off
 AS $$
 DECLARE
     v_ids      uuid[];
