@@ -3,9 +3,10 @@
 --
 --   oms_outage_meters       the meters an outage covers (those its evidence named)
 --   oms_refresh_outages()   confidence, status and size, recomputed from evidence
---   oms_link_meter_evidence()  meter evidence -> the active outage covering each
---                           meter (same DP, else feeder, else substation, first
---                           detected within correlation.window_minutes), or a new one
+--   oms_link_evidence()     evidence about meters, from many events -> the active
+--                           outage covering each meter (same DP, else feeder, else
+--                           substation, first detected within
+--                           correlation.window_minutes), or a new one
 --
 -- Rules (settings in oms_settings):
 --   * Confidence = 1 - product(1 - weight) over the outage's distinct pieces of
@@ -309,24 +310,3 @@ END;
 $$;
 COMMENT ON FUNCTION oms_link_evidence(text, text, oms_evidence[]) IS
     'Links outage or restoration evidence about meters, from many events, to the covering active outages (or opens one per DP).';
-
--- One event's evidence about some meters: a batch of one event.
-CREATE FUNCTION oms_link_meter_evidence(
-    p_source_type      text,
-    p_source_event_id  text,
-    p_source_table     text,
-    p_meter_ids        uuid[],
-    p_event_time       timestamptz,
-    p_evidence         text,
-    p_description      text
-) RETURNS TABLE (outage_event_id uuid, opened boolean)
-LANGUAGE sql AS $$
-    SELECT l.outage_event_id, bool_or(l.opened)
-      FROM oms_link_evidence(
-               p_source_type, p_source_table,
-               ARRAY(SELECT ROW(p_source_event_id, m, p_event_time, p_evidence, p_description)::oms_evidence
-                       FROM unnest(p_meter_ids) AS m)) l
-     GROUP BY l.outage_event_id
-$$;
-COMMENT ON FUNCTION oms_link_meter_evidence(text, text, text, uuid[], timestamptz, text, text) IS
-    'Links one event''s outage or restoration evidence about meters (see oms_link_evidence); returns the outages touched.';

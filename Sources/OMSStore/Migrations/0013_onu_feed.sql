@@ -1,14 +1,15 @@
 -- 0013 Meter evidence from the feeds, and the ONU feed.
 --
---   oms_sync_meter_evidence()  what a feed event about some meters does:
+--   oms_sync_evidence()  what feed events about meters do:
 --       power_off      -> power off, outage evidence
 --       power_on       -> power on, communication online, heard from; restoration evidence
 --       comm_lost      -> communication offline (power untouched; no outage)
 --       comm_restored  -> communication online, heard from
 --       call           -> outage evidence only (a customer's word changes no status)
 --       none           -> recorded only (e.g. tamper)
---   Status changes go through oms_apply_meter_status (audited, event-time ordered,
---   confidence <source>.confidence); evidence through oms_link_meter_evidence.
+--   Status changes go through oms_apply_status_changes (audited, event-time ordered,
+--   confidence <source>.confidence); evidence through oms_link_evidence. Any
+--   number of events at once: oms_sync_evidence(); one: oms_sync_meter_evidence().
 --
 --   insert_onu_event_from_json(jsonb) -> uuid                      store only
 --   insert_onu_event_from_json_with_meter_sync(jsonb) -> jsonb     store, match every meter on the ONU, sync, correlate
@@ -19,13 +20,6 @@
 --    "location": {"lat", "lng"}}
 -- A dying gasp (DGi, ONU_DYING_GASP_EVENT) is a power loss; loss of signal
 -- (LOS, LOSi) without a dying gasp is a fiber fault: communication only.
-
--- Hearing from a meter at p_time: its last communication moves forward, never back.
-CREATE FUNCTION oms_heard_from(p_meter_ids uuid[], p_time timestamptz) RETURNS void
-LANGUAGE sql AS $$
-    UPDATE oms_meters SET last_communication = p_time
-     WHERE id = ANY (p_meter_ids) AND (last_communication IS NULL OR last_communication < p_time)
-$$;
 
 -- One feed event about some meters, for oms_sync_evidence().
 CREATE TYPE oms_feed_item AS (
