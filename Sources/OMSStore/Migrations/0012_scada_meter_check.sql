@@ -114,6 +114,50 @@ BEGIN
 END;
 $$;
 
+-- A text field that must be there; an error naming it otherwise.
+CREATE FUNCTION oms_json_required_text(p_object jsonb, p_field text, p_context text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v_text text := oms_json_text(p_object, p_field, p_context);
+BEGIN
+    IF v_text IS NULL THEN
+        RAISE EXCEPTION '%: field "%" is required', p_context, p_field
+            USING ERRCODE = 'invalid_parameter_value', COLUMN = p_field;
+    END IF;
+    RETURN v_text;
+END;
+$$;
+
+-- An optional point {"lat", "lng"} within range (both NULL when absent or
+-- null); an error naming the field ("coordinates.lat") otherwise.
+CREATE FUNCTION oms_json_point(p_object jsonb, p_field text, p_context text,
+                               OUT lat double precision, OUT lng double precision)
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v_point jsonb := p_object -> p_field;
+BEGIN
+    IF v_point IS NULL OR jsonb_typeof(v_point) = 'null' THEN
+        RETURN;
+    END IF;
+    IF jsonb_typeof(v_point) <> 'object' THEN
+        RAISE EXCEPTION '%: field "%" must be an object {"lat", "lng"}, not %', p_context, p_field, jsonb_typeof(v_point)
+            USING ERRCODE = 'invalid_parameter_value', COLUMN = p_field;
+    END IF;
+    lat := oms_json_number(v_point, 'lat', p_context, p_field || '.lat');
+    lng := oms_json_number(v_point, 'lng', p_context, p_field || '.lng');
+    IF lat IS NULL OR lat NOT BETWEEN -90 AND 90 THEN
+        RAISE EXCEPTION '%: field "%.lat" %', p_context, p_field,
+            coalesce('must be between -90 and 90, not ' || lat, 'is required')
+            USING ERRCODE = 'invalid_parameter_value', COLUMN = p_field || '.lat';
+    END IF;
+    IF lng IS NULL OR lng NOT BETWEEN -180 AND 180 THEN
+        RAISE EXCEPTION '%: field "%.lng" %', p_context, p_field,
+            coalesce('must be between -180 and 180, not ' || lng, 'is required')
+            USING ERRCODE = 'invalid_parameter_value', COLUMN = p_field || '.lng';
+    END IF;
+END;
+$$;
+
 -- Stores a SCADA message unless it is a repeat. Accepts the seed's event
 -- object and the prototype's envelope {"event": {...}, "source", "received_at"}.
 CREATE FUNCTION oms_store_scada_event(p_message jsonb, OUT scada_event_id uuid, OUT inserted boolean)
@@ -121,7 +165,6 @@ LANGUAGE plpgsql AS $$
 DECLARE
     c_context CONSTANT text := 'SCADA event';
     v_event        jsonb := p_message;
-    v_coordinates  jsonb;
     v_event_type   text;
     v_substation   text;
     v_feeder       text;
@@ -138,40 +181,13 @@ BEGIN
         RAISE EXCEPTION '%: expected a JSON object, not %', c_context, coalesce(jsonb_typeof(v_event), 'nothing')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    v_event_type := oms_json_text(v_event, 'eventType', c_context);
-    IF v_event_type IS NULL THEN
-        RAISE EXCEPTION '%: field "eventType" is required', c_context
-            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'eventType';
-    END IF;
-    v_substation := oms_json_text(v_event, 'substationId', c_context);
-    IF v_substation IS NULL THEN
-        RAISE EXCEPTION '%: field "substationId" is required', c_context
-            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'substationId';
-    END IF;
+    v_event_type := oms_json_required_text(v_event, 'eventType', c_context);
+    v_substation := oms_json_required_text(v_event, 'substationId', c_context);
     v_feeder := oms_json_text(v_event, 'feederId', c_context);
     v_alarm := oms_json_text(v_event, 'alarmType', c_context);
     v_source_id := oms_json_text(v_event, 'eventId', c_context);
     v_timestamp := oms_json_time(v_event, 'timestamp', c_context);
-    IF v_event ? 'coordinates' AND jsonb_typeof(v_event -> 'coordinates') <> 'null' THEN
-        v_coordinates := v_event -> 'coordinates';
-        IF jsonb_typeof(v_coordinates) <> 'object' THEN
-            RAISE EXCEPTION '%: field "coordinates" must be an object {"lat", "lng"}, not %', c_context,
-                jsonb_typeof(v_coordinates)
-                USING ERRCODE = 'invalid_parameter_value', COLUMN = 'coordinates';
-        END IF;
-        v_lat := oms_json_number(v_coordinates, 'lat', c_context, 'coordinates.lat');
-        v_lng := oms_json_number(v_coordinates, 'lng', c_context, 'coordinates.lng');
-        IF v_lat IS NULL OR v_lat NOT BETWEEN -90 AND 90 THEN
-            RAISE EXCEPTION '%: field "coordinates.lat" %', c_context,
-                coalesce('must be between -90 and 90, not ' || v_lat, 'is required')
-                USING ERRCODE = 'invalid_parameter_value', COLUMN = 'coordinates.lat';
-        END IF;
-        IF v_lng IS NULL OR v_lng NOT BETWEEN -180 AND 180 THEN
-            RAISE EXCEPTION '%: field "coordinates.lng" %', c_context,
-                coalesce('must be between -180 and 180, not ' || v_lng, 'is required')
-                USING ERRCODE = 'invalid_parameter_value', COLUMN = 'coordinates.lng';
-        END IF;
-    END IF;
+    SELECT pt.lat, pt.lng INTO v_lat, v_lng FROM oms_json_point(v_event, 'coordinates', c_context) pt;
 
     INSERT INTO scada_events (source_event_id, event_type, substation_id, feeder_id, main_station_id, alarm_type,
                               severity, voltage, reason, event_timestamp, latitude, longitude, raw)

@@ -186,11 +186,7 @@ BEGIN
         RAISE EXCEPTION '%: expected a JSON object, not %', c_context, coalesce(jsonb_typeof(p_message), 'nothing')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    v_type := oms_json_text(p_message, 'type', c_context);
-    IF v_type IS NULL THEN
-        RAISE EXCEPTION '%: field "type" is required', c_context
-            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'type';
-    END IF;
+    v_type := oms_json_required_text(p_message, 'type', c_context);
     v_onu_id := oms_json_text(p_message, 'onuId', c_context);
     v_serial := upper(oms_json_text(p_message, 'onuSerial', c_context));
     IF v_onu_id IS NULL AND v_serial IS NULL THEN
@@ -214,25 +210,7 @@ BEGIN
                                  oms_json_text(v_alarm, 'name', c_context));
         v_state := coalesce(oms_json_text(v_alarm, 'state', c_context), oms_json_text(v_alarm, 'status', c_context));
     END IF;
-    IF p_message ? 'location' AND jsonb_typeof(p_message -> 'location') <> 'null' THEN
-        IF jsonb_typeof(p_message -> 'location') <> 'object' THEN
-            RAISE EXCEPTION '%: field "location" must be an object {"lat", "lng"}, not %', c_context,
-                jsonb_typeof(p_message -> 'location')
-                USING ERRCODE = 'invalid_parameter_value', COLUMN = 'location';
-        END IF;
-        v_lat := oms_json_number(p_message -> 'location', 'lat', c_context, 'location.lat');
-        v_lng := oms_json_number(p_message -> 'location', 'lng', c_context, 'location.lng');
-        IF v_lat IS NULL OR v_lat NOT BETWEEN -90 AND 90 THEN
-            RAISE EXCEPTION '%: field "location.lat" %', c_context,
-                coalesce('must be between -90 and 90, not ' || v_lat, 'is required')
-                USING ERRCODE = 'invalid_parameter_value', COLUMN = 'location.lat';
-        END IF;
-        IF v_lng IS NULL OR v_lng NOT BETWEEN -180 AND 180 THEN
-            RAISE EXCEPTION '%: field "location.lng" %', c_context,
-                coalesce('must be between -180 and 180, not ' || v_lng, 'is required')
-                USING ERRCODE = 'invalid_parameter_value', COLUMN = 'location.lng';
-        END IF;
-    END IF;
+    SELECT pt.lat, pt.lng INTO v_lat, v_lng FROM oms_json_point(p_message, 'location', c_context) pt;
 
     INSERT INTO onu_events (source_event_id, event_type, alarm_name, onu_id, onu_serial, event_timestamp,
                             latitude, longitude, event_kind, raw)

@@ -82,11 +82,7 @@ BEGIN
         RAISE EXCEPTION '%: expected a JSON object, not %', c_context, coalesce(jsonb_typeof(v_ticket), 'nothing')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    v_ticket_id := oms_json_text(v_ticket, 'ticketId', c_context);
-    IF v_ticket_id IS NULL THEN
-        RAISE EXCEPTION '%: field "ticketId" is required', c_context
-            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'ticketId';
-    END IF;
+    v_ticket_id := oms_json_required_text(v_ticket, 'ticketId', c_context);
     v_customer := v_ticket -> 'customer';
     IF v_customer IS NULL OR jsonb_typeof(v_customer) <> 'object' THEN
         RAISE EXCEPTION '%: field "customer" must be an object with "meterNumber", "phone" or "customerId"', c_context
