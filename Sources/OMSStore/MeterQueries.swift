@@ -18,6 +18,19 @@ public struct MeterSummary: Codable, Sendable, Equatable {
         case powerStatus = "power_status", lastCommunication = "last_communication", customerID = "customer_id"
         case locationLat = "location_lat", locationLng = "location_lng"
     }
+
+    /// Encodes as the database writes it (uuids in lower case).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(meterID.uuidString.lowercased(), forKey: .meterID)
+        try container.encode(meterNumber, forKey: .meterNumber)
+        try container.encode(communicationStatus, forKey: .communicationStatus)
+        try container.encode(powerStatus, forKey: .powerStatus)
+        try container.encode(lastCommunication, forKey: .lastCommunication)
+        try container.encode(customerID?.uuidString.lowercased(), forKey: .customerID)
+        try container.encode(locationLat, forKey: .locationLat)
+        try container.encode(locationLng, forKey: .locationLng)
+    }
 }
 
 /// The seed's meter lookups, through the same SQL functions psql users call.

@@ -56,6 +56,9 @@ struct SCADARouteTests {
             #expect(replies[1].status == .ok)
             #expect(replies[1].json["duplicate"] as? Bool == true)
             #expect(replies[1].json["scada_event_id"] as? String == replies[0].json["scada_event_id"] as? String)
+            // The id as the database writes it (psql users see the same text).
+            let stored = try await database.client.scalar("SELECT id::text FROM scada_events", as: String.self)
+            #expect(replies[0].json["scada_event_id"] as? String == stored)
         }
     }
 

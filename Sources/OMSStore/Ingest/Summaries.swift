@@ -28,6 +28,24 @@ public struct SCADACheckSummary: Codable, FeedSummary {
         case offlineMeters = "offline_meters", onlineMeters = "online_meters", unknownMeters = "unknown_meters"
         case outageEventID = "outage_event_id", outageEventCode = "outage_event_code", duplicate
     }
+
+    /// Encodes as the database writes it (uuids in lower case).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(scadaEventID.uuidString.lowercased(), forKey: .scadaEventID)
+        try container.encode(metersChecked, forKey: .metersChecked)
+        try container.encodeIfPresent(reason, forKey: .reason)
+        try container.encodeIfPresent(scope, forKey: .scope)
+        try container.encodeIfPresent(substationID, forKey: .substationID)
+        try container.encodeIfPresent(feederID, forKey: .feederID)
+        try container.encode(totalMeters, forKey: .totalMeters)
+        try container.encode(offlineMeters, forKey: .offlineMeters)
+        try container.encode(onlineMeters, forKey: .onlineMeters)
+        try container.encode(unknownMeters, forKey: .unknownMeters)
+        try container.encode(outageEventID?.uuidString.lowercased(), forKey: .outageEventID)
+        try container.encodeIfPresent(outageEventCode, forKey: .outageEventCode)
+        try container.encodeIfPresent(duplicate, forKey: .duplicate)
+    }
 }
 
 /// What a meter-evidence feed function (`insert_onu_event_from_json_with_meter_sync`, …) reported:
@@ -79,14 +97,14 @@ public struct MeterSyncSummary: Codable, FeedSummary {
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(eventID, forKey: eventIDKey)
+        try container.encode(eventID.uuidString.lowercased(), forKey: eventIDKey)
         try container.encode(kind, forKey: .kind)
         try container.encode(matchStatus, forKey: .matchStatus)
         try container.encode(metersMatched, forKey: .metersMatched)
         try container.encode(meterNumbers, forKey: .meterNumbers)
         try container.encode(statusChanges, forKey: .statusChanges)
         try container.encode(lateChanges, forKey: .lateChanges)
-        try container.encode(outageEventIDs, forKey: .outageEventIDs)
+        try container.encode(outageEventIDs.map { $0.uuidString.lowercased() }, forKey: .outageEventIDs)
         try container.encode(outagesOpened, forKey: .outagesOpened)
         try container.encodeIfPresent(duplicate, forKey: .duplicate)
     }
