@@ -129,6 +129,26 @@ struct KAIFAFeedTests {
         }
     }
 
+    @Test("the batch form: fast-path messages and one needing the full check; a repeat within the batch")
+    func batchForm() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let asset = try await identity("M10000311", on: client).asset
+            let batch = """
+                [{"mRID": "K1", "createdDateTime": "\(Self.time(60))", "eventTypeRef": "3.26.0.47", "assetMRID": "\(asset)"},
+                 {"mRID": "K2", "createdDateTime": "\(Self.time(61))", "EndDeviceEventType": {"ref": "3.26.0.216"}, "meterNumber": "M10000312", "details": [{"name": "x", "value": "y"}]},
+                 {"mRID": "K1", "createdDateTime": "\(Self.time(60))", "eventTypeRef": "3.26.0.47", "assetMRID": "\(asset)"}]
+                """
+            let json = try await client.scalar(
+                "SELECT insert_kaifa_events_with_meter_sync(\(batch)::jsonb)::text", as: String.self)
+            let results = try JSONDecoder().decode([MeterSyncSummary].self, from: Data(json.utf8))
+            #expect(results.map(\.kind) == ["power_off", "power_on", "power_off"])
+            #expect(results.map(\.meterNumbers) == [["M10000311"], ["M10000312"], ["M10000311"]])
+            #expect(results.map { $0.duplicate ?? false } == [false, false, true])
+            #expect(try await client.scalar("SELECT count(*)::int FROM kaifa_events", as: Int.self) == 2)
+        }
+    }
+
     @Test("Swift and SQL refuse the same bad JSON events on the same field", arguments: [
         #"{"createdDateTime": "2025-09-30T10:00:00Z", "assetMRID": "A"}"#,
         #"{"createdDateTime": "2025-09-30T10:00:00Z", "eventTypeRef": "3.26.x.47", "assetMRID": "A"}"#,

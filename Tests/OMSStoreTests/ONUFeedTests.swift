@@ -153,6 +153,12 @@ struct ONUFeedTests {
             #expect(results[0].meterNumbers == ["M10000002", "M12345678"])
             await #expect { try await client.execute("SELECT insert_onu_events_with_meter_sync('{}')") }
                 throws: { $0.readableDatabaseMessage.contains("expected a JSON array") }
+            // A message the cheap checks do not pass is validated in full, naming its field; nothing of the batch is written.
+            let bad = #"[{"type": "ONU_LastGaspAlert", "eventId": "B9", "onuId": "ONU-000007", "timestamp": "\#(Self.time(80))"}, {"type": "ONU_LastGaspAlert", "eventId": "B10", "onuSerial": "HWTC12", "timestamp": "\#(Self.time(81))"}]"#
+            await #expect { try await client.execute("SELECT insert_onu_events_with_meter_sync(\(bad)::jsonb)") }
+                throws: { ($0 as? PSQLError)?.serverInfo?[.columnName] == "onuSerial" }
+            #expect(try await client.scalar(
+                "SELECT count(*)::int FROM onu_events WHERE source_event_id IN ('B9', 'B10')", as: Int.self) == 0)
         }
     }
 

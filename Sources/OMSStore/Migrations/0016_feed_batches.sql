@@ -6,10 +6,11 @@
 --   insert_kaifa_events_with_meter_sync(jsonb)       -> jsonb array
 --   insert_callcenter_tickets_with_meter_link(jsonb) -> jsonb array
 --
--- The ONU and KAIFA batches are set-based: each message is validated and
--- stored (one function call per message), then matching, status changes,
--- evidence and outage refreshes run once for the whole batch
--- (oms_sync_evidence); the single-message functions are batches of one. The
+-- The ONU and KAIFA batches are set-based: messages that pass cheap checks are
+-- stored by one INSERT (the others one by one through the store function, which
+-- names the bad field), then matching, status changes, evidence and outage
+-- refreshes run once for the whole batch (oms_sync_evidence); the
+-- single-message functions are batches of one. The
 -- SCADA and call-center batches still run their single-message function per
 -- message. Either way a batch is one call and one commit (durable when the
 -- call returns). A message the database refuses fails the whole batch: the
@@ -44,8 +45,8 @@ LANGUAGE sql IMMUTABLE AS $$
       FROM unnest(p_ids, p_done) WITH ORDINALITY AS x(id, done, n)
 $$;
 
--- ONU messages, set-based: each message is validated and stored, then the
--- batch's meters are matched, synced and correlated in one pass.
+-- ONU messages, set-based: the batch is validated and stored, then its meters
+-- are matched, synced and correlated in one pass.
 CREATE FUNCTION insert_onu_events_with_meter_sync(p_events jsonb) RETURNS jsonb
 LANGUAGE plpgsql
 SET enable_seqscan = off
@@ -57,12 +58,46 @@ DECLARE
     v_process  uuid[];
 BEGIN
     PERFORM oms_require_array(p_events, 'ONU events');
-    -- 1. Store (and validate) each message; a repeat finds the first.
-    SELECT array_agg(s.onu_event_id ORDER BY e.n), array_agg(ev.sync_result IS NOT NULL ORDER BY e.n)
+    -- 1. Store. Messages that pass cheap checks (plain strings, a serial of the
+    -- right shape, a well-formed time, no location or alarm object to check) are
+    -- stored by one INSERT; any other goes through oms_store_onu_event, which
+    -- stores it or refuses it naming the field. A repeat finds the first.
+    IF to_regclass('pg_temp.oms_onu_batch') IS NULL THEN
+        CREATE TEMP TABLE oms_onu_batch (n bigint, message jsonb, fast boolean, event_id text, type text,
+                                         onu_id text, serial text, created timestamptz, id uuid);
+    END IF;
+    TRUNCATE oms_onu_batch;
+    INSERT INTO oms_onu_batch (n, message, fast, event_id, type, onu_id, serial)
+    SELECT e.n, e.value,
+           jsonb_typeof(e.value) = 'object'
+           AND NOT EXISTS (SELECT 1 FROM jsonb_each(e.value) f WHERE jsonb_typeof(f.value) NOT IN ('string', 'null'))
+           AND nullif(btrim(e.value ->> 'type'), '') IS NOT NULL
+           AND coalesce(nullif(btrim(e.value ->> 'onuId'), ''), nullif(btrim(e.value ->> 'onuSerial'), '')) IS NOT NULL
+           AND coalesce(upper(btrim(e.value ->> 'onuSerial')) ~ '^[A-Z]{4}[0-9A-F]{8}$', true)
+           AND e.value ->> 'timestamp' ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$',
+           nullif(btrim(e.value ->> 'eventId'), ''), btrim(e.value ->> 'type'),
+           nullif(btrim(e.value ->> 'onuId'), ''), nullif(upper(btrim(e.value ->> 'onuSerial')), '')
+      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(value, n);
+    UPDATE oms_onu_batch b SET created = (b.message ->> 'timestamp')::timestamptz WHERE b.fast;
+
+    INSERT INTO onu_events (source_event_id, event_type, alarm_name, onu_id, onu_serial, event_timestamp,
+                            event_kind, raw)
+    SELECT b.event_id, b.type, NULL, b.onu_id, b.serial, b.created, oms_onu_event_kind(b.type, NULL, NULL), b.message
+      FROM oms_onu_batch b WHERE b.fast
+    ON CONFLICT DO NOTHING;
+    UPDATE oms_onu_batch b SET id = e.id
+      FROM onu_events e
+     WHERE b.fast
+       AND ((b.event_id IS NOT NULL AND e.source_event_id = b.event_id)
+            OR (b.event_id IS NULL AND e.source_event_id IS NULL AND coalesce(e.onu_id, '') = coalesce(b.onu_id, '')
+                AND coalesce(e.onu_serial, '') = coalesce(b.serial, '') AND e.event_type = b.type
+                AND e.alarm_name IS NULL AND e.event_timestamp = b.created));
+    UPDATE oms_onu_batch b SET id = (SELECT s.onu_event_id FROM oms_store_onu_event(b.message) s)
+     WHERE NOT b.fast;
+
+    SELECT array_agg(b.id ORDER BY b.n), array_agg(ev.sync_result IS NOT NULL ORDER BY b.n)
       INTO v_ids, v_done
-      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(value, n)
-     CROSS JOIN LATERAL oms_store_onu_event(e.value) s
-      LEFT JOIN onu_events ev ON ev.id = s.onu_event_id;
+      FROM oms_onu_batch b LEFT JOIN onu_events ev ON ev.id = b.id;
     IF v_ids IS NULL THEN
         RETURN '[]'::jsonb;
     END IF;
@@ -126,11 +161,56 @@ DECLARE
     v_process  uuid[];
 BEGIN
     PERFORM oms_require_array(p_events, 'KAIFA events');
-    SELECT array_agg(s.kaifa_event_id ORDER BY e.n), array_agg(ev.sync_result IS NOT NULL ORDER BY e.n)
+    -- 1. Store. Messages that pass cheap checks (plain strings, a well-formed code
+    -- and time, a meter identity) are stored by one INSERT; any other goes through
+    -- oms_store_kaifa_event, which stores it or refuses it naming the field.
+    IF to_regclass('pg_temp.oms_kaifa_batch') IS NULL THEN
+        CREATE TEMP TABLE oms_kaifa_batch (n bigint, message jsonb, fast boolean, mrid text, type_ref text,
+                                           asset text, point text, number text, created timestamptz, id uuid);
+    END IF;
+    TRUNCATE oms_kaifa_batch;
+    INSERT INTO oms_kaifa_batch (n, message, fast, mrid, type_ref, asset, point, number, created)
+    SELECT e.n, e.value,
+           jsonb_typeof(e.value) = 'object'
+           AND NOT EXISTS (SELECT 1 FROM jsonb_each(e.value) f
+                            WHERE f.key NOT IN ('header', 'details', 'status', 'EndDeviceEventType', 'Assets', 'UsagePoint')
+                              AND jsonb_typeof(f.value) NOT IN ('string', 'null'))
+           AND coalesce(e.value ->> 'eventTypeRef', e.value #>> '{EndDeviceEventType,ref}') ~ '^\d+\.\d+\.\d+\.\d+$'
+           AND coalesce(e.value ->> 'assetMRID', e.value #>> '{Assets,mRID}', e.value ->> 'usagePointMRID',
+                        e.value #>> '{UsagePoint,mRID}', e.value ->> 'meterNumber') ~ '\S'
+           AND e.value ->> 'createdDateTime' ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$',
+           nullif(btrim(e.value ->> 'mRID'), ''),
+           coalesce(e.value ->> 'eventTypeRef', e.value #>> '{EndDeviceEventType,ref}'),
+           nullif(btrim(coalesce(e.value ->> 'assetMRID', e.value #>> '{Assets,mRID}')), ''),
+           nullif(btrim(coalesce(e.value ->> 'usagePointMRID', e.value #>> '{UsagePoint,mRID}')), ''),
+           nullif(btrim(e.value ->> 'meterNumber'), ''),
+           NULL
+      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(value, n);
+    UPDATE oms_kaifa_batch b SET created = (b.message ->> 'createdDateTime')::timestamptz WHERE b.fast;
+
+    INSERT INTO kaifa_events (source_event_id, message_id, event_type_code, asset_mrid, usage_point_mrid, meter_number,
+                              reason, severity, event_timestamp, source, event_meaning, raw, raw_message)
+    SELECT b.mrid, nullif(btrim(b.message #>> '{header,messageID}'), ''), b.type_ref, b.asset, b.point, b.number,
+           nullif(btrim(b.message ->> 'reason'), ''), nullif(btrim(b.message ->> 'severity'), ''), b.created,
+           nullif(btrim(coalesce(b.message ->> 'source', b.message #>> '{header,source}')), ''),
+           oms_kaifa_meaning(b.type_ref, nullif(btrim(coalesce(b.message ->> 'source', b.message #>> '{header,source}')), '')),
+           b.message - 'rawXML', b.message ->> 'rawXML'
+      FROM oms_kaifa_batch b WHERE b.fast
+    ON CONFLICT DO NOTHING;
+    UPDATE oms_kaifa_batch b SET id = e.id
+      FROM kaifa_events e
+     WHERE b.fast
+       AND ((b.mrid IS NOT NULL AND e.source_event_id = b.mrid)
+            OR (b.mrid IS NULL AND e.source_event_id IS NULL AND coalesce(e.asset_mrid, '') = coalesce(b.asset, '')
+                AND coalesce(e.usage_point_mrid, '') = coalesce(b.point, '')
+                AND coalesce(e.meter_number, '') = coalesce(b.number, '')
+                AND e.event_type_code = b.type_ref AND e.event_timestamp = b.created));
+    UPDATE oms_kaifa_batch b SET id = (SELECT s.kaifa_event_id FROM oms_store_kaifa_event(b.message) s)
+     WHERE NOT b.fast;
+
+    SELECT array_agg(b.id ORDER BY b.n), array_agg(ev.sync_result IS NOT NULL ORDER BY b.n)
       INTO v_ids, v_done
-      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(value, n)
-     CROSS JOIN LATERAL oms_store_kaifa_event(e.value) s
-      LEFT JOIN kaifa_events ev ON ev.id = s.kaifa_event_id;
+      FROM oms_kaifa_batch b LEFT JOIN kaifa_events ev ON ev.id = b.id;
     IF v_ids IS NULL THEN
         RETURN '[]'::jsonb;
     END IF;
