@@ -107,7 +107,7 @@ public struct ManagedPostgres: Sendable {
     public func status() throws -> Status {
         guard let layout = try layout(), isInitialized(layout) else { return .notInitialized }
         guard let pid = Self.postmasterPID(dataDirectory: layout.dataDirectory) else { return .stopped }
-        return Self.isOurServer(pid: pid, dataDirectory: layout.dataDirectory) ? .running(pid: pid) : .stalePidFile(pid: pid)
+        return Self.isOurServer(pid: pid) ? .running(pid: pid) : .stalePidFile(pid: pid)
     }
 
     func isInitialized(_ layout: Layout) -> Bool {
@@ -170,7 +170,7 @@ public struct ManagedPostgres: Sendable {
         let layout = try initializeIfNeeded()
         switch try status() {
         case .running(let pid):
-            try await createDatabaseIfNeeded(layout)
+            try await createDatabaseIfNeeded()
             return .alreadyRunning(pid: pid)
         case .stalePidFile(let pid):
             logger.notice("removing the stale pid file of a server that is gone", metadata: ["pid": "\(pid)"])
@@ -212,7 +212,7 @@ public struct ManagedPostgres: Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         logger.info("managed PostgreSQL started", metadata: ["pid": "\(pid)", "socket": "\(layout.socketPath)"])
-        try await createDatabaseIfNeeded(layout)
+        try await createDatabaseIfNeeded()
         return .started(pid: pid)
     }
 
@@ -254,7 +254,7 @@ public struct ManagedPostgres: Sendable {
             unixSocketPath: layout.socketPath, username: Self.superuser, password: nil, database: database)
     }
 
-    func createDatabaseIfNeeded(_ layout: Layout) async throws {
+    func createDatabaseIfNeeded() async throws {
         try await DatabaseBootstrap.createDatabaseIfNeeded(
             Self.databaseName, maintenance: try clientConfiguration(database: "postgres"), logger: logger)
     }
@@ -267,8 +267,8 @@ public struct ManagedPostgres: Sendable {
         return Int32(first.trimmingCharacters(in: .whitespaces))
     }
 
-    /// Whether `pid` is a live postgres serving `dataDirectory` (not a reused pid, not a zombie).
-    static func isOurServer(pid: Int32, dataDirectory: String) -> Bool {
+    /// Whether `pid` is a live postgres (not a reused pid, not a zombie).
+    static func isOurServer(pid: Int32) -> Bool {
         guard ChildProcess.isAlive(pid) else { return false }
         guard let commandLine = ChildProcess.commandLine(of: pid) else { return true }
         return commandLine.contains("postgres")

@@ -55,15 +55,6 @@ public struct MigrationRunner: Sendable {
         }
     }
 
-    /// Applied and pending migrations, without changing anything.
-    public func status(_ client: PostgresClient) async throws -> (applied: [Int], pending: [Migration]) {
-        try await client.withConnection { connection in
-            guard try await historyTableExists(on: connection) else { return ([], migrations) }
-            let applied = try await appliedMigrations(on: connection).map(\.version)
-            return (applied, migrations.filter { !applied.contains($0.version) })
-        }
-    }
-
     private func migrate(on connection: PostgresConnection) async throws -> Summary {
         try await connection.query(
             """
@@ -142,13 +133,6 @@ public struct MigrationRunner: Sendable {
         var version: Int
         var fileName: String
         var checksum: String
-    }
-
-    private func historyTableExists(on connection: PostgresConnection) async throws -> Bool {
-        let rows = try await connection.query(
-            "SELECT to_regclass('oms_schema_migrations') IS NOT NULL", logger: logger)
-        for try await exists in rows.decode(Bool.self) { return exists }
-        return false
     }
 
     private func appliedMigrations(on connection: PostgresConnection) async throws -> [AppliedMigration] {

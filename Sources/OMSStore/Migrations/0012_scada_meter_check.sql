@@ -70,9 +70,9 @@ BEGIN
 END;
 $$;
 
--- An ISO 8601 time with a zone; an error naming the field otherwise.
-CREATE FUNCTION oms_json_time(p_object jsonb, p_field text, p_context text) RETURNS timestamptz
-LANGUAGE plpgsql STABLE AS $$
+-- A text field that must be there; an error naming it otherwise.
+CREATE FUNCTION oms_json_required_text(p_object jsonb, p_field text, p_context text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     v_text text := oms_json_text(p_object, p_field, p_context);
 BEGIN
@@ -80,6 +80,16 @@ BEGIN
         RAISE EXCEPTION '%: field "%" is required', p_context, p_field
             USING ERRCODE = 'invalid_parameter_value', COLUMN = p_field;
     END IF;
+    RETURN v_text;
+END;
+$$;
+
+-- An ISO 8601 time with a zone; an error naming the field otherwise.
+CREATE FUNCTION oms_json_time(p_object jsonb, p_field text, p_context text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_text text := oms_json_required_text(p_object, p_field, p_context);
+BEGIN
     IF v_text !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-]\d{2}(:?\d{2})?)$' THEN
         RAISE EXCEPTION '%: field "%" must be an ISO 8601 time with a zone (2025-09-30T10:00:00Z), not "%"',
             p_context, p_field, v_text
@@ -111,20 +121,6 @@ BEGIN
     END IF;
     RAISE EXCEPTION '%: field "%" must be a number, not %', p_context, v_label, p_object -> p_field
         USING ERRCODE = 'invalid_parameter_value', COLUMN = v_label;
-END;
-$$;
-
--- A text field that must be there; an error naming it otherwise.
-CREATE FUNCTION oms_json_required_text(p_object jsonb, p_field text, p_context text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-    v_text text := oms_json_text(p_object, p_field, p_context);
-BEGIN
-    IF v_text IS NULL THEN
-        RAISE EXCEPTION '%: field "%" is required', p_context, p_field
-            USING ERRCODE = 'invalid_parameter_value', COLUMN = p_field;
-    END IF;
-    RETURN v_text;
 END;
 $$;
 

@@ -111,6 +111,14 @@ $$;
 COMMENT ON FUNCTION oms_sync_evidence(text, text, oms_feed_item[]) IS
     'What many feed events do to their meters (status, heard from) and outages (evidence), in a fixed number of statements.';
 
+-- The part of a feed function's result that oms_sync_evidence() decides.
+CREATE FUNCTION oms_sync_summary(p_status_changes integer, p_late_changes integer, p_outage_event_ids uuid[],
+                                 p_outages_opened integer) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object('status_changes', p_status_changes, 'late_changes', p_late_changes,
+                              'outage_event_ids', to_jsonb(p_outage_event_ids), 'outages_opened', p_outages_opened)
+$$;
+
 -- One feed event about some meters: a batch of one, as jsonb.
 CREATE FUNCTION oms_sync_meter_evidence(
     p_source_type      text,
@@ -123,9 +131,7 @@ CREATE FUNCTION oms_sync_meter_evidence(
     p_metadata         jsonb
 ) RETURNS jsonb
 LANGUAGE sql AS $$
-    SELECT jsonb_build_object(
-               'status_changes', s.status_changes, 'late_changes', s.late_changes,
-               'outage_event_ids', to_jsonb(s.outage_event_ids), 'outages_opened', s.outages_opened)
+    SELECT oms_sync_summary(s.status_changes, s.late_changes, s.outage_event_ids, s.outages_opened)
       FROM oms_sync_evidence(
                p_source_type, p_source_table,
                ARRAY[ROW(p_source_event_id, coalesce(p_meter_ids, ARRAY[]::uuid[]), p_kind, p_event_time, p_description,

@@ -133,9 +133,8 @@ BEGIN
                sync_result = jsonb_build_object(
                    'onu_event_id', x.id, 'kind', x.event_kind,
                    'match_status', CASE WHEN cardinality(x.meter_ids) = 0 THEN 'unmatched' ELSE 'matched' END,
-                   'meters_matched', cardinality(x.meter_ids), 'meter_numbers', to_jsonb(x.numbers),
-                   'status_changes', s.status_changes, 'late_changes', s.late_changes,
-                   'outage_event_ids', to_jsonb(s.outage_event_ids), 'outages_opened', s.outages_opened)
+                   'meters_matched', cardinality(x.meter_ids), 'meter_numbers', to_jsonb(x.numbers))
+                   || oms_sync_summary(s.status_changes, s.late_changes, s.outage_event_ids, s.outages_opened)
           FROM matched x JOIN synced s ON s.source_event_id = coalesce(x.source_event_id, x.id::text)
          WHERE e.id = x.id;
     END IF;
@@ -259,9 +258,8 @@ BEGIN
                    'match_status', CASE WHEN x.meter_id IS NULL THEN 'unmatched' ELSE 'matched' END,
                    'matched_by', x.matched_by,
                    'meters_matched', CASE WHEN x.meter_id IS NULL THEN 0 ELSE 1 END,
-                   'meter_numbers', CASE WHEN x.meter_id IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(x.meter_number) END,
-                   'status_changes', s.status_changes, 'late_changes', s.late_changes,
-                   'outage_event_ids', to_jsonb(s.outage_event_ids), 'outages_opened', s.outages_opened)
+                   'meter_numbers', CASE WHEN x.meter_id IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(x.meter_number) END)
+                   || oms_sync_summary(s.status_changes, s.late_changes, s.outage_event_ids, s.outages_opened)
           FROM matched x JOIN synced s ON s.source_event_id = coalesce(x.source_event_id, x.id::text)
          WHERE e.id = x.id;
     END IF;
