@@ -105,13 +105,16 @@ struct SCADADecoderTests {
     }
 
     @Test("ISO 8601 times: zones, fractions, minutes only; never without a zone")
-    func times() {
+    func times() throws {
         #expect(ISO8601Time.parse("2025-09-30T10:00:00Z") == Date(timeIntervalSince1970: 1_759_226_400))
         #expect(ISO8601Time.parse("2025-09-30T13:00:00+03:00") == Date(timeIntervalSince1970: 1_759_226_400))
         #expect(ISO8601Time.parse("2025-09-30T13:00:00+0300") == Date(timeIntervalSince1970: 1_759_226_400))
         #expect(ISO8601Time.parse("2025-09-30T13:00+03") == Date(timeIntervalSince1970: 1_759_226_400))
-        #expect(ISO8601Time.parse("2025-09-30 10:00:00.123456Z") == Date(timeIntervalSince1970: 1_759_226_400.123))
+        let fractional = try #require(ISO8601Time.parse("2025-09-30 10:00:00.123456Z"))
+        #expect(abs(fractional.timeIntervalSince1970 - 1_759_226_400.123456) < 1e-6)
         #expect(ISO8601Time.parse("2025-09-30T10:00:00") == nil)
         #expect(ISO8601Time.parse("2025-13-30T10:00:00Z") == nil)
+        #expect(ISO8601Time.parse("2026-02-30T10:00:00Z") == nil)
+        #expect(ISO8601Time.parse("2025-09-30T10:00:00.Z") == nil)
     }
 }

@@ -149,6 +149,110 @@ struct KAIFAFeedTests {
         }
     }
 
+    @Test("an event stored without sync is synced once by the sync form, in place")
+    func storedThenSynced() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let asset = try await identity("M10000311", on: client).asset
+            let eventID = "K-STORED"
+            let message = #"{"mRID": "K-STORED", "createdDateTime": "\#(Self.time(60))", "eventTypeRef": "3.26.0.47", "assetMRID": "\#(asset)"}"#
+            let id = try await client.scalar("SELECT insert_kaifa_event_from_json(\(message)::jsonb)::text", as: String.self)
+            #expect(try await client.scalar("SELECT match_status FROM kaifa_events", as: String.self) == "pending")
+            #expect(try await status("M10000311", on: client) == "on/online")
+
+            let first = try await sync(message, on: client)
+            #expect(first.duplicate == nil)
+            #expect(first.statusChanges == 1)
+            let row = try await client.scalar(
+                "SELECT id::text || ' ' || match_status || ' ' || (outage_event_id IS NOT NULL)::text FROM kaifa_events",
+                as: String.self)
+            #expect(row == "\(id) matched true")
+            #expect(try await status("M10000311", on: client) == "off/online")
+
+            let again = try await sync(message, on: client)
+            #expect(again.duplicate == true)
+            #expect(try await client.scalar("SELECT count(*)::int FROM kaifa_events", as: Int.self) == 1)
+            let audited = try await client.scalar(
+                "SELECT string_agg(source_event_id || ':' || status_field, ',') FROM oms_meter_status_events WHERE source_type = 'kaifa' AND source_event_id LIKE 'K-%'",
+                as: String.self)
+            #expect(audited == "\(eventID):power_status")
+        }
+    }
+
+    @Test("the same event from two sessions at once: the later batch is refused whole (40001), its retry is a repeat")
+    func concurrentDelivery() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let asset = try await identity("M10000311", on: client).asset
+            let eventID = "K-TWICE"
+            let message = #"{"mRID": "K-TWICE", "createdDateTime": "\#(Self.time(60))", "eventTypeRef": "3.26.0.47", "assetMRID": "\#(asset)"}"#
+            let event = try #require(try KAIFADecoder.decodeBatch(Array(message.utf8)).first?.get())
+            let ingestor = FeedIngestor(.kaifa, client: client, logger: TestDatabase.logger)
+
+            try await client.withConnection { first in
+                try await first.query("BEGIN", logger: TestDatabase.logger)
+                try await first.query("SELECT insert_kaifa_event_from_json_with_meter_sync(\(message)::jsonb)",
+                                      logger: TestDatabase.logger)
+                // The second delivery starts while the first is not committed, and waits on it.
+                let second = Task { try await ingestor.ingest([.success(event)]) }
+                var waiting = 0
+                for _ in 0..<200 where waiting == 0 {
+                    try await Task.sleep(for: .milliseconds(20))
+                    waiting = try await client.scalar(
+                        """
+                        SELECT count(*)::int FROM pg_stat_activity
+                         WHERE wait_event_type = 'Lock' AND query LIKE '%insert_kaifa_event_from_json_with_meter_sync%'
+                        """, as: Int.self)
+                }
+                #expect(waiting == 1)
+                try await first.query("COMMIT", logger: TestDatabase.logger)
+                let outcomes = try await second.value
+                guard case .duplicate(let summary)? = outcomes.first else {
+                    Issue.record("expected a duplicate, got \(outcomes)")
+                    return
+                }
+                #expect(summary.statusChanges == 1)
+            }
+            #expect(try await client.scalar("SELECT count(*)::int FROM kaifa_events", as: Int.self) == 1)
+            let audited = try await client.scalar(
+                "SELECT string_agg(source_event_id || ':' || status_field, ',') FROM oms_meter_status_events WHERE source_type = 'kaifa' AND source_event_id LIKE 'K-%'",
+                as: String.self)
+            #expect(audited == "\(eventID):power_status")
+            #expect(try await client.scalar("SELECT count(*)::int FROM oms_event_sources", as: Int.self) == 1)
+        }
+    }
+
+    @Test("a psql user sees the concurrent delivery as a retryable refusal that wrote nothing")
+    func concurrentDeliveryInSQL() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let asset = try await identity("M10000311", on: client).asset
+            let eventID = "K-RACE"
+            let message = #"{"mRID": "K-RACE", "createdDateTime": "\#(Self.time(60))", "eventTypeRef": "3.26.0.47", "assetMRID": "\#(asset)"}"#
+            try await client.withConnection { first in
+                try await first.query("BEGIN", logger: TestDatabase.logger)
+                try await first.query("SELECT insert_kaifa_events_with_meter_sync(jsonb_build_array(\(message)::jsonb))",
+                                      logger: TestDatabase.logger)
+                let second = Task {
+                    try await client.execute("SELECT insert_kaifa_events_with_meter_sync(jsonb_build_array(\(message)::jsonb))")
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                try await first.query("COMMIT", logger: TestDatabase.logger)
+                do {
+                    try await second.value
+                    Issue.record("the second delivery was not refused")
+                } catch let error as PSQLError {
+                    #expect(error.serverInfo?[.sqlState] == "40001")
+                    #expect(error.serverInfo?[.message]?.contains("retry the batch") == true)
+                }
+            }
+            let audited = try await client.scalar(
+                "SELECT string_agg(source_event_id || ':' || status_field, ',') FROM oms_meter_status_events WHERE source_type = 'kaifa' AND source_event_id LIKE 'K-%'",
+                as: String.self)
+            #expect(audited == "\(eventID):power_status")
+        }
+    }
+
     @Test("Swift and SQL refuse the same bad JSON events on the same field", arguments: [
         #"{"createdDateTime": "2025-09-30T10:00:00Z", "assetMRID": "A"}"#,
         #"{"createdDateTime": "2025-09-30T10:00:00Z", "eventTypeRef": "3.26.x.47", "assetMRID": "A"}"#,

@@ -116,11 +116,7 @@ public struct FeedIngestor<Event: Sendable, Summary: FeedSummary>: Sendable {
     private func ingestBatch(_ events: [Event]) async throws -> [Summary]? {
         let array = JSONValue.array(events.map(feed.message)).jsonText
         do {
-            var query = PostgresQuery(unsafeSQL: "SELECT \(feed.batchFunction)($1::jsonb)::text")
-            try query.binds.append(array, context: .default)
-            let rows = try await client.query(query, logger: logger)
-            var json = ""
-            for try await text in rows.decode(String.self) { json = text }
+            let json = try await callRetryingConflicts(feed.batchFunction, argument: array)
             return try JSONDecoder().decode([Summary].self, from: Data(json.utf8))
         } catch let error as PSQLError where error.isInputRefusal {
             logger.notice("a batch was refused; applying its messages one by one", metadata: [
@@ -134,16 +130,39 @@ public struct FeedIngestor<Event: Sendable, Summary: FeedSummary>: Sendable {
     /// substation) becomes `.rejected` naming the field; other failures throw.
     public func ingest(_ event: Event, index: Int? = nil) async throws -> IngestOutcome<Summary> {
         do {
-            var query = PostgresQuery(unsafeSQL: "SELECT \(feed.sqlFunction)($1::jsonb)::text")
-            try query.binds.append(feed.message(event).jsonText, context: .default)
-            let rows = try await client.query(query, logger: logger)
-            var json = ""
-            for try await text in rows.decode(String.self) { json = text }
+            let json = try await callRetryingConflicts(feed.sqlFunction, argument: feed.message(event).jsonText)
             let summary = try JSONDecoder().decode(Summary.self, from: Data(json.utf8))
             return summary.duplicate == true ? .duplicate(summary) : .applied(summary)
         } catch let error as PSQLError where error.isInputRefusal {
             return .rejected(FeedDecodingError(
                 index: index, field: error.serverInfo?[.columnName], reason: error.inputRefusalReason))
+        }
+    }
+}
+
+extension FeedIngestor {
+    /// How often a call refused for a concurrent delivery of the same event is tried again.
+    static var conflictAttempts: Int { 5 }
+
+    /// Calls one of the feed's functions with a jsonb argument; its result as text.
+    ///
+    /// A batch that met a concurrent delivery of one of its events is refused whole
+    /// (SQLSTATE 40001, nothing written); called again, it answers that event as a
+    /// repeat.
+    private func callRetryingConflicts(_ function: String, argument: String) async throws -> String {
+        var attempt = 1
+        while true {
+            do {
+                var query = PostgresQuery(unsafeSQL: "SELECT \(function)($1::jsonb)::text")
+                try query.binds.append(argument, context: .default)
+                let rows = try await client.query(query, logger: logger)
+                var json = ""
+                for try await text in rows.decode(String.self) { json = text }
+                return json
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "40001" && attempt < Self.conflictAttempts {
+                logger.info("a concurrent delivery of the same event; trying again", metadata: ["attempt": "\(attempt)"])
+                attempt += 1
+            }
         }
     }
 }
