@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import OMSHTTP
 import PostgresNIO
+import ServiceLifecycle
 
 /// The HTTP application on a free local port, for the benchmarks.
 enum LocalServer {
@@ -20,17 +21,24 @@ enum LocalServer {
             client: appClient, settings: ServerSettings(host: "127.0.0.1", port: 0, migrateOnStart: false),
             logger: logger, onServerRunning: { port in portContinuation.yield(port) })
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        // Stopped by a graceful shutdown, not by cancellation (which the server logs as errors).
+        let services = ServiceGroup(configuration: .init(services: [app], logger: logger))
         do {
             let result = try await withThrowingTaskGroup(of: T?.self) { group -> T? in
                 group.addTask {
-                    try await app.runService(gracefulShutdownSignals: [])
+                    try await services.run()
                     return nil
                 }
                 var iterator = ports.makeAsyncIterator()
                 guard let port = await iterator.next() else { return nil }
-                let result = try await body("http://127.0.0.1:\(port)", http)
-                group.cancelAll()
-                return result
+                do {
+                    let result = try await body("http://127.0.0.1:\(port)", http)
+                    await services.triggerGracefulShutdown()
+                    return result
+                } catch {
+                    await services.triggerGracefulShutdown()
+                    throw error
+                }
             }
             try await http.shutdown()
             guard let result else { throw HTTPBenchError(path: "/", status: 0, body: "the server did not start") }
