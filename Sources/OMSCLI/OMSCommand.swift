@@ -12,7 +12,7 @@ public struct OMSCommand: AsyncParsableCommand {
             PostgreSQL cluster under .oms/postgres in the working directory.
             """,
         subcommands: [
-            DemoCommand.self, MigrateCommand.self, IngestCommand.self, BenchCommand.self, ValidateCommand.self, ServeCommand.self, DatabaseCommand.self,
+            DemoCommand.self, MigrateCommand.self, ImportCommand.self, IngestCommand.self, BenchCommand.self, ValidateCommand.self, ServeCommand.self, DatabaseCommand.self,
         ]
     )
 }
