@@ -69,6 +69,22 @@ extension TestDatabase.Handle {
             guard result.status == 0 else { throw PsqlError(status: result.status, output: "\(path): \(result.output)") }
         }
     }
+
+    /// Runs a psql script (SQL and backslash commands such as \\copy) in one session;
+    /// what psql printed, rows unaligned with tabs between columns.
+    public func psqlScript(_ script: String) async throws -> String {
+        let server = try await TestDatabase.server()
+        let url = try server.connectionURL(database: name)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("oms-\(UUID().uuidString).psql").path
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try ExternalCommand.run(
+            server.installation.tool("psql"),
+            ["-X", "-q", "-A", "-F", "\t", "-P", "footer=off", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", path],
+            workingDirectory: "/")
+        guard result.status == 0 else { throw PsqlError(status: result.status, output: result.output) }
+        return result.output
+    }
 }
 
 /// A query that was expected to return a row returned none.

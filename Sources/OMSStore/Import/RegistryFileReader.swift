@@ -58,11 +58,8 @@ public struct RegistryFileReader: Sendable {
     /// unknown columns (a misspelt header would otherwise lose a column silently).
     func columnPositions(header: [String]) throws(RegistryFileError) -> [Int] {
         let names = header.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        guard names.contains(kind.keyColumn) else {
-            throw RegistryFileError(file: path, reason: "the header has no \(kind.keyColumn) column (columns of \(kind.rawValue): \(kind.columns.joined(separator: ",")))")
-        }
         var seen = Set<String>()
-        return try names.map { name throws(RegistryFileError) in
+        let positions = try names.map { name throws(RegistryFileError) in
             guard let position = kind.columns.firstIndex(of: name) else {
                 throw RegistryFileError(file: path, reason: "unknown column \"\(name)\" (columns of \(kind.rawValue): \(kind.columns.joined(separator: ",")))")
             }
@@ -71,6 +68,10 @@ public struct RegistryFileReader: Sendable {
             }
             return position
         }
+        guard seen.contains(kind.keyColumn) else {
+            throw RegistryFileError(file: path, reason: "the header has no \(kind.keyColumn) column (columns of \(kind.rawValue): \(kind.columns.joined(separator: ",")))")
+        }
+        return positions
     }
 
     private func readCSV(_ body: (RegistryRow) async throws -> Void) async throws {
