@@ -83,7 +83,27 @@ public struct RegistryImporter: Sendable {
         }
     }
 
-    private func importFile(_ reader: RegistryFileReader, on connection: PostgresConnection) async throws -> RegistryImportSummary {
+    /// Only reads the file and COPYs its rows into the staging table, then rolls
+    /// back: the transfer an import costs before any check (the import benchmark's
+    /// baseline). Returns the rows staged.
+    public func stageOnly(_ path: String, kind: RegistryKind, format: RegistryFileFormat) async throws -> Int {
+        let reader = RegistryFileReader(path: path, kind: kind, format: format)
+        return try await client.withConnection { connection in
+            try await connection.query("BEGIN", logger: logger)
+            do {
+                let (rows, _) = try await stage(reader, on: connection)
+                try await connection.query("ROLLBACK", logger: logger)
+                return rows
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    /// Streams the file's rows into pg_temp.oms_import_<kind> with COPY; the rows
+    /// staged and those refused while reading.
+    private func stage(_ reader: RegistryFileReader, on connection: PostgresConnection) async throws -> (Int, [RegistryReject]) {
         let kind = reader.kind
         try await connection.query("SELECT oms_import_prepare(\(kind.rawValue))", logger: logger)
         var readRejects: [RegistryReject] = []
@@ -112,7 +132,12 @@ public struct RegistryImporter: Sendable {
             }
             if buffer.readableBytes > 0 { try await writer.write(buffer) }
         }
+        return (rows, readRejects)
+    }
 
+    private func importFile(_ reader: RegistryFileReader, on connection: PostgresConnection) async throws -> RegistryImportSummary {
+        let kind = reader.kind
+        let (rows, readRejects) = try await stage(reader, on: connection)
         let counts = try await connection.query(
             "SELECT rows_read::int, inserted::int, updated::int, unchanged::int FROM oms_import_apply(\(kind.rawValue))",
             logger: logger)

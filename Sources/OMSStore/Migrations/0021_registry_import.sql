@@ -48,21 +48,33 @@ LANGUAGE sql IMMUTABLE AS $$
     END
 $$;
 
--- Why a row's coordinates are refused (field, reason), or NULLs. Plain SQL, so
--- the planner inlines it into the import's one pass over the rows.
-CREATE FUNCTION oms_import_coordinate_problem(p_lat text, p_lng text) RETURNS TABLE (field text, reason text)
+-- Why a row's coordinates are refused (field, reason), or NULLs; from the
+-- texts and their values as parsed once by oms_import_number().
+CREATE FUNCTION oms_import_coordinate_problem(p_lat_text text, p_lng_text text,
+                                              p_lat double precision, p_lng double precision,
+                                              OUT field text, OUT reason text)
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF p_lat = 'NaN' THEN
+        field := 'lat'; reason := format('not a number: "%s"', p_lat_text);
+    ELSIF p_lng = 'NaN' THEN
+        field := 'lng'; reason := format('not a number: "%s"', p_lng_text);
+    ELSIF (p_lat IS NULL) <> (p_lng IS NULL) THEN
+        field := CASE WHEN p_lat IS NULL THEN 'lat' ELSE 'lng' END;
+        reason := 'lat and lng go together: give both or neither';
+    ELSIF p_lat NOT BETWEEN -90 AND 90 THEN
+        field := 'lat'; reason := format('latitude %s is outside -90..90', p_lat);
+    ELSIF p_lng NOT BETWEEN -180 AND 180 THEN
+        field := 'lng'; reason := format('longitude %s is outside -180..180', p_lng);
+    END IF;
+END;
+$$;
+
+-- Whether parsed coordinates need a closer look (a cheap test, so that
+-- oms_import_coordinate_problem() runs only for the few rows that do).
+CREATE FUNCTION oms_import_coordinates_suspect(p_lat double precision, p_lng double precision) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN v.lat = 'NaN' THEN 'lat'
-                WHEN v.lng = 'NaN' THEN 'lng'
-                WHEN (v.lat IS NULL) <> (v.lng IS NULL) THEN CASE WHEN v.lat IS NULL THEN 'lat' ELSE 'lng' END
-                WHEN v.lat NOT BETWEEN -90 AND 90 THEN 'lat'
-                WHEN v.lng NOT BETWEEN -180 AND 180 THEN 'lng' END,
-           CASE WHEN v.lat = 'NaN' THEN format('not a number: "%s"', p_lat)
-                WHEN v.lng = 'NaN' THEN format('not a number: "%s"', p_lng)
-                WHEN (v.lat IS NULL) <> (v.lng IS NULL) THEN 'lat and lng go together: give both or neither'
-                WHEN v.lat NOT BETWEEN -90 AND 90 THEN format('latitude %s is outside -90..90', v.lat)
-                WHEN v.lng NOT BETWEEN -180 AND 180 THEN format('longitude %s is outside -180..180', v.lng) END
-      FROM (SELECT oms_import_number(p_lat) AS lat, oms_import_number(p_lng) AS lng) v
+    SELECT (p_lat IS NULL) <> (p_lng IS NULL) OR p_lat NOT BETWEEN -90 AND 90 OR p_lng NOT BETWEEN -180 AND 180
 $$;
 
 -- The columns of each kind's file, in their documented order.
@@ -109,7 +121,11 @@ $$;
 COMMENT ON FUNCTION oms_import_prepare(text) IS
     'Creates or empties the session table pg_temp.oms_import_<kind> (text columns of the file, plus line) for \copy or COPY.';
 
--- Checks and applies the rows staged in pg_temp.oms_import_<kind>.
+-- Checks and applies the rows staged in pg_temp.oms_import_<kind>: one pass
+-- reads every row with its references (hash joins) into oms_import_checked,
+-- with the first problem found; refused rows go to oms_import_rejects; then
+-- changed rows are updated and new rows inserted (unchanged rows are not
+-- touched, not even locked).
 CREATE FUNCTION oms_import_apply(p_kind text)
 RETURNS TABLE (kind text, rows_read bigint, inserted bigint, updated bigint, unchanged bigint, rejected bigint)
 LANGUAGE plpgsql AS $$
@@ -126,110 +142,138 @@ BEGIN
     END IF;
     DELETE FROM oms_import_rejects r WHERE r.kind = p_kind;
     EXECUTE format('SELECT count(*) FROM %I', 'oms_import_' || p_kind) INTO v_read;
+    DROP TABLE IF EXISTS oms_import_checked;
 
+    -- 1. One pass: values parsed once (MATERIALIZED), references joined, the first problem of each row.
     IF p_kind = 'substations' THEN
-        CREATE TEMP TABLE oms_import_checked ON COMMIT DROP AS
-        SELECT s.line, nullif(btrim(s.substation_id), '') AS key, nullif(btrim(s.name), '') AS name,
-               oms_import_number(s.lat) AS lat, oms_import_number(s.lng) AS lng,
-               nullif(btrim(s.region_code), '') AS region_code, nullif(btrim(s.voltage_level), '') AS voltage_level,
-               p.field, p.reason,
-               min(s.line) OVER (PARTITION BY nullif(btrim(s.substation_id), '')) AS first_line
-          FROM oms_import_substations s CROSS JOIN LATERAL oms_import_coordinate_problem(s.lat, s.lng) p;
-    ELSIF p_kind = 'feeders' THEN
-        CREATE TEMP TABLE oms_import_checked ON COMMIT DROP AS
-        SELECT s.line, nullif(btrim(s.feeder_id), '') AS key, nullif(btrim(s.name), '') AS name,
-               oms_import_number(s.lat) AS lat, oms_import_number(s.lng) AS lng,
-               nullif(btrim(s.substation_id), '') AS parent_code, sub.id AS parent_id,
-               coalesce(p.field, CASE WHEN nullif(btrim(s.substation_id), '') IS NULL THEN 'substation_id'
-                                      WHEN sub.id IS NULL THEN 'substation_id' END) AS field,
-               coalesce(p.reason, CASE WHEN nullif(btrim(s.substation_id), '') IS NULL THEN 'is required'
-                                       WHEN sub.id IS NULL THEN format('no substation "%s"', btrim(s.substation_id)) END) AS reason,
-               min(s.line) OVER (PARTITION BY nullif(btrim(s.feeder_id), '')) AS first_line
-          FROM oms_import_feeders s
-          CROSS JOIN LATERAL oms_import_coordinate_problem(s.lat, s.lng) p
-          LEFT JOIN network_substations sub ON sub.substation_id = btrim(s.substation_id);
-    ELSIF p_kind = 'distribution_points' THEN
-        CREATE TEMP TABLE oms_import_checked ON COMMIT DROP AS
-        SELECT s.line, nullif(btrim(s.dp_id), '') AS key, nullif(btrim(s.name), '') AS name,
-               oms_import_number(s.lat) AS lat, oms_import_number(s.lng) AS lng,
-               f.id AS parent_id,
-               coalesce(p.field, CASE WHEN nullif(btrim(s.feeder_id), '') IS NULL OR f.id IS NULL THEN 'feeder_id' END) AS field,
-               coalesce(p.reason, CASE WHEN nullif(btrim(s.feeder_id), '') IS NULL THEN 'is required'
-                                       WHEN f.id IS NULL THEN format('no feeder "%s"', btrim(s.feeder_id)) END) AS reason,
-               min(s.line) OVER (PARTITION BY nullif(btrim(s.dp_id), '')) AS first_line
-          FROM oms_import_distribution_points s
-          CROSS JOIN LATERAL oms_import_coordinate_problem(s.lat, s.lng) p
-          LEFT JOIN network_feeders f ON f.feeder_id = btrim(s.feeder_id);
-    ELSIF p_kind = 'customers' THEN
-        CREATE TEMP TABLE oms_import_checked ON COMMIT DROP AS
-        SELECT s.line, nullif(btrim(s.customer_id), '') AS key, nullif(btrim(s.name), '') AS name,
-               nullif(btrim(s.phone), '') AS phone, nullif(btrim(s.address), '') AS address,
-               oms_import_number(s.lat) AS lat, oms_import_number(s.lng) AS lng, dp.id AS parent_id,
-               coalesce(p.field, CASE WHEN nullif(btrim(s.dp_id), '') IS NOT NULL AND dp.id IS NULL THEN 'dp_id' END) AS field,
-               coalesce(p.reason, CASE WHEN nullif(btrim(s.dp_id), '') IS NOT NULL AND dp.id IS NULL
-                                       THEN format('no distribution point "%s"', btrim(s.dp_id)) END) AS reason,
-               min(s.line) OVER (PARTITION BY nullif(btrim(s.customer_id), '')) AS first_line
-          FROM oms_import_customers s
-          CROSS JOIN LATERAL oms_import_coordinate_problem(s.lat, s.lng) p
-          LEFT JOIN network_distribution_points dp ON dp.dp_id = btrim(s.dp_id);
-    ELSIF p_kind = 'meters' THEN
-        CREATE TEMP TABLE oms_import_checked ON COMMIT DROP AS
-        WITH staged AS (
-            SELECT s.line, nullif(btrim(s.meter_number), '') AS key,
-                   nullif(btrim(s.customer_id), '') AS customer_code, nullif(btrim(s.dp_id), '') AS dp_code,
-                   nullif(btrim(s.feeder_id), '') AS feeder_code, nullif(btrim(s.substation_id), '') AS substation_code,
-                   s.lat AS lat_text, s.lng AS lng_text,
-                   nullif(btrim(s.asset_mrid), '') AS asset_mrid, nullif(btrim(s.usage_point_mrid), '') AS usage_point_mrid,
-                   nullif(btrim(s.onu_id), '') AS onu_id, upper(nullif(btrim(s.onu_serial_no), '')) AS onu_serial_no,
-                   nullif(btrim(s.meter_type), '') AS meter_type
-              FROM oms_import_meters s
+        CREATE TEMP TABLE oms_import_checked AS
+        WITH s AS MATERIALIZED (
+            SELECT x.line, nullif(btrim(x.substation_id), '') AS key, nullif(btrim(x.name), '') AS name,
+                   x.lat AS lat_text, x.lng AS lng_text, oms_import_number(x.lat) AS lat, oms_import_number(x.lng) AS lng,
+                   nullif(btrim(x.region_code), '') AS region_code, nullif(btrim(x.voltage_level), '') AS voltage_level
+              FROM oms_import_substations x
         )
-        SELECT s.line, s.key, s.asset_mrid, s.usage_point_mrid, s.onu_id, s.onu_serial_no, s.meter_type,
-               oms_import_number(s.lat_text) AS lat, oms_import_number(s.lng_text) AS lng,
-               c.id AS customer_id, dp.id AS dp_id, f.id AS feeder_id, sub.id AS substation_id,
-               coalesce(p.field,
-                   CASE WHEN s.customer_code IS NOT NULL AND c.id IS NULL THEN 'customer_id'
-                        WHEN s.dp_code IS NOT NULL AND dp.id IS NULL THEN 'dp_id'
-                        WHEN s.feeder_code IS NOT NULL AND f.id IS NULL THEN 'feeder_id'
-                        WHEN s.substation_code IS NOT NULL AND sub.id IS NULL THEN 'substation_id'
-                        WHEN f.id IS NOT NULL AND dp.id IS NOT NULL AND dp.feeder_id <> f.id THEN 'feeder_id'
-                        WHEN sub.id IS NOT NULL AND coalesce(f.substation_id, dpf.substation_id) <> sub.id THEN 'substation_id'
-                        WHEN s.onu_serial_no !~ '^[A-Z]{4}[0-9A-F]{8}$' THEN 'onu_serial_no'
-                        WHEN other.id IS NOT NULL THEN 'asset_mrid'
-                        WHEN s.asset_mrid IS NOT NULL
-                             AND min(s.line) OVER (PARTITION BY s.asset_mrid) <> s.line THEN 'asset_mrid'
-                   END) AS field,
-               coalesce(p.reason,
-                   CASE WHEN s.customer_code IS NOT NULL AND c.id IS NULL THEN format('no customer "%s"', s.customer_code)
-                        WHEN s.dp_code IS NOT NULL AND dp.id IS NULL THEN format('no distribution point "%s"', s.dp_code)
-                        WHEN s.feeder_code IS NOT NULL AND f.id IS NULL THEN format('no feeder "%s"', s.feeder_code)
-                        WHEN s.substation_code IS NOT NULL AND sub.id IS NULL THEN format('no substation "%s"', s.substation_code)
-                        WHEN f.id IS NOT NULL AND dp.id IS NOT NULL AND dp.feeder_id <> f.id
-                             THEN format('distribution point %s is on feeder %s, not on %s', s.dp_code, dpf.feeder_id, s.feeder_code)
-                        WHEN sub.id IS NOT NULL AND coalesce(f.substation_id, dpf.substation_id) <> sub.id
-                             THEN format('feeder %s belongs to substation %s, not to %s',
-                                         coalesce(s.feeder_code, dpf.feeder_id),
-                                         (SELECT x.substation_id FROM network_substations x
-                                           WHERE x.id = coalesce(f.substation_id, dpf.substation_id)),
-                                         s.substation_code)
-                        WHEN s.onu_serial_no !~ '^[A-Z]{4}[0-9A-F]{8}$'
-                             THEN format('"%s" is not an ONU serial (4 letters of vendor id and 8 hex digits, e.g. HWTC1A2B3C4D)', s.onu_serial_no)
-                        WHEN other.id IS NOT NULL THEN format('asset mRID %s belongs to meter %s', s.asset_mrid, other.meter_number)
-                        WHEN s.asset_mrid IS NOT NULL AND min(s.line) OVER (PARTITION BY s.asset_mrid) <> s.line
-                             THEN format('asset mRID %s is also on line %s', s.asset_mrid, min(s.line) OVER (PARTITION BY s.asset_mrid))
-                   END) AS reason,
+        SELECT s.line, s.key, s.name, s.lat, s.lng, s.region_code, s.voltage_level, p.field, p.reason,
                min(s.line) OVER (PARTITION BY s.key) AS first_line
-          FROM staged s
-          CROSS JOIN LATERAL oms_import_coordinate_problem(s.lat_text, s.lng_text) p
-          LEFT JOIN oms_customers c ON c.customer_id = s.customer_code
-          LEFT JOIN network_distribution_points dp ON dp.dp_id = s.dp_code
-          LEFT JOIN network_feeders dpf ON dpf.id = dp.feeder_id
-          LEFT JOIN network_feeders f ON f.feeder_id = s.feeder_code
-          LEFT JOIN network_substations sub ON sub.substation_id = s.substation_code
-          LEFT JOIN oms_meters other ON other.asset_mrid = s.asset_mrid AND other.meter_number <> s.key;
+          FROM s LEFT JOIN LATERAL (SELECT * FROM oms_import_coordinate_problem(s.lat_text, s.lng_text, s.lat, s.lng)
+                                  WHERE oms_import_coordinates_suspect(s.lat, s.lng)) p ON true;
+    ELSIF p_kind = 'feeders' THEN
+        CREATE TEMP TABLE oms_import_checked AS
+        WITH s AS MATERIALIZED (
+            SELECT x.line, nullif(btrim(x.feeder_id), '') AS key, nullif(btrim(x.name), '') AS name,
+                   x.lat AS lat_text, x.lng AS lng_text, oms_import_number(x.lat) AS lat, oms_import_number(x.lng) AS lng,
+                   nullif(btrim(x.substation_id), '') AS substation_code
+              FROM oms_import_feeders x
+        )
+        SELECT s.line, s.key, s.name, s.lat, s.lng, sub.id AS parent_id,
+               coalesce(p.field, CASE WHEN sub.id IS NULL THEN 'substation_id' END) AS field,
+               coalesce(p.reason, CASE WHEN s.substation_code IS NULL THEN 'is required'
+                                       WHEN sub.id IS NULL THEN format('no substation "%s"', s.substation_code) END) AS reason,
+               min(s.line) OVER (PARTITION BY s.key) AS first_line
+          FROM s LEFT JOIN LATERAL (SELECT * FROM oms_import_coordinate_problem(s.lat_text, s.lng_text, s.lat, s.lng)
+                                  WHERE oms_import_coordinates_suspect(s.lat, s.lng)) p ON true
+          LEFT JOIN network_substations sub ON sub.substation_id = s.substation_code;
+    ELSIF p_kind = 'distribution_points' THEN
+        CREATE TEMP TABLE oms_import_checked AS
+        WITH s AS MATERIALIZED (
+            SELECT x.line, nullif(btrim(x.dp_id), '') AS key, nullif(btrim(x.name), '') AS name,
+                   x.lat AS lat_text, x.lng AS lng_text, oms_import_number(x.lat) AS lat, oms_import_number(x.lng) AS lng,
+                   nullif(btrim(x.feeder_id), '') AS feeder_code
+              FROM oms_import_distribution_points x
+        )
+        SELECT s.line, s.key, s.name, s.lat, s.lng, f.id AS parent_id,
+               coalesce(p.field, CASE WHEN f.id IS NULL THEN 'feeder_id' END) AS field,
+               coalesce(p.reason, CASE WHEN s.feeder_code IS NULL THEN 'is required'
+                                       WHEN f.id IS NULL THEN format('no feeder "%s"', s.feeder_code) END) AS reason,
+               min(s.line) OVER (PARTITION BY s.key) AS first_line
+          FROM s LEFT JOIN LATERAL (SELECT * FROM oms_import_coordinate_problem(s.lat_text, s.lng_text, s.lat, s.lng)
+                                  WHERE oms_import_coordinates_suspect(s.lat, s.lng)) p ON true
+          LEFT JOIN network_feeders f ON f.feeder_id = s.feeder_code;
+    ELSIF p_kind = 'customers' THEN
+        CREATE TEMP TABLE oms_import_checked AS
+        WITH s AS MATERIALIZED (
+            SELECT x.line, nullif(btrim(x.customer_id), '') AS key, nullif(btrim(x.name), '') AS name,
+                   nullif(btrim(x.phone), '') AS phone, nullif(btrim(x.address), '') AS address,
+                   x.lat AS lat_text, x.lng AS lng_text, oms_import_number(x.lat) AS lat, oms_import_number(x.lng) AS lng,
+                   nullif(btrim(x.dp_id), '') AS dp_code
+              FROM oms_import_customers x
+        )
+        SELECT s.line, s.key, s.name, s.phone, s.address, s.lat, s.lng, dp.id AS parent_id,
+               coalesce(p.field, CASE WHEN s.dp_code IS NOT NULL AND dp.id IS NULL THEN 'dp_id' END) AS field,
+               coalesce(p.reason, CASE WHEN s.dp_code IS NOT NULL AND dp.id IS NULL
+                                       THEN format('no distribution point "%s"', s.dp_code) END) AS reason,
+               min(s.line) OVER (PARTITION BY s.key) AS first_line
+          FROM s LEFT JOIN LATERAL (SELECT * FROM oms_import_coordinate_problem(s.lat_text, s.lng_text, s.lat, s.lng)
+                                  WHERE oms_import_coordinates_suspect(s.lat, s.lng)) p ON true
+          LEFT JOIN network_distribution_points dp ON dp.dp_id = s.dp_code;
+    ELSIF p_kind = 'meters' THEN
+        CREATE TEMP TABLE oms_import_checked AS
+        WITH s AS MATERIALIZED (
+            SELECT x.line, nullif(btrim(x.meter_number), '') AS key,
+                   nullif(btrim(x.customer_id), '') AS customer_code, nullif(btrim(x.dp_id), '') AS dp_code,
+                   nullif(btrim(x.feeder_id), '') AS feeder_code, nullif(btrim(x.substation_id), '') AS substation_code,
+                   x.lat AS lat_text, x.lng AS lng_text, oms_import_number(x.lat) AS lat, oms_import_number(x.lng) AS lng,
+                   nullif(btrim(x.asset_mrid), '') AS asset_mrid, nullif(btrim(x.usage_point_mrid), '') AS usage_point_mrid,
+                   nullif(btrim(x.onu_id), '') AS onu_id, upper(nullif(btrim(x.onu_serial_no), '')) AS onu_serial_no,
+                   nullif(btrim(x.meter_type), '') AS meter_type
+              FROM oms_import_meters x
+        ),
+        joined AS MATERIALIZED (
+            SELECT s.*, c.id AS customer_id, dp.id AS dp_id, f.id AS given_feeder_id, sub.id AS given_substation_id,
+                   dp.feeder_id AS dp_feeder_id, dpf.feeder_id AS dp_feeder_code,
+                   coalesce(f.substation_id, dpf.substation_id) AS parent_substation_id,
+                   other.meter_number AS asset_owner,
+                   min(s.line) OVER (PARTITION BY s.asset_mrid) AS asset_first_line,
+                   p.field AS coordinate_field, p.reason AS coordinate_reason
+              FROM s
+              LEFT JOIN LATERAL (SELECT * FROM oms_import_coordinate_problem(s.lat_text, s.lng_text, s.lat, s.lng)
+                                  WHERE oms_import_coordinates_suspect(s.lat, s.lng)) p ON true
+              LEFT JOIN oms_customers c ON c.customer_id = s.customer_code
+              LEFT JOIN network_distribution_points dp ON dp.dp_id = s.dp_code
+              LEFT JOIN network_feeders dpf ON dpf.id = dp.feeder_id
+              LEFT JOIN network_feeders f ON f.feeder_id = s.feeder_code
+              LEFT JOIN network_substations sub ON sub.substation_id = s.substation_code
+              LEFT JOIN oms_meters other ON other.asset_mrid = s.asset_mrid AND other.meter_number <> s.key
+        ),
+        problems AS (
+            SELECT j.*,
+                   CASE WHEN j.coordinate_field IS NOT NULL THEN ARRAY[j.coordinate_field, j.coordinate_reason]
+                        WHEN j.customer_code IS NOT NULL AND j.customer_id IS NULL
+                             THEN ARRAY['customer_id', format('no customer "%s"', j.customer_code)]
+                        WHEN j.dp_code IS NOT NULL AND j.dp_id IS NULL
+                             THEN ARRAY['dp_id', format('no distribution point "%s"', j.dp_code)]
+                        WHEN j.feeder_code IS NOT NULL AND j.given_feeder_id IS NULL
+                             THEN ARRAY['feeder_id', format('no feeder "%s"', j.feeder_code)]
+                        WHEN j.substation_code IS NOT NULL AND j.given_substation_id IS NULL
+                             THEN ARRAY['substation_id', format('no substation "%s"', j.substation_code)]
+                        WHEN j.given_feeder_id IS NOT NULL AND j.dp_id IS NOT NULL AND j.dp_feeder_id <> j.given_feeder_id
+                             THEN ARRAY['feeder_id', format('distribution point %s is on feeder %s, not on %s',
+                                                            j.dp_code, j.dp_feeder_code, j.feeder_code)]
+                        WHEN j.given_substation_id IS NOT NULL AND j.parent_substation_id <> j.given_substation_id
+                             THEN ARRAY['substation_id', format('feeder %s belongs to substation %s, not to %s',
+                                 coalesce(j.feeder_code, j.dp_feeder_code),
+                                 (SELECT x.substation_id FROM network_substations x WHERE x.id = j.parent_substation_id),
+                                 j.substation_code)]
+                        WHEN j.onu_serial_no !~ '^[A-Z]{4}[0-9A-F]{8}$'
+                             THEN ARRAY['onu_serial_no', format('"%s" is not an ONU serial (4 letters of vendor id and 8 hex digits, e.g. HWTC1A2B3C4D)', j.onu_serial_no)]
+                        WHEN j.asset_owner IS NOT NULL
+                             THEN ARRAY['asset_mrid', format('asset mRID %s belongs to meter %s', j.asset_mrid, j.asset_owner)]
+                        WHEN j.asset_mrid IS NOT NULL AND j.asset_first_line <> j.line
+                             THEN ARRAY['asset_mrid', format('asset mRID %s is also on line %s', j.asset_mrid, j.asset_first_line)]
+                   END AS problem
+              FROM joined j
+        )
+        SELECT p.line, p.key, p.asset_mrid, p.usage_point_mrid, p.onu_id, p.onu_serial_no, p.meter_type, p.lat, p.lng,
+               p.customer_id, p.dp_id,
+               -- A DP implies its feeder, a feeder its substation (as 0003's trigger derives them).
+               coalesce(p.given_feeder_id, p.dp_feeder_id) AS feeder_id,
+               coalesce(p.given_substation_id, p.parent_substation_id) AS substation_id,
+               p.problem[1] AS field, p.problem[2] AS reason,
+               min(p.line) OVER (PARTITION BY p.key) AS first_line
+          FROM problems p;
     END IF;
 
-    -- Keys: present, and once per file (later repeats refused naming the first line).
+    -- 2. Keys: present, and once per file (later repeats refused naming the first line).
     UPDATE oms_import_checked c
        SET field = (oms_import_columns(p_kind))[1],
            reason = CASE WHEN c.key IS NULL THEN 'is required'
@@ -239,116 +283,106 @@ BEGIN
     INSERT INTO oms_import_rejects (kind, line, field, reason)
     SELECT p_kind, c.line, c.field, c.reason FROM oms_import_checked c WHERE c.reason IS NOT NULL;
     GET DIAGNOSTICS v_rejected = ROW_COUNT;
-    DELETE FROM oms_import_checked c WHERE c.reason IS NOT NULL;
+    IF v_rejected > 0 THEN
+        DELETE FROM oms_import_checked c WHERE c.reason IS NOT NULL;
+    END IF;
+    ANALYZE oms_import_checked;
 
-    -- Upsert; a row equal to what is stored is not written.
+    -- 3. Changed rows updated (an empty field keeps the stored value), then new rows inserted.
     IF p_kind = 'substations' THEN
-        WITH written AS (
-            INSERT INTO network_substations AS t (substation_id, name, location_lat, location_lng, region_code, voltage_level)
-            SELECT c.key, c.name, c.lat, c.lng, c.region_code, c.voltage_level FROM oms_import_checked c
-            ON CONFLICT (substation_id) DO UPDATE
-               SET name = coalesce(EXCLUDED.name, t.name), location_lat = coalesce(EXCLUDED.location_lat, t.location_lat),
-                   location_lng = coalesce(EXCLUDED.location_lng, t.location_lng),
-                   region_code = coalesce(EXCLUDED.region_code, t.region_code),
-                   voltage_level = coalesce(EXCLUDED.voltage_level, t.voltage_level)
-             WHERE (t.name, t.location_lat, t.location_lng, t.region_code, t.voltage_level)
-                   IS DISTINCT FROM (coalesce(EXCLUDED.name, t.name), coalesce(EXCLUDED.location_lat, t.location_lat),
-                                     coalesce(EXCLUDED.location_lng, t.location_lng),
-                                     coalesce(EXCLUDED.region_code, t.region_code),
-                                     coalesce(EXCLUDED.voltage_level, t.voltage_level))
-            RETURNING (t.xmax = 0) AS is_new
-        )
-        SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) INTO v_inserted, v_updated FROM written;
+        UPDATE network_substations t
+           SET name = coalesce(c.name, t.name), location_lat = coalesce(c.lat, t.location_lat),
+               location_lng = coalesce(c.lng, t.location_lng), region_code = coalesce(c.region_code, t.region_code),
+               voltage_level = coalesce(c.voltage_level, t.voltage_level)
+          FROM oms_import_checked c
+         WHERE t.substation_id = c.key
+           AND (t.name, t.location_lat, t.location_lng, t.region_code, t.voltage_level)
+               IS DISTINCT FROM (coalesce(c.name, t.name), coalesce(c.lat, t.location_lat), coalesce(c.lng, t.location_lng),
+                                 coalesce(c.region_code, t.region_code), coalesce(c.voltage_level, t.voltage_level));
+        GET DIAGNOSTICS v_updated = ROW_COUNT;
+        INSERT INTO network_substations (substation_id, name, location_lat, location_lng, region_code, voltage_level)
+        SELECT c.key, c.name, c.lat, c.lng, c.region_code, c.voltage_level FROM oms_import_checked c
+         WHERE NOT EXISTS (SELECT 1 FROM network_substations t WHERE t.substation_id = c.key)
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS v_inserted = ROW_COUNT;
     ELSIF p_kind = 'feeders' THEN
-        WITH written AS (
-            INSERT INTO network_feeders AS t (feeder_id, substation_id, name, location_lat, location_lng)
-            SELECT c.key, c.parent_id, c.name, c.lat, c.lng FROM oms_import_checked c
-            ON CONFLICT (feeder_id) DO UPDATE
-               SET substation_id = EXCLUDED.substation_id, name = coalesce(EXCLUDED.name, t.name),
-                   location_lat = coalesce(EXCLUDED.location_lat, t.location_lat),
-                   location_lng = coalesce(EXCLUDED.location_lng, t.location_lng)
-             WHERE (t.substation_id, t.name, t.location_lat, t.location_lng)
-                   IS DISTINCT FROM (EXCLUDED.substation_id, coalesce(EXCLUDED.name, t.name),
-                                     coalesce(EXCLUDED.location_lat, t.location_lat),
-                                     coalesce(EXCLUDED.location_lng, t.location_lng))
-            RETURNING (t.xmax = 0) AS is_new
-        )
-        SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) INTO v_inserted, v_updated FROM written;
+        UPDATE network_feeders t
+           SET substation_id = c.parent_id, name = coalesce(c.name, t.name),
+               location_lat = coalesce(c.lat, t.location_lat), location_lng = coalesce(c.lng, t.location_lng)
+          FROM oms_import_checked c
+         WHERE t.feeder_id = c.key
+           AND (t.substation_id, t.name, t.location_lat, t.location_lng)
+               IS DISTINCT FROM (c.parent_id, coalesce(c.name, t.name), coalesce(c.lat, t.location_lat),
+                                 coalesce(c.lng, t.location_lng));
+        GET DIAGNOSTICS v_updated = ROW_COUNT;
+        INSERT INTO network_feeders (feeder_id, substation_id, name, location_lat, location_lng)
+        SELECT c.key, c.parent_id, c.name, c.lat, c.lng FROM oms_import_checked c
+         WHERE NOT EXISTS (SELECT 1 FROM network_feeders t WHERE t.feeder_id = c.key)
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS v_inserted = ROW_COUNT;
     ELSIF p_kind = 'distribution_points' THEN
-        WITH written AS (
-            INSERT INTO network_distribution_points AS t (dp_id, feeder_id, name, location_lat, location_lng)
-            SELECT c.key, c.parent_id, c.name, c.lat, c.lng FROM oms_import_checked c
-            ON CONFLICT (dp_id) DO UPDATE
-               SET feeder_id = EXCLUDED.feeder_id, name = coalesce(EXCLUDED.name, t.name),
-                   location_lat = coalesce(EXCLUDED.location_lat, t.location_lat),
-                   location_lng = coalesce(EXCLUDED.location_lng, t.location_lng)
-             WHERE (t.feeder_id, t.name, t.location_lat, t.location_lng)
-                   IS DISTINCT FROM (EXCLUDED.feeder_id, coalesce(EXCLUDED.name, t.name),
-                                     coalesce(EXCLUDED.location_lat, t.location_lat),
-                                     coalesce(EXCLUDED.location_lng, t.location_lng))
-            RETURNING (t.xmax = 0) AS is_new
-        )
-        SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) INTO v_inserted, v_updated FROM written;
+        UPDATE network_distribution_points t
+           SET feeder_id = c.parent_id, name = coalesce(c.name, t.name),
+               location_lat = coalesce(c.lat, t.location_lat), location_lng = coalesce(c.lng, t.location_lng)
+          FROM oms_import_checked c
+         WHERE t.dp_id = c.key
+           AND (t.feeder_id, t.name, t.location_lat, t.location_lng)
+               IS DISTINCT FROM (c.parent_id, coalesce(c.name, t.name), coalesce(c.lat, t.location_lat),
+                                 coalesce(c.lng, t.location_lng));
+        GET DIAGNOSTICS v_updated = ROW_COUNT;
+        INSERT INTO network_distribution_points (dp_id, feeder_id, name, location_lat, location_lng)
+        SELECT c.key, c.parent_id, c.name, c.lat, c.lng FROM oms_import_checked c
+         WHERE NOT EXISTS (SELECT 1 FROM network_distribution_points t WHERE t.dp_id = c.key)
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS v_inserted = ROW_COUNT;
     ELSIF p_kind = 'customers' THEN
-        WITH written AS (
-            INSERT INTO oms_customers AS t (customer_id, name, phone, address, location_lat, location_lng, dp_id)
-            SELECT c.key, c.name, c.phone, c.address, c.lat, c.lng, c.parent_id FROM oms_import_checked c
-            ON CONFLICT (customer_id) DO UPDATE
-               SET name = coalesce(EXCLUDED.name, t.name), phone = coalesce(EXCLUDED.phone, t.phone),
-                   address = coalesce(EXCLUDED.address, t.address),
-                   location_lat = coalesce(EXCLUDED.location_lat, t.location_lat),
-                   location_lng = coalesce(EXCLUDED.location_lng, t.location_lng),
-                   dp_id = coalesce(EXCLUDED.dp_id, t.dp_id)
-             WHERE (t.name, t.phone, t.address, t.location_lat, t.location_lng, t.dp_id)
-                   IS DISTINCT FROM (coalesce(EXCLUDED.name, t.name), coalesce(EXCLUDED.phone, t.phone),
-                                     coalesce(EXCLUDED.address, t.address),
-                                     coalesce(EXCLUDED.location_lat, t.location_lat),
-                                     coalesce(EXCLUDED.location_lng, t.location_lng), coalesce(EXCLUDED.dp_id, t.dp_id))
-            RETURNING (t.xmax = 0) AS is_new
-        )
-        SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) INTO v_inserted, v_updated FROM written;
+        UPDATE oms_customers t
+           SET name = coalesce(c.name, t.name), phone = coalesce(c.phone, t.phone), address = coalesce(c.address, t.address),
+               location_lat = coalesce(c.lat, t.location_lat), location_lng = coalesce(c.lng, t.location_lng),
+               dp_id = coalesce(c.parent_id, t.dp_id)
+          FROM oms_import_checked c
+         WHERE t.customer_id = c.key
+           AND (t.name, t.phone, t.address, t.location_lat, t.location_lng, t.dp_id)
+               IS DISTINCT FROM (coalesce(c.name, t.name), coalesce(c.phone, t.phone), coalesce(c.address, t.address),
+                                 coalesce(c.lat, t.location_lat), coalesce(c.lng, t.location_lng),
+                                 coalesce(c.parent_id, t.dp_id));
+        GET DIAGNOSTICS v_updated = ROW_COUNT;
+        INSERT INTO oms_customers (customer_id, name, phone, address, location_lat, location_lng, dp_id)
+        SELECT c.key, c.name, c.phone, c.address, c.lat, c.lng, c.parent_id FROM oms_import_checked c
+         WHERE NOT EXISTS (SELECT 1 FROM oms_customers t WHERE t.customer_id = c.key)
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS v_inserted = ROW_COUNT;
     ELSIF p_kind = 'meters' THEN
-        -- A given DP implies its feeder and substation; a given feeder its substation
-        -- (the trigger of 0003 derives them on insert; here for the comparison too).
-        UPDATE oms_import_checked c
-           SET feeder_id = coalesce(c.feeder_id, (SELECT d.feeder_id FROM network_distribution_points d WHERE d.id = c.dp_id))
-         WHERE c.dp_id IS NOT NULL AND c.feeder_id IS NULL;
-        UPDATE oms_import_checked c
-           SET substation_id = (SELECT f.substation_id FROM network_feeders f WHERE f.id = c.feeder_id)
-         WHERE c.feeder_id IS NOT NULL AND c.substation_id IS NULL;
-        WITH written AS (
-            INSERT INTO oms_meters AS t (meter_number, meter_type, customer_id, substation_id, feeder_id, dp_id,
-                                         location_lat, location_lng, asset_mrid, usage_point_mrid, onu_id, onu_serial_no)
-            SELECT c.key, c.meter_type, c.customer_id, c.substation_id, c.feeder_id, c.dp_id, c.lat, c.lng,
-                   c.asset_mrid, c.usage_point_mrid, c.onu_id, c.onu_serial_no
-              FROM oms_import_checked c
-            ON CONFLICT (meter_number) DO UPDATE
-               SET meter_type = coalesce(EXCLUDED.meter_type, t.meter_type),
-                   customer_id = coalesce(EXCLUDED.customer_id, t.customer_id),
-                   -- Topology moves as a whole when the file gives any of it.
-                   substation_id = CASE WHEN EXCLUDED.substation_id IS NULL THEN t.substation_id ELSE EXCLUDED.substation_id END,
-                   feeder_id = CASE WHEN EXCLUDED.substation_id IS NULL THEN t.feeder_id ELSE EXCLUDED.feeder_id END,
-                   dp_id = CASE WHEN EXCLUDED.substation_id IS NULL THEN t.dp_id ELSE EXCLUDED.dp_id END,
-                   location_lat = coalesce(EXCLUDED.location_lat, t.location_lat),
-                   location_lng = coalesce(EXCLUDED.location_lng, t.location_lng),
-                   asset_mrid = coalesce(EXCLUDED.asset_mrid, t.asset_mrid),
-                   usage_point_mrid = coalesce(EXCLUDED.usage_point_mrid, t.usage_point_mrid),
-                   onu_id = coalesce(EXCLUDED.onu_id, t.onu_id),
-                   onu_serial_no = coalesce(EXCLUDED.onu_serial_no, t.onu_serial_no)
-             WHERE (t.meter_type, t.customer_id, t.substation_id, t.feeder_id, t.dp_id, t.location_lat, t.location_lng,
-                    t.asset_mrid, t.usage_point_mrid, t.onu_id, t.onu_serial_no)
-                   IS DISTINCT FROM (coalesce(EXCLUDED.meter_type, t.meter_type), coalesce(EXCLUDED.customer_id, t.customer_id),
-                                     coalesce(EXCLUDED.substation_id, t.substation_id),
-                                     CASE WHEN EXCLUDED.substation_id IS NULL THEN t.feeder_id ELSE EXCLUDED.feeder_id END,
-                                     CASE WHEN EXCLUDED.substation_id IS NULL THEN t.dp_id ELSE EXCLUDED.dp_id END,
-                                     coalesce(EXCLUDED.location_lat, t.location_lat),
-                                     coalesce(EXCLUDED.location_lng, t.location_lng),
-                                     coalesce(EXCLUDED.asset_mrid, t.asset_mrid),
-                                     coalesce(EXCLUDED.usage_point_mrid, t.usage_point_mrid),
-                                     coalesce(EXCLUDED.onu_id, t.onu_id), coalesce(EXCLUDED.onu_serial_no, t.onu_serial_no))
-            RETURNING (t.xmax = 0) AS is_new
-        )
-        SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) INTO v_inserted, v_updated FROM written;
+        -- Topology moves as a whole when the file gives any of it (substation_id is then known).
+        UPDATE oms_meters t
+           SET meter_type = coalesce(c.meter_type, t.meter_type), customer_id = coalesce(c.customer_id, t.customer_id),
+               substation_id = coalesce(c.substation_id, t.substation_id),
+               feeder_id = CASE WHEN c.substation_id IS NULL THEN t.feeder_id ELSE c.feeder_id END,
+               dp_id = CASE WHEN c.substation_id IS NULL THEN t.dp_id ELSE c.dp_id END,
+               location_lat = coalesce(c.lat, t.location_lat), location_lng = coalesce(c.lng, t.location_lng),
+               asset_mrid = coalesce(c.asset_mrid, t.asset_mrid),
+               usage_point_mrid = coalesce(c.usage_point_mrid, t.usage_point_mrid),
+               onu_id = coalesce(c.onu_id, t.onu_id), onu_serial_no = coalesce(c.onu_serial_no, t.onu_serial_no)
+          FROM oms_import_checked c
+         WHERE t.meter_number = c.key
+           AND (t.meter_type, t.customer_id, t.substation_id, t.feeder_id, t.dp_id, t.location_lat, t.location_lng,
+                t.asset_mrid, t.usage_point_mrid, t.onu_id, t.onu_serial_no)
+               IS DISTINCT FROM (coalesce(c.meter_type, t.meter_type), coalesce(c.customer_id, t.customer_id),
+                                 coalesce(c.substation_id, t.substation_id),
+                                 CASE WHEN c.substation_id IS NULL THEN t.feeder_id ELSE c.feeder_id END,
+                                 CASE WHEN c.substation_id IS NULL THEN t.dp_id ELSE c.dp_id END,
+                                 coalesce(c.lat, t.location_lat), coalesce(c.lng, t.location_lng),
+                                 coalesce(c.asset_mrid, t.asset_mrid), coalesce(c.usage_point_mrid, t.usage_point_mrid),
+                                 coalesce(c.onu_id, t.onu_id), coalesce(c.onu_serial_no, t.onu_serial_no));
+        GET DIAGNOSTICS v_updated = ROW_COUNT;
+        INSERT INTO oms_meters (meter_number, meter_type, customer_id, substation_id, feeder_id, dp_id,
+                                location_lat, location_lng, asset_mrid, usage_point_mrid, onu_id, onu_serial_no)
+        SELECT c.key, c.meter_type, c.customer_id, c.substation_id, c.feeder_id, c.dp_id, c.lat, c.lng,
+               c.asset_mrid, c.usage_point_mrid, c.onu_id, c.onu_serial_no
+          FROM oms_import_checked c
+         WHERE NOT EXISTS (SELECT 1 FROM oms_meters t WHERE t.meter_number = c.key)
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS v_inserted = ROW_COUNT;
     END IF;
     DROP TABLE oms_import_checked;
 
