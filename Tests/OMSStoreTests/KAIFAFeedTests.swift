@@ -196,7 +196,7 @@ struct KAIFAFeedTests {
                 // The second delivery starts while the first is not committed, and waits on it.
                 let second = Task { try await ingestor.ingest([.success(event)]) }
                 var waiting = 0
-                for _ in 0..<200 where waiting == 0 {
+                for _ in 0..<500 where waiting == 0 {
                     try await Task.sleep(for: .milliseconds(20))
                     waiting = try await client.scalar(
                         """
@@ -236,7 +236,17 @@ struct KAIFAFeedTests {
                 let second = Task {
                     try await client.execute("SELECT insert_kaifa_events_with_meter_sync(jsonb_build_array(\(message)::jsonb))")
                 }
-                try await Task.sleep(for: .milliseconds(300))
+                // Commit only once the second session is blocked on the first one.
+                var waiting = 0
+                for _ in 0..<500 where waiting == 0 {
+                    try await Task.sleep(for: .milliseconds(20))
+                    waiting = try await client.scalar(
+                        """
+                        SELECT count(*)::int FROM pg_stat_activity
+                         WHERE wait_event_type = 'Lock' AND query LIKE '%insert_kaifa_events_with_meter_sync%'
+                        """, as: Int.self)
+                }
+                #expect(waiting == 1)
                 try await first.query("COMMIT", logger: TestDatabase.logger)
                 do {
                     try await second.value
