@@ -1,0 +1,292 @@
+import ArgumentParser
+import Foundation
+import Logging
+import OMSStore
+import PostgresNIO
+
+/// `oms bench proximity`: `oms_meters_within(lat, lng, radius)` at random points of the
+/// benchmark registry, against baselines of the same run.
+struct ProximityBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "proximity",
+        abstract: "Time oms_meters_within() (meters within a radius, nearest first) at random points of the registry.",
+        discussion: """
+            Uses the benchmark registry of --meters (database oms_bench_<meters>, built once and reused; its meters \
+            lie on a grid of 0.001 degree, 1,000 rows of latitude from 40 N, one column of longitude per 1,000 \
+            meters). Each run searches around a point drawn at random (seeded) inside the registry's area, at least \
+            the radius away from its edges when the area allows, so every search covers a whole circle, and reads \
+            every row. Baselines of the same run: SELECT 1 and a primary-key lookup of one meter. Also shown: the \
+            server's own execution time (EXPLAIN ANALYZE, timing off) and, for reference, the same search by a \
+            scan of every meter (the prototype's way).
+            """
+    )
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Registry size (meters).")
+    var meters: Int = 1_000_000
+
+    @Option(help: "Search radius (km).")
+    var radius: Double = 5
+
+    @Option(help: "Timed searches.")
+    var iterations: Int = 1_000
+
+    @Option(help: "Runs of the full-scan reference (0 to skip it).")
+    var scanRuns: Int = 5
+
+    @Option(help: "Seed of the random points.")
+    var seed: UInt64 = 2_024
+
+    @Option(help: "Also write the figures as JSON to this file.")
+    var json: String?
+
+    /// The figures of one run.
+    struct Result: Codable {
+        var meters: Int
+        var radiusKilometres: Double
+        var runs: Int
+        var p50Milliseconds: Double
+        var p99Milliseconds: Double
+        var serverP50Milliseconds: Double
+        var serverP99Milliseconds: Double
+        var returnedMedian: Int
+        var returnedMinimum: Int
+        var returnedMaximum: Int
+        var selectOneP50Milliseconds: Double
+        var selectOneP99Milliseconds: Double
+        var primaryKeyP50Milliseconds: Double
+        var primaryKeyP99Milliseconds: Double
+        var fullScanRuns: Int
+        var fullScanP50Milliseconds: Double?
+        var usesIndex: Bool
+        var plan: String
+    }
+
+    func validate() throws {
+        guard meters >= BenchRegistry.minimumSize else {
+            throw ValidationError("--meters must be at least \(BenchRegistry.minimumSize)")
+        }
+        guard radius > 0, radius.isFinite else { throw ValidationError("--radius must be a positive number of km") }
+        guard iterations > 0, scanRuns >= 0 else { throw ValidationError("--iterations must be positive, --scan-runs >= 0") }
+    }
+
+    func run() async throws {
+        let logger = database.makeLogger()
+        let (meters, radius, iterations, scanRuns, seed) = (meters, radius, iterations, scanRuns, seed)
+        let result = try await database.withDatabase(database: "oms_bench_\(meters)", logger: logger) { configuration, _ in
+            try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
+                try await BenchRegistry.prepare(size: meters, rebuild: false, client: client, logger: logger)
+                let search = ProximitySearch(client: client, logger: logger, radius: radius)
+                return try await search.measure(
+                    meters: meters, iterations: iterations, scanRuns: scanRuns, seed: seed)
+            }
+        }
+        print(Self.table(result))
+        print("plan: " + result.plan)
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(result).write(to: URL(fileURLWithPath: json))
+        }
+    }
+
+    static func table(_ result: Result) -> String {
+        var table = TextTable(columns: [
+            "operation", "registry", "runs", "p50 ms", "p99 ms", "meters returned (median, min-max)", "baseline",
+            "baseline p50", "ratio", "goal p50", "met",
+        ])
+        let radius = String(format: "%g", result.radiusKilometres)
+        let returned = "\(result.returnedMedian) (\(result.returnedMinimum)-\(result.returnedMaximum))"
+        let ms = { (value: Double) in String(format: "%.2f", value) }
+        table.append([
+            "SELECT 1 (baseline)", "\(result.meters)", "\(result.runs)", ms(result.selectOneP50Milliseconds),
+            ms(result.selectOneP99Milliseconds), "-", "-", "-", "-", "-", "-",
+        ])
+        table.append([
+            "meter by primary key", "\(result.meters)", "\(result.runs)", ms(result.primaryKeyP50Milliseconds),
+            ms(result.primaryKeyP99Milliseconds), "1", "SELECT 1", String(format: "%.3f", result.selectOneP50Milliseconds),
+            String(format: "%.1fx", result.primaryKeyP50Milliseconds / result.selectOneP50Milliseconds), "-", "-",
+        ])
+        table.append([
+            "oms_meters_within(lat, lng, \(radius))", "\(result.meters)", "\(result.runs)", ms(result.p50Milliseconds),
+            ms(result.p99Milliseconds), returned, "SELECT 1", String(format: "%.3f", result.selectOneP50Milliseconds),
+            String(format: "%.1fx", result.p50Milliseconds / result.selectOneP50Milliseconds), "5",
+            result.p50Milliseconds <= 5 ? "yes" : "NO",
+        ])
+        table.append([
+            "  same, against the primary-key lookup", "\(result.meters)", "\(result.runs)", ms(result.p50Milliseconds),
+            ms(result.p99Milliseconds), returned, "meter by primary key",
+            String(format: "%.3f", result.primaryKeyP50Milliseconds),
+            String(format: "%.1fx", result.p50Milliseconds / result.primaryKeyP50Milliseconds), "-", "-",
+        ])
+        table.append([
+            "  same, server execution only", "\(result.meters)", "\(result.runs)", ms(result.serverP50Milliseconds),
+            ms(result.serverP99Milliseconds), returned, "-", "-", "-", "-", "-",
+        ])
+        if let scan = result.fullScanP50Milliseconds {
+            table.append([
+                "  same by a scan of every meter (reference)", "\(result.meters)", "\(result.fullScanRuns)", ms(scan),
+                "-", "-", "SELECT 1", String(format: "%.3f", result.selectOneP50Milliseconds),
+                String(format: "%.0fx", scan / result.selectOneP50Milliseconds), "-", "-",
+            ])
+        }
+        return table.render()
+    }
+}
+
+/// The measurements of `oms bench proximity` on one prepared registry.
+struct ProximitySearch: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+    let radius: Double
+
+    /// A latitude/longitude rectangle.
+    struct Area: Sendable {
+        var minimumLatitude: Double
+        var maximumLatitude: Double
+        var minimumLongitude: Double
+        var maximumLongitude: Double
+
+        /// The area less `kilometres` on every side, when it is wide and tall enough for that.
+        func inset(by kilometres: Double) -> Area {
+            let latitudeDegrees = kilometres / 111.2
+            let middle = (minimumLatitude + maximumLatitude) / 2
+            let longitudeDegrees = kilometres / (111.2 * cos(middle * .pi / 180))
+            var inner = self
+            if maximumLatitude - minimumLatitude > 2 * latitudeDegrees {
+                inner.minimumLatitude += latitudeDegrees
+                inner.maximumLatitude -= latitudeDegrees
+            }
+            if maximumLongitude - minimumLongitude > 2 * longitudeDegrees {
+                inner.minimumLongitude += longitudeDegrees
+                inner.maximumLongitude -= longitudeDegrees
+            }
+            return inner
+        }
+
+        func randomPoint(using generator: inout SplitMix64) -> (latitude: Double, longitude: Double) {
+            (Double.random(in: minimumLatitude...maximumLatitude, using: &generator),
+             Double.random(in: minimumLongitude...maximumLongitude, using: &generator))
+        }
+    }
+
+    func area() async throws -> Area {
+        let rows = try await client.query(
+            """
+            SELECT min(location_lat), max(location_lat), min(location_lng), max(location_lng)
+              FROM oms_meters WHERE status = 'active'
+            """, logger: logger)
+        for try await (a, b, c, d) in rows.decode((Double, Double, Double, Double).self) {
+            return Area(minimumLatitude: a, maximumLatitude: b, minimumLongitude: c, maximumLongitude: d)
+        }
+        throw NoMetersError()
+    }
+
+    func measure(meters: Int, iterations: Int, scanRuns: Int, seed: UInt64) async throws -> ProximityBench.Result {
+        let area = try await area().inset(by: radius)
+        var generator = SplitMix64(seed: seed)
+        let points = (0..<(iterations + 3)).map { _ in area.randomPoint(using: &generator) }
+        let meterNumbers = (0..<(iterations + 3)).map { _ in
+            "B" + String(String(Int.random(in: 1...meters, using: &generator) + 100_000_000).dropFirst())
+        }
+
+        let selectOne = try await LatencySample.measure(iterations: iterations) { _ in
+            try await drain(client.query("SELECT 1", logger: logger))
+        }
+        let primaryKey = try await LatencySample.measure(iterations: iterations) { index in
+            try await drain(client.query(
+                "SELECT * FROM oms_meters WHERE meter_number = \(meterNumbers[index])", logger: logger))
+        }
+        var returned: [Int] = []
+        let search = try await LatencySample.measure(iterations: iterations) { index in
+            let (latitude, longitude) = points[index]
+            let count = try await drain(client.query(
+                "SELECT * FROM oms_meters_within(\(latitude), \(longitude), \(radius))", logger: logger))
+            if index >= 3 { returned.append(count) }
+        }
+        var server = LatencySample()
+        for (latitude, longitude) in points.prefix(iterations) {
+            server.record(try await executionTime(latitude: latitude, longitude: longitude))
+        }
+        let plan = try await planSummary(latitude: points[0].latitude, longitude: points[0].longitude)
+        var scanP50: Double?
+        if scanRuns > 0 {
+            let scan = try await LatencySample.measure(iterations: scanRuns, warmup: 1) { index in
+                let (latitude, longitude) = points[index % points.count]
+                try await drain(client.query(
+                    """
+                    SELECT id, meter_number, oms_earth_distance_km(\(latitude), \(longitude), location_lat, location_lng) AS distance_km
+                      FROM oms_meters
+                     WHERE status = 'active'
+                       AND oms_earth_distance_km(\(latitude), \(longitude), location_lat, location_lng) <= \(radius)
+                     ORDER BY distance_km
+                    """, logger: logger))
+            }
+            scanP50 = scan.p50
+        }
+        let sorted = returned.sorted()
+        return ProximityBench.Result(
+            meters: meters, radiusKilometres: radius, runs: search.count, p50Milliseconds: search.p50,
+            p99Milliseconds: search.p99, serverP50Milliseconds: server.p50, serverP99Milliseconds: server.p99,
+            returnedMedian: sorted[sorted.count / 2], returnedMinimum: sorted.first ?? 0,
+            returnedMaximum: sorted.last ?? 0, selectOneP50Milliseconds: selectOne.p50, selectOneP99Milliseconds: selectOne.p99,
+            primaryKeyP50Milliseconds: primaryKey.p50, primaryKeyP99Milliseconds: primaryKey.p99,
+            fullScanRuns: scanRuns, fullScanP50Milliseconds: scanP50, usesIndex: plan.contains("oms_meters_point_idx"), plan: plan)
+    }
+
+    /// The server's time for one search (planning and execution), without the transfer of its rows.
+    func executionTime(latitude: Double, longitude: Double) async throws -> Duration {
+        let rows = try await client.query(
+            "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY) SELECT * FROM oms_meters_within(\(latitude), \(longitude), \(radius))",
+            logger: logger)
+        var milliseconds = 0.0
+        for try await line in rows.decode(String.self) {
+            for label in ["Planning Time: ", "Execution Time: "] {
+                guard let range = line.range(of: label) else { continue }
+                milliseconds += Double(line[range.upperBound...].prefix { $0 == "." || $0.isNumber }) ?? 0
+            }
+        }
+        return .nanoseconds(Int64(milliseconds * 1_000_000))
+    }
+
+    /// The plan's node types and indexes, outermost first (e.g. "Sort > Bitmap Heap Scan > Bitmap Index Scan on ...").
+    func planSummary(latitude: Double, longitude: Double) async throws -> String {
+        let rows = try await client.query(
+            "EXPLAIN (COSTS OFF) SELECT * FROM oms_meters_within(\(latitude), \(longitude), \(radius))", logger: logger)
+        var nodes: [String] = []
+        for try await line in rows.decode(String.self) {
+            let node = line.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "->  ", with: "")
+            if line.contains("->") || nodes.isEmpty { nodes.append(node) }
+        }
+        return nodes.joined(separator: " > ")
+    }
+
+    /// Reads every row; returns how many there were.
+    @discardableResult
+    func drain(_ rows: PostgresRowSequence) async throws -> Int {
+        var count = 0
+        for try await _ in rows { count += 1 }
+        return count
+    }
+
+    /// The registry has no active meter to search around.
+    struct NoMetersError: Error, CustomStringConvertible {
+        var description: String { "the benchmark registry has no active meters" }
+    }
+}
+
+/// A small seedable generator (SplitMix64), so that a run's points can be repeated.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
