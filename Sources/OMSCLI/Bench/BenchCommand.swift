@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks: the SCADA workflow (default) and a last-gasp storm.",
-        subcommands: [SCADABench.self, StormBench.self],
+        subcommands: [SCADABench.self, StormBench.self, ImportBench.self, ProximityBench.self, RegistryMigrationBench.self],
         defaultSubcommand: SCADABench.self
     )
 }
