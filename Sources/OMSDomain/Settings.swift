@@ -30,7 +30,22 @@ public struct SettingKey: Hashable, Sendable, CustomStringConvertible {
     /// Confidence of an outage opened from a SCADA breaker event and of the status changes it makes.
     public static let scadaConfidence = confidence(of: .scada)
 
+    /// Meter evidence joins an active outage only if that outage was first detected within this many minutes.
+    public static let correlationWindowMinutes = SettingKey(name: "correlation.window_minutes", defaultValue: "60")
+    /// An outage whose combined confidence reaches this is confirmed.
+    public static let confirmConfidence = SettingKey(name: "correlation.confirm_confidence", defaultValue: "0.95")
+    /// Whether leading zeros of a meter number's digits are ignored when matching (call center, registry migration).
+    public static let stripLeadingZeros = SettingKey(name: "call_center.strip_leading_zeros", defaultValue: "true")
+    /// Proximity linking: a meter without topology joins the nearest distribution point within this radius (km).
+    public static let proximityDPRadiusKm = SettingKey(name: "proximity.dp_radius_km", defaultValue: "0.5")
+    /// ... else the nearest feeder (its location) within this radius (km).
+    public static let proximityFeederRadiusKm = SettingKey(name: "proximity.feeder_radius_km", defaultValue: "2")
+    /// ... else the nearest substation within this radius (km).
+    public static let proximitySubstationRadiusKm = SettingKey(name: "proximity.substation_radius_km", defaultValue: "10")
+
     /// Every key this version of the service relies on.
     public static let all: [SettingKey] =
-        [.communicationTimeoutMinutes, .scadaCriticalAlarms] + SourceType.allCases.map(confidence(of:))
+        [.communicationTimeoutMinutes, .scadaCriticalAlarms, .correlationWindowMinutes, .confirmConfidence,
+         .stripLeadingZeros, .proximityDPRadiusKm, .proximityFeederRadiusKm, .proximitySubstationRadiusKm]
+        + SourceType.allCases.map(confidence(of:))
 }
