@@ -10,16 +10,7 @@ import Testing
 /// The `oms` commands against real PostgreSQL: a managed cluster in a scratch
 /// folder, or a test database by --database-url.
 @Suite("oms commands", .serialized)
-struct CommandTests {
-    func run(_ arguments: [String]) async throws {
-        var command = try OMSCommand.parseAsRoot(arguments)
-        guard var asyncCommand = command as? any AsyncParsableCommand else {
-            try command.run()
-            return
-        }
-        try await asyncCommand.run()
-    }
-
+struct CommandTests: RunsOMSCommands {
     func withScratchFolder<T>(_ body: (String) async throws -> T) async throws -> T {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("oms-cli-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

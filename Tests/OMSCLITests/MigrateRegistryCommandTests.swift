@@ -9,16 +9,7 @@ import Testing
 
 /// `oms migrate-registry` against a test database (--database-url).
 @Suite("oms migrate-registry", .serialized)
-struct MigrateRegistryCommandTests {
-    func run(_ arguments: [String]) async throws {
-        var command = try OMSCommand.parseAsRoot(arguments)
-        guard var asyncCommand = command as? any AsyncParsableCommand else {
-            try command.run()
-            return
-        }
-        try await asyncCommand.run()
-    }
-
+struct MigrateRegistryCommandTests: RunsOMSCommands {
     /// Sources with one duplicate spelling, one ONU event to attach and one conflict.
     func fillSources(_ client: PostgresClient) async throws {
         try await client.execute("INSERT INTO oms_meters (meter_number, onu_id) VALUES ('M500', 'ONU-500')")

@@ -23,6 +23,19 @@ struct KAIFAFeedTests {
         return (asset, point)
     }
 
+    /// Sessions blocked on a lock while running `function`, polled until there is one (10 s at most).
+    func sessionsWaitingOnALock(running function: String, on client: PostgresClient) async throws -> Int {
+        let pattern = "%\(function)%"
+        for _ in 0..<500 {
+            let waiting = try await client.scalar(
+                "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE \(pattern)",
+                as: Int.self)
+            if waiting > 0 { return waiting }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return 0
+    }
+
     func status(_ meter: String, on client: PostgresClient) async throws -> String {
         try await client.scalar(
             "SELECT power_status || '/' || communication_status FROM oms_meters WHERE meter_number = \(meter)",
@@ -195,16 +208,7 @@ struct KAIFAFeedTests {
                                       logger: TestDatabase.logger)
                 // The second delivery starts while the first is not committed, and waits on it.
                 let second = Task { try await ingestor.ingest([.success(event)]) }
-                var waiting = 0
-                for _ in 0..<500 where waiting == 0 {
-                    try await Task.sleep(for: .milliseconds(20))
-                    waiting = try await client.scalar(
-                        """
-                        SELECT count(*)::int FROM pg_stat_activity
-                         WHERE wait_event_type = 'Lock' AND query LIKE '%insert_kaifa_event_from_json_with_meter_sync%'
-                        """, as: Int.self)
-                }
-                #expect(waiting == 1)
+                #expect(try await sessionsWaitingOnALock(running: "insert_kaifa_event_from_json_with_meter_sync", on: client) == 1)
                 try await first.query("COMMIT", logger: TestDatabase.logger)
                 let outcomes = try await second.value
                 guard case .duplicate(let summary)? = outcomes.first else {
@@ -237,16 +241,7 @@ struct KAIFAFeedTests {
                     try await client.execute("SELECT insert_kaifa_events_with_meter_sync(jsonb_build_array(\(message)::jsonb))")
                 }
                 // Commit only once the second session is blocked on the first one.
-                var waiting = 0
-                for _ in 0..<500 where waiting == 0 {
-                    try await Task.sleep(for: .milliseconds(20))
-                    waiting = try await client.scalar(
-                        """
-                        SELECT count(*)::int FROM pg_stat_activity
-                         WHERE wait_event_type = 'Lock' AND query LIKE '%insert_kaifa_events_with_meter_sync%'
-                        """, as: Int.self)
-                }
-                #expect(waiting == 1)
+                #expect(try await sessionsWaitingOnALock(running: "insert_kaifa_events_with_meter_sync", on: client) == 1)
                 try await first.query("COMMIT", logger: TestDatabase.logger)
                 do {
                     try await second.value
