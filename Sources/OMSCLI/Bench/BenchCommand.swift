@@ -11,7 +11,7 @@ import PostgresNIO
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks: the SCADA workflow (default) and a last-gasp storm.",
+        abstract: "Benchmarks: the SCADA workflow (default), a last-gasp storm, registry import, registry migration and proximity search.",
         subcommands: [SCADABench.self, StormBench.self, ImportBench.self, ProximityBench.self, RegistryMigrationBench.self],
         defaultSubcommand: SCADABench.self
     )
