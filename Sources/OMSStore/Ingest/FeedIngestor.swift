@@ -148,7 +148,7 @@ extension FeedIngestor {
     ///
     /// A batch that met a concurrent delivery of one of its events is refused whole
     /// (SQLSTATE 40001, nothing written); called again, it answers that event as a
-    /// repeat.
+    /// repeat. A deadlock with another batch (40P01) is rolled back whole too, and tried again.
     private func callRetryingConflicts(_ function: String, argument: String) async throws -> String {
         var attempt = 1
         while true {
@@ -159,8 +159,11 @@ extension FeedIngestor {
                 var json = ""
                 for try await text in rows.decode(String.self) { json = text }
                 return json
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "40001" && attempt < Self.conflictAttempts {
-                logger.info("a concurrent delivery of the same event; trying again", metadata: ["attempt": "\(attempt)"])
+            } catch let error as PSQLError
+                where ["40001", "40P01"].contains(error.serverInfo?[.sqlState]) && attempt < Self.conflictAttempts {
+                logger.info("a concurrent batch conflicted with this one; trying again", metadata: [
+                    "attempt": "\(attempt)", "sqlstate": "\(error.serverInfo?[.sqlState] ?? "")",
+                ])
                 attempt += 1
             }
         }
