@@ -78,8 +78,3 @@ struct ImportCommand: AsyncParsableCommand {
         if summaries.contains(where: { !$0.rejects.isEmpty }) { throw ExitCode(1) }
     }
 }
-
-extension Duration {
-    /// The duration in seconds, as a Double.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

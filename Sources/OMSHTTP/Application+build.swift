@@ -11,13 +11,16 @@ public struct ServerSettings: Sendable {
     public var migrateOnStart: Bool
     /// The largest request body accepted (bytes); larger ones get 413.
     public var maximumBodySize: Int
+    /// How long `GET /health` waits for the database before reporting it unreachable (seconds).
+    public var healthProbeTimeout: Double
 
     public init(host: String = "127.0.0.1", port: Int = 8080, migrateOnStart: Bool = true,
-                maximumBodySize: Int = 8 * 1024 * 1024) {
+                maximumBodySize: Int = 8 * 1024 * 1024, healthProbeTimeout: Double = 3) {
         self.host = host
         self.port = port
         self.migrateOnStart = migrateOnStart
         self.maximumBodySize = maximumBodySize
+        self.healthProbeTimeout = healthProbeTimeout
     }
 }
 
@@ -35,7 +38,8 @@ public func buildApplication(
     router.middlewares.add(LogRequestsMiddleware(.debug))
     HealthController(
         inspector: SchemaInspector(client: client, logger: logger),
-        expectedSchemaVersion: migrations.migrations.last?.version ?? 0
+        expectedSchemaVersion: migrations.migrations.last?.version ?? 0,
+        probeTimeout: settings.healthProbeTimeout
     ).addRoutes(to: router)
     let api = router.group("api/v1")
     FeedController(

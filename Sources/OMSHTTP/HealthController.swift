@@ -6,6 +6,8 @@ import OMSStore
 struct HealthController: Sendable {
     let inspector: SchemaInspector
     let expectedSchemaVersion: Int
+    /// Seconds to wait for the database before reporting it unreachable.
+    let probeTimeout: Double
 
     /// The body of `GET /health`.
     struct Health: ResponseEncodable, Equatable {
@@ -32,7 +34,7 @@ struct HealthController: Sendable {
 
     func check() async -> Health {
         do {
-            let version = try await withTimeout(seconds: 3) { try await inspector.schemaVersion() }
+            let version = try await withTimeout(seconds: probeTimeout) { try await inspector.schemaVersion() }
             let current = version == expectedSchemaVersion
             return Health(
                 status: current ? "ok" : "degraded", database: "reachable", schemaVersion: version,

@@ -23,10 +23,15 @@ struct HealthTests {
         }
     }
 
-    func health(configuration: PostgresClient.Configuration, migrateOnStart: Bool) async throws -> (HTTPResponse.Status, Health) {
+    /// `GET /health` of a fresh application. The probe waits `probeTimeout` seconds: generous by
+    /// default, as a loaded test machine can take seconds to open a connection.
+    func health(configuration: PostgresClient.Configuration, migrateOnStart: Bool, probeTimeout: Double = 30)
+        async throws -> (HTTPResponse.Status, Health)
+    {
         let client = PostgresClient(configuration: configuration, backgroundLogger: TestDatabase.logger)
         let app = try buildApplication(
-            client: client, settings: ServerSettings(migrateOnStart: migrateOnStart), logger: TestDatabase.logger)
+            client: client, settings: ServerSettings(migrateOnStart: migrateOnStart, healthProbeTimeout: probeTimeout),
+            logger: TestDatabase.logger)
         return try await app.test(.router) { http in
             try await http.execute(uri: "/health", method: .get) { response in
                 (response.status, try JSONDecoder().decode(Health.self, from: Data(response.body.readableBytesView)))
@@ -63,7 +68,7 @@ struct HealthTests {
     func unreachable() async throws {
         let configuration = PostgresClient.Configuration(
             unixSocketPath: "/tmp/oms-no-such-server/.s.PGSQL.1", username: "postgres", password: nil, database: "oms")
-        let (status, body) = try await health(configuration: configuration, migrateOnStart: false)
+        let (status, body) = try await health(configuration: configuration, migrateOnStart: false, probeTimeout: 3)
         #expect(status == .serviceUnavailable)
         #expect(body.database == "unreachable")
         #expect(body.error != nil)

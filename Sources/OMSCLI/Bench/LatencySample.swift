@@ -3,8 +3,7 @@ struct LatencySample: Sendable {
     private(set) var milliseconds: [Double] = []
 
     mutating func record(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        milliseconds.append(Double(seconds) * 1000 + Double(attoseconds) / 1e15)
+        milliseconds.append(duration.seconds * 1000)
     }
 
     /// The p-th percentile (0...100), nearest-rank.

@@ -183,8 +183,7 @@ struct Storm: Sendable {
                     """, logger: logger)
             }
         }
-        let elapsed = clock.now - started
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return (clock.now - started).seconds
     }
 
     /// Posts every batch, `concurrency` at a time; wall seconds and batch latencies.
@@ -212,8 +211,7 @@ struct Storm: Sendable {
                 if next < all.count { submit() }
             }
         }
-        let elapsed = clock.now - started
-        return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, latencies)
+        return ((clock.now - started).seconds, latencies)
     }
 
     /// Storm events linked to an outage.

@@ -196,7 +196,7 @@ BEGIN
     PERFORM oms_require_array(p_events, 'ONU events');
     IF to_regclass('pg_temp.oms_onu_staged') IS NULL THEN
         CREATE TEMP TABLE oms_onu_staged (
-            n bigint, message jsonb, fast boolean, key text, first_n bigint,
+            n bigint, message jsonb, fast boolean, first_n bigint,
             id uuid, stored boolean NOT NULL DEFAULT false, process boolean NOT NULL DEFAULT false, result jsonb,
             source_event_id text, event_type text, alarm_name text, onu_id text, onu_serial text,
             event_timestamp timestamptz, latitude double precision, longitude double precision, event_kind text,
@@ -230,12 +230,14 @@ BEGIN
      WHERE NOT s.fast;
 
     -- 2. Repeats: the event id, else (ONU, type, alarm, time); stored before, or earlier in this batch.
-    UPDATE oms_onu_staged s
-       SET key = coalesce('id:' || s.source_event_id,
-                          concat_ws(E'\x1f', 'natural', coalesce(s.onu_id, ''), coalesce(s.onu_serial, ''), s.event_type,
-                                    coalesce(s.alarm_name, ''), s.event_timestamp::text));
     UPDATE oms_onu_staged s SET first_n = f.first_n
-      FROM (SELECT x.n, min(x.n) OVER (PARTITION BY x.key) AS first_n FROM oms_onu_staged x) f
+      FROM (SELECT x.n,
+                   min(x.n) OVER (PARTITION BY coalesce('id:' || x.source_event_id,
+                                                        concat_ws(E'\x1f', 'natural', coalesce(x.onu_id, ''),
+                                                                  coalesce(x.onu_serial, ''), x.event_type,
+                                                                  coalesce(x.alarm_name, ''), x.event_timestamp::text)))
+                       AS first_n
+              FROM oms_onu_staged x) f
      WHERE s.n = f.n;
     WITH existing AS (
         SELECT s.n, e.id, e.sync_result
@@ -322,7 +324,7 @@ BEGIN
     PERFORM oms_require_array(p_events, 'KAIFA events');
     IF to_regclass('pg_temp.oms_kaifa_staged') IS NULL THEN
         CREATE TEMP TABLE oms_kaifa_staged (
-            n bigint, message jsonb, fast boolean, key text, first_n bigint,
+            n bigint, message jsonb, fast boolean, first_n bigint,
             id uuid, stored boolean NOT NULL DEFAULT false, process boolean NOT NULL DEFAULT false, result jsonb,
             source_event_id text, message_id text, event_type_code text, asset_mrid text, usage_point_mrid text,
             meter_number text, reason text, severity text, event_timestamp timestamptz, source text,
@@ -355,10 +357,13 @@ BEGIN
            nullif(btrim(coalesce(e.value ->> 'source', e.value #>> '{header,source}')), ''),
            e.value - 'rawXML', e.value ->> 'rawXML'
       FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(value, n);
+    -- The meaning is looked up once per (code, head-end), not per event: a storm is one code.
     UPDATE oms_kaifa_staged s
-       SET event_timestamp = (s.message ->> 'createdDateTime')::timestamptz,
-           event_meaning = oms_kaifa_meaning(s.event_type_code, s.source)
-     WHERE s.fast;
+       SET event_timestamp = (s.message ->> 'createdDateTime')::timestamptz, event_meaning = m.meaning
+      FROM (SELECT x.event_type_code, x.source, oms_kaifa_meaning(x.event_type_code, x.source) AS meaning
+              FROM oms_kaifa_staged x WHERE x.fast
+             GROUP BY x.event_type_code, x.source) m
+     WHERE s.fast AND s.event_type_code = m.event_type_code AND s.source IS NOT DISTINCT FROM m.source;
     UPDATE oms_kaifa_staged s
        SET (source_event_id, message_id, event_type_code, asset_mrid, usage_point_mrid, meter_number, reason, severity,
             event_timestamp, source, event_meaning, raw, raw_message)
@@ -370,13 +375,16 @@ BEGIN
 
     -- 2. Repeats: the event mRID, else (meter identity, code, time); stored before, or earlier in this batch.
     UPDATE oms_kaifa_staged s
-       SET key = coalesce('id:' || s.source_event_id,
-                          concat_ws(E'\x1f', 'natural', coalesce(s.asset_mrid, ''), coalesce(s.usage_point_mrid, ''),
-                                    coalesce(s.meter_number, ''), s.event_type_code, s.event_timestamp::text)),
+       SET first_n = f.first_n,
            kind = CASE WHEN s.event_meaning IN ('power_off', 'power_on', 'comm_lost', 'comm_restored')
-                       THEN s.event_meaning ELSE 'none' END;
-    UPDATE oms_kaifa_staged s SET first_n = f.first_n
-      FROM (SELECT x.n, min(x.n) OVER (PARTITION BY x.key) AS first_n FROM oms_kaifa_staged x) f
+                       THEN s.event_meaning ELSE 'none' END
+      FROM (SELECT x.n,
+                   min(x.n) OVER (PARTITION BY coalesce('id:' || x.source_event_id,
+                                                        concat_ws(E'\x1f', 'natural', coalesce(x.asset_mrid, ''),
+                                                                  coalesce(x.usage_point_mrid, ''), coalesce(x.meter_number, ''),
+                                                                  x.event_type_code, x.event_timestamp::text)))
+                       AS first_n
+              FROM oms_kaifa_staged x) f
      WHERE s.n = f.n;
     WITH existing AS (
         SELECT s.n, e.id, e.sync_result
