@@ -1,4 +1,6 @@
 import ArgumentParser
+import OMSStore
+import PostgresNIO
 
 /// `oms`: the outage correlation service's command-line tool.
 public struct OMSCommand: AsyncParsableCommand {
@@ -16,4 +18,34 @@ public struct OMSCommand: AsyncParsableCommand {
             MigrateRegistryCommand.self,
         ]
     )
+}
+
+extension OMSCommand {
+    /// Parses the command line and runs the command, like ArgumentParser's own
+    /// `main()`, except that a failed SQL statement is reported in the server's
+    /// words (message, detail, hint, SQLSTATE): PostgresNIO's own description of
+    /// an error is deliberately generic.
+    public static func runCommandLine() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: readable(error))
+        }
+    }
+
+    /// The error as the command line reports it: a database error in the server's words.
+    static func readable(_ error: any Error) -> any Error {
+        error is PSQLError ? DatabaseFailure(message: error.readableDatabaseMessage) : error
+    }
+}
+
+/// A database error as the command line prints it.
+struct DatabaseFailure: Error, CustomStringConvertible {
+    let message: String
+    var description: String { "database: \(message)" }
 }

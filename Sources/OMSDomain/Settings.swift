@@ -42,10 +42,13 @@ public struct SettingKey: Hashable, Sendable, CustomStringConvertible {
     public static let proximityFeederRadiusKm = SettingKey(name: "proximity.feeder_radius_km", defaultValue: "2")
     /// ... else the nearest substation within this radius (km).
     public static let proximitySubstationRadiusKm = SettingKey(name: "proximity.substation_radius_km", defaultValue: "10")
+    /// An import of at least this many rows into an empty table builds its indexes and foreign keys after the rows (0: never).
+    public static let importBulkLoadMinRows = SettingKey(name: "import.bulk_load_min_rows", defaultValue: "10000")
 
     /// Every key this version of the service relies on.
     public static let all: [SettingKey] =
         [.communicationTimeoutMinutes, .scadaCriticalAlarms, .correlationWindowMinutes, .confirmConfidence,
-         .stripLeadingZeros, .proximityDPRadiusKm, .proximityFeederRadiusKm, .proximitySubstationRadiusKm]
+         .stripLeadingZeros, .proximityDPRadiusKm, .proximityFeederRadiusKm, .proximitySubstationRadiusKm,
+         .importBulkLoadMinRows]
         + SourceType.allCases.map(confidence(of:))
 }

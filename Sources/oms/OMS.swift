@@ -5,4 +5,8 @@ import OMSCLI
 @main
 struct OMS: AsyncParsableCommand {
     static let configuration = OMSCommand.configuration
+
+    static func main() async {
+        await OMSCommand.runCommandLine()
+    }
 }

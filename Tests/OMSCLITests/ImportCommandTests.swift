@@ -44,4 +44,25 @@ extension CommandTests {
             #expect(throws: (any Error).self) { try OMSCommand.parseAsRoot(["import", "\(folder)/export.csv", "--kind", "poles"]) }
         }
     }
+
+    @Test("a database error stops oms import with the server's own words, not PostgresNIO's generic description")
+    func databaseErrorIsReadable() async throws {
+        try await withScratchFolder { folder in
+            try await TestDatabase.with(.migrated) { database in
+                let url = try await TestDatabase.server().connectionURL(database: database.name)
+                try await database.client.execute("ALTER TABLE oms_customers ADD CONSTRAINT no_amal CHECK (name <> 'Amal')")
+                try "customer_id,name\nC1,Amal\n".write(toFile: "\(folder)/customers.csv", atomically: true, encoding: .utf8)
+                do {
+                    try await run(["import", "\(folder)/customers.csv", "--database-url", url])
+                    Issue.record("the import was accepted")
+                } catch {
+                    let reported = String(describing: OMSCommand.readable(error))
+                    #expect(reported.contains(#"violates check constraint "no_amal""#))
+                    #expect(reported.contains("SQLSTATE 23514"))
+                    #expect(!String(describing: error).contains("no_amal"), "PostgresNIO's own description hides the server's message")
+                }
+                #expect(try await database.client.scalar("SELECT count(*)::int FROM oms_customers", as: Int.self) == 0)
+            }
+        }
+    }
 }

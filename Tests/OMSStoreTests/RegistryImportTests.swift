@@ -100,11 +100,7 @@ struct RegistryImportTests {
 
     func importAll(_ folder: String, client: PostgresClient) async throws -> [RegistryImportSummary] {
         let importer = RegistryImporter(client: client, logger: TestDatabase.logger)
-        var summaries: [RegistryImportSummary] = []
-        for file in try RegistryImporter.files(at: folder) {
-            summaries.append(try await importer.importFile(file.path, kind: file.kind, format: file.format))
-        }
-        return summaries
+        return try await importer.importFiles(try RegistryImporter.files(at: folder))
     }
 
     /// Everything an import writes, by business key, as text (ids left out).

@@ -69,11 +69,57 @@ public struct RegistryImporter: Sendable {
 
     /// Imports one file in one transaction.
     public func importFile(_ path: String, kind: RegistryKind, format: RegistryFileFormat) async throws -> RegistryImportSummary {
-        let reader = RegistryFileReader(path: path, kind: kind, format: format)
-        return try await client.withConnection { connection in
+        try await importFile(RegistryFileReader(path: path, kind: kind, format: format), after: nil)
+    }
+
+    /// Imports files in the order given, each in its own transaction, and calls
+    /// `fileDone` as each commits. While one file is checked and applied, the next
+    /// is already read and staged on a second connection (reading a large CSV costs
+    /// the client as much CPU as the server spends checking the previous file); its
+    /// checks and upserts start only once the previous file has committed, so they
+    /// see its rows. A file that fails stops the import: the one staged behind it is
+    /// rolled back, and the error is thrown.
+    public func importFiles(
+        _ files: [(path: String, kind: RegistryKind, format: RegistryFileFormat)],
+        fileDone: (RegistryImportSummary) -> Void = { _ in }
+    ) async throws -> [RegistryImportSummary] {
+        var summaries: [RegistryImportSummary] = []
+        var previous: Task<RegistryImportSummary, any Error>?
+        for file in files {
+            let reader = RegistryFileReader(path: file.path, kind: file.kind, format: file.format)
+            let prior = previous
+            let current = Task { try await importFile(reader, after: prior) }
+            if let prior {
+                do {
+                    let summary = try await prior.value
+                    summaries.append(summary)
+                    fileDone(summary)
+                } catch {
+                    current.cancel()
+                    _ = try? await current.value
+                    throw error
+                }
+            }
+            previous = current
+        }
+        if let previous {
+            let summary = try await previous.value
+            summaries.append(summary)
+            fileDone(summary)
+        }
+        return summaries
+    }
+
+    /// One file in one transaction: staged at once, applied once `prior` (the file
+    /// before it) has committed.
+    private func importFile(_ reader: RegistryFileReader, after prior: Task<RegistryImportSummary, any Error>?) async throws -> RegistryImportSummary {
+        try await client.withConnection { connection in
             try await connection.query("BEGIN", logger: logger)
             do {
-                let summary = try await importFile(reader, on: connection)
+                let staged = try await stage(reader, on: connection)
+                if let prior { _ = try await prior.value }
+                try Task.checkCancellation()
+                let summary = try await apply(reader, staged: staged, on: connection)
                 try await connection.query("COMMIT", logger: logger)
                 return summary
             } catch {
@@ -135,9 +181,10 @@ public struct RegistryImporter: Sendable {
         return (rows, readRejects)
     }
 
-    private func importFile(_ reader: RegistryFileReader, on connection: PostgresConnection) async throws -> RegistryImportSummary {
+    /// Checks and upserts the staged rows (`oms_import_apply`), and collects the refused ones.
+    private func apply(_ reader: RegistryFileReader, staged: (Int, [RegistryReject]), on connection: PostgresConnection) async throws -> RegistryImportSummary {
         let kind = reader.kind
-        let (rows, readRejects) = try await stage(reader, on: connection)
+        let (rows, readRejects) = staged
         let counts = try await connection.query(
             "SELECT rows_read::int, inserted::int, updated::int, unchanged::int FROM oms_import_apply(\(kind.rawValue))",
             logger: logger)
@@ -162,6 +209,10 @@ public struct RegistryImporter: Sendable {
 extension ByteBuffer {
     /// A value in COPY's text format: backslash, tab, newline and carriage return escaped.
     fileprivate mutating func writeCopyText(_ value: String) {
+        if !value.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) {
+            writeString(value)
+            return
+        }
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\\"): writeStaticString("\\\\")
