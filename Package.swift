@@ -130,7 +130,7 @@ let package = Package(
         .testTarget(
             name: "OMSCLITests",
             dependencies: [
-                "OMSCLI", "OMSStore", "OMSTestSupport",
+                "OMSCLI", "OMSDomain", "OMSStore", "OMSTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
@@ -140,6 +140,7 @@ let package = Package(
             name: "OMSHTTPTests",
             dependencies: [
                 "OMSHTTP",
+                "OMSDomain",
                 "OMSStore",
                 "OMSFeeds",
                 "OMSTestSupport",

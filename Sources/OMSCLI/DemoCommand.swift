@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OMSDomain
 import OMSFeeds
 import OMSHTTP
 import OMSStore
@@ -48,9 +49,12 @@ struct DemoCommand: AsyncParsableCommand {
                 try await printReport(client: client, logger: logger)
                 try await replayBreakerTrip(client: client, logger: logger)
                 try await replayMeterEvidence(client: client, logger: logger)
+                let (_, key) = try await APIKeyStore(client: client, logger: logger).create(scopes: [.admin], name: "oms demo")
+                print("\nAPI key (admin, made for this demo; oms keys create makes narrower ones):\n  \(key)")
+                print("  curl -H 'Authorization: Bearer \(key)' http://127.0.0.1:\(port)/api/v1/feeders/FD002/meters")
             }
             if serveAfterwards {
-                print("\nserving the API on http://127.0.0.1:\(port) (GET /health); Ctrl-C stops")
+                print("\nserving the API on http://127.0.0.1:\(port) (GET /health open; /api/v1 needs the key); Ctrl-C stops")
                 try await serve(
                     configuration: configuration, settings: ServerSettings(port: port, migrateOnStart: false),
                     logger: logger)

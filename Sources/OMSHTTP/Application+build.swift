@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import OMSDomain
 import OMSStore
 import PostgresNIO
 
@@ -41,24 +42,26 @@ public func buildApplication(
         expectedSchemaVersion: migrations.migrations.last?.version ?? 0,
         probeTimeout: settings.healthProbeTimeout
     ).addRoutes(to: router)
+    // Every route under /api/v1 needs an API key with the route's scope (RequireScope).
     let api = router.group("api/v1")
+    let keys = APIKeyStore(client: client, logger: logger)
     FeedController(
         feed: .scada, ingestor: FeedIngestor(.scada, client: client, logger: logger), path: "scada/events",
-        maximumBodySize: settings.maximumBodySize
+        maximumBodySize: settings.maximumBodySize, scope: .ingestSCADA, keys: keys
     ).addRoutes(to: api)
     FeedController(
         feed: .onu, ingestor: FeedIngestor(.onu, client: client, logger: logger), path: "onu/events",
-        maximumBodySize: settings.maximumBodySize
+        maximumBodySize: settings.maximumBodySize, scope: .ingestONU, keys: keys
     ).addRoutes(to: api)
     FeedController(
         feed: .kaifa, ingestor: FeedIngestor(.kaifa, client: client, logger: logger), path: "kaifa/events",
-        maximumBodySize: settings.maximumBodySize
+        maximumBodySize: settings.maximumBodySize, scope: .ingestKAIFA, keys: keys
     ).addRoutes(to: api)
     FeedController(
         feed: .callCenter, ingestor: FeedIngestor(.callCenter, client: client, logger: logger),
-        path: "callcenter/tickets", maximumBodySize: settings.maximumBodySize
+        path: "callcenter/tickets", maximumBodySize: settings.maximumBodySize, scope: .ingestCallCenter, keys: keys
     ).addRoutes(to: api)
-    NetworkController(queries: MeterQueries(client: client, logger: logger)).addRoutes(to: api)
+    NetworkController(queries: MeterQueries(client: client, logger: logger), keys: keys).addRoutes(to: api)
 
     var app = Application(
         router: router,

@@ -1,4 +1,5 @@
 import Hummingbird
+import OMSDomain
 import OMSFeeds
 import OMSStore
 
@@ -13,6 +14,9 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
     let ingestor: FeedIngestor<Event, Summary>
     let path: RouterPath
     let maximumBodySize: Int
+    /// The scope a key needs to post here.
+    let scope: APIScope
+    let keys: APIKeyStore
 
     /// One item of a batch response.
     struct ItemOutcome: Encodable {
@@ -32,7 +36,7 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
     }
 
     func addRoutes(to group: RouterGroup<some RequestContext>) {
-        group.post(path) { request, context in
+        group.group().add(middleware: RequireScope(scope: scope, keys: keys)).post(path) { request, context in
             try await create(request: request, context: context)
         }
     }

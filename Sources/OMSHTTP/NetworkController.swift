@@ -1,10 +1,12 @@
 import Hummingbird
+import OMSDomain
 import OMSStore
 
 /// `GET /api/v1/substations/{substation_id}/meters` and `GET /api/v1/feeders/{feeder_id}/meters`:
 /// the active meters under a substation or feeder (the seed's `get_meters_by_*`).
 struct NetworkController: Sendable {
     let queries: MeterQueries
+    let keys: APIKeyStore
 
     /// The body of both routes.
     struct Meters: Encodable {
@@ -12,7 +14,8 @@ struct NetworkController: Sendable {
         var meters: [MeterSummary]
     }
 
-    func addRoutes(to group: RouterGroup<some RequestContext>) {
+    func addRoutes(to api: RouterGroup<some RequestContext>) {
+        let group = api.group().add(middleware: RequireScope(scope: .read, keys: keys))
         group.get("substations/:substation_id/meters") { _, context in
             let id = try context.parameters.require("substation_id")
             let meters = try await queries.metersBySubstation(id)

@@ -16,7 +16,7 @@ struct ProblemDetails: Encodable, Sendable {
     var title: String
     var status: Int
     var detail: String
-    var errors: [FieldError]?
+    var errors: [FieldError]? = nil
 
     /// A request whose body could not be accepted, with each refused field.
     static func invalidInput(_ errors: [FeedDecodingError], what: String) -> ProblemDetails {

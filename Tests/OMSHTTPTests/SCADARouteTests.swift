@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import OMSDomain
 import OMSHTTP
 import OMSStore
 import OMSTestSupport
@@ -23,11 +24,12 @@ struct SCADARouteTests {
         let app = try buildApplication(
             client: client, settings: ServerSettings(migrateOnStart: false, maximumBodySize: 64 * 1024),
             logger: TestDatabase.logger)
+        let key = try await bearer(database, [.ingestSCADA])
         return try await app.test(.router) { http in
             var replies: [Reply] = []
             for body in bodies {
                 let reply = try await http.execute(
-                    uri: "/api/v1/scada/events", method: .post, headers: [.contentType: "application/json"],
+                    uri: "/api/v1/scada/events", method: .post, headers: [.contentType: "application/json", .authorization: key],
                     body: ByteBuffer(string: body)
                 ) { response in
                     Reply(
@@ -118,9 +120,10 @@ struct ONURouteTests {
             let app = try buildApplication(
                 client: client, settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
             let now = ISO8601DateFormatter().string(from: Date().addingTimeInterval(60))
+            let key = try await bearer(database, [.ingestONU])
             try await app.test(.router) { http in
                 try await http.execute(
-                    uri: "/api/v1/onu/events", method: .post,
+                    uri: "/api/v1/onu/events", method: .post, headers: [.authorization: key],
                     body: ByteBuffer(string: #"{"type": "ONU_LastGaspAlert", "eventId": "H1", "onuId": "ONU-000001", "timestamp": "\#(now)"}"#)
                 ) { response in
                     #expect(response.status == .created)
@@ -129,7 +132,7 @@ struct ONURouteTests {
                     #expect(json?["kind"] as? String == "power_off")
                 }
                 try await http.execute(
-                    uri: "/api/v1/onu/events", method: .post,
+                    uri: "/api/v1/onu/events", method: .post, headers: [.authorization: key],
                     body: ByteBuffer(string: #"{"type": "ONU_LastGaspAlert", "onuSerial": "HWTC123", "timestamp": "\#(now)"}"#)
                 ) { response in
                     #expect(response.status == .badRequest)
@@ -141,6 +144,12 @@ struct ONURouteTests {
             }
         }
     }
+}
+
+/// `Bearer KEY` for a new key with these scopes.
+func bearer(_ database: TestDatabase.Handle, _ scopes: [APIScope]) async throws -> String {
+    let keys = APIKeyStore(client: database.client, logger: TestDatabase.logger)
+    return "Bearer \(try await keys.create(scopes: scopes, name: "test").key)"
 }
 
 /// A response body as a JSON object.
@@ -168,9 +177,10 @@ struct KAIFAAndCallCenterRouteTests {
                 <ns2:EndDeviceEventType ref="3.26.136.47"/></ns2:EndDeviceEvent></ns2:EndDeviceEvents></ns0:Payload>
                 </ns0:CreatedEndDeviceEvents></soapenv:Body></soapenv:Envelope>
                 """
+            let key = try await bearer(database, [.ingestKAIFA, .ingestCallCenter])
             try await app.test(.router) { http in
                 try await http.execute(
-                    uri: "/api/v1/kaifa/events", method: .post, headers: [.contentType: "application/soap+xml"],
+                    uri: "/api/v1/kaifa/events", method: .post, headers: [.contentType: "application/soap+xml", .authorization: key],
                     body: ByteBuffer(string: xml)
                 ) { response in
                     let body = try json(response)
@@ -178,7 +188,7 @@ struct KAIFAAndCallCenterRouteTests {
                     #expect(body["meter_numbers"] as? [String] == ["M10000311"])
                 }
                 try await http.execute(
-                    uri: "/api/v1/kaifa/events", method: .post, headers: [.contentType: "text/xml"],
+                    uri: "/api/v1/kaifa/events", method: .post, headers: [.contentType: "text/xml", .authorization: key],
                     body: ByteBuffer(string: "<CreatedEndDeviceEvents><Header><Noun>MeterReadings</Noun></Header></CreatedEndDeviceEvents>")
                 ) { response in
                     let body = try json(response)
@@ -186,7 +196,7 @@ struct KAIFAAndCallCenterRouteTests {
                     #expect(((body["errors"] as? [[String: Any]])?.first?["field"]) as? String == "Header.Noun")
                 }
                 try await http.execute(
-                    uri: "/api/v1/callcenter/tickets", method: .post,
+                    uri: "/api/v1/callcenter/tickets", method: .post, headers: [.authorization: key],
                     body: ByteBuffer(string: #"{"ticketId": "H-T1", "timestamp": "\#(now)", "customer": {"meterNumber": "m-1000-0311"}}"#)
                 ) { response in
                     let body = try json(response)
@@ -194,7 +204,7 @@ struct KAIFAAndCallCenterRouteTests {
                     #expect(body["kind"] as? String == "call")
                 }
                 try await http.execute(
-                    uri: "/api/v1/callcenter/tickets", method: .post,
+                    uri: "/api/v1/callcenter/tickets", method: .post, headers: [.authorization: key],
                     body: ByteBuffer(string: #"{"ticketId": "H-T2", "timestamp": "\#(now)"}"#)
                 ) { response in
                     let body = try json(response)

@@ -103,16 +103,16 @@ struct BenchRunner: Sendable {
     // MARK: - HTTP
 
     func runHTTP() async throws -> [BenchRow] {
-        try await LocalServer.with(configuration: configuration, logger: logger) { base, http in
+        try await LocalServer.with(configuration: configuration, logger: logger) { endpoint in
             try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
-                try await measureHTTP(base: base, http: http, client: client)
+                try await measureHTTP(endpoint, client: client)
             }
         }
     }
 
-    func measureHTTP(base: String, http: HTTPClient, client: PostgresClient) async throws -> [BenchRow] {
+    func measureHTTP(_ endpoint: LocalServer.Endpoint, client: PostgresClient) async throws -> [BenchRow] {
         func send(_ method: HTTPMethod, _ path: String, body: String? = nil) async throws -> ByteBuffer {
-            try await LocalServer.send(method, base + path, body: body, with: http)
+            try await endpoint.send(method, path, body: body)
         }
         func eventID(_ buffer: ByteBuffer) throws -> String {
             try JSONDecoder().decode(SCADACheckSummary.self, from: Data(buffer.readableBytesView)).scadaEventID.uuidString

@@ -4,16 +4,33 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
+import OMSDomain
 import OMSHTTP
+import OMSStore
 import PostgresNIO
 import ServiceLifecycle
 
 /// The HTTP application on a free local port, for the benchmarks.
 enum LocalServer {
-    /// Runs `body` with the server's base URL and an HTTP client; stops both afterwards.
+    /// The running server as the benchmarks call it.
+    struct Endpoint: Sendable {
+        /// http://127.0.0.1:PORT
+        let base: String
+        let http: HTTPClient
+        /// An admin key made for this run (revoked when it ends).
+        let key: String
+
+        /// One request to `path`; the body of a 2xx answer, else an error with the answer.
+        func send(_ method: HTTPMethod, _ path: String, body: String? = nil) async throws -> ByteBuffer {
+            try await LocalServer.send(method, base + path, body: body, key: key, with: http)
+        }
+    }
+
+    /// Runs `body` with the server, an HTTP client and an admin API key; stops the
+    /// server and revokes the key afterwards.
     static func with<T: Sendable>(
         configuration: PostgresClient.Configuration, logger: Logger,
-        _ body: @escaping @Sendable (String, HTTPClient) async throws -> T
+        _ body: @escaping @Sendable (Endpoint) async throws -> T
     ) async throws -> T {
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let appClient = PostgresClient(configuration: configuration, backgroundLogger: logger)
@@ -32,7 +49,10 @@ enum LocalServer {
                 var iterator = ports.makeAsyncIterator()
                 guard let port = await iterator.next() else { return nil }
                 do {
-                    let result = try await body("http://127.0.0.1:\(port)", http)
+                    let keys = APIKeyStore(client: appClient, logger: logger)
+                    let (keyID, key) = try await keys.create(scopes: [.admin], name: "oms bench")
+                    let result = try await body(Endpoint(base: "http://127.0.0.1:\(port)", http: http, key: key))
+                    _ = try await keys.revoke(id: keyID)
                     await services.triggerGracefulShutdown()
                     return result
                 } catch {
@@ -50,11 +70,12 @@ enum LocalServer {
     }
 
     /// One request; the body of a 2xx answer, else an error with the answer.
-    static func send(_ method: HTTPMethod, _ url: String, body: String? = nil, with http: HTTPClient) async throws
+    static func send(_ method: HTTPMethod, _ url: String, body: String? = nil, key: String, with http: HTTPClient) async throws
         -> ByteBuffer
     {
         var request = HTTPClientRequest(url: url)
         request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))

@@ -76,8 +76,8 @@ struct StormBench: AsyncParsableCommand {
             }
 
             try await DatabaseBootstrap.withClient(configuration, logger: logger) { try await storm.reset($0, logger: logger) }
-            let (seconds, latencies) = try await LocalServer.with(configuration: configuration, logger: logger) { base, http in
-                try await storm.send(base: base, http: http, concurrency: concurrency)
+            let (seconds, latencies) = try await LocalServer.with(configuration: configuration, logger: logger) { endpoint in
+                try await storm.send(to: endpoint, concurrency: concurrency)
             }
             let correlated = try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
                 try await storm.correlatedCount(client, logger: logger)
@@ -187,7 +187,7 @@ struct Storm: Sendable {
     }
 
     /// Posts every batch, `concurrency` at a time; wall seconds and batch latencies.
-    func send(base: String, http: HTTPClient, concurrency: Int) async throws -> (Double, LatencySample) {
+    func send(to endpoint: LocalServer.Endpoint, concurrency: Int) async throws -> (Double, LatencySample) {
         let all = batches()
         let clock = ContinuousClock()
         let started = clock.now
@@ -199,9 +199,8 @@ struct Storm: Sendable {
                 next += 1
                 group.addTask {
                     let begun = ContinuousClock.now
-                    _ = try await LocalServer.send(
-                        .POST, base + (batch.kaifa ? "/api/v1/kaifa/events" : "/api/v1/onu/events"), body: batch.body,
-                        with: http)
+                    _ = try await endpoint.send(
+                        .POST, batch.kaifa ? "/api/v1/kaifa/events" : "/api/v1/onu/events", body: batch.body)
                     return ContinuousClock.now - begun
                 }
             }

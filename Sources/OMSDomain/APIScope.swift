@@ -1,0 +1,14 @@
+/// What an API key may do. `admin` may do everything.
+public enum APIScope: String, CaseIterable, Sendable, Codable {
+    case ingestSCADA = "ingest:scada"
+    case ingestONU = "ingest:onu"
+    case ingestKAIFA = "ingest:kaifa"
+    case ingestCallCenter = "ingest:callcenter"
+    case read
+    case admin
+
+    /// Whether a key with `scopes` may do what needs this scope.
+    public func isGranted(by scopes: some Collection<APIScope>) -> Bool {
+        scopes.contains(self) || scopes.contains(.admin)
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Logging
+import OMSDomain
+import PostgresNIO
+
+/// An API key as stored (never the key itself: its SHA-256 and first characters).
+public struct APIKeyRecord: Sendable, Equatable {
+    public var id: UUID
+    public var name: String
+    public var scopes: [APIScope]
+    /// The key's first 12 characters, to recognise it.
+    public var prefix: String
+    public var createdAt: Date
+    public var revokedAt: Date?
+}
+
+/// The key a request presented, when it is one in force.
+public struct AuthenticatedKey: Sendable, Equatable {
+    public var id: UUID
+    public var name: String
+    public var scopes: [APIScope]
+}
+
+/// API keys (`0025_api_keys.sql`): made here from the operating system's random
+/// numbers, stored by the SQL functions psql users call too.
+public struct APIKeyStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// A new key: "oms_" and 32 random bytes in base64url (43 characters).
+    public static func generateKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        let base64 = Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        return "oms_" + base64
+    }
+
+    /// Creates a key with these scopes; returns its id and the key, which is shown only now.
+    public func create(scopes: [APIScope], name: String) async throws -> (id: UUID, key: String) {
+        let key = Self.generateKey()
+        let rows = try await client.query(
+            "SELECT oms_api_key_create(\(key), \(scopes.map(\.rawValue)), \(name))", logger: logger)
+        for try await id in rows.decode(UUID.self) { return (id, key) }
+        throw NoKeyCreated()
+    }
+
+    /// Every key, newest first (revoked ones too).
+    public func list() async throws -> [APIKeyRecord] {
+        let rows = try await client.query(
+            "SELECT id, name, scopes, key_prefix, created_at, revoked_at FROM oms_api_keys ORDER BY created_at DESC, id",
+            logger: logger)
+        var keys: [APIKeyRecord] = []
+        for try await (id, name, scopes, prefix, created, revoked) in rows.decode((UUID, String, [String], String, Date, Date?).self) {
+            keys.append(APIKeyRecord(
+                id: id, name: name, scopes: scopes.compactMap(APIScope.init(rawValue:)), prefix: prefix,
+                createdAt: created, revokedAt: revoked))
+        }
+        return keys
+    }
+
+    /// Revokes a key; false when no key in force has this id.
+    public func revoke(id: UUID) async throws -> Bool {
+        let rows = try await client.query("SELECT oms_api_key_revoke(\(id))", logger: logger)
+        for try await revoked in rows.decode(Bool.self) { return revoked }
+        return false
+    }
+
+    /// The key in force that `key` is, or nil.
+    public func authenticate(_ key: String) async throws -> AuthenticatedKey? {
+        let rows = try await client.query("SELECT key_id, name, scopes FROM oms_api_key_authenticate(\(key))", logger: logger)
+        for try await (id, name, scopes) in rows.decode((UUID, String, [String]).self) {
+            return AuthenticatedKey(id: id, name: name, scopes: scopes.compactMap(APIScope.init(rawValue:)))
+        }
+        return nil
+    }
+
+    struct NoKeyCreated: Error {}
+}
