@@ -81,5 +81,8 @@ public struct APIKeyStore: Sendable {
         return nil
     }
 
-    struct NoKeyCreated: Error {}
+    /// oms_api_key_create() returned no row (it always returns one or raises).
+    struct NoKeyCreated: Error, CustomStringConvertible {
+        var description: String { "oms_api_key_create() returned no key id" }
+    }
 }
