@@ -37,6 +37,7 @@ public func buildApplication(
     let migrations = try MigrationRunner.bundled(logger: logger)
     let router = Router()
     router.middlewares.add(LogRequestsMiddleware(.debug))
+    router.middlewares.add(ProblemMiddleware())
     HealthController(
         inspector: SchemaInspector(client: client, logger: logger),
         expectedSchemaVersion: migrations.migrations.last?.version ?? 0,

@@ -1,8 +1,10 @@
 import Hummingbird
 import OMSStore
 
-/// `GET /health`: whether the process answers, whether the database is
-/// reachable, and which schema version it has.
+/// `GET /health`: the process answers (liveness: never depends on the database,
+/// so that an orchestrator does not restart the service for a database outage).
+/// `GET /ready`: whether the database is reachable at the schema version this
+/// build expects (readiness: 503 otherwise). Neither needs an API key.
 struct HealthController: Sendable {
     let inspector: SchemaInspector
     let expectedSchemaVersion: Int
@@ -10,6 +12,12 @@ struct HealthController: Sendable {
     let probeTimeout: Double
 
     /// The body of `GET /health`.
+    struct Alive: ResponseEncodable, Equatable {
+        /// Always "alive".
+        var status: String
+    }
+
+    /// The body of `GET /ready`.
     struct Health: ResponseEncodable, Equatable {
         /// "ok" when the database answers with the current schema, else "degraded".
         var status: String
@@ -26,7 +34,10 @@ struct HealthController: Sendable {
     }
 
     func addRoutes(to router: Router<some RequestContext>) {
-        router.get("/health") { _, _ -> EditedResponse<Health> in
+        router.get("/health") { _, _ -> Alive in
+            Alive(status: "alive")
+        }
+        router.get("/ready") { _, _ -> EditedResponse<Health> in
             let health = await check()
             return EditedResponse(status: health.status == "ok" ? .ok : .serviceUnavailable, response: health)
         }

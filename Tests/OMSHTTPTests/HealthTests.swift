@@ -8,7 +8,7 @@ import OMSTestSupport
 import PostgresNIO
 import Testing
 
-@Suite("GET /health")
+@Suite("GET /health and GET /ready")
 struct HealthTests {
     struct Health: Decodable {
         var status: String
@@ -23,7 +23,7 @@ struct HealthTests {
         }
     }
 
-    /// `GET /health` of a fresh application. The probe waits `probeTimeout` seconds: generous by
+    /// `GET /ready` of a fresh application (and `GET /health`, which must answer 200 whatever the database). The probe waits `probeTimeout` seconds: generous by
     /// default, as a loaded test machine can take seconds to open a connection.
     func health(configuration: PostgresClient.Configuration, migrateOnStart: Bool, probeTimeout: Double = 30)
         async throws -> (HTTPResponse.Status, Health)
@@ -33,7 +33,12 @@ struct HealthTests {
             client: client, settings: ServerSettings(migrateOnStart: migrateOnStart, healthProbeTimeout: probeTimeout),
             logger: TestDatabase.logger)
         return try await app.test(.router) { http in
-            try await http.execute(uri: "/health", method: .get) { response in
+            let alive = try await http.execute(uri: "/health", method: .get) { response in
+                (response.status, String(buffer: response.body))
+            }
+            #expect(alive.0 == .ok)
+            #expect(alive.1 == #"{"status":"alive"}"#)
+            return try await http.execute(uri: "/ready", method: .get) { response in
                 (response.status, try JSONDecoder().decode(Health.self, from: Data(response.body.readableBytesView)))
             }
         }
