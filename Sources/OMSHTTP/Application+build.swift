@@ -63,6 +63,7 @@ public func buildApplication(
         path: "callcenter/tickets", maximumBodySize: settings.maximumBodySize, scope: .ingestCallCenter, keys: keys
     ).addRoutes(to: api)
     NetworkController(queries: MeterQueries(client: client, logger: logger), keys: keys).addRoutes(to: api)
+    MeterController(queries: MeterQueries(client: client, logger: logger), keys: keys).addRoutes(to: api)
 
     var app = Application(
         router: router,

@@ -53,6 +53,27 @@ public struct MeterQueries: Sendable {
         try await collect(client.query("SELECT * FROM get_meters_by_feeder(\(feederID))", logger: logger))
     }
 
+    /// One meter with its topology, customer and status (a row of `oms_meters_with_topology`) as a
+    /// JSON object, keys as the view's columns; nil when no meter has this number.
+    public func meterJSON(_ meterNumber: String) async throws -> String? {
+        let rows = try await client.query(
+            "SELECT row_to_json(v)::text FROM oms_meters_with_topology v WHERE v.meter_number = \(meterNumber)",
+            logger: logger)
+        for try await json in rows.decode(String.self) { return json }
+        return nil
+    }
+
+    /// A page of a meter's status history, newest first (`oms_meter_history`): each row as a JSON
+    /// object with its `cursor`. Throws SQLSTATE P0002 for an unknown meter, 22023 for a bad limit or cursor.
+    public func historyJSON(_ meterNumber: String, limit: Int, cursor: String?) async throws -> [(json: String, cursor: String)] {
+        let rows = try await client.query(
+            "SELECT row_to_json(h)::text, h.cursor FROM oms_meter_history(\(meterNumber), \(Int32(limit)), \(cursor)) h",
+            logger: logger)
+        var page: [(json: String, cursor: String)] = []
+        for try await (json, cursor) in rows.decode((String, String).self) { page.append((json, cursor)) }
+        return page
+    }
+
     private func collect(_ rows: PostgresRowSequence) async throws -> [MeterSummary] {
         var meters: [MeterSummary] = []
         for try await (id, number, communication, power, heard, customer, lat, lng) in rows.decode(

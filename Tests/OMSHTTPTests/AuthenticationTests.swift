@@ -35,6 +35,8 @@ struct AuthenticationTests {
               body: #"{"ticketId": "A-4", "timestamp": "\#(now)", "customer": {"meterNumber": "M10000311"}}"#),
         Route(method: .get, path: "/api/v1/substations/SS001/meters", scope: .read),
         Route(method: .get, path: "/api/v1/feeders/FD002/meters", scope: .read),
+        Route(method: .get, path: "/api/v1/meters/M10000311", scope: .read),
+        Route(method: .get, path: "/api/v1/meters/M10000311/history?limit=5", scope: .read),
     ]
 
     @Test("each scope against each route; no key, a wrong key, a revoked key; /health stays open")

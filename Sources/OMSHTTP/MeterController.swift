@@ -1,0 +1,57 @@
+import Hummingbird
+import NIOCore
+import OMSDomain
+import OMSStore
+import PostgresNIO
+
+/// `GET /api/v1/meters/{meter_number}` (the meter with its topology, customer and status) and
+/// `GET /api/v1/meters/{meter_number}/history?limit=N&cursor=C` (its status changes, newest first,
+/// by cursor pages). Scope `read`. The JSON is the database's own rows (`oms_meters_with_topology`,
+/// `oms_meter_history`): the same names psql users see.
+struct MeterController: Sendable {
+    let queries: MeterQueries
+    let keys: APIKeyStore
+    /// The largest page a client may ask for.
+    static let maximumPageSize = 1000
+
+    func addRoutes(to api: RouterGroup<some RequestContext>) {
+        let group = api.group("meters").add(middleware: RequireScope(scope: .read, keys: keys))
+        group.get(":meter_number") { _, context in
+            let number = try context.parameters.require("meter_number")
+            guard let json = try await queries.meterJSON(number) else {
+                return try ProblemDetails(type: "/problems/not-found", title: "Not Found", status: 404, detail: "no meter \(number)").response()
+            }
+            return Self.json(json)
+        }
+        group.get(":meter_number/history") { request, context in
+            let number = try context.parameters.require("meter_number")
+            let limitText = request.uri.queryParameters["limit"].map(String.init)
+            guard let limit = limitText.map({ Int($0) }) ?? 100, (1...Self.maximumPageSize).contains(limit) else {
+                return try Self.badParameter("limit", "\(limitText ?? "") is not a page size from 1 to \(Self.maximumPageSize)")
+            }
+            let cursor = request.uri.queryParameters["cursor"].map(String.init)
+            do {
+                // One row more than the page tells whether there is a next one.
+                let rows = try await queries.historyJSON(number, limit: limit + 1, cursor: cursor)
+                let page = rows.prefix(limit)
+                let next = rows.count > limit ? page.last.map { "\"\($0.cursor)\"" } ?? "null" : "null"
+                return Self.json(#"{"items":["# + page.map(\.json).joined(separator: ",") + #"],"next_cursor":"# + next + "}")
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "P0002" {
+                return try ProblemDetails(type: "/problems/not-found", title: "Not Found", status: 404, detail: "no meter \(number)").response()
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "22023" {
+                return try Self.badParameter("cursor", "not a cursor of this history: pass next_cursor from the previous page, unchanged")
+            }
+        }
+    }
+
+    static func json(_ text: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func badParameter(_ name: String, _ reason: String) throws -> Response {
+        try ProblemDetails(
+            type: "/problems/invalid-input", title: "Invalid query parameter", status: 400, detail: "\(name): \(reason)",
+            errors: [ProblemDetails.FieldError(index: nil, field: name, reason: reason)]
+        ).response()
+    }
+}
