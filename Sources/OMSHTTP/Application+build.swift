@@ -64,6 +64,7 @@ public func buildApplication(
     ).addRoutes(to: api)
     NetworkController(queries: MeterQueries(client: client, logger: logger), keys: keys).addRoutes(to: api)
     MeterController(queries: MeterQueries(client: client, logger: logger), keys: keys).addRoutes(to: api)
+    OutageController(queries: OutageQueries(client: client, logger: logger), keys: keys).addRoutes(to: api)
 
     var app = Application(
         router: router,

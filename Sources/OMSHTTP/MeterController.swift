@@ -33,15 +33,20 @@ struct MeterController: Sendable {
             do {
                 // One row more than the page tells whether there is a next one.
                 let rows = try await queries.historyJSON(number, limit: limit + 1, cursor: cursor)
-                let page = rows.prefix(limit)
-                let next = rows.count > limit ? page.last.map { "\"\($0.cursor)\"" } ?? "null" : "null"
-                return Self.json(#"{"items":["# + page.map(\.json).joined(separator: ",") + #"],"next_cursor":"# + next + "}")
+                return Self.page(rows, limit: limit)
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "P0002" {
                 return try ProblemDetails(type: "/problems/not-found", title: "Not Found", status: 404, detail: "no meter \(number)").response()
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "22023" {
                 return try Self.badParameter("cursor", "not a cursor of this history: pass next_cursor from the previous page, unchanged")
             }
         }
+    }
+
+    /// `{"items": [...], "next_cursor": ...}` from up to `limit + 1` rows: a row beyond the page means there is a next one.
+    static func page(_ rows: [(json: String, cursor: String)], limit: Int) -> Response {
+        let page = rows.prefix(limit)
+        let next = rows.count > limit ? page.last.map { "\"\($0.cursor)\"" } ?? "null" : "null"
+        return json(#"{"items":["# + page.map(\.json).joined(separator: ",") + #"],"next_cursor":"# + next + "}")
     }
 
     static func json(_ text: String) -> Response {

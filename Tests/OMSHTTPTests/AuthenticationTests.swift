@@ -37,6 +37,8 @@ struct AuthenticationTests {
         Route(method: .get, path: "/api/v1/feeders/FD002/meters", scope: .read),
         Route(method: .get, path: "/api/v1/meters/M10000311", scope: .read),
         Route(method: .get, path: "/api/v1/meters/M10000311/history?limit=5", scope: .read),
+        Route(method: .get, path: "/api/v1/outages?active=true", scope: .read),
+        Route(method: .get, path: "/api/v1/outages/OMS_NONE", scope: .read),
     ]
 
     @Test("each scope against each route; no key, a wrong key, a revoked key; /health stays open")

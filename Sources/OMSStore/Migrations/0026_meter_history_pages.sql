@@ -9,18 +9,44 @@
 -- the same however deep it is, and rows added meanwhile (newer ones) neither
 -- shift nor repeat the pages being read.
 --
--- The cursor is opaque to callers: base64url of "<UTC time to the microsecond>|<id>".
+-- The cursor is opaque to callers: base64url of "<UTC time to the microsecond>|<id>"
+-- (oms_page_cursor; the outage list pages the same way).
 -- An unknown meter is an error (SQLSTATE P0002, no_data_found) so that the API
 -- can tell "no such meter" (404) from "no history yet" (an empty page).
 
-CREATE FUNCTION oms_history_cursor(p_time timestamptz, p_id uuid) RETURNS text
+CREATE FUNCTION oms_page_cursor(p_time timestamptz, p_id uuid) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT AS $$
     SELECT rtrim(translate(encode(convert_to(
                to_char(p_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '|' || p_id::text, 'UTF8'),
                'base64'), '+/' || chr(10), '-_'), '=')
 $$;
-COMMENT ON FUNCTION oms_history_cursor(timestamptz, uuid) IS
-    'The opaque page cursor of a history row: base64url of its UTC time and id.';
+COMMENT ON FUNCTION oms_page_cursor(timestamptz, uuid) IS
+    'The opaque page cursor of a row ordered by (time DESC, id DESC): base64url of its UTC time and id.';
+
+-- The position a cursor names; a cursor that this database did not make is
+-- refused (SQLSTATE 22023, column p_cursor).
+CREATE FUNCTION oms_page_cursor_position(p_cursor text, OUT position_time timestamptz, OUT position_id uuid)
+LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE
+    v_text text;
+BEGIN
+    BEGIN
+        v_text := convert_from(decode(
+            rpad(translate(p_cursor, '-_', '+/'), ((length(p_cursor) + 3) / 4) * 4, '='), 'base64'), 'UTF8');
+        position_time := split_part(v_text, '|', 1)::timestamptz;
+        position_id := split_part(v_text, '|', 2)::uuid;
+    EXCEPTION WHEN OTHERS THEN
+        position_id := NULL;
+    END;
+    IF position_id IS NULL OR position_time IS NULL
+       OR oms_page_cursor(position_time, position_id) IS DISTINCT FROM p_cursor THEN
+        RAISE EXCEPTION 'invalid cursor %: pass the cursor of the last row of a page, unchanged', quote_literal(p_cursor)
+            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'p_cursor';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION oms_page_cursor_position(text) IS
+    'The (time, id) a page cursor of oms_page_cursor() names; SQLSTATE 22023 for anything else.';
 
 CREATE FUNCTION oms_meter_history(p_meter_number text, p_limit integer DEFAULT 100, p_cursor text DEFAULT NULL)
 RETURNS TABLE (id uuid, event_type text, source_type text, source_event_id text, status_field text,
@@ -29,7 +55,6 @@ RETURNS TABLE (id uuid, event_type text, source_type text, source_event_id text,
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_meter_id uuid;
-    v_text     text;
     v_time     timestamptz;
     v_id       uuid;
 BEGIN
@@ -43,23 +68,12 @@ BEGIN
             USING ERRCODE = 'no_data_found', COLUMN = 'p_meter_number';
     END IF;
     IF p_cursor IS NOT NULL THEN
-        BEGIN
-            v_text := convert_from(decode(
-                rpad(translate(p_cursor, '-_', '+/'), ((length(p_cursor) + 3) / 4) * 4, '='), 'base64'), 'UTF8');
-            v_time := split_part(v_text, '|', 1)::timestamptz;
-            v_id := split_part(v_text, '|', 2)::uuid;
-        EXCEPTION WHEN OTHERS THEN
-            v_id := NULL;
-        END;
-        IF v_id IS NULL OR v_time IS NULL OR oms_history_cursor(v_time, v_id) IS DISTINCT FROM p_cursor THEN
-            RAISE EXCEPTION 'invalid cursor %: pass the cursor of the last row of a page, unchanged', quote_literal(p_cursor)
-                USING ERRCODE = 'invalid_parameter_value', COLUMN = 'p_cursor';
-        END IF;
+        SELECT c.position_time, c.position_id INTO v_time, v_id FROM oms_page_cursor_position(p_cursor) c;
     END IF;
     RETURN QUERY
         SELECT e.id, e.event_type, e.source_type, e.source_event_id, e.status_field, e.previous_status, e.new_status,
                e.event_timestamp, e.confidence_score, e.applied, e.metadata, e.created_at,
-               oms_history_cursor(e.event_timestamp, e.id)
+               oms_page_cursor(e.event_timestamp, e.id)
           FROM oms_meter_status_events e
          WHERE e.meter_id = v_meter_id
            AND (p_cursor IS NULL OR (e.event_timestamp, e.id) < (v_time, v_id))
