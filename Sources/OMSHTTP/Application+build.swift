@@ -65,6 +65,9 @@ public func buildApplication(
     NetworkController(queries: MeterQueries(client: client, logger: logger), keys: keys).addRoutes(to: api)
     MeterController(queries: MeterQueries(client: client, logger: logger), keys: keys).addRoutes(to: api)
     OutageController(queries: OutageQueries(client: client, logger: logger), keys: keys).addRoutes(to: api)
+    AdminController(
+        queries: MeterQueries(client: client, logger: logger), keys: keys, maximumBodySize: settings.maximumBodySize
+    ).addRoutes(to: api)
 
     var app = Application(
         router: router,

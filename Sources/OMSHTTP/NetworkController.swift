@@ -2,8 +2,9 @@ import Hummingbird
 import OMSDomain
 import OMSStore
 
-/// `GET /api/v1/substations/{substation_id}/meters` and `GET /api/v1/feeders/{feeder_id}/meters`:
-/// the active meters under a substation or feeder (the seed's `get_meters_by_*`).
+/// `GET /api/v1/substations` and `GET /api/v1/feeders?substation=` (with their meter counts: the
+/// seed's views), `GET /api/v1/substations/{substation_id}/meters` and `GET /api/v1/feeders/{feeder_id}/meters`
+/// (the active meters under a substation or feeder: the seed's `get_meters_by_*`). Scope `read`.
 struct NetworkController: Sendable {
     let queries: MeterQueries
     let keys: APIKeyStore
@@ -16,6 +17,13 @@ struct NetworkController: Sendable {
 
     func addRoutes(to api: RouterGroup<some RequestContext>) {
         let group = api.group().add(middleware: RequireScope(scope: .read, keys: keys))
+        group.get("substations") { _, _ in
+            MeterController.json(#"{"items":["# + (try await queries.substationsJSON()).joined(separator: ",") + "]}")
+        }
+        group.get("feeders") { request, _ in
+            let substation = request.uri.queryParameters["substation"].map(String.init)
+            return MeterController.json(#"{"items":["# + (try await queries.feedersJSON(substation: substation)).joined(separator: ",") + "]}")
+        }
         group.get("substations/:substation_id/meters") { _, context in
             let id = try context.parameters.require("substation_id")
             let meters = try await queries.metersBySubstation(id)

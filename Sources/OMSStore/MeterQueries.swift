@@ -74,6 +74,56 @@ public struct MeterQueries: Sendable {
         return page
     }
 
+    /// A manual power-status change (`oms_set_meter_power_status`): the audit row's id, and whether the
+    /// request id was seen before (then nothing changed). SQLSTATE P0002 for an unknown meter, 22023 naming
+    /// the column for a bad status or request id.
+    public func setPowerStatus(
+        _ meterNumber: String, status: String, requestID: String, at time: Date?, note: String?
+    ) async throws -> (statusEventID: UUID, duplicate: Bool) {
+        let rows = try await client.query(
+            "SELECT status_event_id, duplicate FROM oms_set_meter_power_status(\(meterNumber), \(status), \(requestID), \(time), \(note))",
+            logger: logger)
+        for try await (id, duplicate) in rows.decode((UUID, Bool).self) { return (id, duplicate) }
+        throw NoRow()
+    }
+
+    /// The rows of a view or query as JSON objects (`row_to_json`), in the query's order.
+    public func rowsJSON(_ query: PostgresQuery) async throws -> [String] {
+        var rows: [String] = []
+        for try await json in try await client.query(query, logger: logger).decode(String.self) { rows.append(json) }
+        return rows
+    }
+
+    /// Substations with their meter counts (`network_substations_with_meters`), by business id.
+    public func substationsJSON() async throws -> [String] {
+        try await rowsJSON("SELECT row_to_json(v)::text FROM network_substations_with_meters v ORDER BY v.substation_id")
+    }
+
+    /// Feeders with their meter counts (`network_feeders_with_meters`), all or one substation's.
+    public func feedersJSON(substation: String?) async throws -> [String] {
+        try await rowsJSON(
+            """
+            SELECT row_to_json(v)::text FROM network_feeders_with_meters v
+             WHERE \(substation)::text IS NULL OR v.substation_code = \(substation) ORDER BY v.feeder_id
+            """)
+    }
+
+    /// Every setting (`oms_settings`) by key.
+    public func settingsJSON() async throws -> [String] {
+        try await rowsJSON("SELECT row_to_json(s)::text FROM oms_settings s ORDER BY s.key")
+    }
+
+    /// Sets a setting (`oms_setting_set`): the setting as stored now, as a JSON object. `value` is JSON text.
+    /// SQLSTATE P0002 for an unknown key, 22023 for a value of another JSON type.
+    public func setSetting(_ key: String, valueJSON: String) async throws -> String {
+        let rows = try await rowsJSON("SELECT row_to_json(s)::text FROM oms_setting_set(\(key), \(valueJSON)::jsonb) s")
+        guard let row = rows.first else { throw NoRow() }
+        return row
+    }
+
+    /// A statement that always returns a row returned none.
+    struct NoRow: Error {}
+
     private func collect(_ rows: PostgresRowSequence) async throws -> [MeterSummary] {
         var meters: [MeterSummary] = []
         for try await (id, number, communication, power, heard, customer, lat, lng) in rows.decode(

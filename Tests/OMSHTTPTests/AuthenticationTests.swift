@@ -39,6 +39,12 @@ struct AuthenticationTests {
         Route(method: .get, path: "/api/v1/meters/M10000311/history?limit=5", scope: .read),
         Route(method: .get, path: "/api/v1/outages?active=true", scope: .read),
         Route(method: .get, path: "/api/v1/outages/OMS_NONE", scope: .read),
+        Route(method: .get, path: "/api/v1/substations", scope: .read),
+        Route(method: .get, path: "/api/v1/feeders?substation=SS001", scope: .read),
+        Route(method: .get, path: "/api/v1/settings", scope: .read),
+        Route(method: .put, path: "/api/v1/settings/correlation.window_minutes", scope: .admin, body: #"{"value": 60}"#),
+        Route(method: .put, path: "/api/v1/meters/M10000311/status", scope: .admin,
+              body: #"{"power_status": "on", "request_id": "AUTH-1"}"#),
     ]
 
     @Test("each scope against each route; no key, a wrong key, a revoked key; /health stays open")
