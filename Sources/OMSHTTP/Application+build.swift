@@ -36,7 +36,9 @@ public func buildApplication(
 ) throws -> some ApplicationProtocol {
     let migrations = try MigrationRunner.bundled(logger: logger)
     let router = Router()
+    let metrics = ServiceMetrics()
     router.middlewares.add(LogRequestsMiddleware(.debug))
+    router.middlewares.add(MetricsMiddleware(metrics: metrics))
     router.middlewares.add(ProblemMiddleware())
     HealthController(
         inspector: SchemaInspector(client: client, logger: logger),
@@ -48,23 +50,29 @@ public func buildApplication(
     let keys = APIKeyStore(client: client, logger: logger)
     FeedController(
         feed: .scada, ingestor: FeedIngestor(.scada, client: client, logger: logger), path: "scada/events",
-        maximumBodySize: settings.maximumBodySize, scope: .ingestSCADA, keys: keys
+        maximumBodySize: settings.maximumBodySize, scope: .ingestSCADA, keys: keys, metrics: metrics
     ).addRoutes(to: api)
     FeedController(
         feed: .onu, ingestor: FeedIngestor(.onu, client: client, logger: logger), path: "onu/events",
-        maximumBodySize: settings.maximumBodySize, scope: .ingestONU, keys: keys
+        maximumBodySize: settings.maximumBodySize, scope: .ingestONU, keys: keys, metrics: metrics
     ).addRoutes(to: api)
     FeedController(
         feed: .kaifa, ingestor: FeedIngestor(.kaifa, client: client, logger: logger), path: "kaifa/events",
-        maximumBodySize: settings.maximumBodySize, scope: .ingestKAIFA, keys: keys
+        maximumBodySize: settings.maximumBodySize, scope: .ingestKAIFA, keys: keys, metrics: metrics
     ).addRoutes(to: api)
     FeedController(
         feed: .callCenter, ingestor: FeedIngestor(.callCenter, client: client, logger: logger),
-        path: "callcenter/tickets", maximumBodySize: settings.maximumBodySize, scope: .ingestCallCenter, keys: keys
+        path: "callcenter/tickets", maximumBodySize: settings.maximumBodySize, scope: .ingestCallCenter, keys: keys, metrics: metrics
     ).addRoutes(to: api)
     NetworkController(queries: MeterQueries(client: client, logger: logger), keys: keys).addRoutes(to: api)
     MeterController(queries: MeterQueries(client: client, logger: logger), keys: keys).addRoutes(to: api)
     OutageController(queries: OutageQueries(client: client, logger: logger), keys: keys).addRoutes(to: api)
+    router.group("metrics").add(middleware: RequireScope(scope: .read, keys: keys)).get { _, _ in
+        let text = try await metrics.exposition(client: client, logger: logger)
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
     AdminController(
         queries: MeterQueries(client: client, logger: logger), keys: keys, maximumBodySize: settings.maximumBodySize
     ).addRoutes(to: api)

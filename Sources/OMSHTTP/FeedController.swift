@@ -17,6 +17,7 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
     /// The scope a key needs to post here.
     let scope: APIScope
     let keys: APIKeyStore
+    let metrics: ServiceMetrics
 
     /// One item of a batch response.
     struct ItemOutcome: Encodable {
@@ -43,7 +44,19 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
 
     func create(request: Request, context: some RequestContext) async throws -> Response {
         let body = Array(try await request.body.collect(upTo: maximumBodySize).readableBytesView)
+        let started = ContinuousClock.now
         let outcomes = try await ingestor.ingest(body: body)
+        var counts = (applied: 0, duplicates: 0, rejected: 0)
+        for outcome in outcomes {
+            switch outcome {
+            case .applied: counts.applied += 1
+            case .duplicate: counts.duplicates += 1
+            case .rejected: counts.rejected += 1
+            }
+        }
+        metrics.recordFeed(
+            String(scope.rawValue.dropFirst("ingest:".count)), applied: counts.applied,
+            duplicates: counts.duplicates, rejected: counts.rejected, duration: ContinuousClock.now - started)
 
         guard feed.isBatch(body) else {
             switch outcomes.first {
