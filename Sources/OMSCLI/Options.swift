@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import OMSStore
 import PostgresNIO
+import Synchronization
 
 /// Options every command shares: where the database is, and how much to log.
 struct DatabaseOptions: ParsableArguments {
@@ -18,6 +19,9 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "notice"
 
+    @Option(name: .customLong("log-format"), help: "text, or json: one JSON object per line (with the request id of HTTP requests).")
+    var logFormat: LogFormat = .text
+
     /// The URL the user gave, by flag or environment.
     var explicitURL: String? {
         let environment = ProcessInfo.processInfo.environment
@@ -27,7 +31,7 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     func makeLogger() -> Logger {
-        LoggingSetup.bootstrapOnce()
+        LoggingSetup.bootstrapOnce(format: logFormat)
         var logger = Logger(label: "oms")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
         return logger
@@ -71,10 +75,25 @@ struct DatabaseOptions: ParsableArguments {
 
 /// Logging goes to standard error, so that standard output carries only results
 /// (`psql "$(oms db url)"`).
-enum LoggingSetup {
-    private static let once: Void = {
-        LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
-    }()
+/// How log lines are written.
+enum LogFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case text, json
+}
 
-    static func bootstrapOnce() { _ = once }
+/// The process-wide log handler, chosen by the first command that logs (swift-log allows one bootstrap).
+enum LoggingSetup {
+    private static let bootstrapped = Mutex(false)
+
+    static func bootstrapOnce(format: LogFormat) {
+        bootstrapped.withLock { done in
+            guard !done else { return }
+            LoggingSystem.bootstrap { label in
+                switch format {
+                case .text: StreamLogHandler.standardError(label: label)
+                case .json: JSONLogHandler(label: label)
+                }
+            }
+            done = true
+        }
+    }
 }

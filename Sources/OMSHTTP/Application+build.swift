@@ -38,6 +38,7 @@ public func buildApplication(
     let router = Router()
     let metrics = ServiceMetrics()
     router.middlewares.add(LogRequestsMiddleware(.debug))
+    router.middlewares.add(RequestIDMiddleware())
     router.middlewares.add(MetricsMiddleware(metrics: metrics))
     router.middlewares.add(ProblemMiddleware())
     HealthController(

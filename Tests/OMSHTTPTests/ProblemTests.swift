@@ -24,6 +24,8 @@ struct ProblemTests {
                 try await http.execute(uri: "/api/v1/no-such-thing", method: .get, headers: [.authorization: key]) { response in
                     #expect(response.status == .notFound)
                     #expect(response.headers[.contentType] == "application/problem+json")
+                    // Every answer names its request, as the log lines do (hb.request.id).
+                    #expect(response.headers[HTTPField.Name("X-Request-Id")!]?.isEmpty == false)
                     let body = try json(response)
                     #expect(body["status"] as? Int == 404)
                     #expect(body["detail"] as? String == "no route GET /api/v1/no-such-thing")
