@@ -74,6 +74,8 @@ public func buildApplication(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
+    let hub = LiveEventHub(client: client, logger: logger)
+    StreamController(hub: hub, keys: keys).addRoutes(to: api)
     AdminController(
         queries: MeterQueries(client: client, logger: logger), keys: keys, maximumBodySize: settings.maximumBodySize
     ).addRoutes(to: api)
@@ -81,7 +83,7 @@ public func buildApplication(
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "oms"),
-        services: [client],
+        services: [client, hub],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
         logger: logger
     )
