@@ -25,15 +25,41 @@ public struct ServerSettings: Sendable {
     }
 }
 
-/// Builds the HTTP application: the database pool runs as one of its services,
-/// migrations run before the server accepts requests, routes are mounted from
-/// their controllers.
+/// Builds the HTTP application: the database pool and the live-event hub run as its
+/// services, migrations run before the server accepts requests, routes come from
+/// `buildRouter`.
 public func buildApplication(
     client: PostgresClient,
     settings: ServerSettings,
     logger: Logger,
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
+    let migrations = try MigrationRunner.bundled(logger: logger)
+    let hub = LiveEventHub(client: client, logger: logger)
+    let router = try buildRouter(client: client, hub: hub, settings: settings, logger: logger)
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "oms"),
+        services: [client, hub],
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
+        logger: logger
+    )
+    if settings.migrateOnStart {
+        app.beforeServerStarts {
+            let summary = try await migrations.migrate(client)
+            logger.info("schema ready", metadata: [
+                "version": "\(summary.schemaVersion)", "applied": "\(summary.applied.count)",
+            ])
+        }
+    }
+    return app
+}
+
+/// Every route of the API, each from its controller, with the middleware that all share
+/// (request id, metrics, problem documents); `router.routes` lists them (the OpenAPI test does).
+public func buildRouter(
+    client: PostgresClient, hub: LiveEventHub, settings: ServerSettings, logger: Logger
+) throws -> Router<BasicRequestContext> {
     let migrations = try MigrationRunner.bundled(logger: logger)
     let router = Router()
     let metrics = ServiceMetrics()
@@ -74,26 +100,11 @@ public func buildApplication(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
-    let hub = LiveEventHub(client: client, logger: logger)
     StreamController(hub: hub, keys: keys).addRoutes(to: api)
     AdminController(
         queries: MeterQueries(client: client, logger: logger), keys: keys, maximumBodySize: settings.maximumBodySize
     ).addRoutes(to: api)
 
-    var app = Application(
-        router: router,
-        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "oms"),
-        services: [client, hub],
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
-        logger: logger
-    )
-    if settings.migrateOnStart {
-        app.beforeServerStarts {
-            let summary = try await migrations.migrate(client)
-            logger.info("schema ready", metadata: [
-                "version": "\(summary.schemaVersion)", "applied": "\(summary.applied.count)",
-            ])
-        }
-    }
-    return app
+    OpenAPIController(keys: keys).addRoutes(to: router)
+    return router
 }
