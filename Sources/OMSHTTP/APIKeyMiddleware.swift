@@ -10,7 +10,7 @@ import OMSStore
 /// or revoked one, 403 with a key lacking the scope; both `application/problem+json`.
 struct RequireScope<Context: RequestContext>: RouterMiddleware {
     let scope: APIScope
-    let keys: APIKeyStore
+    let keys: KeyCheck
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {

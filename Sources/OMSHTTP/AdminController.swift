@@ -9,7 +9,7 @@ import PostgresNIO
 /// and manual meter status changes (`PUT /api/v1/meters/{meter_number}/status`, scope `admin`).
 struct AdminController: Sendable {
     let queries: MeterQueries
-    let keys: APIKeyStore
+    let keys: KeyCheck
     let maximumBodySize: Int
 
     func addRoutes(to api: RouterGroup<some RequestContext>) {

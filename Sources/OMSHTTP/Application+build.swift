@@ -35,7 +35,7 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let migrations = try MigrationRunner.bundled(logger: logger)
-    let hub = LiveEventHub(client: client, logger: logger)
+    let hub = LiveEventHub(client: client, logger: logger, keyCheck: KeyCheck(store: APIKeyStore(client: client, logger: logger)))
     let router = try buildRouter(client: client, hub: hub, settings: settings, logger: logger)
     var app = Application(
         router: router,
@@ -74,7 +74,7 @@ public func buildRouter(
     ).addRoutes(to: router)
     // Every route under /api/v1 needs an API key with the route's scope (RequireScope).
     let api = router.group("api/v1")
-    let keys = APIKeyStore(client: client, logger: logger)
+    let keys = hub.keyCheck
     FeedController(
         feed: .scada, ingestor: FeedIngestor(.scada, client: client, logger: logger), path: "scada/events",
         maximumBodySize: settings.maximumBodySize, scope: .ingestSCADA, keys: keys, metrics: metrics

@@ -16,7 +16,7 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
     let maximumBodySize: Int
     /// The scope a key needs to post here.
     let scope: APIScope
-    let keys: APIKeyStore
+    let keys: KeyCheck
     let metrics: ServiceMetrics
 
     /// One item of a batch response.

@@ -22,12 +22,15 @@ public final class LiveEventHub: Service, Sendable {
     static let channel = "oms_events"
     let client: PostgresClient
     let logger: Logger
+    /// The API key check, whose memory the hub keeps honest (revocations, reconnections).
+    public let keyCheck: KeyCheck
     private let subscribers = Mutex<[UUID: AsyncStream<Event>.Continuation]>([:])
     private let listening = Mutex(false)
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PostgresClient, logger: Logger, keyCheck: KeyCheck) {
         self.client = client
         self.logger = logger
+        self.keyCheck = keyCheck
     }
 
     /// How many clients are subscribed now.
@@ -47,7 +50,13 @@ public final class LiveEventHub: Service, Sendable {
     }
 
     func publish(_ payload: String) {
-        let type = (try? JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any])?["type"] as? String ?? "message"
+        let object = (try? JSONSerialization.jsonObject(with: Data(payload.utf8))) as? [String: Any]
+        let type = object?["type"] as? String ?? "message"
+        // The service's own announcements: acted on here, not relayed.
+        if type == "api_key.revoked" {
+            if let id = (object?["key_id"] as? String).flatMap(UUID.init(uuidString:)) { keyCheck.forget(id: id) } else { keyCheck.forgetAll() }
+            return
+        }
         let event = Event(type: type, json: payload)
         for continuation in subscribers.withLock({ Array($0.values) }) { continuation.yield(event) }
     }
@@ -61,6 +70,8 @@ public final class LiveEventHub: Service, Sendable {
                     try await self.client.withConnection { connection in
                         try await connection.listen(on: Self.channel) { notifications in
                             self.listening.withLock { $0 = true }
+                            // Anything announced while not listening was missed: start from the database.
+                            self.keyCheck.forgetAll()
                             for try await notification in notifications {
                                 self.publish(notification.payload)
                             }
@@ -95,7 +106,7 @@ private func gracefulShutdown(orSleep delay: Duration) async throws {
 /// ends the stream after N events (for scripts that wait for the next change).
 struct StreamController: Sendable {
     let hub: LiveEventHub
-    let keys: APIKeyStore
+    let keys: KeyCheck
 
     func addRoutes(to api: RouterGroup<some RequestContext>) {
         api.group("stream").add(middleware: RequireScope(scope: .read, keys: keys)).get { request, _ in

@@ -10,7 +10,7 @@ import PostgresNIO
 /// `oms_meter_history`): the same names psql users see.
 struct MeterController: Sendable {
     let queries: MeterQueries
-    let keys: APIKeyStore
+    let keys: KeyCheck
     /// The largest page a client may ask for.
     static let maximumPageSize = 1000
 

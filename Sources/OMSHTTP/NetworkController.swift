@@ -7,7 +7,7 @@ import OMSStore
 /// (the active meters under a substation or feeder: the seed's `get_meters_by_*`). Scope `read`.
 struct NetworkController: Sendable {
     let queries: MeterQueries
-    let keys: APIKeyStore
+    let keys: KeyCheck
 
     /// The body of both routes.
     struct Meters: Encodable {

@@ -8,7 +8,7 @@ import OMSStore
 /// the module. `OpenAPITests` keeps it true: every route the router has is in it and every
 /// documented answer has the documented shape.
 struct OpenAPIController: Sendable {
-    let keys: APIKeyStore
+    let keys: KeyCheck
 
     /// The document's bytes.
     static func document() throws -> Data {

@@ -8,7 +8,7 @@ import PostgresNIO
 /// pages) and `GET /api/v1/outages/{event_id}` (with its sources, timeline and meters). Scope `read`.
 struct OutageController: Sendable {
     let queries: OutageQueries
-    let keys: APIKeyStore
+    let keys: KeyCheck
 
     func addRoutes(to api: RouterGroup<some RequestContext>) {
         let group = api.group("outages").add(middleware: RequireScope(scope: .read, keys: keys))

@@ -136,4 +136,34 @@ struct AuthenticationTests {
             }
         }
     }
+
+    @Test("a key revoked while the service runs is refused at once, though the service remembers keys it has checked")
+    func revokedWhileRunning() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let keys = APIKeyStore(client: database.client, logger: TestDatabase.logger)
+            let (id, key) = try await keys.create(scopes: [.read], name: "soon gone")
+            let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
+            let app = try buildApplication(client: client, settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
+            try await app.test(.router) { http in
+                func status() async throws -> HTTPResponse.Status {
+                    try await http.execute(uri: "/api/v1/settings", method: .get, headers: [.authorization: "Bearer \(key)"]) { $0.status }
+                }
+                #expect(try await status() == .ok)
+                #expect(try await status() == .ok)
+                // Revoked through another connection (as `oms keys revoke` does); the announcement reaches the service.
+                let started = ContinuousClock.now
+                var refused = false
+                while !refused && ContinuousClock.now - started < .seconds(10) {
+                    if ContinuousClock.now - started > .milliseconds(300), try await database.client.scalar(
+                        "SELECT revoked_at IS NULL FROM oms_api_keys WHERE id = \(id)", as: Bool.self) {
+                        _ = try await keys.revoke(id: id)
+                    }
+                    refused = try await status() == .unauthorized
+                    if !refused { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                #expect(refused)
+                #expect(ContinuousClock.now - started < .seconds(10), "well within the minute a key is remembered")
+            }
+        }
+    }
 }

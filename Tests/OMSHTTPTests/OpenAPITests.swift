@@ -29,7 +29,10 @@ struct OpenAPITests {
             let key = try await bearer(database, [.read])
             let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
             let router = try buildRouter(
-                client: client, hub: LiveEventHub(client: client, logger: TestDatabase.logger),
+                client: client,
+                hub: LiveEventHub(
+                    client: client, logger: TestDatabase.logger,
+                    keyCheck: KeyCheck(store: APIKeyStore(client: client, logger: TestDatabase.logger))),
                 settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
             let routes = Set(router.routes.map { route in
                 "\(route.method.rawValue) " + route.path.description.split(separator: "/")

@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks: the SCADA workflow (default), a last-gasp storm, registry import, registry migration and proximity search.",
-        subcommands: [SCADABench.self, StormBench.self, ImportBench.self, ProximityBench.self, RegistryMigrationBench.self],
+        subcommands: [SCADABench.self, StormBench.self, ImportBench.self, ProximityBench.self, RegistryMigrationBench.self, APIBench.self],
         defaultSubcommand: SCADABench.self
     )
 }

@@ -6,6 +6,11 @@ struct LatencySample: Sendable {
         milliseconds.append(duration.seconds * 1000)
     }
 
+    /// Adds another sample's runs to this one.
+    mutating func merge(_ other: LatencySample) {
+        milliseconds += other.milliseconds
+    }
+
     /// The p-th percentile (0...100), nearest-rank.
     func percentile(_ p: Double) -> Double {
         guard !milliseconds.isEmpty else { return .nan }

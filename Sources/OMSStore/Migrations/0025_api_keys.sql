@@ -73,13 +73,20 @@ $$;
 COMMENT ON FUNCTION oms_api_key_authenticate(text) IS
     'The key in force that p_key is (id, name, scopes), found by its SHA-256; no row for an unknown or revoked key.';
 
--- Revokes a key; false when there is no such key in force.
+-- Revokes a key; false when there is no such key in force. The revocation is
+-- announced on channel oms_events ({"type": "api_key.revoked", "key_id": ...},
+-- at commit): every instance of the service forgets the key at once (each
+-- remembers keys it has checked for up to a minute; see KeyCheck).
 CREATE FUNCTION oms_api_key_revoke(p_id uuid) RETURNS boolean
-LANGUAGE sql AS $$
-    WITH revoked AS (
-        UPDATE oms_api_keys SET revoked_at = now() WHERE id = p_id AND revoked_at IS NULL RETURNING 1
-    )
-    SELECT EXISTS (SELECT 1 FROM revoked)
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE oms_api_keys SET revoked_at = now() WHERE id = p_id AND revoked_at IS NULL;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM pg_notify('oms_events', json_build_object('type', 'api_key.revoked', 'key_id', p_id)::text);
+    RETURN true;
+END;
 $$;
 COMMENT ON FUNCTION oms_api_key_revoke(uuid) IS
     'Revokes the API key (requests with it get 401 from then on); false if no key in force has this id.';
