@@ -133,7 +133,7 @@ let package = Package(
         .testTarget(
             name: "OMSCLITests",
             dependencies: [
-                "OMSCLI", "OMSDomain", "OMSStore", "OMSTestSupport",
+                "OMSCLI", "OMSDomain", "OMSHTTP", "OMSStore", "OMSTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],

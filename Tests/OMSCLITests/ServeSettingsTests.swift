@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import OMSHTTP
+import Testing
+
+@testable import OMSCLI
+
+@Suite("oms serve settings: flag, environment, config file, default")
+struct ServeSettingsTests {
+    func file(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("oms-serve-\(UUID().uuidString.prefix(8)).json").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("each setting from its flag, else its environment variable, else the file, else the default")
+    func precedence() throws {
+        let path = try file(#"{"host": "0.0.0.0", "port": 9000, "max_body_bytes": 1000, "database_url": "postgres://file@db/oms"}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (fromFile, fileURL) = try ServeCommand.resolve(
+            host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: path, environment: [:])
+        #expect(fromFile.host == "0.0.0.0" && fromFile.port == 9000 && fromFile.maximumBodySize == 1000)
+        #expect(fileURL == "postgres://file@db/oms")
+
+        let (fromEnvironment, environmentURL) = try ServeCommand.resolve(
+            host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: nil,
+            environment: ["OMS_CONFIG": path, "OMS_PORT": "9100", "OMS_HOST": "10.0.0.5", "OMS_DATABASE_URL": "postgres://env@db/oms"])
+        #expect(fromEnvironment.host == "10.0.0.5" && fromEnvironment.port == 9100 && fromEnvironment.maximumBodySize == 1000)
+        #expect(environmentURL == "postgres://env@db/oms")
+
+        let (fromFlags, flagURL) = try ServeCommand.resolve(
+            host: "127.0.0.2", port: 9200, maxBodyBytes: 5000, databaseURL: "postgres://flag@db/oms", configFile: path,
+            environment: ["OMS_PORT": "9100"])
+        #expect(fromFlags.host == "127.0.0.2" && fromFlags.port == 9200 && fromFlags.maximumBodySize == 5000)
+        #expect(flagURL == "postgres://flag@db/oms")
+
+        let (defaults, noURL) = try ServeCommand.resolve(
+            host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: nil, environment: [:])
+        #expect(defaults.host == "127.0.0.1" && defaults.port == 8080 && defaults.maximumBodySize == 8 * 1024 * 1024)
+        #expect(noURL == nil)
+    }
+
+    @Test("a config file with an unknown setting or a wrong type, or a bad variable, is refused by name", arguments: [
+        (#"{"prot": 80}"#, [:], #"unknown setting "prot""#),
+        (#"{"port": "eighty"}"#, [:], "port: wrong type"),
+        ("[1, 2]", [:], "not a JSON object"),
+        (#"{"port": 70000}"#, [:], "port 70000"),
+        ("{}", ["OMS_PORT": "http"], "OMS_PORT=http"),
+    ])
+    func refusals(text: String, environment: [String: String], message: String) throws {
+        let path = try file(text)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect {
+            _ = try ServeCommand.resolve(
+                host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: path, environment: environment)
+        } throws: { error in
+            String(describing: error).contains(message)
+        }
+    }
+}
