@@ -17,9 +17,7 @@ struct AdminRouteTests {
         try await TestDatabase.with(.sampleNetwork) { database in
             let read = try await bearer(database, [.read])
             let admin = try await bearer(database, [.admin])
-            let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
-            let app = try buildApplication(client: client, settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
-            try await app.test(.router) { http in
+            try await withApp(database) { http in
                 func call(_ method: HTTPRequest.Method, _ uri: String, _ key: String, _ body: String? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
                     try await http.execute(
                         uri: uri, method: method, headers: [.authorization: key, .contentType: "application/json"],
@@ -53,10 +51,8 @@ struct AdminRouteTests {
     func manualStatus() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
             let admin = try await bearer(database, [.admin])
-            let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
-            let app = try buildApplication(client: client, settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
             let audits: PostgresQuery = "SELECT count(*)::int FROM oms_meter_status_events WHERE source_type = 'manual' AND source_event_id = 'R-1'"
-            try await app.test(.router) { http in
+            try await withApp(database) { http in
                 func put(_ uri: String, _ body: String) async throws -> (HTTPResponse.Status, [String: Any]) {
                     try await http.execute(
                         uri: uri, method: .put, headers: [.authorization: admin, .contentType: "application/json"],
@@ -90,9 +86,7 @@ struct AdminRouteTests {
     func network() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
             let read = try await bearer(database, [.read])
-            let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
-            let app = try buildApplication(client: client, settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
-            try await app.test(.router) { http in
+            try await withApp(database) { http in
                 let substations = try await http.execute(uri: "/api/v1/substations", method: .get, headers: [.authorization: read]) { try json($0) }
                 let items = substations["items"] as? [[String: Any]] ?? []
                 #expect(items.map { $0["substation_id"] as? String } == ["SS001", "SS002", "SS003"])

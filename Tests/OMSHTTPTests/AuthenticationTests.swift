@@ -60,9 +60,7 @@ struct AuthenticationTests {
             #expect(try await keys.revoke(id: revokedID))
             #expect(try await keys.revoke(id: revokedID) == false)
 
-            let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
-            let app = try buildApplication(client: client, settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
-            try await app.test(.router) { http in
+            try await withApp(database) { http in
                 @Sendable func status(_ route: Route, authorization: String?) async throws -> (HTTPResponse.Status, [String: Any], HTTPFields) {
                     var headers: HTTPFields = [.contentType: "application/json"]
                     if let authorization { headers[.authorization] = authorization }
@@ -142,9 +140,7 @@ struct AuthenticationTests {
         try await TestDatabase.with(.sampleNetwork) { database in
             let keys = APIKeyStore(client: database.client, logger: TestDatabase.logger)
             let (id, key) = try await keys.create(scopes: [.read], name: "soon gone")
-            let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
-            let app = try buildApplication(client: client, settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
-            try await app.test(.router) { http in
+            try await withApp(database) { http in
                 func status() async throws -> HTTPResponse.Status {
                     try await http.execute(uri: "/api/v1/settings", method: .get, headers: [.authorization: "Bearer \(key)"]) { $0.status }
                 }

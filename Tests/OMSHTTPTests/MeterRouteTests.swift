@@ -16,9 +16,7 @@ struct MeterRouteTests {
     func meter() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
             let key = try await bearer(database, [.read])
-            let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
-            let app = try buildApplication(client: client, settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
-            try await app.test(.router) { http in
+            try await withApp(database) { http in
                 try await http.execute(uri: "/api/v1/meters/M10000311", method: .get, headers: [.authorization: key]) { response in
                     #expect(response.status == .ok)
                     let body = try json(response)
@@ -51,9 +49,7 @@ struct MeterRouteTests {
                 "SELECT string_agg(e.id::text, ',' ORDER BY e.event_timestamp DESC, e.id DESC) FROM oms_meter_status_events e JOIN oms_meters m ON m.id = e.meter_id WHERE m.meter_number = 'M10000311'",
                 as: String.self)
             let key = try await bearer(database, [.read])
-            let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
-            let app = try buildApplication(client: client, settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
-            try await app.test(.router) { http in
+            try await withApp(database) { http in
                 var ids: [String] = []
                 var cursor: String?
                 var pages = 0

@@ -65,8 +65,6 @@ struct OpenAPITests {
             let key = try await bearer(database, [.admin])
             let asset = try await database.client.scalar("SELECT asset_mrid FROM oms_meters WHERE meter_number = 'M10000311'", as: String.self)
             let now = ISO8601DateFormatter().string(from: Date().addingTimeInterval(60))
-            let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
-            let app = try buildApplication(client: client, settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
             let kaifa = """
                 <CreatedEndDeviceEvents xmlns="http://iec.ch/TC57/2011/schema/message"><Header><Verb>created</Verb><Noun>EndDeviceEvents</Noun></Header>
                 <Payload><EndDeviceEvents><EndDeviceEvent><mRID>OA-K1</mRID><createdDateTime>\(now)</createdDateTime>
@@ -115,7 +113,7 @@ struct OpenAPITests {
                 Call(method: .put, uri: "/api/v1/settings/no.such", template: "/api/v1/settings/{key}", body: #"{"value": 1}"#),
                 Call(method: .get, uri: "/metrics", template: "/metrics"),
             ]
-            try await app.test(.router) { http in
+            try await withApp(database) { http in
                 let doc = try await Self.document(http, key: key)
                 let validator = SchemaValidator(document: doc)
                 let paths = try #require(doc["paths"] as? [String: [String: Any]])

@@ -17,9 +17,7 @@ struct OutageRouteTests {
         try await TestDatabase.with(.sampleNetwork) { database in
             let ingest = try await bearer(database, [.ingestSCADA])
             let read = try await bearer(database, [.read])
-            let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
-            let app = try buildApplication(client: client, settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
-            try await app.test(.router) { http in
+            try await withApp(database) { http in
                 let trips = [
                     #"{"eventId": "O-1", "eventType": "breaker_trip", "substationId": "SS001", "feederId": "FD002", "timestamp": "2025-09-30T10:00:00Z", "alarmType": "fault"}"#,
                     #"{"eventId": "O-2", "eventType": "breaker_trip", "substationId": "SS002", "feederId": "FD004", "timestamp": "2025-09-30T11:00:00Z", "alarmType": "fault"}"#,

@@ -16,9 +16,7 @@ struct StreamTests {
     func receivesChangesFromAnotherConnection() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
             let read = try await bearer(database, [.read])
-            let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
-            let app = try buildApplication(client: client, settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
-            try await app.test(.router) { http in
+            try await withApp(database) { http in
                 // Another connection writes until the stream has what it waits for: the stream may
                 // subscribe a moment after the first writes, so they repeat (a new trip each time).
                 let writer = Task {

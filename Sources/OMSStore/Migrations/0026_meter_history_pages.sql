@@ -48,6 +48,18 @@ $$;
 COMMENT ON FUNCTION oms_page_cursor_position(text) IS
     'The (time, id) a page cursor of oms_page_cursor() names; SQLSTATE 22023 for anything else.';
 
+-- A page size from 1 to 10,000, else SQLSTATE 22023 naming p_limit.
+CREATE FUNCTION oms_page_limit_checked(p_limit integer) RETURNS integer
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION 'invalid limit %: p_limit must be from 1 to 10000', coalesce(p_limit::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'p_limit';
+    END IF;
+    RETURN p_limit;
+END;
+$$;
+
 CREATE FUNCTION oms_meter_history(p_meter_number text, p_limit integer DEFAULT 100, p_cursor text DEFAULT NULL)
 RETURNS TABLE (id uuid, event_type text, source_type text, source_event_id text, status_field text,
                previous_status text, new_status text, event_timestamp timestamptz, confidence_score numeric,
@@ -58,10 +70,7 @@ DECLARE
     v_time     timestamptz;
     v_id       uuid;
 BEGIN
-    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
-        RAISE EXCEPTION 'invalid limit %: p_limit must be from 1 to 10000', coalesce(p_limit::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'p_limit';
-    END IF;
+    PERFORM oms_page_limit_checked(p_limit);
     SELECT m.id INTO v_meter_id FROM oms_meters m WHERE m.meter_number = p_meter_number;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no meter %', coalesce(quote_literal(p_meter_number), 'NULL')

@@ -35,10 +35,7 @@ DECLARE
     v_time      timestamptz;
     v_id        uuid;
 BEGIN
-    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
-        RAISE EXCEPTION 'invalid limit %: p_limit must be from 1 to 10000', coalesce(p_limit::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'p_limit';
-    END IF;
+    PERFORM oms_page_limit_checked(p_limit);
     SELECT array_agg(s) INTO v_unknown FROM unnest(p_status) s WHERE s IS NULL OR s <> ALL (oms_outage_statuses());
     IF v_unknown IS NOT NULL THEN
         RAISE EXCEPTION 'unknown outage status %: the statuses are %', array_to_string(v_unknown, ', ', 'NULL'),
