@@ -103,8 +103,9 @@ struct ServeCommand: AsyncParsableCommand {
 
 /// Runs the application until it is asked to stop; the database pool is one of its services.
 func serve(configuration: PostgresClient.Configuration, settings: ServerSettings, logger: Logger) async throws {
-    let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-    let app = try buildApplication(client: client, settings: settings, logger: logger)
+    let metrics = ServiceMetrics()
+    let client = PostgresClient(configuration: configuration, backgroundLogger: metrics.poolLogger(wrapping: logger))
+    let app = try buildApplication(client: client, settings: settings, logger: logger, metrics: metrics)
     logger.notice("serving", metadata: ["address": "http://\(settings.host):\(settings.port)"])
     try await app.runService()
 }

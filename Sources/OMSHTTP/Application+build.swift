@@ -27,16 +27,18 @@ public struct ServerSettings: Sendable {
 
 /// Builds the HTTP application: the database pool and the live-event hub run as its
 /// services, migrations run before the server accepts requests, routes come from
-/// `buildRouter`.
+/// `buildRouter`. Give the client `metrics.poolLogger(wrapping:)` as its background
+/// logger for `/metrics` to count the pool's connections in use.
 public func buildApplication(
     client: PostgresClient,
     settings: ServerSettings,
     logger: Logger,
+    metrics: ServiceMetrics = ServiceMetrics(),
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let migrations = try MigrationRunner.bundled(logger: logger)
     let hub = LiveEventHub(client: client, logger: logger, keyCheck: KeyCheck(store: APIKeyStore(client: client, logger: logger)))
-    let router = try buildRouter(client: client, hub: hub, settings: settings, logger: logger)
+    let router = try buildRouter(client: client, hub: hub, settings: settings, logger: logger, metrics: metrics)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "oms"),
@@ -58,11 +60,11 @@ public func buildApplication(
 /// Every route of the API, each from its controller, with the middleware that all share
 /// (request id, metrics, problem documents); `router.routes` lists them (the OpenAPI test does).
 public func buildRouter(
-    client: PostgresClient, hub: LiveEventHub, settings: ServerSettings, logger: Logger
+    client: PostgresClient, hub: LiveEventHub, settings: ServerSettings, logger: Logger,
+    metrics: ServiceMetrics = ServiceMetrics()
 ) throws -> Router<BasicRequestContext> {
     let migrations = try MigrationRunner.bundled(logger: logger)
     let router = Router()
-    let metrics = ServiceMetrics()
     router.middlewares.add(LogRequestsMiddleware(.debug))
     router.middlewares.add(RequestIDMiddleware())
     router.middlewares.add(MetricsMiddleware(metrics: metrics))

@@ -15,6 +15,7 @@ import Prometheus
 ///   oms_feed_events_total{feed, outcome}                     feed events applied, duplicate or rejected
 ///   oms_feed_request_duration_seconds{feed}                  a feed request's processing time
 ///   oms_outages{status}                                      outages by status (read from the database at each scrape)
+///   oms_db_connections_open                                  the pool's open connections (see poolLogger)
 public final class ServiceMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     static let latencyBuckets: [Duration] = [
@@ -77,5 +78,48 @@ struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
             method: request.method.rawValue, route: context.endpointPath ?? "unmatched",
             status: response.status.code, duration: ContinuousClock.now - started)
         return response
+    }
+}
+
+extension ServiceMetrics {
+    /// A logger for a `PostgresClient` (its `backgroundLogger`) that also counts the pool's open
+    /// connections into `oms_db_connections_open`. PostgresNIO (1.33) reports its pool only as log
+    /// lines — "Creating new connection" (debug), "Connection creation failed" (info), "Connection
+    /// closed" (debug) — and not which connections are leased; so this logger lets debug lines
+    /// through to a handler that counts those and passes on to `logger` only what `logger`'s own
+    /// level admits. (If a PostgresNIO release words them otherwise, `MetricsTests` fails.)
+    public func poolLogger(wrapping logger: Logger) -> Logger {
+        let gauge = registry.makeGauge(
+            name: "oms_db_connections_open", labels: [], help: "Database connections the pool holds open (or is opening) now.")
+        var counting = Logger(label: logger.label) { _ in
+            PoolConnectionsLogHandler(inner: logger, open: gauge)
+        }
+        counting.logLevel = min(logger.logLevel, .debug)
+        return counting
+    }
+}
+
+/// Counts the pool's connections opened and closed; passes every line `inner` would write on to it.
+struct PoolConnectionsLogHandler: LogHandler {
+    let inner: Logger
+    let open: Gauge
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .debug
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        switch "\(event.message)" {
+        case "Creating new connection": open.increment()
+        case "Connection creation failed", "Connection closed": open.decrement()
+        default: break
+        }
+        guard event.level >= inner.logLevel else { return }
+        inner.log(
+            level: event.level, event.message, metadata: metadata.merging(event.metadata ?? [:]) { _, new in new },
+            source: event.source, file: event.file, function: event.function, line: event.line)
     }
 }

@@ -43,6 +43,20 @@ struct MetricsTests {
                 let outages = try await database.client.scalar("SELECT status FROM oms_outage_events", as: String.self)
                 #expect(text.contains(#"oms_outages{status="\#(outages)"} 1"#))
                 #expect(text.contains(#"oms_outages{status="restored"} 0"#))
+
+                // The pool: it holds at least the live-event hub's connection (in LISTEN) open.
+                func inUse() async throws -> Double? {
+                    let text = try await http.execute(uri: "/metrics", method: .get, headers: [.authorization: read]) { String(buffer: $0.body) }
+                    return text.split(separator: "\n").first { $0.hasPrefix("oms_db_connections_open ") }
+                        .flatMap { Double($0.split(separator: " ").last ?? "") }
+                }
+                var connections = try await inUse()
+                let deadline = ContinuousClock.now + .seconds(10)
+                while (connections ?? 0) < 1 && ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(100))
+                    connections = try await inUse()
+                }
+                #expect((connections ?? 0) >= 1, "oms_db_connections_open counts PostgresNIO's connection log lines")
             }
         }
     }

@@ -9,7 +9,8 @@ func withApp<Value: Sendable>(
     _ database: TestDatabase.Handle, settings: ServerSettings = ServerSettings(migrateOnStart: false),
     _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Value
 ) async throws -> Value {
-    let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
-    let app = try buildApplication(client: client, settings: settings, logger: TestDatabase.logger)
+    let metrics = ServiceMetrics()
+    let client = PostgresClient(configuration: database.configuration, backgroundLogger: metrics.poolLogger(wrapping: TestDatabase.logger))
+    let app = try buildApplication(client: client, settings: settings, logger: TestDatabase.logger, metrics: metrics)
     return try await app.test(.router, body)
 }
