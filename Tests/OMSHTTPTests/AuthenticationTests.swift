@@ -149,7 +149,9 @@ struct AuthenticationTests {
                 // Revoked through another connection (as `oms keys revoke` does); the announcement reaches the service.
                 let started = ContinuousClock.now
                 var refused = false
-                while !refused && ContinuousClock.now - started < .seconds(10) {
+                // A minute is how long the service would take the key on trust without the announcement;
+                // a loaded machine may be slow, so allow most of that minute, not all of it.
+                while !refused && ContinuousClock.now - started < .seconds(45) {
                     if ContinuousClock.now - started > .milliseconds(300), try await database.client.scalar(
                         "SELECT revoked_at IS NULL FROM oms_api_keys WHERE id = \(id)", as: Bool.self) {
                         _ = try await keys.revoke(id: id)
@@ -158,7 +160,7 @@ struct AuthenticationTests {
                     if !refused { try await Task.sleep(for: .milliseconds(50)) }
                 }
                 #expect(refused)
-                #expect(ContinuousClock.now - started < .seconds(10), "well within the minute a key is remembered")
+                #expect(ContinuousClock.now - started < .seconds(45), "within the minute a key is remembered")
             }
         }
     }
