@@ -5,6 +5,7 @@
 //   OMSFeeds   decoders for the feeds' real message formats (no I/O)
 //   OMSStore   PostgreSQL: migrations, the managed local server, typed access
 //   CProcessSpawn  two posix_spawn shims for OMSStore's child processes
+//   OMSSimulation  a synthetic utility and its storms, deterministic by seed (no I/O but writing files)
 //   OMSHTTP    the Hummingbird application (`oms serve`)
 //   OMSCLI     the commands of the `oms` tool (ArgumentParser), testable as a library
 //   oms        the executable: `oms <command>`
@@ -48,6 +49,10 @@ let package = Package(
             dependencies: ["OMSDomain"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "OMSSimulation",
+            swiftSettings: swiftSettings
+        ),
         // posix_spawn extensions Swift's Glibc module does not export.
         .target(name: "CProcessSpawn"),
         .target(
@@ -85,6 +90,7 @@ let package = Package(
                 "OMSFeeds",
                 "OMSStore",
                 "OMSHTTP",
+                "OMSSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -108,6 +114,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/OMSTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OMSSimulationTests",
+            dependencies: ["OMSSimulation", "OMSStore", "OMSTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
