@@ -94,7 +94,9 @@ public func buildRouter(
         path: "callcenter/tickets", maximumBodySize: settings.maximumBodySize, scope: .ingestCallCenter, keys: keys, metrics: metrics
     ).addRoutes(to: api)
     NetworkController(queries: MeterQueries(client: client, logger: logger), keys: keys).addRoutes(to: api)
-    MeterController(queries: MeterQueries(client: client, logger: logger), keys: keys).addRoutes(to: api)
+    let meters = MeterController(queries: MeterQueries(client: client, logger: logger), keys: keys)
+    meters.addRoutes(to: api)
+    meters.addProximityRoute(to: api)
     OutageController(queries: OutageQueries(client: client, logger: logger), keys: keys).addRoutes(to: api)
     router.group("metrics").add(middleware: RequireScope(scope: .read, keys: keys)).get { _, _ in
         let text = try await metrics.exposition(client: client, logger: logger)

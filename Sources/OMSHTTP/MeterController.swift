@@ -49,6 +49,33 @@ struct MeterController: Sendable {
         return json(#"{"items":["# + page.map(\.json).joined(separator: ",") + #"],"next_cursor":"# + next + "}")
     }
 
+    /// `GET /api/v1/proximity/meters?lat=&lng=&radius_km=&limit=`: active meters within the radius,
+    /// nearest first (`oms_meters_within`, through the GiST index), at most `limit` (100; up to 1000).
+    func addProximityRoute(to api: RouterGroup<some RequestContext>) {
+        api.group("proximity").add(middleware: RequireScope(scope: .read, keys: keys)).get("meters") { request, _ in
+            let query = request.uri.queryParameters
+            var numbers: [String: Double] = [:]
+            for name in ["lat", "lng", "radius_km"] {
+                guard let text = query[name[...]].map(String.init), let value = Double(text), value.isFinite else {
+                    return try Self.badParameter(name, "required: a number (lat -90..90, lng -180..180, radius_km > 0)")
+                }
+                numbers[name] = value
+            }
+            let limitText = query["limit"].map(String.init)
+            guard let limit = limitText.map({ Int($0) }) ?? 100, (1...Self.maximumPageSize).contains(limit) else {
+                return try Self.badParameter("limit", "\(limitText ?? "") is not a count from 1 to \(Self.maximumPageSize)")
+            }
+            do {
+                let rows = try await queries.metersWithinJSON(
+                    latitude: numbers["lat"]!, longitude: numbers["lng"]!, radiusKm: numbers["radius_km"]!, limit: limit)
+                return Self.json(#"{"count":\#(rows.count),"items":["# + rows.joined(separator: ",") + "]}")
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "22023" {
+                let column = error.serverInfo?[.columnName] ?? ""
+                return try Self.badParameter(column.hasPrefix("p_") ? String(column.dropFirst(2)) : column, error.serverInfo?[.message] ?? "invalid")
+            }
+        }
+    }
+
     static func json(_ text: String) -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }

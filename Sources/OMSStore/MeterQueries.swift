@@ -94,6 +94,15 @@ public struct MeterQueries: Sendable {
         return rows
     }
 
+    /// Active meters within `radiusKm` of a point, nearest first, at most `limit` (`oms_meters_within`), as JSON
+    /// objects. SQLSTATE 22023 naming p_lat, p_lng or p_radius_km for a bad argument.
+    public func metersWithinJSON(latitude: Double, longitude: Double, radiusKm: Double, limit: Int) async throws -> [String] {
+        try await rowsJSON(
+            """
+            SELECT row_to_json(w)::text FROM oms_meters_within(\(latitude), \(longitude), \(radiusKm)) w LIMIT \(limit)
+            """)
+    }
+
     /// Substations with their meter counts (`network_substations_with_meters`), by business id.
     public func substationsJSON() async throws -> [String] {
         try await rowsJSON("SELECT row_to_json(v)::text FROM network_substations_with_meters v ORDER BY v.substation_id")

@@ -96,4 +96,32 @@ struct AdminRouteTests {
             }
         }
     }
+
+    @Test("proximity over HTTP: nearest first, at most limit, bad coordinates refused by name")
+    func proximity() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let read = try await bearer(database, [.read])
+            let (lat, lng) = (39.9526, -75.1652)
+            let expected = try await database.client.scalar(
+                "SELECT string_agg(meter_number, ',' ORDER BY distance_km, meter_number) FROM (SELECT * FROM oms_meters_within(\(lat), \(lng), 2) LIMIT 7) w",
+                as: String.self)
+            try await withApp(database) { http in
+                let body = try await http.execute(
+                    uri: "/api/v1/proximity/meters?lat=\(lat)&lng=\(lng)&radius_km=2&limit=7", method: .get, headers: [.authorization: read]
+                ) { try json($0) }
+                let items = body["items"] as? [[String: Any]] ?? []
+                #expect(body["count"] as? Int == 7)
+                #expect(items.compactMap { $0["meter_number"] as? String }.joined(separator: ",") == expected)
+                let distances = items.compactMap { $0["distance_km"] as? Double }
+                #expect(distances == distances.sorted() && distances.allSatisfy { $0 <= 2 })
+                for (uri, field) in [("/api/v1/proximity/meters?lat=95&lng=0&radius_km=1", "lat"),
+                                     ("/api/v1/proximity/meters?lat=0&lng=0&radius_km=-1", "radius_km"),
+                                     ("/api/v1/proximity/meters?lat=0&radius_km=1", "lng")] {
+                    let (status, problem) = try await http.execute(uri: uri, method: .get, headers: [.authorization: read]) { ($0.status, try json($0)) }
+                    #expect(status == .badRequest, "\(uri)")
+                    #expect(((problem["errors"] as? [[String: Any]])?.first?["field"]) as? String == field, "\(uri)")
+                }
+            }
+        }
+    }
 }

@@ -42,6 +42,7 @@ struct AuthenticationTests {
         Route(method: .get, path: "/api/v1/substations", scope: .read),
         Route(method: .get, path: "/api/v1/feeders?substation=SS001", scope: .read),
         Route(method: .get, path: "/api/v1/settings", scope: .read),
+        Route(method: .get, path: "/api/v1/proximity/meters?lat=39.95&lng=-75.16&radius_km=1", scope: .read),
         Route(method: .put, path: "/api/v1/settings/correlation.window_minutes", scope: .admin, body: #"{"value": 60}"#),
         Route(method: .put, path: "/api/v1/meters/M10000311/status", scope: .admin,
               body: #"{"power_status": "on", "request_id": "AUTH-1"}"#),

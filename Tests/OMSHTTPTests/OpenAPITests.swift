@@ -112,6 +112,8 @@ struct OpenAPITests {
                 Call(method: .put, uri: "/api/v1/settings/correlation.window_minutes", template: "/api/v1/settings/{key}", body: #"{"value": "x"}"#),
                 Call(method: .put, uri: "/api/v1/settings/no.such", template: "/api/v1/settings/{key}", body: #"{"value": 1}"#),
                 Call(method: .get, uri: "/metrics", template: "/metrics"),
+                Call(method: .get, uri: "/api/v1/proximity/meters?lat=39.9526&lng=-75.1652&radius_km=2&limit=5", template: "/api/v1/proximity/meters"),
+                Call(method: .get, uri: "/api/v1/proximity/meters?lat=95&lng=0&radius_km=1", template: "/api/v1/proximity/meters"),
             ]
             try await withApp(database) { http in
                 let doc = try await Self.document(http, key: key)
