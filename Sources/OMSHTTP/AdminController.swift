@@ -14,39 +14,39 @@ struct AdminController: Sendable {
 
     func addRoutes(to api: RouterGroup<some RequestContext>) {
         api.group("settings").add(middleware: RequireScope(scope: .read, keys: keys)).get { _, _ in
-            MeterController.json(#"{"items":["# + (try await queries.settingsJSON()).joined(separator: ",") + "]}")
+            APIResponse.items(try await queries.settingsJSON())
         }
         let admin = api.group().add(middleware: RequireScope(scope: .admin, keys: keys))
         admin.put("settings/:key") { request, context in
             let key = try context.parameters.require("key")
             let body = try await jsonObject(request)
             guard let object = body, let value = object["value"] else {
-                return try Self.invalid("value", "the body must be a JSON object with the new \"value\"")
+                throw Self.invalid("value", "the body must be a JSON object with the new \"value\"")
             }
             let valueJSON = String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed]), as: UTF8.self)
             do {
-                return MeterController.json(try await queries.setSetting(key, valueJSON: valueJSON))
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "P0002" {
-                return try ProblemDetails(type: "/problems/not-found", title: "Not Found", status: 404, detail: "no setting \(key)").response()
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "22023" {
-                return try Self.invalid("value", error.serverInfo?[.message] ?? "invalid")
+                return APIResponse.json(try await queries.setSetting(key, valueJSON: valueJSON))
+            } catch let error as PSQLError where error.isState("P0002") {
+                return try ProblemDetails.notFound("no setting \(key)").response()
+            } catch let error as PSQLError where error.isState("22023") {
+                throw Self.invalid("value", error.serverInfo?[.message] ?? "invalid")
             }
         }
         admin.put("meters/:meter_number/status") { request, context in
             let number = try context.parameters.require("meter_number")
             guard let object = try await jsonObject(request) else {
-                return try Self.invalid(nil, "the body must be a JSON object: power_status, request_id, optional timestamp and note")
+                throw Self.invalid(nil, "the body must be a JSON object: power_status, request_id, optional timestamp and note")
             }
             guard let status = object["power_status"] as? String else {
-                return try Self.invalid("power_status", "required: on, off or unknown")
+                throw Self.invalid("power_status", "required: on, off or unknown")
             }
             guard let requestID = object["request_id"] as? String, !requestID.isEmpty else {
-                return try Self.invalid("request_id", "required: a client-chosen id, so that a retry is recognised")
+                throw Self.invalid("request_id", "required: a client-chosen id, so that a retry is recognised")
             }
             var time: Date?
             if let text = object["timestamp"] {
                 guard let string = text as? String, let parsed = ISO8601Time.parse(string) else {
-                    return try Self.invalid("timestamp", "not an ISO 8601 time such as 2025-09-30T10:00:00Z")
+                    throw Self.invalid("timestamp", "not an ISO 8601 time such as 2025-09-30T10:00:00Z")
                 }
                 time = parsed
             }
@@ -57,10 +57,10 @@ struct AdminController: Sendable {
                 return Response(
                     status: duplicate ? .ok : .created, headers: [.contentType: "application/json"],
                     body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "P0002" {
-                return try ProblemDetails(type: "/problems/not-found", title: "Not Found", status: 404, detail: "no meter \(number)").response()
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "22023" {
-                return try Self.invalid(error.serverInfo?[.columnName], error.serverInfo?[.message] ?? "invalid")
+            } catch let error as PSQLError where error.isState("P0002") {
+                return try ProblemDetails.notFound("no meter \(number)").response()
+            } catch let error as PSQLError where error.isState("22023") {
+                throw Self.invalid(error.serverInfo?[.columnName], error.serverInfo?[.message] ?? "invalid")
             }
         }
     }
@@ -71,11 +71,8 @@ struct AdminController: Sendable {
         return (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) as? [String: Any]
     }
 
-    static func invalid(_ field: String?, _ reason: String) throws -> Response {
-        try ProblemDetails(
-            type: "/problems/invalid-input", title: "Invalid request body", status: 400,
-            detail: field.map { "\($0): \(reason)" } ?? reason,
-            errors: [ProblemDetails.FieldError(index: nil, field: field, reason: reason)]
-        ).response()
+    /// A refused body field (400, answered by `ProblemMiddleware`).
+    static func invalid(_ field: String?, _ reason: String) -> InvalidInput {
+        InvalidInput(field, reason, title: "Invalid request body")
     }
 }

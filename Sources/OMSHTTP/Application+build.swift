@@ -93,8 +93,9 @@ public func buildRouter(
         feed: .callCenter, ingestor: FeedIngestor(.callCenter, client: client, logger: logger),
         path: "callcenter/tickets", maximumBodySize: settings.maximumBodySize, scope: .ingestCallCenter, keys: keys, metrics: metrics
     ).addRoutes(to: api)
-    NetworkController(queries: MeterQueries(client: client, logger: logger), keys: keys).addRoutes(to: api)
-    let meters = MeterController(queries: MeterQueries(client: client, logger: logger), keys: keys)
+    let meterQueries = MeterQueries(client: client, logger: logger)
+    NetworkController(queries: meterQueries, keys: keys).addRoutes(to: api)
+    let meters = MeterController(queries: meterQueries, keys: keys)
     meters.addRoutes(to: api)
     meters.addProximityRoute(to: api)
     OutageController(queries: OutageQueries(client: client, logger: logger), keys: keys).addRoutes(to: api)
@@ -105,9 +106,7 @@ public func buildRouter(
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
     StreamController(hub: hub, keys: keys).addRoutes(to: api)
-    AdminController(
-        queries: MeterQueries(client: client, logger: logger), keys: keys, maximumBodySize: settings.maximumBodySize
-    ).addRoutes(to: api)
+    AdminController(queries: meterQueries, keys: keys, maximumBodySize: settings.maximumBodySize).addRoutes(to: api)
 
     OpenAPIController(keys: keys).addRoutes(to: router)
     return router

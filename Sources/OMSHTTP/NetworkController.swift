@@ -18,11 +18,11 @@ struct NetworkController: Sendable {
     func addRoutes(to api: RouterGroup<some RequestContext>) {
         let group = api.group().add(middleware: RequireScope(scope: .read, keys: keys))
         group.get("substations") { _, _ in
-            MeterController.json(#"{"items":["# + (try await queries.substationsJSON()).joined(separator: ",") + "]}")
+            APIResponse.items(try await queries.substationsJSON())
         }
         group.get("feeders") { request, _ in
             let substation = request.uri.queryParameters["substation"].map(String.init)
-            return MeterController.json(#"{"items":["# + (try await queries.feedersJSON(substation: substation)).joined(separator: ",") + "]}")
+            return APIResponse.items(try await queries.feedersJSON(substation: substation))
         }
         group.get("substations/:substation_id/meters") { _, context in
             let id = try context.parameters.require("substation_id")

@@ -18,36 +18,31 @@ struct OutageController: Sendable {
             let statuses = query.getAll("status").flatMap { $0.split(separator: ",").map { String($0) } }
             if !statuses.isEmpty { filter.statuses = statuses }
             if let active = query["active"].map(String.init) {
-                guard let value = Bool(active) else { return try MeterController.badParameter("active", "\(active) is not true or false") }
+                guard let value = Bool(active) else { throw InvalidInput("active", "\(active) is not true or false") }
                 filter.active = value
             }
             for name in ["from", "to"] {
                 guard let text = query[name[...]].map(String.init) else { continue }
                 guard let date = ISO8601Time.parse(text) else {
-                    return try MeterController.badParameter(name, "\(text) is not an ISO 8601 time such as 2025-09-30T10:00:00Z")
+                    throw InvalidInput(name, "\(text) is not an ISO 8601 time such as 2025-09-30T10:00:00Z")
                 }
                 if name == "from" { filter.from = date } else { filter.to = date }
             }
             filter.substation = query["substation"].map(String.init)
-            let limitText = query["limit"].map(String.init)
-            guard let limit = limitText.map({ Int($0) }) ?? 100, (1...MeterController.maximumPageSize).contains(limit) else {
-                return try MeterController.badParameter("limit", "\(limitText ?? "") is not a page size from 1 to \(MeterController.maximumPageSize)")
-            }
+            let limit = try request.pageLimit()
             do {
                 let rows = try await queries.listJSON(filter, limit: limit + 1, cursor: query["cursor"].map(String.init))
-                return MeterController.page(rows, limit: limit)
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "22023" {
-                let column = error.serverInfo?[.columnName] ?? ""
-                let parameter = column.hasPrefix("p_") ? String(column.dropFirst(2)) : column
-                return try MeterController.badParameter(parameter, error.serverInfo?[.message] ?? "invalid")
+                return APIResponse.page(rows, limit: limit)
+            } catch let error as PSQLError where error.isState("22023") {
+                throw InvalidInput(error)
             }
         }
         group.get(":event_id") { _, context in
             let eventID = try context.parameters.require("event_id")
             guard let json = try await queries.detailJSON(eventID: eventID) else {
-                return try ProblemDetails(type: "/problems/not-found", title: "Not Found", status: 404, detail: "no outage \(eventID)").response()
+                return try ProblemDetails.notFound("no outage \(eventID)").response()
             }
-            return MeterController.json(json)
+            return APIResponse.json(json)
         }
     }
 }

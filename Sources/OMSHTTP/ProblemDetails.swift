@@ -28,6 +28,11 @@ struct ProblemDetails: Encodable, Sendable {
             errors: errors.map { FieldError(index: $0.index, field: $0.field, reason: $0.reason) })
     }
 
+    /// 404: `detail` says what is not there.
+    static func notFound(_ detail: String) -> ProblemDetails {
+        ProblemDetails(type: "/problems/not-found", title: "Not Found", status: 404, detail: detail)
+    }
+
     func response() throws -> Response {
         try JSONResponse.make(self, status: HTTPResponse.Status(code: status), contentType: "application/problem+json")
     }

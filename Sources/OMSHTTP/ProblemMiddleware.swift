@@ -3,7 +3,8 @@ import Hummingbird
 import Logging
 import OMSStore
 
-/// Every error answer is an RFC 9457 problem document: an unknown route (404),
+/// Every error answer is an RFC 9457 problem document: a refused parameter or field (400,
+/// `InvalidInput`), an unknown route (404),
 /// a body over the limit (413), a wrong method, anything a route throws. An
 /// unexpected error is logged with the request and answered 500 without its
 /// details (they may name tables or values).
@@ -11,6 +12,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as InvalidInput {
+            return try error.problem.response()
         } catch let error as HTTPError {
             var response = try ProblemDetails(
                 type: "/problems/\(error.status.code)", title: error.status.reasonPhrase, status: error.status.code,

@@ -66,12 +66,9 @@ public struct MeterQueries: Sendable {
     /// A page of a meter's status history, newest first (`oms_meter_history`): each row as a JSON
     /// object with its `cursor`. Throws SQLSTATE P0002 for an unknown meter, 22023 for a bad limit or cursor.
     public func historyJSON(_ meterNumber: String, limit: Int, cursor: String?) async throws -> [(json: String, cursor: String)] {
-        let rows = try await client.query(
+        try await client.jsonPage(
             "SELECT row_to_json(h)::text, h.cursor FROM oms_meter_history(\(meterNumber), \(Int32(limit)), \(cursor)) h",
             logger: logger)
-        var page: [(json: String, cursor: String)] = []
-        for try await (json, cursor) in rows.decode((String, String).self) { page.append((json, cursor)) }
-        return page
     }
 
     /// A manual power-status change (`oms_set_meter_power_status`): the audit row's id, and whether the
@@ -89,9 +86,7 @@ public struct MeterQueries: Sendable {
 
     /// The rows of a view or query as JSON objects (`row_to_json`), in the query's order.
     public func rowsJSON(_ query: PostgresQuery) async throws -> [String] {
-        var rows: [String] = []
-        for try await json in try await client.query(query, logger: logger).decode(String.self) { rows.append(json) }
-        return rows
+        try await client.jsonRows(query, logger: logger)
     }
 
     /// Active meters within `radiusKm` of a point, nearest first, at most `limit` (`oms_meters_within`), as JSON

@@ -32,15 +32,12 @@ public struct OutageQueries: Sendable {
     /// A page of outages, newest first: each as a JSON object with its `cursor`.
     /// Throws SQLSTATE 22023 naming the argument (p_status, p_from, p_substation, p_cursor) for a bad filter.
     public func listJSON(_ filter: OutageFilter, limit: Int, cursor: String?) async throws -> [(json: String, cursor: String)] {
-        let rows = try await client.query(
+        try await client.jsonPage(
             """
             SELECT row_to_json(o)::text, o.cursor
               FROM oms_outages(\(filter.statuses), \(filter.active), \(filter.from), \(filter.to), \(filter.substation),
                                \(Int32(limit)), \(cursor)) o
             """, logger: logger)
-        var page: [(json: String, cursor: String)] = []
-        for try await (json, cursor) in rows.decode((String, String).self) { page.append((json, cursor)) }
-        return page
     }
 
     /// One outage with its sources, timeline and meters as a JSON document; nil when there is none.
