@@ -118,7 +118,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OMSSimulationTests",
-            dependencies: ["OMSSimulation", "OMSStore", "OMSTestSupport"],
+            dependencies: ["OMSSimulation", "OMSFeeds", "OMSStore", "OMSTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -7,7 +7,11 @@ public enum NetworkFiles {
         case csv, geojson
     }
 
-    /// Writes the five files into `folder` (created if needed); returns their paths.
+    /// The parameters a network was generated with, written next to its files: what
+    /// `oms simulate scenario` regenerates the network from.
+    public static let parametersFile = "simulation.json"
+
+    /// Writes the five files and `simulation.json` into `folder` (created if needed); returns their paths.
     @discardableResult
     public static func write(_ network: SimulatedNetwork, to folder: String, format: Format) throws -> [String] {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -39,7 +43,26 @@ public enum NetworkFiles {
             try data.write(to: URL(fileURLWithPath: path))
             paths.append(path)
         }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let parametersPath = (folder as NSString).appendingPathComponent(parametersFile)
+        try encoder.encode(network.parameters).write(to: URL(fileURLWithPath: parametersPath))
+        paths.append(parametersPath)
         return paths
+    }
+
+    /// The network a folder written by `write` holds, generated again from its `simulation.json`.
+    public static func read(from folder: String) throws -> SimulatedNetwork {
+        let path = (folder as NSString).appendingPathComponent(parametersFile)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ScenarioFileError(path: path, line: nil, reason: "not found: the folder must be written by oms simulate network")
+        }
+        let decoder = JSONDecoder()
+        do {
+            return SimulatedNetwork(try decoder.decode(SimulatedNetwork.Parameters.self, from: Data(contentsOf: URL(fileURLWithPath: path))))
+        } catch let error as DecodingError {
+            throw ScenarioFileError(path: path, line: nil, reason: "\(error)")
+        }
     }
 
     /// RFC 4180 CSV: a field with a comma, quote or line break is quoted, quotes doubled; nil is empty.

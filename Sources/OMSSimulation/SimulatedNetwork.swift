@@ -6,7 +6,7 @@ import Foundation
 /// give the same network, byte for byte.
 public struct SimulatedNetwork: Sendable {
     /// What to generate.
-    public struct Parameters: Sendable, Equatable {
+    public struct Parameters: Codable, Sendable, Equatable {
         public var substations: Int
         public var feedersPerSubstation: Int
         public var dpsPerFeeder: Int
@@ -115,7 +115,7 @@ public struct SimulatedNetwork: Sendable {
         }
         // Meters spread evenly over the DPs, within ~100 m of theirs; ONUs on a share, some shared by two.
         var onuCount = 0
-        var sharedONU: (id: String, serial: String)?
+        var sharedONU: (id: String, serial: String, dp: String)?
         for m in 0..<p.meters {
             let dp = distributionPoints[m * distributionPoints.count / max(p.meters, 1)]
             let (lat, lng) = offset(dp.latitude, dp.longitude, km: Double.random(in: 0.01...0.1, using: &random),
@@ -123,14 +123,15 @@ public struct SimulatedNetwork: Sendable {
             let smart = Double.random(in: 0..<1, using: &random) < p.smartShare
             var onuID: String?
             var onuSerial: String?
-            if let shared = sharedONU {
+            // A shared ONU serves two neighbours of one DP (one building): never across DPs.
+            if let shared = sharedONU, shared.dp == dp.id {
                 (onuID, onuSerial) = (shared.id, shared.serial)
                 sharedONU = nil
             } else if Double.random(in: 0..<1, using: &random) < p.onuShare {
                 onuCount += 1
                 onuID = String(format: "ONU-%06d", onuCount)
                 onuSerial = String(format: "HWTC%08X", UInt32(truncatingIfNeeded: random.next()))
-                if Double.random(in: 0..<1, using: &random) < p.sharedONUShare { sharedONU = (onuID!, onuSerial!) }
+                sharedONU = Double.random(in: 0..<1, using: &random) < p.sharedONUShare ? (onuID!, onuSerial!, dp.id) : nil
             }
             let number = String(format: "M%08d", 10_000_000 + m + 1)
             premises.append(Premise(

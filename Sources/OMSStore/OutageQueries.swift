@@ -47,3 +47,33 @@ public struct OutageQueries: Sendable {
         return nil
     }
 }
+
+extension OutageQueries {
+    /// Every outage with the devices it names (registry ids), its times (seconds since 1970)
+    /// and the meters it covers with their customers: one JSON object per outage, oldest
+    /// first. What `oms score` compares with a scenario's ground truth.
+    public func coverageJSON() async throws -> [String] {
+        try await client.jsonRows(
+            """
+            SELECT json_build_object(
+                       'event_id', o.event_id, 'status', o.status, 'substation_id', s.substation_id,
+                       'feeder_id', f.feeder_id, 'dp_id', d.dp_id,
+                       'first_detected_at', extract(epoch FROM o.first_detected_at),
+                       'created_at', extract(epoch FROM o.created_at),
+                       'restored_at', extract(epoch FROM o.actual_restoration_time),
+                       'meters', coalesce(c.meters, '{}'), 'customers', coalesce(c.customers, '{}'))::text
+              FROM oms_outage_events o
+              LEFT JOIN network_substations s ON s.id = o.substation_id
+              LEFT JOIN network_feeders f ON f.id = o.feeder_id
+              LEFT JOIN network_distribution_points d ON d.id = o.dp_id
+              LEFT JOIN LATERAL (
+                   SELECT array_agg(m.meter_number ORDER BY m.meter_number) AS meters,
+                          array_agg(DISTINCT cu.customer_id) FILTER (WHERE cu.customer_id IS NOT NULL) AS customers
+                     FROM oms_outage_meters om
+                     JOIN oms_meters m ON m.id = om.meter_id
+                     LEFT JOIN oms_customers cu ON cu.id = m.customer_id
+                    WHERE om.outage_event_id = o.id) c ON true
+             ORDER BY o.first_detected_at, o.event_id
+            """, logger: logger)
+    }
+}

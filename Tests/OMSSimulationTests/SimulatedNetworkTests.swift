@@ -32,7 +32,10 @@ struct SimulatedNetworkTests {
         let c = try write(other)
         defer { for folder in [a, b, c] { try? FileManager.default.removeItem(atPath: folder) } }
         let first = try contents(a)
-        #expect(first.keys.sorted() == ["customers.csv", "distribution_points.csv", "feeders.csv", "meters.csv", "substations.csv"])
+        #expect(first.keys.sorted() == [
+            "customers.csv", "distribution_points.csv", "feeders.csv", "meters.csv", "simulation.json", "substations.csv",
+        ])
+        #expect(try NetworkFiles.read(from: a).premises == SimulatedNetwork(Self.small).premises, "simulation.json gives the network back")
         #expect(first == (try contents(b)))
         #expect(first["meters.csv"] != (try contents(c))["meters.csv"])
     }
@@ -57,6 +60,8 @@ struct SimulatedNetworkTests {
         let perONU = Dictionary(grouping: network.premises.compactMap(\.onuID), by: { $0 }).mapValues(\.count)
         #expect(perONU.values.allSatisfy { $0 <= 2 })
         #expect(perONU.values.contains(2), "some ONUs serve two meters")
+        let dpsOfONU = Dictionary(grouping: network.premises.filter { $0.onuID != nil }, by: { $0.onuID! }).mapValues { Set($0.map(\.dp)) }
+        #expect(dpsOfONU.values.allSatisfy { $0.count == 1 }, "a shared ONU serves two meters of one distribution point")
         let withONU = Double(network.premises.filter { $0.onuID != nil }.count) / 1_200
         #expect(withONU > 0.5 && withONU < 0.75)
         let smart = network.premises.filter { $0.assetMRID != nil }

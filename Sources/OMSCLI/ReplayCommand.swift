@@ -1,0 +1,203 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import OMSSimulation
+
+/// `oms replay`: sends a scenario's messages to the service over HTTP, in order.
+struct ReplayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Send a scenario (oms simulate scenario) to the service over HTTP, in delivery order; report progress and events/s.",
+        discussion: """
+            FILE is a scenario folder or its events.jsonl. With --url and --key (or $OMS_API_KEY) the messages go to \
+            that service; without --url, to the service run in this process on the configured database (the \
+            managed cluster by default), with a key made for the run. One request at a time, so the service sees \
+            the feeds' order: consecutive JSON messages of one feed go as one array (up to --batch), each KAIFA \
+            XML message alone. Without --speed, as fast as the service answers; --speed 1 keeps the scenario's \
+            pace, --speed 60 a minute per second. Writes delivery.json next to the events (or --log): when each \
+            request was sent and answered, which oms score uses for the detection latency.
+            """
+    )
+
+    @Argument(help: "A scenario folder, or its events.jsonl.")
+    var file: String
+
+    @Option(help: "Scenario seconds per wall-clock second (1: real time). Default: as fast as possible.")
+    var speed: Double?
+
+    @Option(help: "The service's base URL (http://host:8080). Default: a service in this process.")
+    var url: String?
+
+    @Option(help: "API key with the ingest scopes (default: $OMS_API_KEY).")
+    var key: String?
+
+    @Option(help: "Most messages per request.")
+    var batch: Int = 500
+
+    @Option(help: "Where to write the delivery log (default: delivery.json next to the events).")
+    var log: String?
+
+    @OptionGroup var database: DatabaseOptions
+
+    func validate() throws {
+        if let speed, !(speed > 0) { throw ValidationError("--speed must be above 0") }
+        guard batch > 0 else { throw ValidationError("--batch must be positive") }
+        if url != nil, apiKey == nil { throw ValidationError("--url needs --key (or $OMS_API_KEY)") }
+    }
+
+    var apiKey: String? { key ?? ProcessInfo.processInfo.environment["OMS_API_KEY"].flatMap { $0.isEmpty ? nil : $0 } }
+
+    func run() async throws {
+        let logger = database.makeLogger()
+        let eventsPath = ScenarioFiles.path(file, file: ScenarioFiles.events)
+        let deliveries = try ScenarioFiles.readDeliveries(eventsPath)
+        let replayer = Replayer(deliveries: deliveries, speed: speed, batch: batch)
+        let report: Replayer.Report
+        if let url {
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            do {
+                report = try await replayer.run(base: url, key: apiKey!, http: http, progress: Self.progress)
+                try await http.shutdown()
+            } catch {
+                try? await http.shutdown()
+                throw error
+            }
+        } else {
+            report = try await database.withDatabase(logger: logger) { configuration, _ in
+                try await LocalServer.with(configuration: configuration, logger: logger) { endpoint in
+                    try await replayer.run(base: endpoint.base, key: endpoint.key, http: endpoint.http, progress: Self.progress)
+                }
+            }
+        }
+        let logPath = log ?? ((eventsPath as NSString).deletingLastPathComponent as NSString).appendingPathComponent(ScenarioFiles.delivery)
+        try ScenarioFiles.write(report.log, to: logPath)
+        print(report.summary)
+        for problem in report.problems.prefix(5) { print("  refused: \(problem)") }
+        print("delivery log: \(logPath)")
+    }
+
+    @Sendable static func progress(_ line: String) {
+        FileHandle.standardError.write(Data("replay: \(line)\n".utf8))
+    }
+}
+
+/// Sends deliveries to a service, one request at a time, and keeps the delivery log.
+struct Replayer: Sendable {
+    let deliveries: [Delivery]
+    let speed: Double?
+    let batch: Int
+
+    /// What a replay did.
+    struct Report: Sendable {
+        var messages = 0
+        var requests = 0
+        var applied = 0
+        var duplicates = 0
+        var rejected = 0
+        var seconds = 0.0
+        /// The service's words for refused messages (the first few).
+        var problems: [String] = []
+        var log = DeliveryLog(speed: nil, requests: [])
+
+        var events: Int { applied + duplicates + rejected }
+
+        var summary: String {
+            String(
+                format: "replayed %d messages in %d requests, %.1f s: %d events (%d applied, %d repeats, %d refused), %.0f events/s",
+                messages, requests, seconds, events, applied, duplicates, rejected, seconds > 0 ? Double(events) / seconds : 0)
+        }
+    }
+
+    /// The counts a batch answer carries.
+    struct BatchCounts: Decodable {
+        var applied: Int
+        var duplicates: Int
+        var rejected: Int
+    }
+
+    func run(base: String, key: String, http: HTTPClient, progress: @Sendable (String) -> Void) async throws -> Report {
+        var report = Report()
+        report.log.speed = speed
+        guard let firstTime = deliveries.first?.deliverAt else { return report }
+        let clock = ContinuousClock()
+        let started = clock.now
+        var lastProgress = started
+        /// When (after the start) delivery `index` is due; zero when replaying as fast as possible.
+        func due(_ index: Int) -> Duration {
+            guard let speed else { return .zero }
+            return .milliseconds(Int64(deliveries[index].deliverAt.timeIntervalSince(firstTime) / speed * 1000))
+        }
+        var index = 0
+        while index < deliveries.count {
+            let first = deliveries[index]
+            try await clock.sleep(until: started + due(index))
+            // Consecutive JSON messages of one feed (already due) go as one array.
+            var end = index + 1
+            if first.contentType == "application/json" {
+                let now = clock.now - started
+                while end < deliveries.count, end - index < batch, deliveries[end].feed == first.feed,
+                      deliveries[end].contentType == "application/json", due(end) <= now {
+                    end += 1
+                }
+            }
+            let body = end - index == 1 ? first.body : Self.jsonArray(deliveries[index..<end].map(\.body))
+            var request = HTTPClientRequest(url: base + first.feed.path)
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(key)")
+            request.headers.add(name: "Content-Type", value: first.contentType)
+            request.body = .bytes(ByteBuffer(string: body))
+            let sentAt = Date()
+            let response = try await http.execute(request, timeout: .seconds(300))
+            let answer = try await response.body.collect(upTo: 64 * 1024 * 1024)
+            let answeredAt = Date()
+            let status = Int(response.status.code)
+            if let counts = try? JSONDecoder().decode(BatchCounts.self, from: Data(answer.readableBytesView)) {
+                report.applied += counts.applied
+                report.duplicates += counts.duplicates
+                report.rejected += counts.rejected
+                if counts.rejected > 0, report.problems.count < 5 { report.problems.append(String(buffer: answer)) }
+            } else if status == 201 {
+                report.applied += 1
+            } else if status == 200 {
+                report.duplicates += 1
+            } else if status == 400 || status == 422 {
+                report.rejected += end - index
+                if report.problems.count < 5 { report.problems.append(String(buffer: answer)) }
+            } else {
+                throw ReplayError(seq: first.seq, status: status, body: String(buffer: answer))
+            }
+            report.requests += 1
+            report.messages += end - index
+            report.log.requests.append(.init(firstSeq: first.seq, lastSeq: deliveries[end - 1].seq, sentAt: sentAt, answeredAt: answeredAt))
+            index = end
+            if clock.now - lastProgress >= .seconds(2) {
+                lastProgress = clock.now
+                let seconds = (clock.now - started).seconds
+                progress(String(format: "%d of %d messages, %d events, %.0f events/s", report.messages, deliveries.count,
+                                report.events, Double(report.events) / seconds))
+            }
+        }
+        report.seconds = (clock.now - started).seconds
+        return report
+    }
+
+    /// JSON texts (objects, or arrays of them) as one array.
+    static func jsonArray(_ bodies: [String]) -> String {
+        let items = bodies.map { body -> Substring in
+            let trimmed = body.trimmingCharacters(in: .whitespacesAndNewlines)
+            return trimmed.hasPrefix("[") ? trimmed.dropFirst().dropLast() : Substring(trimmed)
+        }
+        return "[" + items.filter { !$0.isEmpty }.joined(separator: ",") + "]"
+    }
+}
+
+/// The service refused a request for a reason other than the messages (a key, a fault).
+struct ReplayError: Error, CustomStringConvertible {
+    let seq: Int
+    let status: Int
+    let body: String
+    var description: String { "message \(seq): the service answered \(status): \(body)" }
+}
