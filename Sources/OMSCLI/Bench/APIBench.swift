@@ -32,6 +32,19 @@ struct APIBench: AsyncParsableCommand {
     @Option(help: "Concurrent clients, comma-separated.")
     var concurrency: String = "1,8,32"
 
+    @Option(help: "Also write the figures as JSON to this file.")
+    var json: String?
+
+    /// One operation at one concurrency, as written to --json.
+    struct Figures: Codable {
+        var operation: String
+        var clients: Int
+        var requests: Int
+        var p50Milliseconds: Double
+        var p99Milliseconds: Double
+        var requestsPerSecond: Double
+    }
+
     func validate() throws {
         guard meters >= BenchRegistry.minimumSize else { throw ValidationError("--meters must be at least \(BenchRegistry.minimumSize)") }
         guard requests > 0 else { throw ValidationError("--requests must be positive") }
@@ -94,6 +107,15 @@ struct APIBench: AsyncParsableCommand {
             ])
         }
         print(table.render())
+        if let json {
+            let figures = rows.map {
+                Figures(operation: $0.operation, clients: $0.clients, requests: $0.sample.count, p50Milliseconds: $0.sample.p50,
+                        p99Milliseconds: $0.sample.p99, requestsPerSecond: Double($0.sample.count) / $0.seconds)
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(figures).write(to: URL(fileURLWithPath: json))
+        }
     }
 
     /// `requests` GETs by `clients` concurrent workers (after 20 untimed each): latencies and wall seconds.

@@ -11,9 +11,9 @@ import PostgresNIO
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks: the SCADA workflow (default), a last-gasp storm, registry import, registry migration and proximity search.",
-        subcommands: [SCADABench.self, StormBench.self, ImportBench.self, ProximityBench.self, RegistryMigrationBench.self, APIBench.self],
-        defaultSubcommand: SCADABench.self
+        abstract: "Benchmarks: all of them in one table (default), or one: the SCADA workflow, a last-gasp storm, registry import, registry migration, proximity search, API reads.",
+        subcommands: [AllBench.self, SCADABench.self, StormBench.self, ImportBench.self, ProximityBench.self, RegistryMigrationBench.self, APIBench.self],
+        defaultSubcommand: AllBench.self
     )
 }
 

@@ -1,0 +1,165 @@
+import ArgumentParser
+import Foundation
+
+/// `oms bench` (`oms bench all`): every benchmark, at every registry size, in one table.
+struct AllBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "all",
+        abstract: "Every benchmark at the given registry sizes, then one table: operation, size, p50, p99, the baseline of the same run, the ratio and the goal.",
+        discussion: """
+            Runs, for each --meters size: the SCADA workflow (oms bench scada, SQL and HTTP), proximity, the \
+            API reads, a last-gasp storm, the import of a simulated utility of that size and the registry \
+            migration of that many source rows. Each prints its own detail as it goes; the summary table comes \
+            last (and as JSON with --json). The seed's "Performance Characteristics" are the goals named \
+            "seed"; the others are the feed, registry and API issues' goals. Takes minutes per size: at \
+            1,000,000 meters about twenty on two cores, more when the registry must first be built.
+            """
+    )
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(name: .customLong("meters"), parsing: .upToNextOption, help: "Registry sizes (meters).")
+    var sizes: [Int] = [50_000, 1_000_000]
+
+    @Option(help: "Runs per SCADA operation.")
+    var iterations: Int = 200
+
+    @Option(name: .customLong("storm-events"), help: "Last gasps in the storm.")
+    var stormEvents: Int = 100_000
+
+    @Option(name: .customLong("api-requests"), help: "Timed requests per API operation and concurrency.")
+    var apiRequests: Int = 2_000
+
+    @Option(help: "Also write the summary table as JSON to this file.")
+    var json: String?
+
+    func validate() throws {
+        if let small = sizes.first(where: { $0 < BenchRegistry.minimumSize }) {
+            throw ValidationError("--meters \(small) is too small: the benchmark registry needs \(BenchRegistry.minimumSize)")
+        }
+    }
+
+    /// One line of the summary.
+    struct Line: Codable {
+        var operation: String
+        var meters: Int
+        var p50: String
+        var p99: String
+        var baseline: String
+        var ratio: String
+        var goal: String
+        var met: String
+    }
+
+    func run() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("oms-bench-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var forwarded = ["--data-dir", database.dataDirectory, "--log-level", database.logLevel]
+        if let url = database.databaseURL { forwarded += ["--database-url", url] }
+        func figures<T: Decodable>(_ type: T.Type, _ name: String) throws -> T {
+            try JSONDecoder().decode(T.self, from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(name)")))
+        }
+        func section(_ title: String) { print("\n== \(title)") }
+        func ms(_ value: Double) -> String { String(format: "%.2f ms", value) }
+        func met(_ yes: Bool) -> String { yes ? "yes" : "NO" }
+
+        var lines: [Line] = []
+        for size in sizes {
+            section("SCADA workflow, \(size) meters")
+            var scada = try SCADABench.parse(forwarded + ["--meters", "\(size)", "--iterations", "\(iterations)", "--json", "\(folder)/scada.json"])
+            try await scada.run()
+            let seedGoals = [BenchRunner.feederTrip: "seed 500 ms", BenchRunner.lookup1K: "seed 50 ms"]
+            for row in try figures([BenchRow].self, "scada.json") where !row.operation.contains("baseline") {
+                var goals: [String] = []
+                if let goal = row.goal { goals.append(String(format: "<= %.0f ms", goal)) }
+                if let seed = seedGoals[row.operation] { goals.append(seed) }
+                lines.append(Line(
+                    operation: "\(row.operation) (\(row.path))", meters: size, p50: ms(row.p50), p99: ms(row.p99),
+                    baseline: "\(row.baseline) \(ms(row.baselineP50))", ratio: String(format: "%.1fx", row.ratio),
+                    goal: goals.joined(separator: ", "), met: row.goal.map { met(row.p50 <= $0) } ?? "-"))
+            }
+
+            section("proximity, \(size) meters")
+            var proximity = try ProximityBench.parse(forwarded + ["--meters", "\(size)", "--json", "\(folder)/proximity.json"])
+            try await proximity.run()
+            let near = try figures(ProximityBench.Result.self, "proximity.json")
+            lines.append(Line(
+                operation: "meters within 5 km (SQL)", meters: size, p50: ms(near.p50Milliseconds), p99: ms(near.p99Milliseconds),
+                baseline: "SELECT 1 \(ms(near.selectOneP50Milliseconds))",
+                ratio: String(format: "%.1fx", near.p50Milliseconds / near.selectOneP50Milliseconds),
+                goal: "<= 5 ms, seed 200 ms", met: met(near.p50Milliseconds <= 5)))
+
+            section("API reads, \(size) meters")
+            var api = try APIBench.parse(forwarded + ["--meters", "\(size)", "--requests", "\(apiRequests)", "--json", "\(folder)/api.json"])
+            try await api.run()
+            let reads = try figures([APIBench.Figures].self, "api.json")
+            for (operation, clients, goal, seedGoal) in [
+                ("GET /api/v1/meters/{n}", 1, 1.0, ""), ("GET …/history (100 rows)", 1, nil, "seed 100 ms"),
+            ] as [(String, Int, Double?, String)] {
+                guard let row = reads.first(where: { $0.operation == operation && $0.clients == clients }),
+                      let health = reads.first(where: { $0.operation.hasPrefix("GET /health") && $0.clients == clients }) else { continue }
+                lines.append(Line(
+                    operation: "\(operation) (HTTP, \(clients) client)", meters: size, p50: ms(row.p50Milliseconds),
+                    p99: ms(row.p99Milliseconds), baseline: "GET /health \(ms(health.p50Milliseconds))",
+                    ratio: String(format: "%.1fx", row.p50Milliseconds / health.p50Milliseconds),
+                    goal: [goal.map { String(format: "<= %.0f ms", $0) }, seedGoal.isEmpty ? nil : seedGoal].compactMap { $0 }.joined(separator: ", "),
+                    met: goal.map { met(row.p50Milliseconds <= $0) } ?? "-"))
+            }
+            if let row = reads.first(where: { $0.operation == "GET /api/v1/meters/{n}" && $0.clients == 32 }),
+               let health = reads.first(where: { $0.operation.hasPrefix("GET /health") && $0.clients == 32 }) {
+                lines.append(Line(
+                    operation: "GET /api/v1/meters/{n} (HTTP, 32 clients): \(Int(row.requestsPerSecond)) req/s", meters: size,
+                    p50: ms(row.p50Milliseconds), p99: ms(row.p99Milliseconds),
+                    baseline: "GET /health \(Int(health.requestsPerSecond)) req/s",
+                    ratio: String(format: "%.2fx", row.requestsPerSecond / health.requestsPerSecond),
+                    goal: ">= 10000 req/s", met: met(row.requestsPerSecond >= 10_000)))
+            }
+
+            section("last-gasp storm, \(size) meters")
+            var storm = try StormBench.parse(forwarded + ["--meters", "\(size)", "--events", "\(min(stormEvents, size))", "--json", "\(folder)/storm.json"])
+            try await storm.run()
+            let gasps = try figures(StormBench.Result.self, "storm.json")
+            lines.append(Line(
+                operation: "storm, batches of \(gasps.batchSize) (HTTP): \(Int(gasps.eventsPerSecond)) events/s", meters: size,
+                p50: ms(gasps.batchP50Milliseconds), p99: ms(gasps.batchP99Milliseconds),
+                baseline: "plain INSERT \(Int(gasps.baselineEventsPerSecond)) events/s",
+                ratio: String(format: "%.2fx", gasps.ratioToBaseline), goal: ">= 20000 events/s",
+                met: met(gasps.eventsPerSecond >= 20_000)))
+
+            section("import of a simulated utility, \(size) meters")
+            var load = try ImportBench.parse(forwarded + ["--meters", "\(size)", "--json", "\(folder)/import.json"])
+            try await load.run()
+            let imported = try figures(ImportBench.Figures.self, "import.json")
+            let importGoal = 60.0 * Double(size) / 1_000_000
+            lines.append(Line(
+                operation: "import network, customers, meters", meters: size, p50: String(format: "%.1f s", imported.seconds), p99: "-",
+                baseline: String(format: "COPY of meters %.1f s", imported.baselineSeconds),
+                ratio: String(format: "%.1fx", imported.seconds / imported.baselineSeconds),
+                goal: String(format: "<= %.0f s (60 s per 1M)", importGoal), met: met(imported.seconds <= importGoal)))
+
+            section("registry migration, \(size) source rows")
+            var migration = try RegistryMigrationBench.parse(forwarded + ["--rows", "\(size)", "--json", "\(folder)/migration.json"])
+            try await migration.run()
+            let migrated = try figures(RegistryMigrationBench.Result.self, "migration.json")
+            let migrationGoal = 60.0 * Double(size) / 1_000_000
+            lines.append(Line(
+                operation: "registry migration", meters: size, p50: String(format: "%.1f s", migrated.seconds), p99: "-",
+                baseline: String(format: "plain INSERT %.1f s", migrated.baselineSeconds),
+                ratio: String(format: "%.1fx", migrated.ratioToBaseline),
+                goal: String(format: "<= %.0f s (60 s per 1M)", migrationGoal), met: met(migrated.seconds <= migrationGoal)))
+        }
+
+        section("summary")
+        var table = TextTable(columns: ["operation", "registry", "p50", "p99", "baseline (same run)", "ratio", "goal", "met"])
+        for line in lines {
+            table.append([line.operation, "\(line.meters)", line.p50, line.p99, line.baseline, line.ratio, line.goal, line.met])
+        }
+        print(table.render())
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(lines).write(to: URL(fileURLWithPath: json))
+        }
+    }
+}
