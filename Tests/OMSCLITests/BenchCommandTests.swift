@@ -26,7 +26,7 @@ extension CommandTests {
                 #expect(operations.contains { $0.hasPrefix(expected) }, "\(expected) in \(operations)")
             }
             #expect(lines.allSatisfy { $0.meters == size && !$0.p50.isEmpty && !$0.baseline.isEmpty && $0.ratio.hasSuffix("x") })
-            #expect(lines.contains { $0.goal.contains("seed 500 ms") })
+            #expect(lines.contains { $0.goal.contains("seed <= 500 ms") && $0.met.contains(";") }, "an issue goal and the seed's, each met or not")
         }
     }
 }
