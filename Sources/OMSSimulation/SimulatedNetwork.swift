@@ -21,11 +21,16 @@ public struct SimulatedNetwork: Sendable {
         /// The region's centre.
         public var centerLatitude: Double
         public var centerLongitude: Double
+        /// The number of the first substation (SS001 by default), and of the first meter, its
+        /// customer and ONU (M10000001, C0000001, ONU-000001): networks generated with ranges that
+        /// do not overlap can be imported into one registry.
+        public var firstSubstation: Int
+        public var firstMeter: Int
 
         public init(
             substations: Int = 5, feedersPerSubstation: Int = 6, dpsPerFeeder: Int = 20, meters: Int = 10_000,
             seed: UInt64 = 1, onuShare: Double = 0.6, sharedONUShare: Double = 0.05, smartShare: Double = 0.9,
-            centerLatitude: Double = 24.71, centerLongitude: Double = 46.68
+            centerLatitude: Double = 24.71, centerLongitude: Double = 46.68, firstSubstation: Int = 1, firstMeter: Int = 1
         ) {
             self.substations = substations
             self.feedersPerSubstation = feedersPerSubstation
@@ -37,6 +42,8 @@ public struct SimulatedNetwork: Sendable {
             self.smartShare = smartShare
             self.centerLatitude = centerLatitude
             self.centerLongitude = centerLongitude
+            self.firstSubstation = firstSubstation
+            self.firstMeter = firstMeter
         }
     }
 
@@ -89,7 +96,8 @@ public struct SimulatedNetwork: Sendable {
             let distance = regionRadius * Double.random(in: 0...1, using: &random).squareRoot()
             let (lat, lng) = offset(p.centerLatitude, p.centerLongitude, km: distance,
                                     bearing: Double.random(in: 0..<(2 * .pi), using: &random))
-            substations.append(Element(id: String(format: "SS%03d", s + 1), parent: nil, name: "\(Names.place(s)) substation",
+            let number = s + p.firstSubstation
+            substations.append(Element(id: String(format: "SS%03d", number), parent: nil, name: "\(Names.place(number - 1)) substation",
                                        latitude: Self.round(lat), longitude: Self.round(lng)))
         }
         // Feeders radiate from their substation; DPs every ~250 m along them.
@@ -114,7 +122,7 @@ public struct SimulatedNetwork: Sendable {
             }
         }
         // Meters spread evenly over the DPs, within ~100 m of theirs; ONUs on a share, some shared by two.
-        var onuCount = 0
+        var onuCount = p.firstMeter - 1
         var sharedONU: (id: String, serial: String, dp: String)?
         for m in 0..<p.meters {
             let dp = distributionPoints[m * distributionPoints.count / max(p.meters, 1)]
@@ -133,9 +141,10 @@ public struct SimulatedNetwork: Sendable {
                 onuSerial = String(format: "HWTC%08X", UInt32(truncatingIfNeeded: random.next()))
                 sharedONU = Double.random(in: 0..<1, using: &random) < p.sharedONUShare ? (onuID!, onuSerial!, dp.id) : nil
             }
-            let number = String(format: "M%08d", 10_000_000 + m + 1)
+            let index = p.firstMeter + m
+            let number = String(format: "M%08d", 10_000_000 + index)
             premises.append(Premise(
-                meterNumber: number, customerID: String(format: "C%07d", m + 1), customerName: Names.person(&random),
+                meterNumber: number, customerID: String(format: "C%07d", index), customerName: Names.person(&random),
                 phone: String(format: "+9665%08d", Int.random(in: 0..<100_000_000, using: &random)),
                 address: "\(Int.random(in: 1...399, using: &random)) \(Names.street(&random)), \(dp.id.prefix(5))",
                 dp: dp.id, latitude: Self.round(lat), longitude: Self.round(lng),

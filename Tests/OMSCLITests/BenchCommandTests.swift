@@ -16,7 +16,7 @@ extension CommandTests {
                     name, maintenance: try server.clientConfiguration(database: "postgres"), logger: TestDatabase.logger)
             }
             let url = try server.connectionURL(database: "postgres")
-            try await run(["bench", "--meters", "\(size)", "--iterations", "3", "--storm-events", "2000", "--api-requests", "20",
+            try await run(["bench", "--meters", "\(size)", "--iterations", "3", "--storm-events", "2000", "--api-requests", "20", "--proximity-searches", "20",
                            "--database-url", url, "--json", "\(folder)/bench.json"])
             let lines = try JSONDecoder().decode([AllBench.Line].self, from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/bench.json")))
             let operations = lines.map(\.operation)

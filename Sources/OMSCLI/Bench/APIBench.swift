@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import OMSSimulation
 import OMSStore
 import PostgresNIO
 
@@ -70,9 +71,9 @@ struct APIBench: AsyncParsableCommand {
                 do {
                     let rows = try await LocalServer.with(configuration: configuration, logger: logger) { endpoint in
                         var rows: [Row] = []
-                        var generator = SplitMix64(seed: 7)
+                        var generator = SeededRandom(seed: 7)
                         let randomMeters = (0..<(requests + 64)).map { _ in
-                            "B" + String(String(Int.random(in: 1...meters, using: &generator) + 100_000_000).dropFirst())
+                            BenchRegistry.meterNumber(Int.random(in: 1...meters, using: &generator))
                         }
                         for clients in levels {
                             rows.append(try await Self.load("GET /health (baseline)", clients: clients, requests: requests, endpoint: endpoint) { _ in "/health" })

@@ -30,6 +30,9 @@ struct AllBench: AsyncParsableCommand {
     @Option(name: .customLong("api-requests"), help: "Timed requests per API operation and concurrency.")
     var apiRequests: Int = 2_000
 
+    @Option(name: .customLong("proximity-searches"), help: "Timed proximity searches.")
+    var proximitySearches: Int = 1_000
+
     @Option(help: "Also write the summary table as JSON to this file.")
     var json: String?
 
@@ -94,7 +97,9 @@ struct AllBench: AsyncParsableCommand {
             }
 
             section("proximity, \(size) meters")
-            var proximity = try ProximityBench.parse(forwarded + ["--meters", "\(size)", "--json", "\(folder)/proximity.json"])
+            var proximity = try ProximityBench.parse(forwarded + [
+                "--meters", "\(size)", "--iterations", "\(proximitySearches)", "--json", "\(folder)/proximity.json",
+            ])
             try await proximity.run()
             let near = try figures(ProximityBench.Result.self, "proximity.json")
             lines.append(Line(

@@ -1,41 +1,69 @@
 import Foundation
 import Logging
+import OMSSimulation
 import OMSStore
 import PostgresNIO
 
-/// A synthetic registry for the benchmarks, built set-based through the real
-/// tables and triggers:
+/// The benchmarks' registry: simulated utilities (`OMSSimulation`) imported through `oms import`'s
+/// engine, shaped so that the seed's operations have their exact sizes:
 ///
-/// - `BENCH-SUB10K`: 20 feeders of 500 meters (the 10,000-meter substation event);
-/// - `BENCH-SUB1K`: 2 feeders of 500 meters (meters by substation, 1,000);
-/// - pool substations `BENCH-Pnnnn` of 10 feeders of 150 meters (the feeder trips);
-/// - `BENCH-REST`: whatever is left to reach the requested size.
+/// - `SS001`: 20 feeders of 500 meters (the 10,000-meter substation event);
+/// - `SS002`: 2 feeders of 500 meters (meters by substation, 1,000);
+/// - pool substations `SS003`…: 10 feeders of 150 meters each (the feeder trips);
+/// - one last substation with whatever is left to reach the requested size.
 ///
-/// States by meter index n: power off when n % 20 = 0, communication offline when
-/// n % 33 = 0, else on and heard from within 10 minutes. Every meter n has the
-/// feed identities asset mRID `BA<n>` and ONU id `BONU<n>` (for the storm).
+/// Every meter is smart and has its own ONU. States by meter index n (M1000000n): power off when
+/// n % 20 = 0, communication offline when n % 33 = 0, else on and heard from within 10 minutes.
 enum BenchRegistry {
     static let minimumSize = 12_500
+    static let tenThousandSubstation = "SS001"
+    static let thousandSubstation = "SS002"
+
+    /// Meter n (1-based) and its feed identities, as the simulator names them.
+    static func meterNumber(_ n: Int) -> String { "M\(10_000_000 + n)" }
+    static func assetMRID(_ n: Int) -> String { "KFA-" + meterNumber(n) }
+    static func onuID(_ n: Int) -> String { String(format: "ONU-%06d", n) }
+
+    static func pools(size: Int) -> Int { max((size - 11_000) / 1_500, 1) }
 
     /// Pool feeders of 150 meters, in order: the feeder trips use them round-robin.
     static func poolFeeders(size: Int) -> [(substation: String, feeder: String)] {
-        let pools = (size - 11_000) / 1_500
-        return (1...max(pools, 1)).flatMap { pool in
+        (1...pools(size: size)).flatMap { pool in
             (1...10).map { feeder in
-                let substation = "BENCH-P" + String(String(pool + 10_000).dropFirst())
-                return (substation, "\(substation)-F\(feeder)")
+                let substation = String(format: "SS%03d", pool + 2)
+                return (substation, String(format: "%@-FD%02d", substation, feeder))
             }
         }
     }
 
+    /// The simulated networks that make up a registry of `size` meters, in import order
+    /// (the largest first, so that it takes the initial-load path into empty tables).
+    static func networks(size: Int) -> [SimulatedNetwork.Parameters] {
+        let pools = pools(size: size)
+        let rest = size - 11_000 - pools * 1_500
+        func part(_ substations: Int, _ feeders: Int, _ meters: Int, firstSubstation: Int, firstMeter: Int) -> SimulatedNetwork.Parameters {
+            SimulatedNetwork.Parameters(
+                substations: substations, feedersPerSubstation: feeders, dpsPerFeeder: 10, meters: meters,
+                seed: UInt64(firstSubstation), onuShare: 1, sharedONUShare: 0, smartShare: 1,
+                firstSubstation: firstSubstation, firstMeter: firstMeter)
+        }
+        var parts = [
+            part(pools, 10, pools * 1_500, firstSubstation: 3, firstMeter: 11_001),
+            part(1, 20, 10_000, firstSubstation: 1, firstMeter: 1),
+            part(1, 2, 1_000, firstSubstation: 2, firstMeter: 10_001),
+        ]
+        if rest > 0 { parts.append(part(1, 1, rest, firstSubstation: pools + 3, firstMeter: 11_001 + pools * 1_500)) }
+        return parts
+    }
+
     /// The number of active meters of a complete benchmark registry, or nil when
-    /// there is none (no schema, or one built before the meters had feed identities).
+    /// there is none (no schema, or one built another way before).
     static func meterCount(_ client: PostgresClient, logger: Logger) async throws -> Int? {
         let exists = try await client.query("SELECT to_regclass('oms_meters') IS NOT NULL", logger: logger)
         for try await present in exists.decode(Bool.self) where !present { return nil }
         let rows = try await client.query(
             """
-            SELECT CASE WHEN EXISTS (SELECT 1 FROM oms_meters WHERE meter_number = 'B00000001' AND asset_mrid IS NULL)
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM oms_meters WHERE meter_number = 'B00000001')
                         THEN -1 ELSE (SELECT count(*)::int FROM oms_meters WHERE status = 'active') END
             """, logger: logger)
         for try await count in rows.decode(Int.self) { return count }
@@ -55,7 +83,7 @@ enum BenchRegistry {
         }
         let clock = ContinuousClock()
         let started = clock.now
-        FileHandle.standardError.write(Data("building a registry of \(size) meters...\n".utf8))
+        FileHandle.standardError.write(Data("building a registry of \(size) meters (simulated, imported)...\n".utf8))
         try await build(size: size, client: client, logger: logger)
         FileHandle.standardError.write(Data("built in \(clock.now - started)\n".utf8))
     }
@@ -65,57 +93,31 @@ enum BenchRegistry {
         try await client.query("CREATE SCHEMA public", logger: logger)
     }
 
-    /// Fills an empty, migrated database with `size` meters.
+    /// Fills an empty, migrated database with `size` meters: the simulated networks imported,
+    /// then the meters' states set by index.
     static func build(size: Int, client: PostgresClient, logger: Logger) async throws {
         precondition(size >= minimumSize, "the benchmark registry needs at least \(minimumSize) meters")
-        let pools = (size - 11_000) / 1_500
-        let rest = size - 11_000 - pools * 1_500
-        try await client.withTransaction(logger: logger) { connection in
-            try await connection.query(
-                """
-                CREATE TEMP TABLE bench_plan (substation text, feeder text, meters int, ordinal int) ON COMMIT DROP
-                """, logger: logger)
-            try await connection.query(
-                """
-                INSERT INTO bench_plan (substation, feeder, meters, ordinal)
-                SELECT 'BENCH-SUB10K', 'BENCH-SUB10K-F' || f, 500, f FROM generate_series(1, 20) f
-                UNION ALL
-                SELECT 'BENCH-SUB1K', 'BENCH-SUB1K-F' || f, 500, 100 + f FROM generate_series(1, 2) f
-                UNION ALL
-                SELECT 'BENCH-P' || lpad(p::text, 4, '0'), 'BENCH-P' || lpad(p::text, 4, '0') || '-F' || f, 150,
-                       1000 + p * 10 + f
-                  FROM generate_series(1, \(pools)) p, generate_series(1, 10) f
-                UNION ALL
-                SELECT 'BENCH-REST', 'BENCH-REST-F1', \(rest), 99999999 WHERE \(rest) > 0
-                """, logger: logger)
-            try await connection.query(
-                """
-                INSERT INTO network_substations (substation_id, name, location_lat, location_lng)
-                SELECT DISTINCT substation, substation, 40, -75 FROM bench_plan
-                """, logger: logger)
-            try await connection.query(
-                """
-                INSERT INTO network_feeders (feeder_id, substation_id, name)
-                SELECT p.feeder, s.id, p.feeder FROM bench_plan p JOIN network_substations s ON s.substation_id = p.substation
-                """, logger: logger)
-            try await connection.query(
-                """
-                INSERT INTO oms_meters (meter_number, feeder_id, substation_id, power_status, communication_status,
-                                        last_communication, location_lat, location_lng, asset_mrid, onu_id)
-                SELECT 'B' || lpad(g.n::text, 8, '0'), f.id, f.substation_id,
-                       CASE WHEN g.n % 20 = 0 THEN 'off' ELSE 'on' END,
-                       CASE WHEN g.n % 33 = 0 THEN 'offline' ELSE 'online' END,
-                       now() - make_interval(secs => g.n % 600),
-                       40 + (g.n % 1000) * 0.001, -75 - (g.n / 1000) * 0.001,
-                       'BA' || g.n, 'BONU' || g.n
-                  FROM (SELECT feeder, meters,
-                               sum(meters) OVER (ORDER BY ordinal) - meters AS first_index
-                          FROM bench_plan) p
-                  JOIN network_feeders f ON f.feeder_id = p.feeder
-                 CROSS JOIN LATERAL generate_series(p.first_index + 1, p.first_index + p.meters) AS g(n)
-                """, logger: logger)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("oms-bench-registry-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let importer = RegistryImporter(client: client, logger: logger)
+        for (index, parameters) in networks(size: size).enumerated() {
+            let part = "\(folder)/\(index)"
+            try NetworkFiles.write(SimulatedNetwork(parameters), to: part, format: .csv)
+            let summaries = try await importer.importFiles(try RegistryImporter.files(at: part))
+            if let refused = summaries.first(where: { !$0.rejects.isEmpty }) {
+                throw BenchRegistryError(reason: "\(refused.file): \(refused.rejects.count) rows refused, first: \(refused.rejects[0])")
+            }
         }
-        try await client.query("ANALYZE", logger: logger)
+        try await client.query(
+            """
+            UPDATE oms_meters m
+               SET power_status = CASE WHEN s.n % 20 = 0 THEN 'off' ELSE 'on' END,
+                   communication_status = CASE WHEN s.n % 33 = 0 THEN 'offline' ELSE 'online' END,
+                   last_communication = now() - make_interval(secs => s.n % 600)
+              FROM (SELECT id, substr(meter_number, 2)::int - 10000000 AS n FROM oms_meters) s
+             WHERE s.id = m.id
+            """, logger: logger)
+        try await client.query("VACUUM ANALYZE", logger: logger)
     }
 
     /// Undoes one SCADA event completely (untimed, between benchmark runs), so that
@@ -142,4 +144,10 @@ enum BenchRegistry {
             try await connection.query("DELETE FROM scada_events WHERE id = \(scadaEventID)::uuid", logger: logger)
         }
     }
+}
+
+/// The benchmark registry could not be built.
+struct BenchRegistryError: Error, CustomStringConvertible {
+    let reason: String
+    var description: String { "benchmark registry: \(reason)" }
 }

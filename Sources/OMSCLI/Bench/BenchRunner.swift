@@ -51,14 +51,14 @@ struct BenchRunner: Sendable {
         }
         let substation = try await measureWrites(iterations: heavyIterations, client: client) { index in
             try await scadaEventID(client.query(
-                "SELECT insert_scada_event_with_meter_check(\(message("BENCH-SUB10K", nil, id: "BENCH-\(run)-SS-\(index)"))::jsonb)::text",
+                "SELECT insert_scada_event_with_meter_check(\(message(BenchRegistry.tenThousandSubstation, nil, id: "BENCH-\(run)-SS-\(index)"))::jsonb)::text",
                 logger: logger))
         }
         let lookup1K = try await LatencySample.measure(iterations: iterations) { _ in
-            try await drain(client.query("SELECT * FROM get_meters_by_substation('BENCH-SUB1K')", logger: logger))
+            try await drain(client.query("SELECT * FROM get_meters_by_substation(\(BenchRegistry.thousandSubstation))", logger: logger))
         }
         let lookup10K = try await LatencySample.measure(iterations: heavyIterations) { _ in
-            try await drain(client.query("SELECT * FROM get_meters_by_substation('BENCH-SUB10K')", logger: logger))
+            try await drain(client.query("SELECT * FROM get_meters_by_substation(\(BenchRegistry.tenThousandSubstation))", logger: logger))
         }
         return [
             row("round trip (baseline)", baseline, goal: nil),
@@ -131,13 +131,13 @@ struct BenchRunner: Sendable {
         }
         let substation = try await measureWrites(iterations: heavyIterations, client: client) { index in
             try eventID(try await send(
-                .POST, "/api/v1/scada/events", body: message("BENCH-SUB10K", nil, id: "BENCH-\(run)-HSS-\(index)")))
+                .POST, "/api/v1/scada/events", body: message(BenchRegistry.tenThousandSubstation, nil, id: "BENCH-\(run)-HSS-\(index)")))
         }
         let lookup1K = try await LatencySample.measure(iterations: iterations) { _ in
-            _ = try await send(.GET, "/api/v1/substations/BENCH-SUB1K/meters")
+            _ = try await send(.GET, "/api/v1/substations/\(BenchRegistry.thousandSubstation)/meters")
         }
         let lookup10K = try await LatencySample.measure(iterations: heavyIterations) { _ in
-            _ = try await send(.GET, "/api/v1/substations/BENCH-SUB10K/meters")
+            _ = try await send(.GET, "/api/v1/substations/\(BenchRegistry.tenThousandSubstation)/meters")
         }
         return [
             row("GET /health (baseline)", baseline), row(Self.feederTrip, trips), row(Self.substationEvent, substation),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import OMSSimulation
 import OMSStore
 import PostgresNIO
 
@@ -11,11 +12,9 @@ struct ProximityBench: AsyncParsableCommand {
         commandName: "proximity",
         abstract: "Time oms_meters_within() (meters within a radius, nearest first) at random points of the registry.",
         discussion: """
-            Uses the benchmark registry of --meters (database oms_bench_<meters>, built once and reused; its meters \
-            lie on a grid of 0.001 degree, 1,000 rows of latitude from 40 N, one column of longitude per 1,000 \
-            meters). Each run searches around a point drawn at random (seeded) inside the registry's area, at least \
-            the radius away from its edges when the area allows, so every search covers a whole circle, and reads \
-            every row. Baselines of the same run: SELECT 1 and a primary-key lookup of one meter. Also shown: the \
+            Uses the benchmark registry of --meters (database oms_bench_<meters>, built once and reused: simulated \
+            utilities, substations over a disc, feeders radiating, meters around their distribution points). Each \
+            run searches around a meter drawn at random (seeded) and reads every row. Baselines of the same run: SELECT 1 and a primary-key lookup of one meter. Also shown: the \
             server's own execution time (EXPLAIN ANALYZE, timing off) and, for reference, the same search by a \
             scan of every meter (the prototype's way).
             """
@@ -141,55 +140,16 @@ struct ProximitySearch: Sendable {
     let logger: Logger
     let radius: Double
 
-    /// A latitude/longitude rectangle.
-    struct Area: Sendable {
-        var minimumLatitude: Double
-        var maximumLatitude: Double
-        var minimumLongitude: Double
-        var maximumLongitude: Double
-
-        /// The area less `kilometres` on every side, when it is wide and tall enough for that.
-        func inset(by kilometres: Double) -> Area {
-            let latitudeDegrees = kilometres / 111.2
-            let middle = (minimumLatitude + maximumLatitude) / 2
-            let longitudeDegrees = kilometres / (111.2 * cos(middle * .pi / 180))
-            var inner = self
-            if maximumLatitude - minimumLatitude > 2 * latitudeDegrees {
-                inner.minimumLatitude += latitudeDegrees
-                inner.maximumLatitude -= latitudeDegrees
-            }
-            if maximumLongitude - minimumLongitude > 2 * longitudeDegrees {
-                inner.minimumLongitude += longitudeDegrees
-                inner.maximumLongitude -= longitudeDegrees
-            }
-            return inner
-        }
-
-        func randomPoint(using generator: inout SplitMix64) -> (latitude: Double, longitude: Double) {
-            (Double.random(in: minimumLatitude...maximumLatitude, using: &generator),
-             Double.random(in: minimumLongitude...maximumLongitude, using: &generator))
-        }
-    }
-
-    func area() async throws -> Area {
-        let rows = try await client.query(
-            """
-            SELECT min(location_lat), max(location_lat), min(location_lng), max(location_lng)
-              FROM oms_meters WHERE status = 'active'
-            """, logger: logger)
-        for try await (a, b, c, d) in rows.decode((Double, Double, Double, Double).self) {
-            return Area(minimumLatitude: a, maximumLatitude: b, minimumLongitude: c, maximumLongitude: d)
-        }
-        throw NoMetersError()
-    }
-
     func measure(meters: Int, iterations: Int, scanRuns: Int, seed: UInt64) async throws -> ProximityBench.Result {
-        let area = try await area().inset(by: radius)
-        var generator = SplitMix64(seed: seed)
-        let points = (0..<(iterations + 3)).map { _ in area.randomPoint(using: &generator) }
+        var generator = SeededRandom(seed: seed)
         let meterNumbers = (0..<(iterations + 3)).map { _ in
-            "B" + String(String(Int.random(in: 1...meters, using: &generator) + 100_000_000).dropFirst())
+            BenchRegistry.meterNumber(Int.random(in: 1...meters, using: &generator))
         }
+        // Searches centre on meters drawn at random: where people look, and never in an empty corner.
+        let centres = (0..<(iterations + 3)).map { _ in
+            BenchRegistry.meterNumber(Int.random(in: 1...meters, using: &generator))
+        }
+        let points = try await locations(of: centres)
 
         let selectOne = try await LatencySample.measure(iterations: iterations) { _ in
             try await drain(client.query("SELECT 1", logger: logger))
@@ -270,23 +230,23 @@ struct ProximitySearch: Sendable {
         return count
     }
 
-    /// The registry has no active meter to search around.
-    struct NoMetersError: Error, CustomStringConvertible {
-        var description: String { "the benchmark registry has no active meters" }
+    /// The locations of the given meters, in the same order.
+    func locations(of numbers: [String]) async throws -> [(latitude: Double, longitude: Double)] {
+        var found: [String: (latitude: Double, longitude: Double)] = [:]
+        let rows = try await client.query(
+            "SELECT meter_number, location_lat, location_lng FROM oms_meters WHERE meter_number = ANY(\(numbers))", logger: logger)
+        for try await (number, latitude, longitude) in rows.decode((String, Double, Double).self) {
+            found[number] = (latitude, longitude)
+        }
+        return try numbers.map { number in
+            guard let point = found[number] else { throw NoMeterError(number: number) }
+            return point
+        }
     }
-}
 
-/// A small seedable generator (SplitMix64), so that a run's points can be repeated.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+    /// A meter the search was to centre on is not in the registry (or has no location).
+    struct NoMeterError: Error, CustomStringConvertible {
+        let number: String
+        var description: String { "the benchmark registry has no meter \(number) with a location" }
     }
 }

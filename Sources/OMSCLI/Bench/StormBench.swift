@@ -129,9 +129,9 @@ struct Storm: Sendable {
         for i in 0..<events {
             let time = formatter.string(from: start.addingTimeInterval(60 + Double(i) * 0.001))
             if i % 2 == 0 {
-                kaifa.append(#"{"mRID": "STORM-\#(run)-K\#(i)", "createdDateTime": "\#(time)", "eventTypeRef": "3.26.136.47", "assetMRID": "BA\#(meter(i))"}"#)
+                kaifa.append(#"{"mRID": "STORM-\#(run)-K\#(i)", "createdDateTime": "\#(time)", "eventTypeRef": "3.26.136.47", "assetMRID": "\#(BenchRegistry.assetMRID(meter(i)))"}"#)
             } else {
-                onu.append(#"{"type": "ONU_LastGaspAlert", "eventId": "STORM-\#(run)-O\#(i)", "onuId": "BONU\#(meter(i))", "timestamp": "\#(time)"}"#)
+                onu.append(#"{"type": "ONU_LastGaspAlert", "eventId": "STORM-\#(run)-O\#(i)", "onuId": "\#(BenchRegistry.onuID(meter(i)))", "timestamp": "\#(time)"}"#)
             }
         }
         func chunks(_ items: [String], kaifa: Bool) -> [(Bool, String)] {
