@@ -103,11 +103,15 @@ enum BenchRegistry {
         for (index, parameters) in networks(size: size).enumerated() {
             let part = "\(folder)/\(index)"
             try NetworkFiles.write(SimulatedNetwork(parameters), to: part, format: .csv)
+            let started = ContinuousClock.now
             let summaries = try await importer.importFiles(try RegistryImporter.files(at: part))
+            FileHandle.standardError.write(Data(
+                "  imported \(parameters.meters) meters (from SS\(parameters.firstSubstation)) in \(ContinuousClock.now - started)\n".utf8))
             if let refused = summaries.first(where: { !$0.rejects.isEmpty }) {
                 throw BenchRegistryError(reason: "\(refused.file): \(refused.rejects.count) rows refused, first: \(refused.rejects[0])")
             }
         }
+        let started = ContinuousClock.now
         try await client.query(
             """
             UPDATE oms_meters m
@@ -117,6 +121,7 @@ enum BenchRegistry {
               FROM (SELECT id, substr(meter_number, 2)::int - 10000000 AS n FROM oms_meters) s
              WHERE s.id = m.id
             """, logger: logger)
+        FileHandle.standardError.write(Data("  states set in \(ContinuousClock.now - started)\n".utf8))
         try await client.query("VACUUM ANALYZE", logger: logger)
     }
 
