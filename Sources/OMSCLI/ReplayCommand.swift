@@ -158,14 +158,14 @@ struct Replayer: Sendable {
                 report.applied += counts.applied
                 report.duplicates += counts.duplicates
                 report.rejected += counts.rejected
-                if counts.rejected > 0, report.problems.count < 5 { report.problems.append(String(buffer: answer)) }
+                if counts.rejected > 0, report.problems.count < 5 { report.problems.append(String(String(buffer: answer).prefix(500))) }
             } else if status == 201 {
                 report.applied += 1
             } else if status == 200 {
                 report.duplicates += 1
             } else if status == 400 || status == 422 {
                 report.rejected += end - index
-                if report.problems.count < 5 { report.problems.append(String(buffer: answer)) }
+                if report.problems.count < 5 { report.problems.append(String(String(buffer: answer).prefix(500))) }
             } else {
                 throw ReplayError(seq: first.seq, status: status, body: String(buffer: answer))
             }

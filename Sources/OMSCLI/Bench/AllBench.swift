@@ -60,8 +60,14 @@ struct AllBench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         var forwarded = ["--data-dir", database.dataDirectory, "--log-level", database.logLevel]
         if let url = database.databaseURL { forwarded += ["--database-url", url] }
-        func figures<T: Decodable>(_ type: T.Type, _ name: String) throws -> T {
-            try JSONDecoder().decode(T.self, from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(name)")))
+        /// Runs one benchmark command with the shared options and reads the figures it wrote (--json).
+        func measure<Bench: AsyncParsableCommand, Figures: Decodable>(
+            _ bench: Bench.Type, _ arguments: [String], reading figures: Figures.Type
+        ) async throws -> Figures {
+            let path = "\(folder)/\(Bench.configuration.commandName ?? "bench").json"
+            var command = try Bench.parse(forwarded + arguments + ["--json", path])
+            try await command.run()
+            return try JSONDecoder().decode(Figures.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
         }
         func section(_ title: String) { print("\n== \(title)") }
         func ms(_ value: Double) -> String { String(format: "%.2f ms", value) }
@@ -85,10 +91,9 @@ struct AllBench: AsyncParsableCommand {
         var lines: [Line] = []
         for size in sizes {
             section("SCADA workflow, \(size) meters")
-            var scada = try SCADABench.parse(forwarded + ["--meters", "\(size)", "--iterations", "\(iterations)", "--json", "\(folder)/scada.json"])
-            try await scada.run()
+            let scada = try await measure(SCADABench.self, ["--meters", "\(size)", "--iterations", "\(iterations)"], reading: [BenchRow].self)
             let seedGoals = [BenchRunner.feederTrip: 500.0, BenchRunner.lookup1K: 50]
-            for row in try figures([BenchRow].self, "scada.json") where !row.operation.contains("baseline") {
+            for row in scada where !row.operation.contains("baseline") {
                 let (goal, isMet) = latencyGoals(row.p50, issue: row.goal, seed: seedGoals[row.operation])
                 lines.append(Line(
                     operation: "\(row.operation) (\(row.path))", meters: size, p50: ms(row.p50), p99: ms(row.p99),
@@ -97,11 +102,8 @@ struct AllBench: AsyncParsableCommand {
             }
 
             section("proximity, \(size) meters")
-            var proximity = try ProximityBench.parse(forwarded + [
-                "--meters", "\(size)", "--iterations", "\(proximitySearches)", "--json", "\(folder)/proximity.json",
-            ])
-            try await proximity.run()
-            let near = try figures(ProximityBench.Result.self, "proximity.json")
+            let near = try await measure(
+                ProximityBench.self, ["--meters", "\(size)", "--iterations", "\(proximitySearches)"], reading: ProximityBench.Result.self)
             lines.append(Line(
                 operation: "meters within 5 km (SQL)", meters: size, p50: ms(near.p50Milliseconds), p99: ms(near.p99Milliseconds),
                 baseline: "SELECT 1 \(ms(near.selectOneP50Milliseconds))",
@@ -110,9 +112,7 @@ struct AllBench: AsyncParsableCommand {
                 met: latencyGoals(near.p50Milliseconds, issue: 5, seed: 200).met))
 
             section("API reads, \(size) meters")
-            var api = try APIBench.parse(forwarded + ["--meters", "\(size)", "--requests", "\(apiRequests)", "--json", "\(folder)/api.json"])
-            try await api.run()
-            let reads = try figures([APIBench.Figures].self, "api.json")
+            let reads = try await measure(APIBench.self, ["--meters", "\(size)", "--requests", "\(apiRequests)"], reading: [APIBench.Figures].self)
             for (operation, issueGoal, seedGoal) in [("GET /api/v1/meters/{n}", 1.0, nil), ("GET …/history (100 rows)", nil, 100.0)] {
                 guard let row = reads.first(where: { $0.operation == operation && $0.clients == 1 }),
                       let health = reads.first(where: { $0.operation.hasPrefix("GET /health") && $0.clients == 1 }) else { continue }
@@ -133,9 +133,8 @@ struct AllBench: AsyncParsableCommand {
             }
 
             section("last-gasp storm, \(size) meters")
-            var storm = try StormBench.parse(forwarded + ["--meters", "\(size)", "--events", "\(min(stormEvents, size))", "--json", "\(folder)/storm.json"])
-            try await storm.run()
-            let gasps = try figures(StormBench.Result.self, "storm.json")
+            let gasps = try await measure(
+                StormBench.self, ["--meters", "\(size)", "--events", "\(min(stormEvents, size))"], reading: StormBench.Result.self)
             lines.append(Line(
                 operation: "storm, batches of \(gasps.batchSize) (HTTP): \(Int(gasps.eventsPerSecond)) events/s", meters: size,
                 p50: ms(gasps.batchP50Milliseconds), p99: ms(gasps.batchP99Milliseconds),
@@ -144,16 +143,12 @@ struct AllBench: AsyncParsableCommand {
                 met: met(gasps.eventsPerSecond >= 20_000)))
 
             section("import of a simulated utility, \(size) meters")
-            var load = try ImportBench.parse(forwarded + ["--meters", "\(size)", "--json", "\(folder)/import.json"])
-            try await load.run()
-            let imported = try figures(ImportBench.Figures.self, "import.json")
+            let imported = try await measure(ImportBench.self, ["--meters", "\(size)"], reading: ImportBench.Figures.self)
             lines.append(wholeRun("import network, customers, meters", size: size, seconds: imported.seconds,
                                   baseline: "COPY of meters", baselineSeconds: imported.baselineSeconds))
 
             section("registry migration, \(size) source rows")
-            var migration = try RegistryMigrationBench.parse(forwarded + ["--rows", "\(size)", "--json", "\(folder)/migration.json"])
-            try await migration.run()
-            let migrated = try figures(RegistryMigrationBench.Result.self, "migration.json")
+            let migrated = try await measure(RegistryMigrationBench.self, ["--rows", "\(size)"], reading: RegistryMigrationBench.Result.self)
             lines.append(wholeRun("registry migration", size: size, seconds: migrated.seconds,
                                   baseline: "plain INSERT", baselineSeconds: migrated.baselineSeconds))
         }
