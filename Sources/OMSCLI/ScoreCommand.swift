@@ -45,9 +45,7 @@ struct ScoreCommand: AsyncParsableCommand {
         let card = ScoreCard.compute(truth: truth, outages: outages, delivery: log)
         print(card.render())
         if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(card).write(to: URL(fileURLWithPath: json))
+            try JSONOutput.write(card, to: json)
         }
     }
 

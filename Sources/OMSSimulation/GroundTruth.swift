@@ -183,11 +183,7 @@ public enum ScenarioFiles {
     }
 
     public static func readTruth(_ path: String) throws -> GroundTruth {
-        do {
-            return try decoder.decode(GroundTruth.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch let error as DecodingError {
-            throw ScenarioFileError(path: path, line: nil, reason: "\(error)")
-        }
+        try read(GroundTruth.self, from: path)
     }
 
     /// Writes a replay's delivery log.
@@ -198,8 +194,13 @@ public enum ScenarioFiles {
     }
 
     public static func readDeliveryLog(_ path: String) throws -> DeliveryLog {
+        try read(DeliveryLog.self, from: path)
+    }
+
+    /// One JSON file of the simulation's; a file that does not decode is an error naming it.
+    static func read<Value: Decodable>(_ type: Value.Type, from path: String) throws -> Value {
         do {
-            return try decoder.decode(DeliveryLog.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+            return try decoder.decode(Value.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
         } catch let error as DecodingError {
             throw ScenarioFileError(path: path, line: nil, reason: "\(error)")
         }

@@ -57,12 +57,7 @@ public enum NetworkFiles {
         guard FileManager.default.fileExists(atPath: path) else {
             throw ScenarioFileError(path: path, line: nil, reason: "not found: the folder must be written by oms simulate network")
         }
-        let decoder = JSONDecoder()
-        do {
-            return SimulatedNetwork(try decoder.decode(SimulatedNetwork.Parameters.self, from: Data(contentsOf: URL(fileURLWithPath: path))))
-        } catch let error as DecodingError {
-            throw ScenarioFileError(path: path, line: nil, reason: "\(error)")
-        }
+        return SimulatedNetwork(try ScenarioFiles.read(SimulatedNetwork.Parameters.self, from: path))
     }
 
     /// RFC 4180 CSV: a field with a comma, quote or line break is quoted, quotes doubled; nil is empty.

@@ -137,8 +137,14 @@ public struct ScoreCard: Codable, Sendable, Equatable {
         init?(_ values: [Double]) {
             guard !values.isEmpty else { return nil }
             let sorted = values.sorted()
-            func rank(_ p: Double) -> Double { sorted[Swift.min(Swift.max(Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1, 0), sorted.count - 1)] }
-            (count, p50, p99, max) = (sorted.count, rank(50), rank(99), sorted.last!)
+            (count, p50, p99, max) = (sorted.count, Self.percentile(50, ofSorted: sorted), Self.percentile(99, ofSorted: sorted), sorted.last!)
+        }
+
+        /// The p-th percentile (0...100) of sorted values, nearest-rank; nan when there are none.
+        public static func percentile(_ p: Double, ofSorted sorted: [Double]) -> Double {
+            guard !sorted.isEmpty else { return .nan }
+            let rank = Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1
+            return sorted[Swift.min(Swift.max(rank, 0), sorted.count - 1)]
         }
     }
 

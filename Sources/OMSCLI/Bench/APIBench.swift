@@ -113,9 +113,7 @@ struct APIBench: AsyncParsableCommand {
                 Figures(operation: $0.operation, clients: $0.clients, requests: $0.sample.count, p50Milliseconds: $0.sample.p50,
                         p99Milliseconds: $0.sample.p99, requestsPerSecond: Double($0.sample.count) / $0.seconds)
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(figures).write(to: URL(fileURLWithPath: json))
+            try JSONOutput.write(figures, to: json)
         }
     }
 

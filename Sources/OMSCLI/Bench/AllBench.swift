@@ -160,9 +160,7 @@ struct AllBench: AsyncParsableCommand {
         }
         print(table.render())
         if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(lines).write(to: URL(fileURLWithPath: json))
+            try JSONOutput.write(lines, to: json)
         }
     }
 }

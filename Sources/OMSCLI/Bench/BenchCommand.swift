@@ -78,9 +78,7 @@ struct SCADABench: AsyncParsableCommand {
                          last.meters, first.meters, last.p50 / first.p50))
         }
         if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(rows).write(to: URL(fileURLWithPath: json))
+            try JSONOutput.write(rows, to: json)
         }
     }
 

@@ -102,9 +102,7 @@ struct ImportBench: AsyncParsableCommand {
         if let json {
             let figures = Figures(meters: meters, seconds: total, meterSeconds: meterSeconds,
                                   secondImportSeconds: second.reduce(0) { $0 + $1.1 }, baselineSeconds: baseline)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(figures).write(to: URL(fileURLWithPath: json))
+            try JSONOutput.write(figures, to: json)
         }
     }
 }

@@ -1,3 +1,5 @@
+import OMSSimulation
+
 /// Durations of repeated runs of one operation, and their percentiles.
 struct LatencySample: Sendable {
     private(set) var milliseconds: [Double] = []
@@ -13,10 +15,7 @@ struct LatencySample: Sendable {
 
     /// The p-th percentile (0...100), nearest-rank.
     func percentile(_ p: Double) -> Double {
-        guard !milliseconds.isEmpty else { return .nan }
-        let sorted = milliseconds.sorted()
-        let rank = Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1
-        return sorted[min(max(rank, 0), sorted.count - 1)]
+        ScoreCard.Spread.percentile(p, ofSorted: milliseconds.sorted())
     }
 
     var p50: Double { percentile(50) }

@@ -84,9 +84,7 @@ struct ProximityBench: AsyncParsableCommand {
         print(Self.table(result))
         print("plan: " + result.plan)
         if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(result).write(to: URL(fileURLWithPath: json))
+            try JSONOutput.write(result, to: json)
         }
     }
 

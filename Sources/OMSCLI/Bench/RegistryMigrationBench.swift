@@ -110,9 +110,7 @@ struct RegistryMigrationBench: AsyncParsableCommand {
         ])
         print(table.render())
         if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(result).write(to: URL(fileURLWithPath: json))
+            try JSONOutput.write(result, to: json)
         }
     }
 

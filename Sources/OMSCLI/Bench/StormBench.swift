@@ -102,9 +102,7 @@ struct StormBench: AsyncParsableCommand {
         ])
         print(table.render())
         if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(result).write(to: URL(fileURLWithPath: json))
+            try JSONOutput.write(result, to: json)
         }
     }
 }
