@@ -6,6 +6,7 @@
 //   OMSStore   PostgreSQL: migrations, the managed local server, typed access
 //   CProcessSpawn  two posix_spawn shims for OMSStore's child processes
 //   OMSSimulation  a synthetic utility and its storms, deterministic by seed (no I/O but writing files)
+//   OMSFuzzing  inputs made from the feeds' real samples, and the properties every decoding must keep
 //   OMSHTTP    the Hummingbird application (`oms serve`)
 //   OMSCLI     the commands of the `oms` tool (ArgumentParser), testable as a library
 //   oms        the executable: `oms <command>`
@@ -53,6 +54,11 @@ let package = Package(
             name: "OMSSimulation",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "OMSFuzzing",
+            dependencies: ["OMSFeeds", "OMSSimulation"],
+            swiftSettings: swiftSettings
+        ),
         // posix_spawn extensions Swift's Glibc module does not export.
         .target(name: "CProcessSpawn"),
         .target(
@@ -91,6 +97,7 @@ let package = Package(
                 "OMSStore",
                 "OMSHTTP",
                 "OMSSimulation",
+                "OMSFuzzing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -128,7 +135,8 @@ let package = Package(
         ),
         .testTarget(
             name: "OMSFeedsTests",
-            dependencies: ["OMSFeeds", "OMSDomain"],
+            dependencies: ["OMSFeeds", "OMSDomain", "OMSFuzzing", "OMSSimulation"],
+            resources: [.copy("Regressions")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

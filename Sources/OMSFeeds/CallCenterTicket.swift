@@ -28,10 +28,20 @@ public enum CallCenterDecoder {
         var ticket = message
         if case .object(let outer) = message, case .object(let envelope)? = outer["message"],
            case .object(let request)? = envelope["request"], case .string(let body)? = request["body"] {
+            let bytes = ArraySlice(body.utf8)
+            if JSONNesting.firstExcess(in: bytes, maximumDepth: FeedBatch.maximumDepth) != nil {
+                throw FeedDecodingError(
+                    field: "message.request.body", reason: "nests arrays and objects deeper than \(FeedBatch.maximumDepth) levels")
+            }
             do {
-                ticket = try JSONValue.parse(Data(body.utf8))
+                ticket = try JSONValue.parse(Data(bytes))
             } catch {
-                throw FeedDecodingError(field: "message.request.body", reason: "is not valid JSON")
+                throw FeedDecodingError(field: "message.request.body", reason: FeedBatch.notJSON(Data(bytes)))
+            }
+            if let path = ticket.pathHoldingNUL() {
+                throw FeedDecodingError(
+                    field: "message.request.body" + (path.isEmpty ? "" : ".\(path)"),
+                    reason: "holds the NUL character (U+0000), which cannot be stored")
             }
         }
         let fields = try FieldReader(ticket)

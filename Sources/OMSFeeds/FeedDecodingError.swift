@@ -10,16 +10,39 @@ public struct FeedDecodingError: Error, Sendable, Equatable, CustomStringConvert
     /// What is wrong, as a sentence fragment ("is required").
     public var reason: String
 
+    /// The longest `description` a refusal has: reasons quote what was received, and what was
+    /// received may be megabytes long or hold control characters meant for a log.
+    public static let maximumDescriptionLength = 600
+
     public init(index: Int? = nil, field: String?, reason: String) {
         self.index = index
-        self.field = field
-        self.reason = reason
+        self.field = field.map { Self.printable($0, limit: 120) }
+        self.reason = Self.printable(reason, limit: 400)
     }
 
     public var description: String {
         let item = index.map { "item \($0): " } ?? ""
         let subject = field.map { "field \"\($0)\" " } ?? ""
-        return item + subject + reason
+        return Self.printable(item + subject + reason, limit: Self.maximumDescriptionLength)
+    }
+
+    /// `text` with control characters written as `\u{…}` and cut to `limit` characters ("…" at the end).
+    static func printable(_ text: String, limit: Int) -> String {
+        var out = String.UnicodeScalarView()
+        var written = 0
+        for scalar in text.unicodeScalars {
+            written += 1
+            if written >= limit {
+                out.append("…")
+                return String(out)
+            }
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                out.append(contentsOf: "\\u{\(String(scalar.value, radix: 16))}".unicodeScalars)
+            } else {
+                out.append(scalar)
+            }
+        }
+        return String(out)
     }
 }
 
@@ -48,30 +71,132 @@ public enum FeedBatch {
         }
     }
 
+    /// The most messages one body may hold (an array's items, NDJSON lines, a KAIFA message's
+    /// EndDeviceEvents); a larger body is refused whole.
+    public static let maximumMessages = 10_000
+    /// How deeply arrays and objects may nest in a body (a feed message needs about 4 levels).
+    public static let maximumDepth = 32
+
     /// The messages of `data`, each parsed or with the reason it could not be.
+    ///
+    /// Before any parser sees the body, one pass checks its nesting depth (so that no parser
+    /// recurses deeper than `maximumDepth`); after parsing, a body of more than
+    /// `maximumMessages` messages is refused whole, and a message holding the NUL character
+    /// (which PostgreSQL cannot store) is refused naming the field.
     public static func split(_ data: [UInt8]) -> [Result<JSONValue, FeedDecodingError>] {
         let text = data.drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 || $0 == 0xEF || $0 == 0xBB || $0 == 0xBF }
         guard let first = text.first else {
             return [.failure(FeedDecodingError(field: nil, reason: "the body is empty"))]
         }
-        if let whole = try? JSONValue.parse(Data(text)) {
-            if case .array(let items) = whole, first == UInt8(ascii: "[") {
-                return items.map { .success($0) }
+        if let depth = JSONNesting.firstExcess(in: text, maximumDepth: maximumDepth) {
+            let (line, column) = JSONNesting.lineAndColumn(of: depth, in: text)
+            return [.failure(FeedDecodingError(
+                field: nil,
+                reason: "is not accepted: arrays and objects nest deeper than \(maximumDepth) levels (line \(line), column \(column))"))]
+        }
+        let messages: [Result<JSONValue, FeedDecodingError>]
+        switch splitMessages(text, first: first) {
+        case .failure(let error): return [.failure(error)]
+        case .success(let split): messages = split
+        }
+        guard !messages.isEmpty else {
+            return [.failure(FeedDecodingError(field: nil, reason: "holds no message (an empty array)"))]
+        }
+        return messages.enumerated().map { index, message in
+            message.flatMap { value in
+                if let path = value.pathHoldingNUL() {
+                    return .failure(FeedDecodingError(
+                        index: messages.count > 1 ? index : nil, field: path.isEmpty ? nil : path,
+                        reason: "holds the NUL character (U+0000), which cannot be stored"))
+                }
+                return .success(value)
             }
-            return [.success(whole)]
+        }
+    }
+
+    /// "is not valid JSON: " and where and why, in the parser's words.
+    static func notJSON(_ data: Data) -> String {
+        let why = JSONValue.syntaxError(in: data).map { ": " + $0.prefix(1).lowercased() + $0.dropFirst() } ?? ""
+        return "is not valid JSON" + (why.hasSuffix(".") ? String(why.dropLast()) : why)
+    }
+
+    static func tooMany(_ count: Int) -> FeedDecodingError {
+        FeedDecodingError(field: nil, reason: "holds \(count) messages; at most \(maximumMessages) are accepted per request")
+    }
+
+    /// The messages of a body (one document, an array, NDJSON lines), each parsed or refused; the
+    /// whole body refused when it holds more than `maximumMessages`, or is not JSON at all.
+    private static func splitMessages(
+        _ text: ArraySlice<UInt8>, first: UInt8
+    ) -> Result<[Result<JSONValue, FeedDecodingError>], FeedDecodingError> {
+        if let whole = try? JSONValue.parse(Data(text)) {
+            guard case .array(let items) = whole, first == UInt8(ascii: "[") else { return .success([.success(whole)]) }
+            guard items.count <= maximumMessages else { return .failure(tooMany(items.count)) }
+            return .success(items.map { .success($0) })
         }
         // Not one document: newline-delimited JSON, or broken JSON.
-        let lines = text.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        let nonEmpty = lines.filter { line in line.contains { $0 != 0x20 && $0 != 0x0D && $0 != 0x09 } }
-        guard nonEmpty.count > 1 else {
-            return [.failure(FeedDecodingError(field: nil, reason: "is not valid JSON"))]
+        let nonEmpty = text.split(separator: UInt8(ascii: "\n")).filter { line in
+            line.contains { $0 != 0x20 && $0 != 0x0D && $0 != 0x09 }
         }
-        return nonEmpty.enumerated().map { index, line in
+        guard nonEmpty.count > 1 else { return .failure(FeedDecodingError(field: nil, reason: notJSON(Data(text)))) }
+        guard nonEmpty.count <= maximumMessages else { return .failure(tooMany(nonEmpty.count)) }
+        return .success(nonEmpty.enumerated().map { index, line in
             do {
                 return .success(try JSONValue.parse(Data(line)))
             } catch {
-                return .failure(FeedDecodingError(index: index, field: nil, reason: "line \(index + 1) is not valid JSON"))
+                return .failure(FeedDecodingError(index: index, field: nil, reason: "line \(index + 1) " + notJSON(Data(line))))
+            }
+        })
+    }
+}
+
+/// The nesting of a JSON text, measured without parsing it.
+enum JSONNesting {
+    /// The offset (from the slice's start) of the first `[` or `{` that opens a level deeper than
+    /// `maximumDepth`, outside strings; nil when the text stays within it. Closing brackets never
+    /// take the depth below zero, so text that is not JSON is measured too.
+    static func firstExcess(in text: ArraySlice<UInt8>, maximumDepth: Int) -> Int? {
+        text.withUnsafeBufferPointer { bytes -> Int? in
+            var depth = 0
+            var inString = false
+            var escaped = false
+            var offset = 0
+            while offset < bytes.count {
+                let byte = bytes[offset]
+                offset += 1
+                if inString {
+                    if escaped {
+                        escaped = false
+                    } else if byte == 0x5C {  // \
+                        escaped = true
+                    } else if byte == 0x22 || byte == 0x0A {
+                        // A string ends at its quote; it never spans lines (NDJSON: a broken line does not swallow the next).
+                        inString = false
+                    }
+                } else if byte == 0x22 {
+                    inString = true
+                } else if byte == 0x5B || byte == 0x7B {  // [ {
+                    depth += 1
+                    if depth > maximumDepth { return offset - 1 }
+                } else if (byte == 0x5D || byte == 0x7D) && depth > 0 {  // ] }
+                    depth -= 1
+                }
+            }
+            return nil
+        }
+    }
+
+    static func lineAndColumn(of offset: Int, in text: ArraySlice<UInt8>) -> (line: Int, column: Int) {
+        var line = 1
+        var column = 1
+        for byte in text.prefix(offset) {
+            if byte == 0x0A {
+                line += 1
+                column = 1
+            } else {
+                column += 1
             }
         }
+        return (line, column)
     }
 }

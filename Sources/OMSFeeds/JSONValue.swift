@@ -45,6 +45,18 @@ public enum JSONValue: Sendable, Equatable, Codable {
         try JSONDecoder().decode(JSONValue.self, from: data)
     }
 
+    /// Why `data` is not JSON, in the parser's words with the position ("Invalid value around
+    /// character 8."); nil when it is. JSONDecoder's own error does not say where, so this asks
+    /// JSONSerialization, only for a text already refused.
+    public static func syntaxError(in data: Data) -> String? {
+        do {
+            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+            return nil
+        } catch {
+            return (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "not valid JSON"
+        }
+    }
+
     /// Compact JSON text (keys sorted), e.g. for a jsonb parameter.
     public var jsonText: String {
         let encoder = JSONEncoder()
@@ -61,6 +73,29 @@ public enum JSONValue: Sendable, Equatable, Codable {
         case .string: "a string"
         case .array: "an array"
         case .object: "an object"
+        }
+    }
+
+    /// The dotted path ("" for the value itself, "event.reason", "items[2]") of the first string or
+    /// object key holding the NUL character, which PostgreSQL text and jsonb cannot store; nil when none does.
+    public func pathHoldingNUL(prefix: String = "") -> String? {
+        switch self {
+        case .string(let text):
+            return text.utf8.contains(0) ? prefix : nil
+        case .array(let items):
+            for (index, item) in items.enumerated() {
+                if let path = item.pathHoldingNUL(prefix: "\(prefix)[\(index)]") { return path }
+            }
+            return nil
+        case .object(let members):
+            for (key, value) in members.sorted(by: { $0.key < $1.key }) {
+                let path = prefix.isEmpty ? key : "\(prefix).\(key)"
+                if key.utf8.contains(0) { return prefix.isEmpty ? String(key.split(separator: "\0").first ?? "") : prefix }
+                if let found = value.pathHoldingNUL(prefix: path) { return found }
+            }
+            return nil
+        case .null, .bool, .number:
+            return nil
         }
     }
 

@@ -90,16 +90,32 @@ public enum KAIFADecoder {
         } catch {
             return [.failure(error)]
         }
+        // One message per document: a SOAP envelope with several bodies, or several
+        // CreatedEndDeviceEvents, is ambiguous (which header goes with which events?).
+        if root.name == "Envelope", root.children("Body").count > 1 {
+            return [.failure(FeedDecodingError(
+                field: "Envelope.Body", reason: "appears \(root.children("Body").count) times; a message has one SOAP body"))]
+        }
         // The IEC 61968-100 Header is the one with a Verb or Noun (a SOAP envelope has a Header too).
-        let header = ([root] + root.descendants("Header")).first {
+        let headers = ([root] + root.descendants("Header")).filter {
             $0.name == "Header" && ($0.child("Noun") != nil || $0.child("Verb") != nil)
         }
+        if headers.count > 1 {
+            return [.failure(FeedDecodingError(
+                field: "Header", reason: "appears \(headers.count) times; a message has one IEC 61968-100 header"))]
+        }
+        let header = headers.first
         if let noun = header?.childText("Noun"), noun.lowercased() != "enddeviceevents" {
             return [.failure(FeedDecodingError(field: "Header.Noun", reason: "must be EndDeviceEvents, not \"\(noun)\""))]
         }
         let events = root.descendants("EndDeviceEvent")
         guard !events.isEmpty else {
             return [.failure(FeedDecodingError(field: "Payload.EndDeviceEvents", reason: "holds no EndDeviceEvent"))]
+        }
+        guard events.count <= FeedBatch.maximumMessages else {
+            return [.failure(FeedDecodingError(
+                field: "Payload.EndDeviceEvents",
+                reason: "holds \(events.count) EndDeviceEvents; at most \(FeedBatch.maximumMessages) are accepted per message"))]
         }
         var headerJSON: [String: JSONValue] = [:]
         for (key, element) in [("verb", "Verb"), ("noun", "Noun"), ("timestamp", "Timestamp"), ("source", "Source"),

@@ -1,9 +1,5 @@
 import Foundation
 
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
-
 /// A parsed XML element: local name (namespace prefixes dropped), attributes,
 /// children and text. Enough to read IEC 61968 messages whatever prefixes the
 /// sender chose (`ns2:`, none, a SOAP envelope around them).
@@ -11,7 +7,7 @@ public final class XMLNode: @unchecked Sendable {
     public let name: String
     public let attributes: [String: String]
     public private(set) var children: [XMLNode] = []
-    public fileprivate(set) var text = ""
+    public private(set) var text = ""
     /// The line the element starts on (for error messages).
     public let line: Int
 
@@ -50,67 +46,18 @@ public final class XMLNode: @unchecked Sendable {
         return "<\(name)\(attributeText)>\(body)</\(name)>"
     }
 
-    fileprivate func append(_ child: XMLNode) { children.append(child) }
+    func appendChild(_ child: XMLNode) { children.append(child) }
+
+    func appendText(_ more: String) { text += more }
 
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 
-    /// Parses a document; the error says where it is not well-formed.
-    public static func parse(_ data: [UInt8]) throws(FeedDecodingError) -> XMLNode {
-        let builder = TreeBuilder()
-        let parser = XMLParser(data: Data(data))
-        parser.shouldProcessNamespaces = true
-        parser.delegate = builder
-        let parsed = parser.parse()
-        guard parsed, builder.error == nil, let root = builder.root else {
-            let reason = (builder.error ?? parser.parserError).map { String(describing: $0) } ?? "no root element"
-            throw FeedDecodingError(field: nil, reason: "is not well-formed XML (line \(parser.lineNumber)): \(reason)")
-        }
-        // Some XMLParser builds accept a truncated document: every element must be closed.
-        if let open = builder.stack.last {
-            throw FeedDecodingError(
-                field: nil, reason: "is not well-formed XML: <\(open.name)> opened on line \(open.line) is never closed")
-        }
-        return root
-    }
-}
-
-/// Collects XMLParser's callbacks into a tree.
-private final class TreeBuilder: NSObject, XMLParserDelegate {
-    var root: XMLNode?
-    var stack: [XMLNode] = []
-    var error: (any Error)?
-
-    func parser(_ parser: XMLParser, parseErrorOccurred parseError: any Error) {
-        error = error ?? parseError
-    }
-
-    func parser(
-        _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
-        qualifiedName: String?, attributes: [String: String] = [:]
-    ) {
-        let local = elementName.split(separator: ":").last.map(String.init) ?? elementName
-        var plain: [String: String] = [:]
-        for (key, value) in attributes where !key.hasPrefix("xmlns") {
-            plain[key.split(separator: ":").last.map(String.init) ?? key] = value
-        }
-        let node = XMLNode(name: local, attributes: plain, line: parser.lineNumber)
-        stack.last?.append(node)
-        if root == nil { root = node }
-        stack.append(node)
-    }
-
-    func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?) {
-        _ = stack.popLast()
-    }
-
-    func parser(_ parser: XMLParser, foundCharacters string: String) {
-        stack.last?.text += string
-    }
-
-    func parser(_ parser: XMLParser, foundCDATA CDATABlock: Data) {
-        stack.last?.text += String(decoding: CDATABlock, as: UTF8.self)
+    /// Parses a document (`XMLReader`: safe on any bytes, no DTD, bounded by `limits`); the error
+    /// says where and why it is not well-formed.
+    public static func parse(_ data: [UInt8], limits: XMLLimits = .feeds) throws(FeedDecodingError) -> XMLNode {
+        try XMLReader.read(data, limits: limits)
     }
 }

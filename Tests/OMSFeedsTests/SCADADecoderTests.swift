@@ -98,7 +98,9 @@ struct SCADADecoderTests {
 
     @Test("a body that is not JSON, or not an object, is refused as a whole")
     func wholeMessage() {
-        #expect(error("{\"eventType\": ") == FeedDecodingError(field: nil, reason: "is not valid JSON"))
+        #expect(error("{\"eventType\": ") == FeedDecodingError(
+            field: nil, reason: "is not valid JSON: unexpected end of file during JSON parse"))
+        #expect(error("{\"eventType\": 1,, }")?.reason == "is not valid JSON: invalid value around character 16")
         #expect(error("") == FeedDecodingError(field: nil, reason: "the body is empty"))
         #expect(error("42")?.reason == "must be a JSON object, not a number")
         #expect(error("[1]")?.index == 0)
