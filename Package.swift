@@ -7,6 +7,7 @@
 //   CProcessSpawn  two posix_spawn shims for OMSStore's child processes
 //   OMSSimulation  a synthetic utility and its storms, deterministic by seed (no I/O but writing files)
 //   OMSFuzzing  inputs made from the feeds' real samples, and the properties every decoding must keep
+//   oms-fuzz-target  the decoders as a libFuzzer target (scripts/fuzz-decoders.sh)
 //   OMSHTTP    the Hummingbird application (`oms serve`)
 //   OMSCLI     the commands of the `oms` tool (ArgumentParser), testable as a library
 //   oms        the executable: `oms <command>`
@@ -32,6 +33,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -59,6 +61,14 @@ let package = Package(
             dependencies: ["OMSFeeds", "OMSSimulation"],
             swiftSettings: swiftSettings
         ),
+        // The decoders as a libFuzzer target (scripts/fuzz-decoders.sh); without -DLIBFUZZER it
+        // replays inputs from files.
+        .executableTarget(
+            name: "oms-fuzz-target",
+            dependencies: ["OMSFeeds", "OMSFuzzing", "OMSSimulation"],
+            path: "Sources/OMSFuzzTarget",
+            swiftSettings: swiftSettings
+        ),
         // posix_spawn extensions Swift's Glibc module does not export.
         .target(name: "CProcessSpawn"),
         .target(
@@ -82,6 +92,7 @@ let package = Package(
                 "OMSFeeds",
                 "OMSStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -165,6 +176,8 @@ let package = Package(
                 "OMSDomain",
                 "OMSStore",
                 "OMSFeeds",
+                "OMSFuzzing",
+                "OMSSimulation",
                 "OMSTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

@@ -77,6 +77,7 @@ struct IngestInput: ParsableArguments {
         var refused = 0
         for (index, outcome) in outcomes.enumerated() {
             switch outcome {
+            case .applied(let summary) where outcome.isLate: print("late       #\(index)  \(summary.line) (stored; older than the meters' state: no status changed)")
             case .applied(let summary): print("applied    #\(index)  \(summary.line)")
             case .duplicate(let summary): print("duplicate  #\(index)  \(summary.line)")
             case .rejected(let error):

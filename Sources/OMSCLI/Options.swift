@@ -22,6 +22,30 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("log-format"), help: "text, or json: one JSON object per line (with the request id of HTTP requests).")
     var logFormat: LogFormat = .text
 
+    @Option(
+        name: .customLong("connect-timeout"),
+        help: "Seconds to wait for the database to accept a connection before giving up with its reason (default 5; also $OMS_CONNECT_TIMEOUT)."
+    )
+    var connectTimeoutSeconds: Double?
+
+    /// The default of `--connect-timeout`.
+    static let defaultConnectTimeout = 5.0
+
+    /// How long a connection attempt may take: the flag, else $OMS_CONNECT_TIMEOUT, else 5 s.
+    func connectTimeout(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Duration {
+        var seconds = Self.defaultConnectTimeout
+        if let connectTimeoutSeconds {
+            seconds = connectTimeoutSeconds
+        } else if let text = environment["OMS_CONNECT_TIMEOUT"], !text.isEmpty {
+            guard let value = Double(text) else { throw ValidationError("OMS_CONNECT_TIMEOUT=\(text): not a number of seconds") }
+            seconds = value
+        }
+        guard seconds > 0, seconds <= 3600 else {
+            throw ValidationError("connect timeout \(seconds): must be more than 0 and at most 3600 seconds")
+        }
+        return .milliseconds(Int((seconds * 1000).rounded()))
+    }
+
     /// The URL the user gave, by flag or environment.
     var explicitURL: String? {
         let environment = ProcessInfo.processInfo.environment
@@ -45,25 +69,42 @@ struct DatabaseOptions: ParsableArguments {
     /// Runs `body` against the configured database. With no URL, the managed
     /// cluster is started for the command and stopped afterwards, unless it was
     /// already running (`oms db start`), in which case it is left running.
+    ///
+    /// Every configuration handed to `body` carries `--connect-timeout` as its
+    /// `options.connectTimeout`, which `DatabaseBootstrap.withClient` uses to fail fast with the
+    /// server's reason. A database of its own that a command asks for (`database`, e.g. the
+    /// benchmarks' `oms_bench_50000`) is created when missing, on the managed cluster or on the
+    /// server of the URL (connecting to the URL's database to do so), or refused by name.
     func withDatabase<Result: Sendable>(
         database: String = ManagedPostgres.databaseName,
         logger: Logger,
         _ body: @Sendable (PostgresClient.Configuration, String) async throws -> Result
     ) async throws -> Result {
+        let connectTimeout = try connectTimeout()
         if let explicitURL {
             let url = try DatabaseURL(explicitURL)
             var configuration = url.clientConfiguration()
-            if database != ManagedPostgres.databaseName { configuration.database = database }
+            configuration.options.connectTimeout = connectTimeout
+            logger.info("database from the URL", metadata: ["url": "\(url.description)"])
+            if database != ManagedPostgres.databaseName {
+                try await DatabaseBootstrap.createDatabaseIfNeeded(database, maintenance: configuration, logger: logger)
+                configuration.database = database
+            }
             return try await body(configuration, url.description)
         }
         let server = try managedServer(logger: logger)
         let outcome = try await server.start()
+        func configuration(_ name: String) throws -> PostgresClient.Configuration {
+            var configuration = try server.clientConfiguration(database: name)
+            configuration.options.connectTimeout = connectTimeout
+            return configuration
+        }
         if database != ManagedPostgres.databaseName {
             try await DatabaseBootstrap.createDatabaseIfNeeded(
-                database, maintenance: try server.clientConfiguration(database: "postgres"), logger: logger)
+                database, maintenance: try configuration("postgres"), logger: logger)
         }
         do {
-            let result = try await body(try server.clientConfiguration(database: database), try server.connectionURL(database: database))
+            let result = try await body(try configuration(database), try server.connectionURL(database: database))
             if case .started = outcome { try await server.stop() }
             return result
         } catch {

@@ -95,6 +95,8 @@ struct Replayer: Sendable {
         var messages = 0
         var requests = 0
         var applied = 0
+        /// Stored, but older than the meters' state: no status change applied.
+        var late = 0
         var duplicates = 0
         var rejected = 0
         var seconds = 0.0
@@ -102,20 +104,26 @@ struct Replayer: Sendable {
         var problems: [String] = []
         var log = DeliveryLog(speed: nil, requests: [])
 
-        var events: Int { applied + duplicates + rejected }
+        var events: Int { applied + late + duplicates + rejected }
 
         var summary: String {
             String(
-                format: "replayed %d messages in %d requests, %.1f s: %d events (%d applied, %d repeats, %d refused), %.0f events/s",
-                messages, requests, seconds, events, applied, duplicates, rejected, seconds > 0 ? Double(events) / seconds : 0)
+                format: "replayed %d messages in %d requests, %.1f s: %d events (%d applied, %d late, %d repeats, %d refused), %.0f events/s",
+                messages, requests, seconds, events, applied, late, duplicates, rejected, seconds > 0 ? Double(events) / seconds : 0)
         }
     }
 
     /// The counts a batch answer carries.
     struct BatchCounts: Decodable {
         var applied: Int
+        var late: Int?
         var duplicates: Int
         var rejected: Int
+    }
+
+    /// The outcome a single message's answer names ("applied", "late", "duplicate").
+    struct SingleOutcome: Decodable {
+        var outcome: String?
     }
 
     func run(base: String, key: String, http: HTTPClient, progress: @Sendable (String) -> Void) async throws -> Report {
@@ -156,11 +164,15 @@ struct Replayer: Sendable {
             let status = Int(response.status.code)
             if let counts = try? JSONDecoder().decode(BatchCounts.self, from: Data(answer.readableBytesView)) {
                 report.applied += counts.applied
+                report.late += counts.late ?? 0
                 report.duplicates += counts.duplicates
                 report.rejected += counts.rejected
                 if counts.rejected > 0, report.problems.count < 5 { report.problems.append(String(String(buffer: answer).prefix(500))) }
             } else if status == 201 {
                 report.applied += 1
+            } else if status == 200,
+                      (try? JSONDecoder().decode(SingleOutcome.self, from: Data(answer.readableBytesView)))?.outcome == "late" {
+                report.late += 1
             } else if status == 200 {
                 report.duplicates += 1
             } else if status == 400 || status == 422 {

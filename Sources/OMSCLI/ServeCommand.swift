@@ -6,7 +6,8 @@ import OMSStore
 import PostgresNIO
 
 /// `oms serve`: migrate, then serve the HTTP API until SIGINT or SIGTERM (a graceful stop:
-/// requests in flight finish, then the pool closes).
+/// requests in flight finish, then the pool closes). A database that cannot be used does not
+/// stop it: it serves 503s (and `/ready` the reason) until the database can be used.
 ///
 /// Each setting comes from, in this order: its flag, its environment variable, the config file
 /// (`--config FILE` or `$OMS_CONFIG`, JSON), the default.
@@ -15,9 +16,15 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Serve the HTTP API, keeping the managed database running while serving.",
         discussion: """
-            Settings: flag, else environment (OMS_HOST, OMS_PORT, OMS_MAX_BODY_BYTES, OMS_DATABASE_URL), else the \
-            JSON config file (--config or OMS_CONFIG: {"host", "port", "max_body_bytes", "database_url"}), else \
-            the default (127.0.0.1:8080, 8 MiB bodies, the managed cluster).
+            Settings: flag, else environment (OMS_HOST, OMS_PORT, OMS_MAX_BODY_BYTES, OMS_IDLE_TIMEOUT, \
+            OMS_BODY_READ_TIMEOUT, OMS_STREAM_BUFFER, OMS_DATABASE_URL), else the JSON config file (--config or \
+            OMS_CONFIG: {"host", "port", "max_body_bytes", "idle_timeout", "body_read_timeout", "stream_buffer_events", \
+            "database_url"}), else the default (127.0.0.1:8080, 8 MiB bodies, idle connections closed after 30 s, \
+            bodies whole within 30 s, 1,000 events waiting per stream client, the managed cluster). A database that cannot be used \
+            (unreachable, refusing the login, missing) does not stop the service: /health answers 200, /ready 503 \
+            with the server's reason, requests that need the database 503 with Retry-After, and once the database \
+            can be used it is migrated and served, without a restart. --connect-timeout (OMS_CONNECT_TIMEOUT, 5 s) \
+            bounds each connection attempt.
             """
     )
 
@@ -32,18 +39,38 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-body-bytes"), help: "The largest request body accepted; larger ones get 413 (default 8388608).")
     var maxBodyBytes: Int?
 
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may send nothing (or half a request) before it is closed (default 30).")
+    var idleTimeout: Double?
+
+    @Option(name: .customLong("body-read-timeout"), help: "Seconds a request body has to arrive whole; a slower one gets 408 (default 30).")
+    var bodyReadTimeout: Double?
+
+    @Option(name: .customLong("stream-buffer"), help: "Events that may wait for one live-stream client before it is ended as too slow (default 1000).")
+    var streamBuffer: Int?
+
     @Option(name: .customLong("config"), help: "A JSON file of settings (also $OMS_CONFIG).")
     var configFile: String?
+
+    /// The connection and stream limits given by flag (nil: from the environment, the file or the default).
+    struct LimitFlags: Equatable {
+        var idleTimeout: Double?
+        var bodyReadTimeout: Double?
+        var streamBuffer: Int?
+    }
 
     /// The settings of a config file; every field optional.
     struct FileSettings: Decodable, Equatable {
         var host: String?
         var port: Int?
         var maxBodyBytes: Int?
+        var idleTimeout: Double?
+        var bodyReadTimeout: Double?
+        var streamBufferEvents: Int?
         var databaseURL: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case host, port, maxBodyBytes = "max_body_bytes", databaseURL = "database_url"
+            case host, port, maxBodyBytes = "max_body_bytes", idleTimeout = "idle_timeout", bodyReadTimeout = "body_read_timeout"
+            case streamBufferEvents = "stream_buffer_events", databaseURL = "database_url"
         }
 
         /// Reads and checks a config file: an unknown key or a wrong type is an error naming it.
@@ -68,8 +95,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// The server settings and the database URL (if any), by flag, environment, file, default.
     static func resolve(
-        host: String?, port: Int?, maxBodyBytes: Int?, databaseURL: String?, configFile: String?,
-        environment: [String: String]
+        host: String?, port: Int?, maxBodyBytes: Int?, limits: LimitFlags = LimitFlags(), databaseURL: String?,
+        configFile: String?, environment: [String: String]
     ) throws -> (ServerSettings, databaseURL: String?) {
         let path = configFile ?? environment["OMS_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
         let file = try path.map(FileSettings.load) ?? FileSettings()
@@ -78,20 +105,40 @@ struct ServeCommand: AsyncParsableCommand {
             guard let value = Int(text) else { throw ValidationError("\(name)=\(text): not a whole number") }
             return value
         }
+        func seconds(_ name: String) throws -> Double? {
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            guard let value = Double(text) else { throw ValidationError("\(name)=\(text): not a number of seconds") }
+            return value
+        }
         var settings = ServerSettings()
         settings.host = host ?? environment["OMS_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? file.host ?? settings.host
         settings.port = try port ?? number("OMS_PORT") ?? file.port ?? settings.port
         settings.maximumBodySize = try maxBodyBytes ?? number("OMS_MAX_BODY_BYTES") ?? file.maxBodyBytes ?? settings.maximumBodySize
+        settings.idleTimeout = try limits.idleTimeout ?? seconds("OMS_IDLE_TIMEOUT") ?? file.idleTimeout ?? settings.idleTimeout
+        settings.bodyReadTimeout = try limits.bodyReadTimeout ?? seconds("OMS_BODY_READ_TIMEOUT") ?? file.bodyReadTimeout
+            ?? settings.bodyReadTimeout
+        settings.streamBufferEvents = try limits.streamBuffer ?? number("OMS_STREAM_BUFFER") ?? file.streamBufferEvents
+            ?? settings.streamBufferEvents
         guard (0...65535).contains(settings.port) else { throw ValidationError("port \(settings.port): not from 0 to 65535") }
         guard settings.maximumBodySize > 0 else { throw ValidationError("max body bytes \(settings.maximumBodySize): must be positive") }
+        guard settings.idleTimeout > 0, settings.idleTimeout <= 86_400 else {
+            throw ValidationError("idle timeout \(settings.idleTimeout): must be from 0 to 86400 seconds (not 0)")
+        }
+        guard settings.bodyReadTimeout > 0, settings.bodyReadTimeout <= 86_400 else {
+            throw ValidationError("body read timeout \(settings.bodyReadTimeout): must be from 0 to 86400 seconds (not 0)")
+        }
+        guard (1...1_000_000).contains(settings.streamBufferEvents) else {
+            throw ValidationError("stream buffer \(settings.streamBufferEvents): must be from 1 to 1000000 events")
+        }
         let url = databaseURL ?? environment["OMS_DATABASE_URL"] ?? environment["DATABASE_URL"] ?? file.databaseURL
         return (settings, url.flatMap { $0.isEmpty ? nil : $0 })
     }
 
     func run() async throws {
         let (settings, url) = try Self.resolve(
-            host: host, port: port, maxBodyBytes: maxBodyBytes, databaseURL: database.databaseURL, configFile: configFile,
-            environment: ProcessInfo.processInfo.environment)
+            host: host, port: port, maxBodyBytes: maxBodyBytes,
+            limits: LimitFlags(idleTimeout: idleTimeout, bodyReadTimeout: bodyReadTimeout, streamBuffer: streamBuffer),
+            databaseURL: database.databaseURL, configFile: configFile, environment: ProcessInfo.processInfo.environment)
         var database = database
         database.databaseURL = url
         let logger = database.makeLogger()
@@ -102,10 +149,17 @@ struct ServeCommand: AsyncParsableCommand {
 }
 
 /// Runs the application until it is asked to stop; the database pool is one of its services.
+///
+/// The database need not be usable at start: the service then serves anyway (`/health` 200,
+/// `/ready` 503 with the server's reason, requests that need the database 503 with
+/// `Retry-After` at once), and migrates and opens when the database can be used
+/// (`DatabaseGate`, which watches the pool through its background logger).
 func serve(configuration: PostgresClient.Configuration, settings: ServerSettings, logger: Logger) async throws {
     let metrics = ServiceMetrics()
-    let client = PostgresClient(configuration: configuration, backgroundLogger: metrics.poolLogger(wrapping: logger))
-    let app = try buildApplication(client: client, settings: settings, logger: logger, metrics: metrics)
+    let watch = DatabaseWatch(configuration: configuration)
+    let client = PostgresClient(
+        configuration: configuration, backgroundLogger: watch.poolLogger(wrapping: metrics.poolLogger(wrapping: logger)))
+    let app = try buildApplication(client: client, settings: settings, logger: logger, metrics: metrics, watch: watch)
     logger.notice("serving", metadata: ["address": "http://\(settings.host):\(settings.port)"])
     try await app.runService()
 }

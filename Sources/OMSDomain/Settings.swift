@@ -2,7 +2,8 @@
 ///
 /// The database holds the value in force; this type names the keys the service
 /// knows and the defaults that the migrations install, so code never spells a
-/// key by hand.
+/// key by hand. Each setting's type and range (`value_type`, `minimum`, `maximum`)
+/// are the database's too: it checks every write against them (migration 0031).
 public struct SettingKey: Hashable, Sendable, CustomStringConvertible {
     /// The dotted key in `oms_settings.key`.
     public let name: String
@@ -44,11 +45,16 @@ public struct SettingKey: Hashable, Sendable, CustomStringConvertible {
     public static let proximitySubstationRadiusKm = SettingKey(name: "proximity.substation_radius_km", defaultValue: "10")
     /// An import of at least this many rows into an empty table builds its indexes and foreign keys after the rows (0: never).
     public static let importBulkLoadMinRows = SettingKey(name: "import.bulk_load_min_rows", defaultValue: "10000")
+    /// A feed event time more than this many minutes ahead of the database's clock is refused (0–1440).
+    public static let feedsMaxFutureMinutes = SettingKey(name: "feeds.max_future_minutes", defaultValue: "5")
+    /// A feed event time before this is refused (ISO 8601; from 1900 to the database's clock).
+    public static let feedsEarliestEventTime = SettingKey(
+        name: "feeds.earliest_event_time", defaultValue: #""2000-01-01T00:00:00Z""#)
 
     /// Every key this version of the service relies on.
     public static let all: [SettingKey] =
         [.communicationTimeoutMinutes, .scadaCriticalAlarms, .correlationWindowMinutes, .confirmConfidence,
          .stripLeadingZeros, .proximityDPRadiusKm, .proximityFeederRadiusKm, .proximitySubstationRadiusKm,
-         .importBulkLoadMinRows]
+         .importBulkLoadMinRows, .feedsMaxFutureMinutes, .feedsEarliestEventTime]
         + SourceType.allCases.map(confidence(of:))
 }

@@ -8,9 +8,19 @@ import OMSStore
 /// Lets a request through only with `Authorization: Bearer KEY` naming a key in
 /// force that grants `scope` (or `admin`): 401 without a key or with an unknown
 /// or revoked one, 403 with a key lacking the scope; both `application/problem+json`.
+///
+/// Every route behind it needs the database, so it also keeps requests from waiting on a
+/// database that is not there (`DatabaseGate`: 503 with `Retry-After`, at once while the gate is
+/// closed, within seconds otherwise), and limits failed key checks per client address
+/// (`FailedKeyLimiter`: 429 with `Retry-After`, without asking the database). Each failed check is
+/// logged (notice) with the client's address and the key's first characters, never the key.
 struct RequireScope<Context: RequestContext>: RouterMiddleware {
     let scope: APIScope
     let keys: KeyCheck
+    /// Whether the route's work is watched by the `DatabaseGate` (503 when the database goes away
+    /// while it waits). Not for the live stream: it lasts for hours, and outlives a database
+    /// restart by listening again (`LiveEventHub`).
+    var guardsDatabaseWork = true
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
@@ -20,8 +30,35 @@ struct RequireScope<Context: RequestContext>: RouterMiddleware {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             return try Self.unauthorized("the Authorization header must be \"Bearer KEY\"")
         }
-        guard let key = try await keys.authenticate(String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
-            return try Self.unauthorized("unknown or revoked API key")
+        let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        let key: AuthenticatedKey
+        if let known = keys.remembered(token) {
+            key = known
+        } else {
+            let client = ClientAddress(context)
+            // A request without a peer address (only Hummingbird's router tests make those) has
+            // no one to count against: it is not limited.
+            let countable = client != .unknown
+            if countable, let wait = keys.limiter.retryAfter(for: client) {
+                context.logger.debug("API key not checked: too many failed key checks from this address", metadata: [
+                    "client": "\(client)", "key_prefix": "\(Self.prefix(of: token))",
+                ])
+                return try Self.tooManyFailures(retryAfter: wait)
+            }
+            guard let found = try await keys.authenticate(token) else {
+                let failure = countable ? keys.limiter.recordFailure(from: client) : .init(count: 1, limitedFor: nil)
+                context.logger.notice("API key refused: unknown or revoked", metadata: [
+                    "client": "\(client)", "key_prefix": "\(Self.prefix(of: token))", "failures": "\(failure.count)",
+                    "method": "\(request.method)", "path": "\(request.uri.path)",
+                ])
+                if let limited = failure.limitedFor {
+                    context.logger.warning("too many failed API key checks: this address's unknown keys are refused for a while", metadata: [
+                        "client": "\(client)", "failures": "\(failure.count)", "retry_after_s": "\(Self.seconds(limited))",
+                    ])
+                }
+                return try Self.unauthorized("unknown or revoked API key")
+            }
+            key = found
         }
         guard scope.isGranted(by: key.scopes) else {
             return try ProblemDetails(
@@ -31,12 +68,37 @@ struct RequireScope<Context: RequestContext>: RouterMiddleware {
         }
         var context = context
         context.logger[metadataKey: "api_key"] = "\(key.id)"
-        return try await next(request, context)
+        guard guardsDatabaseWork else { return try await next(request, context) }
+        let admitted = context
+        return try await keys.guarded { try await next(request, admitted) }
     }
 
     static func unauthorized(_ detail: String) throws -> Response {
         var response = try ProblemDetails(type: "/problems/unauthorized", title: "Unauthorized", status: 401, detail: detail).response()
         response.headers[.wwwAuthenticate] = "Bearer realm=\"oms\""
         return response
+    }
+
+    static func tooManyFailures(retryAfter: Duration) throws -> Response {
+        let seconds = Self.seconds(retryAfter)
+        var response = try ProblemDetails(
+            type: "/problems/too-many-requests", title: "Too Many Requests", status: 429,
+            detail: "too many failed API key checks from this address; try again in \(seconds) s"
+        ).response()
+        response.headers[.retryAfter] = "\(seconds)"
+        return response
+    }
+
+    /// Whole seconds, rounded up, at least 1.
+    static func seconds(_ duration: Duration) -> Int {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return max(1, Int(seconds.rounded(.up)))
+    }
+
+    /// What the log may show of a presented key: at most its first 12 characters (what `oms keys
+    /// list` shows of a real key), and never more than a third of it.
+    static func prefix(of key: String) -> String {
+        let shown = min(12, key.count / 3)
+        return shown == 0 ? "(\(key.count) characters)" : String(key.prefix(shown)) + "…"
     }
 }

@@ -14,46 +14,63 @@ public struct ServerSettings: Sendable {
     public var maximumBodySize: Int
     /// How long `GET /health` waits for the database before reporting it unreachable (seconds).
     public var healthProbeTimeout: Double
+    /// A connection that sends nothing for this long (seconds) is closed: an idle keep-alive
+    /// connection, or one that sent half a request head. Never while a response is being sent.
+    public var idleTimeout: Double
+    /// A request body must arrive whole within this many seconds (a body trickled in is refused 408).
+    public var bodyReadTimeout: Double
+    /// How many events may wait for one live-stream client before it is ended as too slow.
+    public var streamBufferEvents: Int
+    /// How many failed API key checks an address may make, and how fast they are forgotten.
+    public var failedKeyLimit = FailedKeyLimiter.Settings()
 
     public init(host: String = "127.0.0.1", port: Int = 8080, migrateOnStart: Bool = true,
-                maximumBodySize: Int = 8 * 1024 * 1024, healthProbeTimeout: Double = 3) {
+                maximumBodySize: Int = 8 * 1024 * 1024, healthProbeTimeout: Double = 3,
+                idleTimeout: Double = 30, bodyReadTimeout: Double = 30, streamBufferEvents: Int = 1000) {
         self.host = host
         self.port = port
         self.migrateOnStart = migrateOnStart
         self.maximumBodySize = maximumBodySize
         self.healthProbeTimeout = healthProbeTimeout
+        self.idleTimeout = idleTimeout
+        self.bodyReadTimeout = bodyReadTimeout
+        self.streamBufferEvents = streamBufferEvents
     }
 }
 
-/// Builds the HTTP application: the database pool and the live-event hub run as its
-/// services, migrations run before the server accepts requests, routes come from
-/// `buildRouter`. Give the client `metrics.poolLogger(wrapping:)` as its background
-/// logger for `/metrics` to count the pool's connections in use.
+/// Builds the HTTP application: the database pool, the live-event hub and the database gate
+/// run as its services, migrations run before the server accepts requests (or, when the
+/// database cannot be used then, as soon as it can: the service starts anyway), routes come
+/// from `buildRouter`. Give the client `metrics.poolLogger(wrapping:)` as its background
+/// logger for `/metrics` to count the pool's connections in use, and `watch.poolLogger(wrapping:)`
+/// for the gate to see the pool failing (`DatabaseWatch`).
 public func buildApplication(
     client: PostgresClient,
     settings: ServerSettings,
     logger: Logger,
     metrics: ServiceMetrics = ServiceMetrics(),
+    watch: DatabaseWatch? = nil,
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let migrations = try MigrationRunner.bundled(logger: logger)
-    let hub = LiveEventHub(client: client, logger: logger, keyCheck: KeyCheck(store: APIKeyStore(client: client, logger: logger)))
+    let gate = DatabaseGate(
+        client: client, watch: watch, migrations: settings.migrateOnStart ? migrations : nil,
+        probeTimeout: .milliseconds(Int(settings.healthProbeTimeout * 1000)), logger: logger)
+    let hub = LiveEventHub(
+        client: client, logger: logger,
+        keyCheck: KeyCheck(
+            store: APIKeyStore(client: client, logger: logger), gate: gate, limiter: FailedKeyLimiter(settings: settings.failedKeyLimit)),
+        bufferLimit: settings.streamBufferEvents)
     let router = try buildRouter(client: client, hub: hub, settings: settings, logger: logger, metrics: metrics)
     var app = Application(
         router: router,
+        server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "oms"),
-        services: [client, hub],
+        services: [client, hub, gate],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
         logger: logger
     )
-    if settings.migrateOnStart {
-        app.beforeServerStarts {
-            let summary = try await migrations.migrate(client)
-            logger.info("schema ready", metadata: [
-                "version": "\(summary.schemaVersion)", "applied": "\(summary.applied.count)",
-            ])
-        }
-    }
+    app.beforeServerStarts { try await gate.startUp() }
     return app
 }
 
@@ -62,36 +79,38 @@ public func buildApplication(
 public func buildRouter(
     client: PostgresClient, hub: LiveEventHub, settings: ServerSettings, logger: Logger,
     metrics: ServiceMetrics = ServiceMetrics()
-) throws -> Router<BasicRequestContext> {
+) throws -> Router<OMSRequestContext> {
     let migrations = try MigrationRunner.bundled(logger: logger)
-    let router = Router()
+    let router = Router(context: OMSRequestContext.self)
     router.middlewares.add(LogRequestsMiddleware(.debug))
     router.middlewares.add(RequestIDMiddleware())
     router.middlewares.add(MetricsMiddleware(metrics: metrics))
     router.middlewares.add(ProblemMiddleware())
+    router.middlewares.add(RequestHygieneMiddleware())
     HealthController(
         inspector: SchemaInspector(client: client, logger: logger),
         expectedSchemaVersion: migrations.migrations.last?.version ?? 0,
-        probeTimeout: settings.healthProbeTimeout
+        probeTimeout: settings.healthProbeTimeout,
+        gate: hub.keyCheck.gate
     ).addRoutes(to: router)
     // Every route under /api/v1 needs an API key with the route's scope (RequireScope).
     let api = router.group("api/v1")
     let keys = hub.keyCheck
     FeedController(
         feed: .scada, ingestor: FeedIngestor(.scada, client: client, logger: logger), path: "scada/events",
-        maximumBodySize: settings.maximumBodySize, scope: .ingestSCADA, keys: keys, metrics: metrics
+        bodyLimits: BodyLimits(settings), scope: .ingestSCADA, keys: keys, metrics: metrics
     ).addRoutes(to: api)
     FeedController(
         feed: .onu, ingestor: FeedIngestor(.onu, client: client, logger: logger), path: "onu/events",
-        maximumBodySize: settings.maximumBodySize, scope: .ingestONU, keys: keys, metrics: metrics
+        bodyLimits: BodyLimits(settings), scope: .ingestONU, keys: keys, metrics: metrics
     ).addRoutes(to: api)
     FeedController(
         feed: .kaifa, ingestor: FeedIngestor(.kaifa, client: client, logger: logger), path: "kaifa/events",
-        maximumBodySize: settings.maximumBodySize, scope: .ingestKAIFA, keys: keys, metrics: metrics
+        bodyLimits: BodyLimits(settings), scope: .ingestKAIFA, keys: keys, metrics: metrics
     ).addRoutes(to: api)
     FeedController(
         feed: .callCenter, ingestor: FeedIngestor(.callCenter, client: client, logger: logger),
-        path: "callcenter/tickets", maximumBodySize: settings.maximumBodySize, scope: .ingestCallCenter, keys: keys, metrics: metrics
+        path: "callcenter/tickets", bodyLimits: BodyLimits(settings), scope: .ingestCallCenter, keys: keys, metrics: metrics
     ).addRoutes(to: api)
     let meterQueries = MeterQueries(client: client, logger: logger)
     NetworkController(queries: meterQueries, keys: keys).addRoutes(to: api)
@@ -106,7 +125,7 @@ public func buildRouter(
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
     StreamController(hub: hub, keys: keys).addRoutes(to: api)
-    AdminController(queries: meterQueries, keys: keys, maximumBodySize: settings.maximumBodySize).addRoutes(to: api)
+    AdminController(queries: meterQueries, keys: keys, bodyLimits: BodyLimits(settings)).addRoutes(to: api)
 
     OpenAPIController(keys: keys).addRoutes(to: router)
     return router

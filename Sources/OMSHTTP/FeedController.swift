@@ -1,4 +1,5 @@
 import Hummingbird
+import Logging
 import OMSDomain
 import OMSFeeds
 import OMSStore
@@ -6,14 +7,17 @@ import OMSStore
 /// `POST` routes of the feeds (`/api/v1/scada/events`, `/api/v1/onu/events`, …): one
 /// message, an array of them, or NDJSON, through the feed's SQL function.
 ///
-/// One message: 201 with its summary (200 when it was a repeat), or 400
-/// `application/problem+json` naming the field. A batch: 200 with one outcome per
-/// item (bad items refused one by one, the good ones applied), 400 when none was good.
+/// One message: 201 with its summary and `"outcome": "applied"`; 200 with `"outcome": "duplicate"` when it
+/// was a repeat, or `"outcome": "late"` (and a `detail`) when it was stored but every status change it meant
+/// was older than the meters' newer state (audited, not applied); 400 `application/problem+json` naming the
+/// field. A batch: 200 with one outcome per item (applied, late, duplicate or rejected; bad items refused one by
+/// one, the good ones applied), 400 when none was good.
 struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendable {
     let feed: Feed<Event, Summary>
     let ingestor: FeedIngestor<Event, Summary>
     let path: RouterPath
-    let maximumBodySize: Int
+    /// How large a body may be and how long it may take to arrive.
+    let bodyLimits: BodyLimits
     /// The scope a key needs to post here.
     let scope: APIScope
     let keys: KeyCheck
@@ -22,18 +26,42 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
     /// One item of a batch response.
     struct ItemOutcome: Encodable {
         var index: Int
-        /// "applied", "duplicate" or "rejected".
+        /// "applied", "late" (stored, no status change applied: each was older than the meter's newer state),
+        /// "duplicate" or "rejected".
         var outcome: String
         var summary: Summary?
         var error: ProblemDetails.FieldError?
     }
 
-    /// A batch response.
+    /// A batch response. `applied` does not count the late messages: `late` does.
     struct BatchResult: Encodable {
         var applied: Int
+        var late: Int
         var duplicates: Int
         var rejected: Int
         var results: [ItemOutcome]
+    }
+
+    /// A one-message response: the summary with its outcome (and, for a late message, what that means).
+    struct SingleResult: Encodable {
+        var summary: Summary
+        var outcome: String
+        var detail: String?
+
+        enum CodingKeys: String, CodingKey { case outcome, detail }
+
+        func encode(to encoder: any Encoder) throws {
+            try summary.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(outcome, forKey: .outcome)
+            try container.encodeIfPresent(detail, forKey: .detail)
+        }
+    }
+
+    /// What a late message's answer says.
+    static var lateDetail: String {
+        "stored, but no status was changed: each status change was older than the meter's newer state "
+            + "(recorded in the audit trail with applied = false)"
     }
 
     func addRoutes(to group: RouterGroup<some RequestContext>) {
@@ -43,33 +71,46 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
     }
 
     func create(request: Request, context: some RequestContext) async throws -> Response {
-        let body = Array(try await request.body.collect(upTo: maximumBodySize).readableBytesView)
+        let body = Array(try await request.collectBody(bodyLimits).readableBytesView)
         let started = ContinuousClock.now
         let outcomes = try await ingestor.ingest(body: body)
-        var counts = (applied: 0, duplicates: 0, rejected: 0)
+        var counts = (applied: 0, late: 0, duplicates: 0, rejected: 0)
         for outcome in outcomes {
             switch outcome {
-            case .applied: counts.applied += 1
+            case .applied: if outcome.isLate { counts.late += 1 } else { counts.applied += 1 }
             case .duplicate: counts.duplicates += 1
             case .rejected: counts.rejected += 1
             }
         }
         metrics.recordFeed(
-            String(scope.rawValue.dropFirst("ingest:".count)), applied: counts.applied,
+            String(scope.rawValue.dropFirst("ingest:".count)), applied: counts.applied, late: counts.late,
             duplicates: counts.duplicates, rejected: counts.rejected, duration: ContinuousClock.now - started)
+        // The write's audit line (the request's logger carries the API key and the request id). At
+        // info: a storm posts thousands a second; the admin writes are logged at notice.
+        context.logger.info("feed messages received", metadata: [
+            "feed": "\(scope.rawValue.dropFirst("ingest:".count))", "bytes": "\(body.count)", "applied": "\(counts.applied)",
+            "late": "\(counts.late)", "duplicates": "\(counts.duplicates)", "rejected": "\(counts.rejected)",
+        ])
 
         guard feed.isBatch(body) else {
             switch outcomes.first {
-            case .applied(let summary)?: return try JSONResponse.make(summary, status: .created)
-            case .duplicate(let summary)?: return try JSONResponse.make(summary, status: .ok)
+            case .applied(let summary)? where summary.isLate:
+                return try JSONResponse.make(SingleResult(summary: summary, outcome: "late", detail: Self.lateDetail), status: .ok)
+            case .applied(let summary)?:
+                return try JSONResponse.make(SingleResult(summary: summary, outcome: "applied"), status: .created)
+            case .duplicate(let summary)?:
+                return try JSONResponse.make(SingleResult(summary: summary, outcome: "duplicate"), status: .ok)
             case .rejected(let error)?: return try ProblemDetails.invalidInput([error], what: feed.messageName).response()
             case nil: return try ProblemDetails.invalidInput([], what: feed.messageName).response()
             }
         }
-        var result = BatchResult(applied: 0, duplicates: 0, rejected: 0, results: [])
+        var result = BatchResult(applied: 0, late: 0, duplicates: 0, rejected: 0, results: [])
         var errors: [FeedDecodingError] = []
         for (index, outcome) in outcomes.enumerated() {
             switch outcome {
+            case .applied(let summary) where summary.isLate:
+                result.late += 1
+                result.results.append(ItemOutcome(index: index, outcome: "late", summary: summary))
             case .applied(let summary):
                 result.applied += 1
                 result.results.append(ItemOutcome(index: index, outcome: "applied", summary: summary))

@@ -4,12 +4,16 @@ import OMSStore
 /// `GET /health`: the process answers (liveness: never depends on the database,
 /// so that an orchestrator does not restart the service for a database outage).
 /// `GET /ready`: whether the database is reachable at the schema version this
-/// build expects (readiness: 503 otherwise). Neither needs an API key.
+/// build expects (readiness: 503 otherwise, with the reason: the server's words when it refused
+/// the connection, or what the connection attempt met). Neither needs an API key.
 struct HealthController: Sendable {
     let inspector: SchemaInspector
     let expectedSchemaVersion: Int
     /// Seconds to wait for the database before reporting it unreachable.
     let probeTimeout: Double
+    /// The application's gate: its check (one connection outside the pool) names why the
+    /// database cannot be used, where the pool would only time out.
+    var gate: DatabaseGate? = nil
 
     /// The body of `GET /health`.
     struct Alive: ResponseEncodable, Equatable {
@@ -39,11 +43,36 @@ struct HealthController: Sendable {
         }
         router.get("/ready") { _, _ -> EditedResponse<Health> in
             let health = await check()
-            return EditedResponse(status: health.status == "ok" ? .ok : .serviceUnavailable, response: health)
+            guard health.status == "ok" else {
+                return EditedResponse(
+                    status: .serviceUnavailable, headers: [.retryAfter: "\(DatabaseGate.retryAfterSeconds)"], response: health)
+            }
+            return EditedResponse(status: .ok, response: health)
         }
     }
 
     func check() async -> Health {
+        if let gate {
+            let reach = await gate.check(maxAge: .seconds(1), within: .milliseconds(Int(probeTimeout * 1000)))
+            var reason: String?
+            switch reach {
+            case .unreachable(let why): reason = why
+            case nil: reason = "the database did not answer within \(probeTimeout) s"
+            case .reachable: reason = nil
+            }
+            if let reason {
+                return Health(
+                    status: "degraded", database: "unreachable", schemaVersion: nil,
+                    expectedSchemaVersion: expectedSchemaVersion, error: reason)
+            }
+            if let reason = gate.closedReason {
+                // Reachable, but not usable yet: its migrations are running, or failed.
+                let version = try? await withTimeout(seconds: probeTimeout) { try await inspector.schemaVersion() }
+                return Health(
+                    status: "degraded", database: "reachable", schemaVersion: version ?? nil,
+                    expectedSchemaVersion: expectedSchemaVersion, error: reason)
+            }
+        }
         do {
             let version = try await withTimeout(seconds: probeTimeout) { try await inspector.schemaVersion() }
             let current = version == expectedSchemaVersion

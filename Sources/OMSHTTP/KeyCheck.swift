@@ -7,28 +7,59 @@ import Synchronization
 /// (`api_key.revoked` on `oms_events`, migration 0025) and `LiveEventHub` forgets the key at
 /// once, on every instance; the minute bounds how long a missed announcement could matter, and
 /// the hub forgets everything whenever it (re)starts listening.
+///
+/// It also holds what guards the check: the `DatabaseGate` (an unknown key while the database is
+/// unreachable is answered 503 at once, not after the pool's minute; remembered keys keep working
+/// for their minute) and the `FailedKeyLimiter` (failed checks limited per client address).
 public final class KeyCheck: Sendable {
     let store: APIKeyStore
+    /// Whether the database can be used now; every route that needs it goes through it
+    /// (`RequireScope`). Nil: requests go straight to the pool (a router built only to list routes).
+    public let gate: DatabaseGate?
+    /// Failed key checks per client address.
+    public let limiter: FailedKeyLimiter
     /// How long a key in force is taken on trust.
     static let timeToLive = Duration.seconds(60)
     /// More remembered keys than this and the memory starts over.
     static let capacity = 10_000
     private let remembered = Mutex<[String: (key: AuthenticatedKey, until: ContinuousClock.Instant)]>([:])
 
-    public init(store: APIKeyStore) {
+    /// `gate`: the application's (`buildApplication` makes one).
+    public init(store: APIKeyStore, gate: DatabaseGate? = nil, limiter: FailedKeyLimiter = FailedKeyLimiter()) {
         self.store = store
+        self.gate = gate
+        self.limiter = limiter
     }
 
-    /// The key in force that `key` is, or nil.
-    func authenticate(_ key: String) async throws -> AuthenticatedKey? {
+    /// The key, if it was checked and found in force within the last minute (no database).
+    func remembered(_ key: String) -> AuthenticatedKey? {
         let now = ContinuousClock.now
         if let known = remembered.withLock({ $0[key] }), known.until > now { return known.key }
-        guard let found = try await store.authenticate(key) else { return nil }
+        return nil
+    }
+
+    /// The key in force that `key` is, or nil: remembered, else asked of the database through
+    /// the gate (503 at once while the database is unreachable).
+    func authenticate(_ key: String) async throws -> AuthenticatedKey? {
+        if let known = remembered(key) { return known }
+        let now = ContinuousClock.now
+        guard let found = try await guarded({ try await self.store.authenticate(key) }) else { return nil }
         remembered.withLock { entries in
             if entries.count >= Self.capacity { entries.removeAll() }
             entries[key] = (found, now + Self.timeToLive)
         }
         return found
+    }
+
+    /// Runs `operation`, which needs the database, through the gate (directly without one).
+    func guarded<T: Sendable>(_ operation: () async throws -> T) async throws -> T {
+        guard let gate else { return try await operation() }
+        return try await gate.guarded(operation)
+    }
+
+    /// Throws `DatabaseUnavailable` while the gate is closed.
+    func admit() throws {
+        try gate?.admit()
     }
 
     /// Forgets the key with this id (revoked).

@@ -15,14 +15,14 @@ struct MeterController: Sendable {
     func addRoutes(to api: RouterGroup<some RequestContext>) {
         let group = api.group("meters").add(middleware: RequireScope(scope: .read, keys: keys))
         group.get(":meter_number") { _, context in
-            let number = try context.parameters.require("meter_number")
+            let number = try context.parameters.decoded("meter_number")
             guard let json = try await queries.meterJSON(number) else {
                 return try ProblemDetails.notFound("no meter \(number)").response()
             }
             return APIResponse.json(json)
         }
         group.get(":meter_number/history") { request, context in
-            let number = try context.parameters.require("meter_number")
+            let number = try context.parameters.decoded("meter_number")
             let limit = try request.pageLimit()
             let cursor = request.uri.queryParameters["cursor"].map(String.init)
             do {

@@ -25,12 +25,12 @@ struct NetworkController: Sendable {
             return APIResponse.items(try await queries.feedersJSON(substation: substation))
         }
         group.get("substations/:substation_id/meters") { _, context in
-            let id = try context.parameters.require("substation_id")
+            let id = try context.parameters.decoded("substation_id")
             let meters = try await queries.metersBySubstation(id)
             return try JSONResponse.make(Meters(count: meters.count, meters: meters), status: .ok)
         }
         group.get("feeders/:feeder_id/meters") { _, context in
-            let id = try context.parameters.require("feeder_id")
+            let id = try context.parameters.decoded("feeder_id")
             let meters = try await queries.metersByFeeder(id)
             return try JSONResponse.make(Meters(count: meters.count, meters: meters), status: .ok)
         }

@@ -38,7 +38,7 @@ struct OutageController: Sendable {
             }
         }
         group.get(":event_id") { _, context in
-            let eventID = try context.parameters.require("event_id")
+            let eventID = try context.parameters.decoded("event_id")
             guard let json = try await queries.detailJSON(eventID: eventID) else {
                 return try ProblemDetails.notFound("no outage \(eventID)").response()
             }

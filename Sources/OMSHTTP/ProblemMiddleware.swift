@@ -1,11 +1,13 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOHTTP1
 import OMSStore
 
 /// Every error answer is an RFC 9457 problem document: a refused parameter or field (400,
 /// `InvalidInput`), an unknown route (404),
-/// a body over the limit (413), a wrong method, anything a route throws. An
+/// a body over the limit (413), a wrong method, a database that cannot be used (503 with
+/// `Retry-After`: `DatabaseUnavailable` or a connection failure), anything a route throws. An
 /// unexpected error is logged with the request and answered 500 without its
 /// details (they may name tables or values).
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -14,6 +16,15 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as InvalidInput {
             return try error.problem.response()
+        } catch let error as HTTPParserError {
+            // The request itself could not be parsed (a chunk size no one could send, a broken header):
+            // the client's fault, said as such; the connection is closed after the answer.
+            context.logger.info("request refused: not valid HTTP", metadata: ["error": "\(error)"])
+            var response = try ProblemDetails(
+                type: "/problems/invalid-http", title: "Bad Request", status: 400, detail: "the request is not valid HTTP (\(error))"
+            ).response()
+            response.headers[.connection] = "close"
+            return response
         } catch let error as HTTPError {
             var response = try ProblemDetails(
                 type: "/problems/\(error.status.code)", title: error.status.reasonPhrase, status: error.status.code,
@@ -28,6 +39,12 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 type: "/problems/\(error.status.code)", title: error.status.reasonPhrase, status: error.status.code,
                 detail: Self.detail(for: error.status, request: request)
             ).response()
+        } catch let error where error is DatabaseUnavailable || error.isDatabaseConnectionFailure {
+            let reason = (error as? DatabaseUnavailable)?.reason ?? error.readableDatabaseMessage
+            context.logger.info("request answered 503: the database is unavailable", metadata: [
+                "method": "\(request.method)", "path": "\(request.uri.path)", "reason": "\(reason)",
+            ])
+            return try Self.unavailable()
         } catch {
             context.logger.error("request failed", metadata: [
                 "method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error.readableDatabaseMessage)",
@@ -37,6 +54,17 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 detail: "the request could not be completed; the service log has the cause"
             ).response()
         }
+    }
+
+    /// 503 with `Retry-After`: the database cannot be used now. The reason stays in the log and
+    /// in `GET /ready` (it may name hosts and roles).
+    static func unavailable() throws -> Response {
+        var response = try ProblemDetails(
+            type: "/problems/database-unavailable", title: "Service Unavailable", status: 503,
+            detail: "the service cannot use its database now; try again in \(DatabaseGate.retryAfterSeconds) s (GET /ready says why)"
+        ).response()
+        response.headers[.retryAfter] = "\(DatabaseGate.retryAfterSeconds)"
+        return response
     }
 
     static func detail(for status: HTTPResponse.Status, request: Request) -> String {

@@ -38,11 +38,11 @@ public final class ServiceMetrics: Sendable {
     }
 
     /// Counts a feed request's events by outcome, and its processing time.
-    func recordFeed(_ feed: String, applied: Int, duplicates: Int, rejected: Int, duration: Duration) {
-        for (outcome, count) in [("applied", applied), ("duplicate", duplicates), ("rejected", rejected)] {
+    func recordFeed(_ feed: String, applied: Int, late: Int = 0, duplicates: Int, rejected: Int, duration: Duration) {
+        for (outcome, count) in [("applied", applied), ("late", late), ("duplicate", duplicates), ("rejected", rejected)] {
             let counter = registry.makeCounter(
                 name: "oms_feed_events_total", labels: [("feed", feed), ("outcome", outcome)],
-                help: "Feed events received, by feed and outcome (applied, duplicate, rejected).")
+                help: "Feed events received, by feed and outcome (applied; late: stored, no status change applied; duplicate; rejected).")
             if count > 0 { counter.increment(by: Int64(count)) }
         }
         registry.makeDurationHistogram(

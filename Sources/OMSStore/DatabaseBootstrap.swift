@@ -5,11 +5,18 @@ import PostgresNIO
 /// Running a `PostgresClient` for the length of one piece of work, and creating databases.
 public enum DatabaseBootstrap {
     /// Runs `body` with a connected pool; the pool is shut down when `body` returns or throws.
+    ///
+    /// First one connection is opened outside the pool (`DatabaseProbe`), within the configuration's
+    /// `options.connectTimeout`: a database that cannot be used fails here at once with the server's
+    /// reason (`DatabaseUnreachable`: database "x" does not exist, password authentication failed,
+    /// connection refused at host:port), where the pool would retry for 60 s and then say only
+    /// `connectionCreationCircuitBreakerTripped`.
     public static func withClient<Result: Sendable>(
         _ configuration: PostgresClient.Configuration,
         logger: Logger,
         _ body: @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
+        try await preflight(configuration, logger: logger)
         // The pool may be asked for a connection a moment before run() has begun;
         // PostgresNIO warns about that on its background logger, harmlessly.
         var backgroundLogger = logger
@@ -22,7 +29,25 @@ public enum DatabaseBootstrap {
         }
     }
 
+    /// Opens and closes one connection, logging what it tries (at info); throws
+    /// `DatabaseUnreachable` with the server's reason within `options.connectTimeout`.
+    public static func preflight(_ configuration: PostgresClient.Configuration, logger: Logger) async throws {
+        let probe = try DatabaseProbe(configuration)
+        logger.info("connecting to the database", metadata: [
+            "database": "\(probe.target)", "connect_timeout": "\(probe.timeout.formattedSeconds) s",
+        ])
+        do {
+            try await probe.check(logger: logger)
+        } catch {
+            logger.info("the database cannot be used", metadata: ["database": "\(probe.target)", "error": "\(error)"])
+            throw error
+        }
+        logger.debug("the database answers", metadata: ["database": "\(probe.target)"])
+    }
+
     /// Creates `name` (from `template`, if given) unless it exists, connecting to a maintenance database.
+    /// A database that cannot be created is a `DatabaseCreationError` naming it and the server's reason
+    /// (e.g. permission denied to create database).
     public static func createDatabaseIfNeeded(
         _ name: String,
         template: String? = nil,
@@ -33,12 +58,17 @@ public enum DatabaseBootstrap {
             let rows = try await client.query("SELECT 1 FROM pg_database WHERE datname = \(name)", logger: logger)
             for try await _ in rows { return }
             let templateClause = template.map { " TEMPLATE \(quoteIdentifier($0))" } ?? ""
+            logger.info("creating the database", metadata: ["name": "\(name)", "template": "\(template ?? "-")"])
             do {
                 try await client.query(
                     PostgresQuery(unsafeSQL: "CREATE DATABASE \(quoteIdentifier(name))\(templateClause)"),
                     logger: logger)
             } catch where error.databaseSQLState == "42P04" {
                 // Created meanwhile by someone else: fine.
+            } catch where error.databaseSQLState != nil {
+                throw DatabaseCreationError(
+                    database: name, server: (try? DatabaseProbe(maintenance).target) ?? "the server",
+                    user: maintenance.username, reason: error.readableDatabaseMessage)
             }
         }
     }
@@ -46,5 +76,23 @@ public enum DatabaseBootstrap {
     /// An identifier quoted for SQL ("my""db").
     public static func quoteIdentifier(_ name: String) -> String {
         "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// A database that is needed, does not exist and could not be created.
+public struct DatabaseCreationError: Error, CustomStringConvertible, Sendable {
+    public var database: String
+    /// The server, as the maintenance connection named it (`user@host:port/db`).
+    public var server: String
+    public var user: String
+    /// The server's words (e.g. "permission denied to create database [SQLSTATE 42501]").
+    public var reason: String
+
+    public var description: String {
+        var text = "the database \"\(database)\" does not exist and cannot be created (connected as \(server)): \(reason)"
+        if reason.contains("42501") {
+            text += "; create it as a role that may (CREATE DATABASE \(DatabaseBootstrap.quoteIdentifier(database)) OWNER \(DatabaseBootstrap.quoteIdentifier(user))), or grant CREATEDB to \(DatabaseBootstrap.quoteIdentifier(user))"
+        }
+        return text
     }
 }

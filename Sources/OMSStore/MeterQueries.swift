@@ -33,6 +33,27 @@ public struct MeterSummary: Codable, Sendable, Equatable {
     }
 }
 
+/// What `oms_set_meter_power_status` did with a manual status change.
+public struct ManualStatusChange: Sendable, Equatable {
+    /// The audit row (the first one's, for a repeat).
+    public var statusEventID: UUID
+    /// The request id was seen before: nothing changed.
+    public var duplicate: Bool
+    /// false when the change was older than the meter's newer state: audited, not applied.
+    public var applied: Bool
+    /// When not applied: the time of the meter's newer state.
+    public var newerStateAt: Date?
+}
+
+/// A setting changed by `oms_setting_set`.
+public struct SettingChange: Sendable, Equatable {
+    /// The setting as stored now, with `previous_value`, as a JSON object.
+    public var json: String
+    /// The new and the replaced value, as JSON text.
+    public var value: String
+    public var previousValue: String
+}
+
 /// The seed's meter lookups, through the same SQL functions psql users call.
 public struct MeterQueries: Sendable {
     let client: PostgresClient
@@ -71,16 +92,23 @@ public struct MeterQueries: Sendable {
             logger: logger)
     }
 
-    /// A manual power-status change (`oms_set_meter_power_status`): the audit row's id, and whether the
-    /// request id was seen before (then nothing changed). SQLSTATE P0002 for an unknown meter, 22023 naming
-    /// the column for a bad status or request id.
+    /// A manual power-status change (`oms_set_meter_power_status`): the audit row, whether the request id was
+    /// seen before (then nothing changed) and whether the change was applied (a change older than the meter's
+    /// newer state is audited but not applied). SQLSTATE P0002 for an unknown meter; 22023 naming the column for
+    /// a bad status, request id or an implausible timestamp; 23505 (column `request_id`) for a request id used
+    /// before for another change.
     public func setPowerStatus(
         _ meterNumber: String, status: String, requestID: String, at time: Date?, note: String?
-    ) async throws -> (statusEventID: UUID, duplicate: Bool) {
+    ) async throws -> ManualStatusChange {
         let rows = try await client.query(
-            "SELECT status_event_id, duplicate FROM oms_set_meter_power_status(\(meterNumber), \(status), \(requestID), \(time), \(note))",
+            """
+            SELECT status_event_id, duplicate, applied, newer_state_at
+              FROM oms_set_meter_power_status(\(meterNumber), \(status), \(requestID), \(time), \(note))
+            """,
             logger: logger)
-        for try await (id, duplicate) in rows.decode((UUID, Bool).self) { return (id, duplicate) }
+        for try await (id, duplicate, applied, newer) in rows.decode((UUID, Bool, Bool, Date?).self) {
+            return ManualStatusChange(statusEventID: id, duplicate: duplicate, applied: applied, newerStateAt: newer)
+        }
         throw NoRow()
     }
 
@@ -117,12 +145,21 @@ public struct MeterQueries: Sendable {
         try await rowsJSON("SELECT row_to_json(s)::text FROM oms_settings s ORDER BY s.key")
     }
 
-    /// Sets a setting (`oms_setting_set`): the setting as stored now, as a JSON object. `value` is JSON text.
-    /// SQLSTATE P0002 for an unknown key, 22023 for a value of another JSON type.
-    public func setSetting(_ key: String, valueJSON: String) async throws -> String {
-        let rows = try await rowsJSON("SELECT row_to_json(s)::text FROM oms_setting_set(\(key), \(valueJSON)::jsonb) s")
-        guard let row = rows.first else { throw NoRow() }
-        return row
+    /// Sets a setting (`oms_setting_set`, checked by the database against the setting's type and range): the
+    /// setting as stored now as a JSON object (with `previous_value`), and the old and new values as JSON text.
+    /// `valueJSON` is JSON text. SQLSTATE P0002 for an unknown key, 22023 naming the bound for a value out of
+    /// the setting's type or range.
+    public func setSetting(_ key: String, valueJSON: String) async throws -> SettingChange {
+        let rows = try await client.query(
+            """
+            SELECT row_to_json(s)::text, s.value::text, s.previous_value::text
+              FROM oms_setting_set(\(key), \(valueJSON)::jsonb) s
+            """,
+            logger: logger)
+        for try await (json, value, previous) in rows.decode((String, String, String).self) {
+            return SettingChange(json: json, value: value, previousValue: previous)
+        }
+        throw NoRow()
     }
 
     /// A statement that always returns a row returned none.

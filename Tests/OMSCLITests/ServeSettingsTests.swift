@@ -40,12 +40,35 @@ struct ServeSettingsTests {
         #expect(noURL == nil)
     }
 
+    @Test("the connection and stream limits: flag, environment, file, default")
+    func limits() throws {
+        let path = try file(#"{"idle_timeout": 12.5, "body_read_timeout": 40, "stream_buffer_events": 300}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (fromFile, _) = try ServeCommand.resolve(host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: path, environment: [:])
+        #expect(fromFile.idleTimeout == 12.5 && fromFile.bodyReadTimeout == 40 && fromFile.streamBufferEvents == 300)
+        let (fromEnvironment, _) = try ServeCommand.resolve(
+            host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: path,
+            environment: ["OMS_IDLE_TIMEOUT": "5", "OMS_BODY_READ_TIMEOUT": "6", "OMS_STREAM_BUFFER": "7"])
+        #expect(fromEnvironment.idleTimeout == 5 && fromEnvironment.bodyReadTimeout == 6 && fromEnvironment.streamBufferEvents == 7)
+        let (fromFlags, _) = try ServeCommand.resolve(
+            host: nil, port: nil, maxBodyBytes: nil,
+            limits: .init(idleTimeout: 1, bodyReadTimeout: 2, streamBuffer: 3), databaseURL: nil, configFile: path,
+            environment: ["OMS_IDLE_TIMEOUT": "5"])
+        #expect(fromFlags.idleTimeout == 1 && fromFlags.bodyReadTimeout == 2 && fromFlags.streamBufferEvents == 3)
+        let (defaults, _) = try ServeCommand.resolve(host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: nil, environment: [:])
+        #expect(defaults.idleTimeout == 30 && defaults.bodyReadTimeout == 30 && defaults.streamBufferEvents == 1000)
+    }
+
     @Test("a config file with an unknown setting or a wrong type, or a bad variable, is refused by name", arguments: [
         (#"{"prot": 80}"#, [:], #"unknown setting "prot""#),
         (#"{"port": "eighty"}"#, [:], "port: wrong type"),
         ("[1, 2]", [:], "not a JSON object"),
         (#"{"port": 70000}"#, [:], "port 70000"),
         ("{}", ["OMS_PORT": "http"], "OMS_PORT=http"),
+        (#"{"idle_timeout": 0}"#, [:], "idle timeout 0"),
+        (#"{"stream_buffer_events": 0}"#, [:], "stream buffer 0"),
+        ("{}", ["OMS_BODY_READ_TIMEOUT": "soon"], "OMS_BODY_READ_TIMEOUT=soon"),
+        ("{}", ["OMS_BODY_READ_TIMEOUT": "-3"], "body read timeout -3"),
     ])
     func refusals(text: String, environment: [String: String], message: String) throws {
         let path = try file(text)

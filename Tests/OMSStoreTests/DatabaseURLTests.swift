@@ -1,4 +1,5 @@
 import OMSStore
+import PostgresNIO
 import Testing
 
 @Suite("Database URLs")
@@ -22,6 +23,16 @@ struct DatabaseURLTests {
         let bare = try DatabaseURL("postgresql://alice@localhost")
         #expect(bare.endpoint == .tcp(host: "localhost", port: 5432))
         #expect(bare.database == "alice")
+    }
+
+    @Test("the probe connects with the TLS mode of the pool's configuration (read from PostgresNIO by reflection: this fails if its layout changes)")
+    func probeTLS() throws {
+        for (mode, expected) in [("disable", "disable"), ("prefer", "prefer"), ("require", "require")] {
+            let configuration = try DatabaseURL("postgres://oms@db.example:5432/oms?sslmode=\(mode)").clientConfiguration()
+            let probe = try DatabaseProbe(configuration)
+            let tls = String(describing: probe.connection.tls)
+            #expect(tls.lowercased().contains(expected), "sslmode=\(mode): the probe's TLS is \(tls)")
+        }
     }
 
     @Test("bad URLs are refused with the reason")

@@ -109,11 +109,11 @@ struct KAIFAFeedTests {
             #expect(critical.kind == "none" && critical.statusChanges == 0)
             let tamper = try await sync(event("T", "3.12.0.257", 80), on: client)
             #expect(tamper.kind == "none" && tamper.outageEventIDs.isEmpty)
-            let up = try await sync(event("U", "3.26.136.216", 600), on: client)
+            let up = try await sync(event("U", "3.26.136.216", 200), on: client)
             #expect(up.kind == "power_on")
             #expect(try await status("M10000311", on: client) == "on/online")
             #expect(try await client.scalar("SELECT status FROM oms_outage_events", as: String.self) == "restored")
-            let lost = try await sync(event("C", "3.23.136.47", 700), on: client)
+            let lost = try await sync(event("C", "3.23.136.47", 240), on: client)
             #expect(lost.kind == "comm_lost" && lost.outageEventIDs.isEmpty)
             #expect(try await status("M10000311", on: client) == "on/offline")
             #expect(try await client.scalar(

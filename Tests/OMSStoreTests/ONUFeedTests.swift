@@ -118,12 +118,12 @@ struct ONUFeedTests {
             #expect(try await confidence() == "0.910 detected 3")
 
             let partial = try await sync(
-                #"{"type": "ONU_PowerRestored", "eventId": "R1", "onuId": "ONU-000003", "timestamp": "\#(Self.time(600))"}"#,
+                #"{"type": "ONU_PowerRestored", "eventId": "R1", "onuId": "ONU-000003", "timestamp": "\#(Self.time(200))"}"#,
                 on: client)
             #expect(partial.kind == "power_on")
             #expect(try await confidence() == "0.910 detected 2")
             _ = try await sync(
-                #"{"type": "ONU_PowerRestored", "eventId": "R2", "onuId": "ONU-000001", "timestamp": "\#(Self.time(900))"}"#,
+                #"{"type": "ONU_PowerRestored", "eventId": "R2", "onuId": "ONU-000001", "timestamp": "\#(Self.time(240))"}"#,
                 on: client)
             #expect(try await confidence() == "0.910 restored 3")
             let timeline = try await client.scalar(

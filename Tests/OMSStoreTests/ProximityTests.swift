@@ -342,13 +342,15 @@ struct ProximityTests {
             #expect(report.map(\.meters) == [1, 0, 0, 0, 1, 0])
             #expect(try await topology("M-SUB", client) == Topology())
 
-            try await setRadius("feeder", "-1", client)
+            // A negative radius is refused when written (the settings' ranges, 0031), naming the bound.
             await #expect {
-                _ = try await link(client)
+                try await setRadius("feeder", "-1", client)
             } throws: { error in
                 error.databaseSQLState == "22023"
-                    && (error as? PSQLError)?.serverInfo?[.columnName] == "proximity.feeder_radius_km"
+                    && (error as? PSQLError)?.serverInfo?[.columnName] == "value"
+                    && error.readableDatabaseMessage.contains("proximity.feeder_radius_km must be a number from 0 to 100")
             }
+            _ = try await link(client)
         }
     }
 

@@ -73,14 +73,15 @@ struct SeedPromiseTests {
                 "SELECT affected_meters_count FROM oms_outage_events WHERE id = \(outageID)", as: Int.self)
             #expect(covered == scada.offlineMeters + 2)
 
-            // Power back: every meter of the outage on again, the last through the head-end.
+            // Power back: every meter of the outage on again, the last through the head-end (times within
+            // feeds.max_future_minutes of the database's clock).
             try await client.execute(
                 """
-                SELECT update_meter_status(m.meter_number, 'on', 'power_on', 'manual', 'crew-report', now() + interval '10 minutes')
+                SELECT update_meter_status(m.meter_number, 'on', 'power_on', 'manual', 'crew-report', now() + interval '2 minutes')
                   FROM oms_outage_meters om JOIN oms_meters m ON m.id = om.meter_id
                  WHERE om.outage_event_id = \(outageID) AND m.meter_number <> 'M10000304'
                 """)
-            let up = KAIFADecoderSample.soap(asset: asset, time: Self.time(900), code: "3.26.136.216", mRID: "P-KAIFA-UP")
+            let up = KAIFADecoderSample.soap(asset: asset, time: Self.time(240), code: "3.26.136.216", mRID: "P-KAIFA-UP")
             _ = try await FeedIngestor(.kaifa, client: client, logger: logger).ingest(body: Array(up.utf8))
             #expect(try await client.scalar(
                 "SELECT status || ' ' || (actual_restoration_time IS NOT NULL)::text FROM oms_outage_events WHERE id = \(outageID)",

@@ -103,7 +103,9 @@ actor SharedServer {
         try? FileManager.default.removeItem(atPath: directory)
         let server = ManagedPostgres(
             directory: directory, installation: try PostgresInstallation.locate(),
-            options: .init(unsafeFast: true, maxConnections: 400), logger: logger)
+            // At the suite's peak the server takes seconds to accept a connection: give it a minute
+            // (the pool itself would keep trying that long), so a busy moment is not an unreachable database.
+            options: .init(unsafeFast: true, maxConnections: 400, connectTimeout: .seconds(60)), logger: logger)
         guard case .started(let pid) = try await server.start() else {
             fatalError("the test server in \(directory) was already running")
         }
@@ -138,6 +140,31 @@ enum ServerCleanup {
             waitpid(ServerCleanup.pid, &status, 0)
             let path = String(cString: ServerCleanup.directory)
             try? FileManager.default.removeItem(atPath: path)
+        }
+    }
+}
+
+extension TestDatabase {
+    /// Runs `body` with a PostgreSQL cluster of its own (not the shared test server), for tests that
+    /// stop, restart or reconfigure a server; stopped and removed afterwards, also when `body` throws.
+    public static func withPrivateServer<Result: Sendable>(
+        _ body: @Sendable (ManagedPostgres) async throws -> Result
+    ) async throws -> Result {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("oms-own-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // As root the server runs as user postgres, which must reach the folder.
+        chmod(folder, 0o755)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let server = ManagedPostgres(
+            directory: folder, installation: try PostgresInstallation.locate(), options: .init(unsafeFast: true), logger: logger)
+        _ = try await server.start()
+        do {
+            let result = try await body(server)
+            _ = try? await server.stop()
+            return result
+        } catch {
+            _ = try? await server.stop()
+            throw error
         }
     }
 }

@@ -33,10 +33,11 @@ enum LocalServer {
         _ body: @escaping @Sendable (Endpoint) async throws -> T
     ) async throws -> T {
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let appClient = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let watch = DatabaseWatch(configuration: configuration)
+        let appClient = PostgresClient(configuration: configuration, backgroundLogger: watch.poolLogger(wrapping: logger))
         let app = try buildApplication(
             client: appClient, settings: ServerSettings(host: "127.0.0.1", port: 0, migrateOnStart: false),
-            logger: logger, onServerRunning: { port in portContinuation.yield(port) })
+            logger: logger, watch: watch, onServerRunning: { port in portContinuation.yield(port) })
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         // Stopped by a graceful shutdown, not by cancellation (which the server logs as errors).
         let services = ServiceGroup(configuration: .init(services: [app], logger: logger))

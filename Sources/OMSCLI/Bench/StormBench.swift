@@ -125,7 +125,7 @@ struct Storm: Sendable {
         var kaifa: [String] = []
         var onu: [String] = []
         for i in 0..<events {
-            let time = formatter.string(from: start.addingTimeInterval(60 + Double(i) * 0.001))
+            let time = formatter.string(from: start.addingTimeInterval(60 + Double(i) * 0.0001))
             if i % 2 == 0 {
                 kaifa.append(#"{"mRID": "STORM-\#(run)-K\#(i)", "createdDateTime": "\#(time)", "eventTypeRef": "3.26.136.47", "assetMRID": "\#(BenchRegistry.assetMRID(meter(i)))"}"#)
             } else {

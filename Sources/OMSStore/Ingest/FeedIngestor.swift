@@ -5,7 +5,8 @@ import PostgresNIO
 
 /// The result of one message of a batch.
 public enum IngestOutcome<Summary: Sendable & Equatable>: Sendable, Equatable {
-    /// Stored (and processed) now.
+    /// Stored (and processed) now. A meter feed's message whose status changes were all late is still
+    /// `.applied` here (it was stored and its evidence linked); `isLate` says that no status changed.
     case applied(Summary)
     /// Delivered before: nothing changed; the first result.
     case duplicate(Summary)
@@ -17,6 +18,21 @@ public enum IngestOutcome<Summary: Sendable & Equatable>: Sendable, Equatable {
 public protocol FeedSummary: Decodable, Sendable, Equatable {
     /// true when the message had been delivered before.
     var duplicate: Bool? { get }
+    /// true when the message was stored but none of its status changes was applied: each was older than the
+    /// meter's newer state (audited with applied = false). Such a message is "late", never "applied".
+    var isLate: Bool { get }
+}
+
+extension FeedSummary {
+    public var isLate: Bool { false }
+}
+
+extension IngestOutcome where Summary: FeedSummary {
+    /// Stored now, but every status change it meant was late (older than the meters' newer state): not applied.
+    public var isLate: Bool {
+        if case .applied(let summary) = self { return summary.isLate }
+        return false
+    }
 }
 
 /// A feed the service ingests: the name of its messages, how they decode, and

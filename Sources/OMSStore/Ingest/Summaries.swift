@@ -21,12 +21,18 @@ public struct SCADACheckSummary: Codable, FeedSummary {
     public var outageEventCode: String?
     /// true when this message had been delivered before: nothing changed.
     public var duplicate: Bool?
+    /// true when the event had been stored without a check (`previousReason`) and this delivery, the reason
+    /// no longer holding (the setting fixed, the network imported), checked it.
+    public var rechecked: Bool?
+    /// Why the event was not checked when first stored (with `rechecked`).
+    public var previousReason: String?
 
     enum CodingKeys: String, CodingKey {
         case scadaEventID = "scada_event_id", metersChecked = "meters_checked", reason, scope
         case substationID = "substation_id", feederID = "feeder_id", totalMeters = "total_meters"
         case offlineMeters = "offline_meters", onlineMeters = "online_meters", unknownMeters = "unknown_meters"
         case outageEventID = "outage_event_id", outageEventCode = "outage_event_code", duplicate
+        case rechecked, previousReason = "previous_reason"
     }
 
     /// Encodes as the database writes it (uuids in lower case).
@@ -45,6 +51,8 @@ public struct SCADACheckSummary: Codable, FeedSummary {
         try container.encode(outageEventID?.uuidString.lowercased(), forKey: .outageEventID)
         try container.encodeIfPresent(outageEventCode, forKey: .outageEventCode)
         try container.encodeIfPresent(duplicate, forKey: .duplicate)
+        try container.encodeIfPresent(rechecked, forKey: .rechecked)
+        try container.encodeIfPresent(previousReason, forKey: .previousReason)
     }
 }
 
@@ -68,6 +76,10 @@ public struct MeterSyncSummary: Codable, FeedSummary {
     public var outageEventIDs: [UUID]
     public var outagesOpened: Int
     public var duplicate: Bool?
+
+    /// Every status change the message meant was older than the meters' newer state: stored and audited, but
+    /// no status changed (its outage or restoration evidence still counts).
+    public var isLate: Bool { lateChanges > 0 && statusChanges == 0 }
 
     enum CodingKeys: String, CodingKey {
         case onuEventID = "onu_event_id", kaifaEventID = "kaifa_event_id", ticketID = "callcenter_ticket_id"

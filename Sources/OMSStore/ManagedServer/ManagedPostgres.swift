@@ -61,11 +61,17 @@ public struct ManagedPostgres: Sendable {
         public var startTimeout: Double = 60
         /// `max_connections`, when the default (100) is not enough (the test suite runs many pools at once).
         public var maxConnections: Int?
+        /// How long a client configuration (`clientConfiguration`) waits for a connection; nil:
+        /// PostgresNIO's default (10 s). The test suite's server, shared by hundreds of tests on two
+        /// cores, gives its clients longer.
+        public var connectTimeout: Duration?
 
-        public init(unsafeFast: Bool = false, tcpListenAddress: String? = nil, maxConnections: Int? = nil) {
+        public init(unsafeFast: Bool = false, tcpListenAddress: String? = nil, maxConnections: Int? = nil,
+                    connectTimeout: Duration? = nil) {
             self.unsafeFast = unsafeFast
             self.tcpListenAddress = tcpListenAddress
             self.maxConnections = maxConnections
+            self.connectTimeout = connectTimeout
         }
     }
 
@@ -263,8 +269,10 @@ public struct ManagedPostgres: Sendable {
     /// PostgresNIO configuration for one database of the cluster.
     public func clientConfiguration(database: String = ManagedPostgres.databaseName) throws -> PostgresClient.Configuration {
         guard let layout = try layout() else { throw ManagedPostgresError.notInitialized(directory: directory) }
-        return PostgresClient.Configuration(
+        var configuration = PostgresClient.Configuration(
             unixSocketPath: layout.socketPath, username: Self.superuser, password: nil, database: database)
+        if let connectTimeout = options.connectTimeout { configuration.options.connectTimeout = connectTimeout }
+        return configuration
     }
 
     func createDatabaseIfNeeded() async throws {

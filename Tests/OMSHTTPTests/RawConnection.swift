@@ -1,0 +1,109 @@
+import Foundation
+import Hummingbird
+import OMSHTTP
+import OMSTestSupport
+import PostgresNIO
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A TCP connection to the service that does exactly what a test says, byte by byte: send half
+/// a request, trickle a body, stop reading. Reads wait with `poll`, in slices, so a test never
+/// blocks a thread for long.
+final class RawConnection: @unchecked Sendable {
+    private let descriptor: Int32
+
+    init(port: Int, receiveBuffer: Int32? = nil) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw RawConnectionError("socket: \(errno)") }
+        if var size = receiveBuffer {
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(descriptor)
+            throw RawConnectionError("connect: \(errno)")
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    func send(_ text: String) throws { try send(Array(text.utf8)) }
+
+    func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { throw RawConnectionError("send: \(errno)") }
+            offset += sent
+        }
+    }
+
+    /// What arrives within `timeout`, until the server closes the connection (`closed`) or
+    /// `until` is satisfied by what was read so far.
+    func read(timeout: Duration, until: (String) -> Bool = { _ in false }) async throws -> (text: String, closed: Bool) {
+        var received: [UInt8] = []
+        let deadline = ContinuousClock.now + timeout
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while ContinuousClock.now < deadline {
+            // Never block a thread of the shared pool: look, and if nothing is there, sleep.
+            var polled = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&polled, 1, 0)
+            if ready > 0 {
+                let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+                if count <= 0 { return (String(decoding: received, as: UTF8.self), true) }
+                received += buffer[0..<count]
+                if until(String(decoding: received, as: UTF8.self)) { return (String(decoding: received, as: UTF8.self), false) }
+            } else {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        return (String(decoding: received, as: UTF8.self), false)
+    }
+}
+
+struct RawConnectionError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs the application on a real socket (port 0) for `body`, then stops it.
+func withLiveApp<Value: Sendable>(
+    _ database: TestDatabase.Handle, settings: ServerSettings = ServerSettings(host: "127.0.0.1", port: 0, migrateOnStart: false),
+    _ body: @escaping @Sendable (_ port: Int) async throws -> Value
+) async throws -> Value {
+    let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+    let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
+    let app = try buildApplication(
+        client: client, settings: settings, logger: TestDatabase.logger, onServerRunning: { portContinuation.yield($0) })
+    let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: TestDatabase.logger))
+    let running = Task { try await group.run() }
+    var iterator = ports.makeAsyncIterator()
+    guard let port = await iterator.next() else { throw RawConnectionError("the server did not start") }
+    do {
+        let value = try await body(port)
+        await group.triggerGracefulShutdown()
+        try await running.value
+        return value
+    } catch {
+        await group.triggerGracefulShutdown()
+        _ = try? await running.value
+        throw error
+    }
+}
+
+/// The resident memory of this process (the server runs in it), in MiB.
+func residentMiB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+          let kib = Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return 0 }
+    return kib / 1024
+}
