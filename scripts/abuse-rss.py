@@ -90,8 +90,18 @@ def main():
 
     report("started", "-")
     # Bodies
-    status, _ = request(base, "/api/v1/kaifa/events", key, "POST", b"<a>" * (40 * 1024 * 1024), "application/xml")
-    report("a 120 MiB KAIFA body", f"{status}")
+    big, _ = raw(args.port, (f"POST /api/v1/kaifa/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+                             f"Content-Type: application/xml\r\nContent-Length: {120 * 1024 * 1024}\r\n\r\n").encode(), read=False)
+    sent = 0
+    try:
+        while sent < 120 * 1024 * 1024:
+            big.sendall(b"<a>" * 65536)
+            sent += 3 * 65536
+    except OSError:
+        pass
+    answer = big.recv(100)
+    big.close()
+    report("a 120 MiB KAIFA body", f"{answer[:12].decode(errors='replace')} after {sent // 1048576} MiB sent")
     status, _ = request(base, "/api/v1/kaifa/events", key, "POST",
                         b'<?xml version="1.0"?><r><a\xc8m/></r>', "application/xml")
     report("an element name that is not UTF-8 (killed the service)", f"{status}")
@@ -126,7 +136,8 @@ def main():
         trickled.append(connection)
     time.sleep(7)
     answers = [connection.recv(100) for connection in trickled]
-    report("200 bodies trickled in, after the read timeout (5 s)", f"{sum(a.startswith(b'HTTP/1.1 408') for a in answers)} x 408")
+    timed_out = sum(a.startswith(b"HTTP/1.1 408") for a in answers)
+    report("200 bodies trickled in, after 5 s (read and idle timeouts)", f"{timed_out} x 408, {answers.count(b'')} closed")
     for connection in trickled:
         connection.close()
     # Keys
@@ -140,6 +151,8 @@ def main():
     report("1,000 idle stream clients", "open")
     for connection in streams:
         connection.close()
+    time.sleep(2)
+    report("... closed by their clients", "-")
     slow, _ = raw(args.port, f"GET /api/v1/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n".encode())
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     pad = "x" * 7000
@@ -147,7 +160,18 @@ def main():
            "FROM generate_series(1, 5000) g" % pad)
     subprocess.run(["psql", url, "-qc", sql], check=True, stdout=subprocess.DEVNULL)
     time.sleep(8)
-    report("a stream client that reads nothing, 5,000 events of 7 KB", "ended by the service")
+    received = b""
+    slow.settimeout(20)
+    try:
+        while True:
+            chunk = slow.recv(1 << 20)
+            if not chunk:
+                break
+            received += chunk
+    except socket.timeout:
+        pass
+    report("a stream client that reads nothing, 5,000 events of 7 KB",
+           f"got {received.count(b'event: abuse')}, then {'closed' if not chunk else 'still open'}")
     slow.close()
     server.send_signal(signal.SIGINT)
     server.wait(timeout=60)

@@ -198,6 +198,9 @@ private func gracefulShutdown(orSleep delay: Duration) async throws {
 public protocol ConnectionClosingContext: RequestContext {
     /// Closes the request's connection (nothing when there is none, e.g. in router tests).
     func closeConnection()
+    /// Ends the request's connection a moment after its answer, so that the rest of a refused
+    /// body is not read.
+    func stopReading()
 }
 
 /// `GET /api/v1/stream`: Server-Sent Events of outages opened, updated, confirmed and restored,

@@ -27,6 +27,16 @@ public struct OMSRequestContext: RequestContext, RemoteAddressRequestContext, Co
     public func closeConnection() {
         channel.close(promise: nil)
     }
+
+    public func stopReading() {
+        // Hummingbird writes the answer after the route returns, then would drain the rest of the
+        // body to keep the connection: close it a moment after (time for a short answer to go).
+        // Reading stops at once (shutdown of the socket's input; what the client sends further is
+        // discarded by the kernel), the connection ends when the answer has had time to go.
+        let channel = self.channel
+        channel.close(mode: .input, promise: nil)
+        channel.eventLoop.scheduleTask(in: .milliseconds(250)) { channel.close(promise: nil) }
+    }
 }
 
 /// Who a request came from, as the key-check limit counts them: an IPv4 address, an IPv6 /64

@@ -26,6 +26,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             response.headers[.connection] = "close"
             return response
         } catch let error as HTTPError {
+            Self.endConnectionIfBodyRefused(error.status, context)
             var response = try ProblemDetails(
                 type: "/problems/\(error.status.code)", title: error.status.reasonPhrase, status: error.status.code,
                 detail: error.body ?? Self.detail(for: error.status, request: request)
@@ -35,6 +36,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             return response
         } catch let error as any HTTPResponseError {
+            Self.endConnectionIfBodyRefused(error.status, context)
             return try ProblemDetails(
                 type: "/problems/\(error.status.code)", title: error.status.reasonPhrase, status: error.status.code,
                 detail: Self.detail(for: error.status, request: request)
@@ -65,6 +67,14 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         ).response()
         response.headers[.retryAfter] = "\(DatabaseGate.retryAfterSeconds)"
         return response
+    }
+
+    /// A body refused before it was read whole (413 over the limit, 408 too slow): read no more
+    /// of it (Hummingbird would otherwise drain the rest, however large, to keep the connection)
+    /// and end the connection after this answer.
+    static func endConnectionIfBodyRefused(_ status: HTTPResponse.Status, _ context: Context) {
+        guard status == .contentTooLarge || status == .requestTimeout else { return }
+        (context as? any ConnectionClosingContext)?.stopReading()
     }
 
     static func detail(for status: HTTPResponse.Status, request: Request) -> String {

@@ -188,6 +188,29 @@ struct HostileInputTests {
         }
     }
 
+    @Test("a body over the limit is answered 413 before it is read whole, and the rest is not read")
+    func bodyOverTheLimit() async throws {
+        try await TestDatabase.with(.migrated) { database in
+            let key = try await bearer(database, [.ingestKAIFA])
+            var settings = ServerSettings(host: "127.0.0.1", port: 0, migrateOnStart: false)
+            settings.maximumBodySize = 1024 * 1024
+            try await withLiveApp(database, settings: settings) { port in
+                let connection = try RawConnection(port: port)
+                try connection.send("POST /api/v1/kaifa/events HTTP/1.1\r\nHost: x\r\nAuthorization: \(key)\r\nContent-Type: application/xml\r\nContent-Length: \(100 * 1024 * 1024)\r\n\r\n")
+                // Past the limit, but far from the 100 MiB announced.
+                var sent = 0
+                let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 64 * 1024)
+                while sent < 2 * 1024 * 1024 {
+                    try connection.send(chunk)
+                    sent += chunk.count
+                }
+                let (text, closed) = try await connection.read(timeout: .seconds(20)) { _ in false }
+                #expect(text.hasPrefix("HTTP/1.1 413"), "\(text.prefix(200))")
+                #expect(closed, "the service went on reading a body it had refused")
+            }
+        }
+    }
+
     @Test("a chunk size no one could send answers 400, not 500")
     func hugeChunkSize() async throws {
         try await TestDatabase.with(.migrated) { database in
