@@ -3,6 +3,7 @@
 //
 //   OMSDomain  meter states, source types, identifiers, settings (no I/O)
 //   OMSFeeds   decoders for the feeds' real message formats (no I/O)
+//   OMSAPI     the HTTP API's contract: openapi.json and the types generated from it (no I/O)
 //   OMSStore   PostgreSQL: migrations, the managed local server, typed access
 //   CProcessSpawn  two posix_spawn shims for OMSStore's child processes
 //   OMSSimulation  a synthetic utility and its storms, deterministic by seed (no I/O but writing files)
@@ -41,6 +42,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
     ],
     targets: [
         .target(
@@ -50,6 +53,15 @@ let package = Package(
         .target(
             name: "OMSFeeds",
             dependencies: ["OMSDomain"],
+            swiftSettings: swiftSettings
+        ),
+        // The HTTP API's contract: openapi.json (the source) and the types and server protocol
+        // swift-openapi-generator made from it (Generated/, committed; scripts/generate-api.sh).
+        .target(
+            name: "OMSAPI",
+            dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            exclude: ["openapi-generator-config.yaml", "Generated/openapi.json.sha256"],
+            resources: [.copy("openapi.json")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -74,6 +86,7 @@ let package = Package(
         .target(
             name: "OMSStore",
             dependencies: [
+                "OMSAPI",
                 "OMSDomain",
                 "OMSFeeds",
                 "CProcessSpawn",
@@ -82,12 +95,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CSV", package: "CSV.swift"),
             ],
-            resources: [.copy("Migrations"), .copy("Fixtures")],
+            resources: [.copy("Schema"), .copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "OMSHTTP",
             dependencies: [
+                "OMSAPI",
                 "OMSDomain",
                 "OMSFeeds",
                 "OMSStore",
@@ -96,8 +110,9 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
             ],
-            resources: [.copy("openapi.json")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -158,6 +173,8 @@ let package = Package(
                 "OMSDomain",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
+            // The numbered migrations 0001-0031 the schema was built by before Schema/ (upgrade and equivalence tests).
+            resources: [.copy("LegacyMigrations")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,11 +1,13 @@
 import ArgumentParser
 import OMSStore
 
-/// `oms migrate`: apply the numbered schema migrations.
+/// `oms migrate`: bring the schema up to date: the versioned files not yet applied (tables, indexes,
+/// seed rows; each once, in order), then the current files whose text changed (functions, triggers,
+/// views), each in one transaction.
 struct MigrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate",
-        abstract: "Create or update the database schema (each migration once, in order, in one transaction each)."
+        abstract: "Create or update the database schema: versioned files once each, in order; current files (functions, views) whenever they changed."
     )
 
     @OptionGroup var database: DatabaseOptions
@@ -18,7 +20,10 @@ struct MigrateCommand: AsyncParsableCommand {
                 try await runner.migrate(client)
             }
         }
+        for file in summary.baselined { print("recorded \(file) (a database built by the numbered migrations 0001-0031: the baseline is what it holds)") }
         for file in summary.applied { print("applied  \(file)") }
-        print("schema version \(summary.schemaVersion): \(summary.applied.count) applied now, \(summary.alreadyApplied) already applied")
+        for file in summary.currentApplied { print("applied  \(file)") }
+        print("schema version \(summary.schemaVersion): \(summary.applied.count) versioned applied now, \(summary.alreadyApplied) already applied; "
+              + "\(summary.currentApplied.count) current files applied")
     }
 }

@@ -43,10 +43,14 @@ struct DatabaseURLTests {
         #expect(throws: DatabaseURLError.self) { try DatabaseURL("postgres://x@/z?host=\(long)") }
     }
 
-    @Test("migration file names carry the version")
+    @Test("schema file names carry the version (versioned) or the order (current)")
     func migrationNames() throws {
         let migrations = try Migration.bundled()
-        #expect(migrations.map(\.version) == Array(1...migrations.count))
+        #expect(migrations.first?.version == LegacySchema.baselineVersion)
+        #expect(migrations.map(\.version) == Array(migrations.first!.version..<(migrations.first!.version + migrations.count)))
         #expect(migrations.allSatisfy { $0.fileName.hasPrefix(String(String($0.version + 10000).dropFirst()) + "_") })
+        let current = try CurrentSchemaFile.bundled()
+        #expect(current.map(\.order) == Array(1...current.count))
+        #expect(current.allSatisfy { $0.fileName.hasPrefix(String(String($0.order + 100).dropFirst()) + "_") })
     }
 }

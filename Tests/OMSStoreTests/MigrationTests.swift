@@ -9,22 +9,33 @@ import Testing
 struct MigrationTests {
     let logger = TestDatabase.logger
 
-    func bundledRunner(adding extra: [Migration] = [], changing fileName: String? = nil) throws -> MigrationRunner {
+    func bundledRunner(
+        adding extra: [Migration] = [], changing fileName: String? = nil,
+        currentChanges: [String: (String) -> String] = [:]
+    ) throws -> MigrationRunner {
         var migrations = try Migration.bundled().map { migration in
             migration.fileName == fileName
                 ? Migration(version: migration.version, fileName: migration.fileName, sql: migration.sql + "\n-- edited\n")
                 : migration
         }
         migrations += extra
-        return MigrationRunner(migrations: migrations, logger: logger)
+        let current = try CurrentSchemaFile.bundled().map { file in
+            guard let change = currentChanges[file.fileName] else { return file }
+            return CurrentSchemaFile(order: file.order, fileName: file.fileName, sql: change(file.sql))
+        }
+        return MigrationRunner(migrations: migrations, current: current, logger: logger)
     }
 
     @Test("migrations apply to an empty database and create the seed's objects")
     func appliesToEmptyDatabase() async throws {
         let bundled = try Migration.bundled()
+        let current = try CurrentSchemaFile.bundled()
         try await TestDatabase.with(.empty) { database in
-            let summary = try await MigrationRunner(migrations: bundled, logger: logger).migrate(database.client)
+            let summary = try await MigrationRunner(migrations: bundled, current: current, logger: logger)
+                .migrate(database.client)
             #expect(summary.applied == bundled.map(\.fileName))
+            #expect(summary.currentApplied == current.map(\.path))
+            #expect(summary.baselined.isEmpty)
             #expect(summary.alreadyApplied == 0)
             #expect(summary.schemaVersion == bundled.last?.version)
             let objects = [
@@ -42,6 +53,9 @@ struct MigrationTests {
             let recorded = try await database.client.scalar(
                 "SELECT count(*)::int FROM oms_schema_migrations WHERE length(checksum) = 64", as: Int.self)
             #expect(recorded == bundled.count)
+            let recordedCurrent = try await database.client.scalar(
+                "SELECT count(*)::int FROM oms_schema_current_files WHERE length(checksum) = 64", as: Int.self)
+            #expect(recordedCurrent == current.count)
         }
     }
 
@@ -53,12 +67,13 @@ struct MigrationTests {
             let before = try await database.client.schemaFingerprint()
             let again = try await runner.migrate(database.client)
             #expect(again.applied.isEmpty)
+            #expect(again.currentApplied.isEmpty)
             #expect(again.alreadyApplied == runner.migrations.count)
             #expect(try await database.client.schemaFingerprint() == before)
         }
     }
 
-    @Test("the recorded checksum is the file's SHA-256")
+    @Test("the recorded checksums are the files' SHA-256")
     func checksumIsSHA256() async throws {
         try await TestDatabase.with(.migrated) { database in
             let first = try #require(try Migration.bundled().first)
@@ -68,6 +83,13 @@ struct MigrationTests {
                 "SELECT encode(sha256(convert_to(\(first.sql), 'UTF8')), 'hex')", as: String.self)
             #expect(recorded == computed)
             #expect(recorded.count == 64)
+            for file in try CurrentSchemaFile.bundled() {
+                let recorded = try await database.client.scalar(
+                    "SELECT checksum FROM oms_schema_current_files WHERE file_name = \(file.fileName)", as: String.self)
+                let computed = try await database.client.scalar(
+                    "SELECT encode(sha256(convert_to(\(file.sql), 'UTF8')), 'hex')", as: String.self)
+                #expect(recorded == computed, "\(file.fileName)")
+            }
         }
     }
 
@@ -75,12 +97,12 @@ struct MigrationTests {
     func changedMigrationRefused() async throws {
         try await TestDatabase.with(.migrated) { database in
             let extra = Migration(version: 900, fileName: "0900_extra.sql", sql: "CREATE TABLE extra_table (x int);")
-            let runner = try bundledRunner(adding: [extra], changing: "0003_meter_registry.sql")
+            let runner = try bundledRunner(adding: [extra], changing: "0100_baseline.sql")
             await #expect {
                 try await runner.migrate(database.client)
             } throws: { error in
                 guard case .changedAfterApply(let fileName, _, _) = error as? MigrationError else { return false }
-                return fileName == "0003_meter_registry.sql"
+                return fileName == "0100_baseline.sql"
                     && String(describing: error).contains("must never change")
             }
             #expect(try await database.client.scalar("SELECT to_regclass('extra_table') IS NULL", as: Bool.self))
@@ -121,20 +143,65 @@ struct MigrationTests {
         }
     }
 
-    @Test("the same files apply in order with plain psql -f, giving the same schema")
+    @Test("a changed current file is applied again, and only that file")
+    func changedCurrentFileReapplied() async throws {
+        try await TestDatabase.with(.migrated) { database in
+            let runner = try bundledRunner(currentChanges: [
+                "14_api_keys.sql": {
+                    $0 + "\nCOMMENT ON FUNCTION oms_api_key_revoke(uuid) IS 'changed by a test';\n"
+                },
+            ])
+            let summary = try await runner.migrate(database.client)
+            #expect(summary.applied.isEmpty)
+            #expect(summary.currentApplied == ["current/14_api_keys.sql"])
+            #expect(try await database.client.scalar(
+                "SELECT obj_description('oms_api_key_revoke(uuid)'::regprocedure, 'pg_proc')", as: String.self)
+                == "changed by a test")
+            let again = try await runner.migrate(database.client)
+            #expect(again.currentApplied.isEmpty)
+            // Back to the bundled file: applied again.
+            #expect(try await bundledRunner().migrate(database.client).currentApplied == ["current/14_api_keys.sql"])
+        }
+    }
+
+    @Test("a versioned file that drops a view or function has it back from the current files in the same run")
+    func versionedFileReappliesCurrentFiles() async throws {
+        try await TestDatabase.with(.migrated) { database in
+            let before = try await database.client.schemaFingerprint()
+            let drop = Migration(
+                version: 902, fileName: "0902_drop_and_change.sql",
+                sql: """
+                    DROP VIEW oms_active_outages;
+                    DROP FUNCTION oms_outage_detail(text);
+                    ALTER TABLE oms_api_keys ADD COLUMN note text;
+                    """)
+            let summary = try await bundledRunner(adding: [drop]).migrate(database.client)
+            #expect(summary.applied == ["0902_drop_and_change.sql"])
+            #expect(summary.currentApplied == (try CurrentSchemaFile.bundled()).map(\.path))
+            let after = try await database.client.schemaObjects()
+            #expect(after.filter { !($0.kind == "col" && $0.name == "oms_api_keys.note") }.map(\.description)
+                .joined(separator: "\n") == before)
+        }
+    }
+
+    @Test("the same files apply with plain psql -f load.sql, giving the same schema")
     func psqlAppliesTheSameFiles() async throws {
-        let folder = try #require(Migration.bundledFolder)
-        let paths = try Migration.bundled().map { folder.appendingPathComponent($0.fileName).path }
+        let folder = try #require(Migration.bundledSchemaFolder)
+        let load = try String(contentsOf: folder.appendingPathComponent("load.sql"), encoding: .utf8)
+        let included = load.split(separator: "\n").filter { $0.hasPrefix("\\ir ") }.map { String($0.dropFirst(4)) }
+        let expected = try Migration.bundled().map { "versioned/\($0.fileName)" } + CurrentSchemaFile.bundled().map(\.path)
+        #expect(included == expected, "load.sql must include every schema file, in the runner's order")
+
         let viaPsql = try await TestDatabase.with(.empty) { database in
-            try await database.psqlFiles(paths)
-            return try await database.client.schemaFingerprint()
+            try await database.psqlFiles([folder.appendingPathComponent("load.sql").path])
+            return try await database.client.schemaObjects(comments: true)
         }
         let viaRunner = try await TestDatabase.with(.empty) { database in
             try await bundledRunner().migrate(database.client)
-            return try await database.client.schemaFingerprint()
+            return try await database.client.schemaObjects(comments: true)
         }
         #expect(viaPsql == viaRunner)
-        #expect(viaPsql.contains("view oms_active_outages"))
+        #expect(viaPsql.contains { $0.kind == "view" && $0.name == "oms_active_outages" })
     }
 
     @Test("two runs at once apply each migration once")
@@ -145,6 +212,7 @@ struct MigrationTests {
             async let second = runner.migrate(database.client)
             let (a, b) = try await (first, second)
             #expect(a.applied.count + b.applied.count == runner.migrations.count)
+            #expect(a.currentApplied.count + b.currentApplied.count == runner.current.count)
             #expect(try await database.client.scalar("SELECT count(*)::int FROM oms_schema_migrations", as: Int.self)
                     == runner.migrations.count)
         }

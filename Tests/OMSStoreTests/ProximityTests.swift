@@ -354,12 +354,12 @@ struct ProximityTests {
         }
     }
 
-    @Test("the migration marks existing links explicit, without rewriting updated_at")
+    @Test("the legacy migration 0019 marked existing links explicit, without rewriting updated_at")
     func backfill() async throws {
         try await TestDatabase.with(.empty) { database in
             let client = database.client
-            let all = try Migration.bundled()
-            let upTo18 = all.filter { $0.version < 19 }
+            let all = try LegacyChain.migrations()
+            let upTo18 = try LegacyChain.migrations(upTo: 18)
             try await MigrationRunner(migrations: upTo18, logger: TestDatabase.logger).migrate(client)
             try await SampleNetwork.load(into: client, logger: TestDatabase.logger)
             try await client.execute("INSERT INTO oms_meters (meter_number, location_lat, location_lng) VALUES ('M-BARE', 40, -75)")

@@ -45,13 +45,14 @@ struct SQLScriptTests {
         }
     }
 
-    @Test("every bundled migration splits cleanly")
+    @Test("every bundled schema file splits cleanly")
     func bundledMigrationsSplit() throws {
-        let migrations = try Migration.bundled()
-        #expect(migrations.count >= 9)
-        for migration in migrations {
-            let statements = try SQLScript.statements(in: migration.sql)
-            #expect(!statements.isEmpty, "\(migration.fileName) has no statements")
+        let files = try Migration.bundled().map { ($0.fileName, $0.sql) }
+            + CurrentSchemaFile.bundled().map { ($0.fileName, $0.sql) }
+        #expect(files.count >= 10)
+        for (fileName, sql) in files {
+            let statements = try SQLScript.statements(in: sql)
+            #expect(!statements.isEmpty, "\(fileName) has no statements")
         }
     }
 }

@@ -1,42 +1,62 @@
 import Logging
 import PostgresNIO
 
-/// Applies the numbered migrations to a database, in order, each file in one
-/// transaction, recording every applied version with its SHA-256 checksum in
-/// `oms_schema_migrations`.
+/// Brings a database's schema up to date from the two kinds of schema file
+/// (`Schema/README.md`):
 ///
-/// Re-running is a no-op. A recorded migration whose file has changed, or a
+/// 1. the versioned files, in version order, each once and in one transaction,
+///    recorded with their SHA-256 in `oms_schema_migrations`;
+/// 2. the current files (functions, triggers, views), in order, each in one
+///    transaction, whenever its SHA-256 differs from the one recorded in
+///    `oms_schema_current_files`, and all of them after any versioned file was
+///    applied (a versioned file may have dropped what a current file defines).
+///
+/// Re-running is a no-op. A recorded versioned file whose file has changed, or a
 /// recorded version this build does not know, stops the run before anything is
-/// applied. Concurrent runs against one database wait for each other (an
-/// advisory lock), so two service instances starting together are safe.
+/// applied. A database migrated by the numbered migrations 0001–0031
+/// (`LegacySchema`) gets the baseline recorded as applied without running it.
+/// Concurrent runs against one database wait for each other (an advisory lock),
+/// so two service instances starting together are safe.
 public struct MigrationRunner: Sendable {
-    /// The table that records applied migrations.
+    /// The table that records applied versioned files.
     public static let historyTable = "oms_schema_migrations"
+    /// The table that records the current files as last applied.
+    public static let currentFilesTable = "oms_schema_current_files"
     /// Advisory lock key held while migrating ("oms" + "mig" in ASCII).
     static let lockKey: Int64 = 0x6F_6D_73_6D_69_67
 
-    /// The migrations this runner applies, in version order.
+    /// The versioned files this runner applies, in version order.
     public let migrations: [Migration]
+    /// The current files this runner keeps applied, in order.
+    public let current: [CurrentSchemaFile]
     let logger: Logger
 
-    public init(migrations: [Migration], logger: Logger) {
+    /// A runner for `migrations` (versioned) and `current` files. Without current
+    /// files the runner only applies versioned files, as the legacy chain was applied.
+    public init(migrations: [Migration], current: [CurrentSchemaFile] = [], logger: Logger) {
         self.migrations = migrations
+        self.current = current
         self.logger = logger
     }
 
-    /// A runner for the migrations shipped with this build.
+    /// A runner for the schema files shipped with this build.
     public static func bundled(logger: Logger) throws -> MigrationRunner {
-        MigrationRunner(migrations: try Migration.bundled(), logger: logger)
+        MigrationRunner(migrations: try Migration.bundled(), current: try CurrentSchemaFile.bundled(), logger: logger)
     }
 
     /// What one run did.
     public struct Summary: Sendable, Equatable {
-        /// Migrations applied by this run, in order.
+        /// Versioned files applied by this run, in order.
         public var applied: [String]
-        /// Migrations that were already applied before this run.
+        /// Versioned files that were already applied before this run.
         public var alreadyApplied: Int
         /// The database's schema version after the run.
         public var schemaVersion: Int
+        /// Versioned files recorded as applied without running them: the baseline, on a
+        /// database migrated by the legacy chain (`LegacySchema`).
+        public var baselined: [String] = []
+        /// Current files applied by this run (`current/NN_area.sql`), in order.
+        public var currentApplied: [String] = []
     }
 
     /// Brings the database up to date.
@@ -68,41 +88,135 @@ public struct MigrationRunner: Sendable {
             """,
             logger: logger
         )
+        if !current.isEmpty {
+            try await connection.query(
+                """
+                CREATE TABLE IF NOT EXISTS oms_schema_current_files (
+                    file_name    text PRIMARY KEY,
+                    checksum     text NOT NULL,
+                    applied_at   timestamptz NOT NULL DEFAULT now(),
+                    execution_ms integer NOT NULL
+                )
+                """,
+                logger: logger
+            )
+        }
         let applied = try await appliedMigrations(on: connection)
-        let checksums = try await sha256(of: migrations.map(\.sql), on: connection)
-        let bundled = Dictionary(uniqueKeysWithValues: zip(migrations.map(\.version), zip(migrations, checksums)))
+        let checksums = try await sha256(of: migrations.map(\.sql) + current.map(\.sql), on: connection)
+        let versionedChecksums = Array(checksums.prefix(migrations.count))
+        let currentChecksums = Array(checksums.dropFirst(migrations.count))
+        let bundled = Dictionary(uniqueKeysWithValues: zip(migrations.map(\.version), zip(migrations, versionedChecksums)))
+        let baseline = bundled[LegacySchema.baselineVersion]
 
         // Refuse before applying anything.
+        var legacyVersions: [Int] = []
         for record in applied {
-            guard let (migration, checksum) = bundled[record.version] else {
+            if let (migration, checksum) = bundled[record.version] {
+                guard checksum == record.checksum else {
+                    throw MigrationError.changedAfterApply(
+                        fileName: migration.fileName, recorded: record.checksum, current: checksum)
+                }
+            } else if baseline != nil, let legacy = LegacySchema.file(version: record.version),
+                      legacy.fileName == record.fileName {
+                guard legacy.checksum == record.checksum else {
+                    throw MigrationError.changedAfterApply(
+                        fileName: legacy.fileName, recorded: record.checksum, current: legacy.checksum)
+                }
+                legacyVersions.append(record.version)
+            } else {
                 throw MigrationError.unknownApplied(version: record.version, fileName: record.fileName)
-            }
-            guard checksum == record.checksum else {
-                throw MigrationError.changedAfterApply(
-                    fileName: migration.fileName, recorded: record.checksum, current: checksum)
             }
         }
 
-        let appliedVersions = Set(applied.map(\.version))
+        var appliedVersions = Set(applied.map(\.version))
         var summary = Summary(applied: [], alreadyApplied: applied.count, schemaVersion: appliedVersions.max() ?? 0)
-        for (migration, checksum) in zip(migrations, checksums) where !appliedVersions.contains(migration.version) {
-            try await apply(migration, checksum: checksum, on: connection)
+
+        // A database migrated by the legacy chain: it already holds what the baseline builds.
+        if let (baseline, checksum) = baseline, !legacyVersions.isEmpty, !appliedVersions.contains(baseline.version) {
+            guard legacyVersions == Array(1...LegacySchema.files.count) else {
+                let last = legacyVersions.max() ?? 0
+                throw MigrationError.legacyIncomplete(version: last, fileName: LegacySchema.file(version: last)?.fileName ?? "?")
+            }
+            do {
+                try await connection.withTransaction(logger: logger) { connection in
+                    try await record(baseline, checksum: checksum, milliseconds: 0, on: connection)
+                }
+            } catch let error as PostgresTransactionError {
+                if let cause = error.closureError { throw cause }
+                throw error
+            }
+            logger.notice(
+                "database migrated by the numbered migrations 0001-0031: baseline recorded as applied without running it",
+                metadata: ["file": "\(baseline.fileName)"])
+            appliedVersions.insert(baseline.version)
+            summary.baselined.append(baseline.fileName)
+            summary.schemaVersion = max(summary.schemaVersion, baseline.version)
+        }
+
+        for (migration, checksum) in zip(migrations, versionedChecksums) where !appliedVersions.contains(migration.version) {
+            try await apply(migration.sql, fileName: migration.fileName, on: connection) { connection, milliseconds in
+                try await record(migration, checksum: checksum, milliseconds: milliseconds, on: connection)
+            }
             summary.applied.append(migration.fileName)
             summary.schemaVersion = max(summary.schemaVersion, migration.version)
+        }
+
+        guard !current.isEmpty else { return summary }
+        let recorded = try await appliedCurrentFiles(on: connection)
+        let names = Set(current.map(\.fileName))
+        for fileName in recorded.keys.sorted() where !names.contains(fileName) {
+            // A file this build no longer has (renamed or merged): its objects stay until a versioned file drops them.
+            try await connection.query("DELETE FROM oms_schema_current_files WHERE file_name = \(fileName)", logger: logger)
+        }
+        for (file, checksum) in zip(current, currentChecksums) where recorded[file.fileName] != checksum {
+            try await apply(file.sql, fileName: file.path, on: connection) { connection, milliseconds in
+                try await connection.query(
+                    """
+                    INSERT INTO oms_schema_current_files (file_name, checksum, execution_ms)
+                    VALUES (\(file.fileName), \(checksum), \(milliseconds))
+                    ON CONFLICT (file_name) DO UPDATE
+                       SET checksum = EXCLUDED.checksum, applied_at = now(), execution_ms = EXCLUDED.execution_ms
+                    """,
+                    logger: logger
+                )
+            }
+            summary.currentApplied.append(file.path)
         }
         return summary
     }
 
-    private func apply(_ migration: Migration, checksum: String, on connection: PostgresConnection) async throws {
+    /// Records a versioned file as applied. The current files' records are cleared in the
+    /// same transaction: they are all applied again after it, even if this run stops
+    /// before that (a versioned file may drop what a current file defines).
+    private func record(
+        _ migration: Migration, checksum: String, milliseconds: Int, on connection: PostgresConnection
+    ) async throws {
+        try await connection.query(
+            """
+            INSERT INTO oms_schema_migrations (version, file_name, checksum, execution_ms)
+            VALUES (\(migration.version), \(migration.fileName), \(checksum), \(milliseconds))
+            """,
+            logger: logger
+        )
+        if !current.isEmpty {
+            try await connection.query("DELETE FROM oms_schema_current_files", logger: logger)
+        }
+    }
+
+    /// Runs one file's statements in one transaction, then `finish` (its record) in the same transaction.
+    private func apply(
+        _ sql: String, fileName: String, on connection: PostgresConnection,
+        finish: (PostgresConnection, Int) async throws -> Void
+    ) async throws {
         let statements: [SQLStatement]
         do {
-            statements = try SQLScript.statements(in: migration.sql)
+            statements = try SQLScript.statements(in: sql)
         } catch {
-            throw MigrationError.malformedScript(fileName: migration.fileName, reason: error.description)
+            throw MigrationError.malformedScript(fileName: fileName, reason: error.description)
         }
         let clock = ContinuousClock()
         let started = clock.now
-        logger.info("applying migration", metadata: ["file": "\(migration.fileName)"])
+        logger.info("applying schema file", metadata: ["file": "\(fileName)"])
         do {
             try await connection.withTransaction(logger: logger) { connection in
                 for statement in statements {
@@ -110,18 +224,12 @@ public struct MigrationRunner: Sendable {
                         try await connection.query(PostgresQuery(unsafeSQL: statement.text), logger: logger)
                     } catch {
                         throw MigrationError.statementFailed(
-                            fileName: migration.fileName, line: statement.line, message: error.readableDatabaseMessage)
+                            fileName: fileName, line: statement.line, message: error.readableDatabaseMessage)
                     }
                 }
                 let elapsed = clock.now - started
                 let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
-                try await connection.query(
-                    """
-                    INSERT INTO oms_schema_migrations (version, file_name, checksum, execution_ms)
-                    VALUES (\(migration.version), \(migration.fileName), \(checksum), \(milliseconds))
-                    """,
-                    logger: logger
-                )
+                try await finish(connection, milliseconds)
             }
         } catch let error as PostgresTransactionError {
             if let cause = error.closureError { throw cause }
@@ -142,6 +250,14 @@ public struct MigrationRunner: Sendable {
         for try await (version, fileName, checksum) in rows.decode((Int, String, String).self) {
             result.append(AppliedMigration(version: version, fileName: fileName, checksum: checksum))
         }
+        return result
+    }
+
+    /// The checksum each current file had when last applied, by file name.
+    private func appliedCurrentFiles(on connection: PostgresConnection) async throws -> [String: String] {
+        let rows = try await connection.query("SELECT file_name, checksum FROM oms_schema_current_files", logger: logger)
+        var result: [String: String] = [:]
+        for try await (fileName, checksum) in rows.decode((String, String).self) { result[fileName] = checksum }
         return result
     }
 

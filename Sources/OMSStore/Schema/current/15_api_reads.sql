@@ -1,0 +1,224 @@
+-- The read API's functions: a meter's status history and the outages, a page
+-- at a time, and one outage with its evidence, timeline and meters. The HTTP
+-- routes call them, and psql users can too:
+--   SELECT * FROM oms_meter_history('M10000311');                  -- the newest 100
+--   SELECT * FROM oms_meter_history('M10000311', 100, '<cursor>'); -- the 100 after them
+--   SELECT * FROM oms_outages(p_active => true);                   -- active, newest first
+--   SELECT * FROM oms_outages(p_status => ARRAY['restored'], p_from => now() - interval '1 day');
+--   SELECT oms_outage_detail('OMS_SCADA_1759226400_ab12cd34');
+-- (The seed's lookups get_meters_by_substation/_by_feeder are in 04_mappings.sql,
+-- oms_meters_within in 11_proximity.sql, the views in 17_views.sql.)
+--
+-- Keyset pagination: a row's cursor names its place in the order (time DESC,
+-- id DESC), and the next page starts strictly after it, through an index.
+-- Unlike OFFSET, a page costs the same however deep it is, and rows added
+-- meanwhile (newer ones) neither shift nor repeat the pages being read. The
+-- cursor is opaque to callers: base64url of "<UTC time to the microsecond>|<id>".
+
+-- ---------------------------------------------------------------------------
+-- Pages.
+
+-- A row's cursor.
+CREATE OR REPLACE FUNCTION oms_page_cursor(p_time timestamptz, p_id uuid) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT rtrim(translate(encode(convert_to(
+               to_char(p_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '|' || p_id::text, 'UTF8'),
+               'base64'), '+/' || chr(10), '-_'), '=')
+$$;
+COMMENT ON FUNCTION oms_page_cursor(timestamptz, uuid) IS
+    'The opaque page cursor of a row ordered by (time DESC, id DESC): base64url of its UTC time and id.';
+
+-- The position a cursor names; a cursor that this database did not make is
+-- refused (SQLSTATE 22023, column p_cursor).
+CREATE OR REPLACE FUNCTION oms_page_cursor_position(p_cursor text, OUT position_time timestamptz, OUT position_id uuid)
+LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE
+    v_text text;
+BEGIN
+    BEGIN
+        v_text := convert_from(decode(
+            rpad(translate(p_cursor, '-_', '+/'), ((length(p_cursor) + 3) / 4) * 4, '='), 'base64'), 'UTF8');
+        position_time := split_part(v_text, '|', 1)::timestamptz;
+        position_id := split_part(v_text, '|', 2)::uuid;
+    EXCEPTION WHEN OTHERS THEN
+        position_id := NULL;
+    END;
+    IF position_id IS NULL OR position_time IS NULL
+       OR oms_page_cursor(position_time, position_id) IS DISTINCT FROM p_cursor THEN
+        RAISE EXCEPTION 'invalid cursor %: pass the cursor of the last row of a page, unchanged', quote_literal(p_cursor)
+            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'p_cursor';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION oms_page_cursor_position(text) IS
+    'The (time, id) a page cursor of oms_page_cursor() names; SQLSTATE 22023 for anything else.';
+
+-- A page size from 1 to 10,000, else SQLSTATE 22023 naming p_limit.
+CREATE OR REPLACE FUNCTION oms_page_limit_checked(p_limit integer) RETURNS integer
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION 'invalid limit %: p_limit must be from 1 to 10000', coalesce(p_limit::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'p_limit';
+    END IF;
+    RETURN p_limit;
+END;
+$$;
+COMMENT ON FUNCTION oms_page_limit_checked(integer) IS
+    'A page size from 1 to 10,000; SQLSTATE 22023 naming p_limit otherwise.';
+
+-- ---------------------------------------------------------------------------
+-- A meter's status changes (the audit trail), newest first, through
+-- oms_meter_status_events_meter_time_idx. An unknown meter is an error
+-- (SQLSTATE P0002, no_data_found) so that the API can tell "no such meter"
+-- (404) from "no history yet" (an empty page).
+CREATE OR REPLACE FUNCTION oms_meter_history(p_meter_number text, p_limit integer DEFAULT 100, p_cursor text DEFAULT NULL)
+RETURNS TABLE (id uuid, event_type text, source_type text, source_event_id text, status_field text,
+               previous_status text, new_status text, event_timestamp timestamptz, confidence_score numeric,
+               applied boolean, metadata jsonb, created_at timestamptz, cursor text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_meter_id uuid;
+    v_time     timestamptz;
+    v_id       uuid;
+BEGIN
+    PERFORM oms_page_limit_checked(p_limit);
+    SELECT m.id INTO v_meter_id FROM oms_meters m WHERE m.meter_number = p_meter_number;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no meter %', coalesce(quote_literal(p_meter_number), 'NULL')
+            USING ERRCODE = 'no_data_found', COLUMN = 'p_meter_number';
+    END IF;
+    IF p_cursor IS NOT NULL THEN
+        SELECT c.position_time, c.position_id INTO v_time, v_id FROM oms_page_cursor_position(p_cursor) c;
+    END IF;
+    RETURN QUERY
+        SELECT e.id, e.event_type, e.source_type, e.source_event_id, e.status_field, e.previous_status, e.new_status,
+               e.event_timestamp, e.confidence_score, e.applied, e.metadata, e.created_at,
+               oms_page_cursor(e.event_timestamp, e.id)
+          FROM oms_meter_status_events e
+         WHERE e.meter_id = v_meter_id
+           AND (p_cursor IS NULL OR (e.event_timestamp, e.id) < (v_time, v_id))
+         ORDER BY e.event_timestamp DESC, e.id DESC
+         LIMIT p_limit;
+END;
+$$;
+COMMENT ON FUNCTION oms_meter_history(text, integer, text) IS
+    'A meter''s status changes (the audit trail), newest first, p_limit at a time; pass the last row''s cursor for the next page. Unknown meter: SQLSTATE P0002.';
+
+-- ---------------------------------------------------------------------------
+-- Outages.
+
+-- The outage statuses (oms_outage_events.status), for checking filters.
+CREATE OR REPLACE FUNCTION oms_outage_statuses() RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY['predicted', 'detected', 'confirmed', 'in_progress', 'restored', 'cancelled']
+$$;
+COMMENT ON FUNCTION oms_outage_statuses() IS
+    'The outage statuses, in life-cycle order.';
+
+-- Outages newest first by (first_detected_at, id), filtered; a page at a time.
+CREATE OR REPLACE FUNCTION oms_outages(
+    p_status      text[] DEFAULT NULL,        -- any of these statuses (NULL: all)
+    p_active      boolean DEFAULT NULL,       -- true: not restored or cancelled; false: restored or cancelled
+    p_from        timestamptz DEFAULT NULL,   -- first detected at or after
+    p_to          timestamptz DEFAULT NULL,   -- first detected before
+    p_substation  text DEFAULT NULL,          -- under this substation (business id)
+    p_limit       integer DEFAULT 100,
+    p_cursor      text DEFAULT NULL
+)
+RETURNS TABLE (id uuid, event_id text, event_type text, status text, severity text, confidence_score numeric,
+               affected_customers_count integer, affected_meters_count integer, root_cause text, description text,
+               substation_code text, feeder_code text, dp_code text, event_latitude double precision,
+               event_longitude double precision, first_detected_at timestamptz,
+               estimated_restoration_time timestamptz, actual_restoration_time timestamptz,
+               last_updated_at timestamptz, cursor text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_unknown   text[];
+    v_substation uuid;
+    v_time      timestamptz;
+    v_id        uuid;
+BEGIN
+    PERFORM oms_page_limit_checked(p_limit);
+    SELECT array_agg(s) INTO v_unknown FROM unnest(p_status) s WHERE s IS NULL OR s <> ALL (oms_outage_statuses());
+    IF v_unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown outage status %: the statuses are %', array_to_string(v_unknown, ', ', 'NULL'),
+                array_to_string(oms_outage_statuses(), ', ')
+            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'p_status';
+    END IF;
+    IF p_from IS NOT NULL AND p_to IS NOT NULL AND p_from >= p_to THEN
+        RAISE EXCEPTION 'invalid time range: p_from (%) must be before p_to (%)', p_from, p_to
+            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'p_from';
+    END IF;
+    IF p_substation IS NOT NULL THEN
+        SELECT s.id INTO v_substation FROM network_substations s WHERE s.substation_id = p_substation;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'no substation %', quote_literal(p_substation)
+                USING ERRCODE = 'invalid_parameter_value', COLUMN = 'p_substation';
+        END IF;
+    END IF;
+    IF p_cursor IS NOT NULL THEN
+        SELECT c.position_time, c.position_id INTO v_time, v_id FROM oms_page_cursor_position(p_cursor) c;
+    END IF;
+    RETURN QUERY
+        SELECT o.id, o.event_id, o.event_type, o.status, o.severity, o.confidence_score, o.affected_customers_count,
+               o.affected_meters_count, o.root_cause, o.description, ns.substation_id, nf.feeder_id, dp.dp_id,
+               o.event_latitude, o.event_longitude, o.first_detected_at, o.estimated_restoration_time,
+               o.actual_restoration_time, o.last_updated_at, oms_page_cursor(o.first_detected_at, o.id)
+          FROM oms_outage_events o
+          LEFT JOIN network_substations ns ON ns.id = o.substation_id
+          LEFT JOIN network_feeders nf ON nf.id = o.feeder_id
+          LEFT JOIN network_distribution_points dp ON dp.id = o.dp_id
+         WHERE (p_status IS NULL OR o.status = ANY (p_status))
+           AND (p_active IS NULL OR (o.status NOT IN ('restored', 'cancelled')) = p_active)
+           AND (p_from IS NULL OR o.first_detected_at >= p_from)
+           AND (p_to IS NULL OR o.first_detected_at < p_to)
+           AND (v_substation IS NULL OR o.substation_id = v_substation)
+           AND (p_cursor IS NULL OR (o.first_detected_at, o.id) < (v_time, v_id))
+         ORDER BY o.first_detected_at DESC, o.id DESC
+         LIMIT p_limit;
+END;
+$$;
+COMMENT ON FUNCTION oms_outages(text[], boolean, timestamptz, timestamptz, text, integer, text) IS
+    'Outages newest first, filtered by status, activity, detection time and substation; p_limit at a time, the next page from the last row''s cursor.';
+
+-- One outage as a JSON document: the outage (as oms_outages lists it), its
+-- evidence (oms_event_sources), its timeline (oldest first) and its meters
+-- (each with the source that first put it there and its current status). NULL
+-- when there is no such outage.
+CREATE OR REPLACE FUNCTION oms_outage_detail(p_event_id text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT to_jsonb(o) - 'cursor'
+           || jsonb_build_object(
+                'sources', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                                         'source_type', s.source_type, 'source_event_id', s.source_event_id,
+                                         'source_table', s.source_table, 'evidence', s.evidence,
+                                         'correlation_weight', s.correlation_weight, 'detected_at', s.detected_at)
+                                       ORDER BY s.detected_at, s.source_type, s.source_event_id)
+                                      FROM oms_event_sources s WHERE s.outage_event_id = o.id), '[]'::jsonb),
+                'timeline', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                                          'event_type', t.event_type, 'status', t.status, 'description', t.description,
+                                          'source', t.source, 'timestamp', t."timestamp", 'metadata', t.metadata)
+                                        ORDER BY t."timestamp", t.id)
+                                       FROM oms_event_timeline t WHERE t.outage_event_id = o.id), '[]'::jsonb),
+                'meters', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                                        'meter_number', m.meter_number, 'source_type', om.source_type,
+                                        'first_evidence_at', om.first_evidence_at, 'power_status', m.power_status,
+                                        'communication_status', m.communication_status)
+                                      ORDER BY m.meter_number)
+                                     FROM oms_outage_meters om JOIN oms_meters m ON m.id = om.meter_id
+                                    WHERE om.outage_event_id = o.id), '[]'::jsonb))
+      FROM (
+         SELECT oe.id, oe.event_id, oe.event_type, oe.status, oe.severity, oe.confidence_score,
+                oe.affected_customers_count, oe.affected_meters_count, oe.root_cause, oe.description,
+                ns.substation_id AS substation_code, nf.feeder_id AS feeder_code, dp.dp_id AS dp_code,
+                oe.event_latitude, oe.event_longitude, oe.first_detected_at, oe.estimated_restoration_time,
+                oe.actual_restoration_time, oe.last_updated_at, NULL::text AS cursor
+           FROM oms_outage_events oe
+           LEFT JOIN network_substations ns ON ns.id = oe.substation_id
+           LEFT JOIN network_feeders nf ON nf.id = oe.feeder_id
+           LEFT JOIN network_distribution_points dp ON dp.id = oe.dp_id
+          WHERE oe.event_id = p_event_id) o
+$$;
+COMMENT ON FUNCTION oms_outage_detail(text) IS
+    'One outage (by event_id) with its sources, timeline and affected meters, as JSON; NULL if there is none.';

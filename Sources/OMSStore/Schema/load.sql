@@ -1,0 +1,36 @@
+-- The whole schema with plain psql, for a database that `oms migrate` does not manage:
+--
+--   psql -v ON_ERROR_STOP=1 -d oms -f Sources/OMSStore/Schema/load.sql
+--
+-- On an empty database: the versioned files in version order, then the current
+-- files in their order; the same files `oms migrate` applies (a test compares
+-- the two catalogs). A database set up this way has no migration history: use
+-- one way or the other for a given database. Run again later, only the current
+-- files apply cleanly (CREATE OR REPLACE); the versioned ones do not.
+--
+-- Every file below, and only these: a test checks this list against the
+-- folders.
+
+\set ON_ERROR_STOP on
+
+\ir versioned/0100_baseline.sql
+\ir versioned/0101_drop_dead_functions.sql
+
+\ir current/01_helpers.sql
+\ir current/02_settings.sql
+\ir current/03_registry.sql
+\ir current/04_mappings.sql
+\ir current/05_status.sql
+\ir current/06_correlation.sql
+\ir current/07_scada_feed.sql
+\ir current/08_onu_feed.sql
+\ir current/09_kaifa_feed.sql
+\ir current/10_callcenter_feed.sql
+\ir current/11_proximity.sql
+\ir current/12_import.sql
+\ir current/13_registry_migration.sql
+\ir current/14_api_keys.sql
+\ir current/15_api_reads.sql
+\ir current/16_live_events.sql
+\ir current/17_views.sql
+\ir current/18_validation.sql
