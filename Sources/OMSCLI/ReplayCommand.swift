@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import OMSSimulation
+import OMSStore
 
 /// `oms replay`: sends a scenario's messages to the service over HTTP, in order.
 struct ReplayCommand: AsyncParsableCommand {
@@ -121,9 +122,9 @@ struct Replayer: Sendable {
         var rejected: Int
     }
 
-    /// The outcome a single message's answer names ("applied", "late", "duplicate").
+    /// The outcome a single message's answer names.
     struct SingleOutcome: Decodable {
-        var outcome: String?
+        var outcome: FeedOutcome?
     }
 
     func run(base: String, key: String, http: HTTPClient, progress: @Sendable (String) -> Void) async throws -> Report {
@@ -171,7 +172,7 @@ struct Replayer: Sendable {
             } else if status == 201 {
                 report.applied += 1
             } else if status == 200,
-                      (try? JSONDecoder().decode(SingleOutcome.self, from: Data(answer.readableBytesView)))?.outcome == "late" {
+                      (try? JSONDecoder().decode(SingleOutcome.self, from: Data(answer.readableBytesView)))?.outcome == .late {
                 report.late += 1
             } else if status == 200 {
                 report.duplicates += 1

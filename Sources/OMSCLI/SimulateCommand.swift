@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OMSDomain
 import OMSFeeds
 import OMSSimulation
 

@@ -1,4 +1,5 @@
 import Foundation
+import OMSDomain
 
 /// One IEC 61968-9 EndDeviceEvent from the KAIFA head-end, from its
 /// `CreatedEndDeviceEvents` message (IEC 61968-100 Header + Payload, inside or

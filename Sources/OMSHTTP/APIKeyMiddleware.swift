@@ -14,15 +14,48 @@ import OMSStore
 /// closed, within seconds otherwise), and limits failed key checks per client address
 /// (`FailedKeyLimiter`: 429 with `Retry-After`, without asking the database). Each failed check is
 /// logged (notice) with the client's address and the key's first characters, never the key.
+///
+/// The scope is the route's (`scope`), or, for the routes generated from openapi.json, the
+/// operation's `x-oms-scope` (`operations`): a generated route the document gives no scope needs
+/// no key (`/health`, `/ready`). The request's logger (with the key's id) is handed to the route
+/// (`RequestEnvironment.logger`).
 struct RequireScope<Context: RequestContext>: RouterMiddleware {
-    let scope: APIScope
+    /// Which scope a request needs.
+    enum Requirement: Sendable {
+        /// This scope, for every route behind the middleware.
+        case scope(APIScope)
+        /// The scope the document names for the operation the request was routed to.
+        case operation(DocumentedOperations)
+    }
+
+    let requirement: Requirement
     let keys: KeyCheck
     /// Whether the route's work is watched by the `DatabaseGate` (503 when the database goes away
     /// while it waits). Not for the live stream: it lasts for hours, and outlives a database
     /// restart by listening again (`LiveEventHub`).
     var guardsDatabaseWork = true
 
+    init(scope: APIScope, keys: KeyCheck, guardsDatabaseWork: Bool = true) {
+        self.init(requirement: .scope(scope), keys: keys, guardsDatabaseWork: guardsDatabaseWork)
+    }
+
+    init(requirement: Requirement, keys: KeyCheck, guardsDatabaseWork: Bool = true) {
+        self.requirement = requirement
+        self.keys = keys
+        self.guardsDatabaseWork = guardsDatabaseWork
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let scope: APIScope
+        switch requirement {
+        case .scope(let fixed):
+            scope = fixed
+        case .operation(let operations):
+            guard let named = operations.operation(method: request.method, route: context.endpointPath)?.scope else {
+                return try await RequestEnvironment.$logger.withValue(context.logger) { try await next(request, context) }
+            }
+            scope = named
+        }
         guard let header = request.headers[.authorization] else {
             return try Self.unauthorized("this route needs an API key: send Authorization: Bearer KEY (oms keys create)")
         }
@@ -70,7 +103,9 @@ struct RequireScope<Context: RequestContext>: RouterMiddleware {
         context.logger[metadataKey: "api_key"] = "\(key.id)"
         guard guardsDatabaseWork else { return try await next(request, context) }
         let admitted = context
-        return try await keys.guarded { try await next(request, admitted) }
+        return try await RequestEnvironment.$logger.withValue(context.logger) {
+            try await keys.guarded { try await next(request, admitted) }
+        }
     }
 
     static func unauthorized(_ detail: String) throws -> Response {

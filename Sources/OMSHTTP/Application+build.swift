@@ -1,7 +1,10 @@
 import Hummingbird
 import Logging
+import OMSAPI
 import OMSDomain
 import OMSStore
+import OpenAPIHummingbird
+import OpenAPIRuntime
 import PostgresNIO
 
 /// How `oms serve` listens.
@@ -87,15 +90,28 @@ public func buildRouter(
     router.middlewares.add(MetricsMiddleware(metrics: metrics))
     router.middlewares.add(ProblemMiddleware())
     router.middlewares.add(RequestHygieneMiddleware())
-    HealthController(
-        inspector: SchemaInspector(client: client, logger: logger),
-        expectedSchemaVersion: migrations.migrations.last?.version ?? 0,
-        probeTimeout: settings.healthProbeTimeout,
-        gate: hub.keyCheck.gate
-    ).addRoutes(to: router)
-    // Every route under /api/v1 needs an API key with the route's scope (RequireScope).
-    let api = router.group("api/v1")
+    // The routes generated from openapi.json (reads, admin writes, health, readiness, metrics): each
+    // operation's scope is the document's (`x-oms-scope`), bodies are read within the limits first.
     let keys = hub.keyCheck
+    let documented = try DocumentedOperations.load()
+    let generated = router.group()
+        .add(middleware: RequireScope(requirement: .operation(documented), keys: keys))
+        .add(middleware: DocumentedQueryCheck(operations: documented))
+        .add(middleware: BoundedBody(limits: BodyLimits(settings)))
+    let handler = APIHandler(
+        meters: MeterQueries(client: client, logger: logger), outages: OutageQueries(client: client, logger: logger),
+        health: HealthCheck(
+            inspector: SchemaInspector(client: client, logger: logger),
+            expectedSchemaVersion: migrations.migrations.last?.version ?? 0,
+            probeTimeout: settings.healthProbeTimeout, gate: keys.gate),
+        logger: logger)
+    try handler.registerHandlers(
+        on: generated, configuration: .init(dateTranscoder: APIDateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]))
+
+    // The routes written by hand: the feeds (one body in four formats, read by OMSFeeds' decoders),
+    // the live stream, the metrics (Prometheus' content type), the document. Each needs an API key
+    // with its scope.
+    let api = router.group("api/v1")
     FeedController(
         feed: .scada, ingestor: FeedIngestor(.scada, client: client, logger: logger), path: "scada/events",
         bodyLimits: BodyLimits(settings), scope: .ingestSCADA, keys: keys, metrics: metrics
@@ -112,21 +128,13 @@ public func buildRouter(
         feed: .callCenter, ingestor: FeedIngestor(.callCenter, client: client, logger: logger),
         path: "callcenter/tickets", bodyLimits: BodyLimits(settings), scope: .ingestCallCenter, keys: keys, metrics: metrics
     ).addRoutes(to: api)
-    let meterQueries = MeterQueries(client: client, logger: logger)
-    NetworkController(queries: meterQueries, keys: keys).addRoutes(to: api)
-    let meters = MeterController(queries: meterQueries, keys: keys)
-    meters.addRoutes(to: api)
-    meters.addProximityRoute(to: api)
-    OutageController(queries: OutageQueries(client: client, logger: logger), keys: keys).addRoutes(to: api)
+    StreamController(hub: hub, keys: keys).addRoutes(to: api)
     router.group("metrics").add(middleware: RequireScope(scope: .read, keys: keys)).get { _, _ in
         let text = try await metrics.exposition(client: client, logger: logger)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
-    StreamController(hub: hub, keys: keys).addRoutes(to: api)
-    AdminController(queries: meterQueries, keys: keys, bodyLimits: BodyLimits(settings)).addRoutes(to: api)
-
     OpenAPIController(keys: keys).addRoutes(to: router)
     return router
 }

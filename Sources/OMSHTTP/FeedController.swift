@@ -26,9 +26,7 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
     /// One item of a batch response.
     struct ItemOutcome: Encodable {
         var index: Int
-        /// "applied", "late" (stored, no status change applied: each was older than the meter's newer state),
-        /// "duplicate" or "rejected".
-        var outcome: String
+        var outcome: FeedOutcome
         var summary: Summary?
         var error: ProblemDetails.FieldError?
     }
@@ -45,7 +43,7 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
     /// A one-message response: the summary with its outcome (and, for a late message, what that means).
     struct SingleResult: Encodable {
         var summary: Summary
-        var outcome: String
+        var outcome: FeedOutcome
         var detail: String?
 
         enum CodingKeys: String, CodingKey { case outcome, detail }
@@ -95,11 +93,11 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
         guard feed.isBatch(body) else {
             switch outcomes.first {
             case .applied(let summary)? where summary.isLate:
-                return try JSONResponse.make(SingleResult(summary: summary, outcome: "late", detail: Self.lateDetail), status: .ok)
+                return try JSONResponse.make(SingleResult(summary: summary, outcome: .late, detail: Self.lateDetail), status: .ok)
             case .applied(let summary)?:
-                return try JSONResponse.make(SingleResult(summary: summary, outcome: "applied"), status: .created)
+                return try JSONResponse.make(SingleResult(summary: summary, outcome: .applied), status: .created)
             case .duplicate(let summary)?:
-                return try JSONResponse.make(SingleResult(summary: summary, outcome: "duplicate"), status: .ok)
+                return try JSONResponse.make(SingleResult(summary: summary, outcome: .duplicate), status: .ok)
             case .rejected(let error)?: return try ProblemDetails.invalidInput([error], what: feed.messageName).response()
             case nil: return try ProblemDetails.invalidInput([], what: feed.messageName).response()
             }
@@ -110,18 +108,18 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
             switch outcome {
             case .applied(let summary) where summary.isLate:
                 result.late += 1
-                result.results.append(ItemOutcome(index: index, outcome: "late", summary: summary))
+                result.results.append(ItemOutcome(index: index, outcome: .late, summary: summary))
             case .applied(let summary):
                 result.applied += 1
-                result.results.append(ItemOutcome(index: index, outcome: "applied", summary: summary))
+                result.results.append(ItemOutcome(index: index, outcome: .applied, summary: summary))
             case .duplicate(let summary):
                 result.duplicates += 1
-                result.results.append(ItemOutcome(index: index, outcome: "duplicate", summary: summary))
+                result.results.append(ItemOutcome(index: index, outcome: .duplicate, summary: summary))
             case .rejected(let error):
                 result.rejected += 1
                 errors.append(error)
                 result.results.append(ItemOutcome(
-                    index: index, outcome: "rejected",
+                    index: index, outcome: .rejected,
                     error: .init(index: error.index ?? index, field: error.field, reason: error.reason)))
             }
         }

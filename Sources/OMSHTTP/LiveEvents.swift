@@ -266,7 +266,7 @@ struct StreamController: Sendable {
                         if let maximum, sent >= maximum { break }
                     }
                     if let reason = subscription.reason {
-                        let data = #"{"reason":"\#(reason.rawValue)","detail":"\#(reason.explanation)"}"#
+                        let data = String(decoding: try JSONEncoder().encode(StreamClosed(reason)), as: UTF8.self)
                         try await writer.write(ByteBuffer(string: "event: stream.closed\ndata: \(data)\n\n"))
                     }
                     try await writer.finish(nil)

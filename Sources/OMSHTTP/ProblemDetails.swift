@@ -3,8 +3,8 @@ import HTTPTypes
 import Hummingbird
 import OMSFeeds
 
-/// An RFC 9457 problem document (`application/problem+json`).
-struct ProblemDetails: Encodable, Sendable {
+/// An RFC 9457 problem document (`application/problem+json`); thrown by a route, `ProblemMiddleware` answers it.
+struct ProblemDetails: Error, Encodable, Sendable {
     /// One refused field.
     struct FieldError: Encodable, Sendable {
         var index: Int?
@@ -35,21 +35,5 @@ struct ProblemDetails: Encodable, Sendable {
 
     func response() throws -> Response {
         try JSONResponse.make(self, status: HTTPResponse.Status(code: status), contentType: "application/problem+json")
-    }
-}
-
-/// JSON bodies with the API's one naming style (snake_case keys, ISO 8601 times).
-enum JSONResponse {
-    static func make(_ value: some Encodable, status: HTTPResponse.Status, contentType: String = "application/json")
-        throws -> Response
-    {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        let data = try encoder.encode(value)
-        return Response(
-            status: status,
-            headers: [.contentType: contentType],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

@@ -1,8 +1,10 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
 import NIOHTTP1
 import OMSStore
+import OpenAPIRuntime
 
 /// Every error answer is an RFC 9457 problem document: a refused parameter or field (400,
 /// `InvalidInput`), an unknown route (404),
@@ -10,10 +12,28 @@ import OMSStore
 /// `Retry-After`: `DatabaseUnavailable` or a connection failure), anything a route throws. An
 /// unexpected error is logged with the request and answered 500 without its
 /// details (they may name tables or values).
+///
+/// A route generated from openapi.json reports through OpenAPIRuntime's `ServerError`: the route's own
+/// error is answered as if the route were written by hand; a request its generated code could not
+/// decode (a parameter of the wrong type, a body not of the documented shape) is a 400 naming the
+/// parameter or field.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch {
+            return try answer(error, request: request, context: context)
+        }
+    }
+
+    func answer(_ error: any Error, request: Request, context: Context) throws -> Response {
+        do {
+            throw error
+        } catch let error as ServerError {
+            guard error.operationInput != nil else { return try Self.undecodable(error).problem.response() }
+            return try answer(error.underlyingError, request: request, context: context)
+        } catch let problem as ProblemDetails {
+            return try problem.response()
         } catch let error as InvalidInput {
             return try error.problem.response()
         } catch let error as HTTPParserError {
@@ -67,6 +87,33 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         ).response()
         response.headers[.retryAfter] = "\(DatabaseGate.retryAfterSeconds)"
         return response
+    }
+
+    /// A request a generated route could not decode, named by its parameter or field where the
+    /// decoding error says which.
+    static func undecodable(_ error: ServerError) -> InvalidInput {
+        var field: String?
+        var reason = error.causeDescription
+        if let decoding = error.underlyingError as? DecodingError {
+            switch decoding {
+            case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+                field = Self.name(context.codingPath)
+                reason = context.debugDescription
+            case .keyNotFound(let key, let context):
+                field = Self.name(context.codingPath + [key])
+                reason = "is required"
+            @unknown default:
+                break
+            }
+        }
+        return InvalidInput(field, reason.isEmpty ? "could not be read" : reason, title: "Invalid request")
+    }
+
+    /// `a.b[2].c` from a coding path (snake_case names, as the document has them).
+    static func name(_ path: [any CodingKey]) -> String? {
+        guard !path.isEmpty else { return nil }
+        return path.map { key in key.intValue.map { "[\($0)]" } ?? key.stringValue }.joined(separator: ".")
+            .replacingOccurrences(of: ".[", with: "[")
     }
 
     /// A body refused before it was read whole (413 over the limit, 408 too slow): read no more

@@ -1,10 +1,11 @@
 import Foundation
 import Hummingbird
 
-/// Refuses, before any route sees it, a query string that could not mean what it seems to:
-/// a parameter that is not percent-encoded UTF-8, one holding a control character (NUL
-/// among them: PostgreSQL text cannot hold it), or one given twice where a route reads one
-/// value (`?limit=1&limit=1000`: which one counts?). 400 naming the parameter.
+/// Refuses, before any route sees it, a query string or path parameter that could not mean what it
+/// seems to: a parameter that is not percent-encoded UTF-8, one holding a control character (NUL
+/// among them: PostgreSQL text cannot hold it), or a query parameter given twice where a route reads
+/// one value (`?limit=1&limit=1000`: which one counts?). 400 naming the parameter. (It runs once the
+/// request is routed, so the route's path parameters are known.)
 struct RequestHygieneMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Parameters a route reads as a list (`status=confirmed&status=restored`).
     static var repeatable: Set<String> { ["status"] }
@@ -14,6 +15,14 @@ struct RequestHygieneMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let query = request.uri.query, !query.isEmpty {
             try Self.check(query: query)
+        }
+        for (name, value) in context.parameters {
+            guard let text = Self.decoded(value) else {
+                throw InvalidInput(String(name), "is not percent-encoded UTF-8", title: "Invalid path parameter")
+            }
+            guard !Self.holdsControlCharacter(text) else {
+                throw InvalidInput(String(name), "holds a control character (such as NUL)", title: "Invalid path parameter")
+            }
         }
         return try await next(request, context)
     }
@@ -57,21 +66,6 @@ struct RequestHygieneMiddleware<Context: RequestContext>: RouterMiddleware {
     /// A name as it may be quoted back: at most 60 characters, control characters escaped.
     static func printable(_ text: Substring) -> String {
         String(text.prefix(60)).unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
-    }
-}
-
-extension Parameters {
-    /// A path parameter, percent-decoded (`/meters/M1000000%31` names M10000001); refused with 400
-    /// naming the parameter when its escapes are broken, its bytes not UTF-8, or it holds a control character.
-    func decoded(_ name: String) throws -> String {
-        let raw = try require(name)
-        guard let text = raw.removingPercentEncoding else {
-            throw InvalidInput(name, "is not percent-encoded UTF-8", title: "Invalid path parameter")
-        }
-        guard !RequestHygieneMiddleware<BasicRequestContext>.holdsControlCharacter(text) else {
-            throw InvalidInput(name, "holds a control character (such as NUL)", title: "Invalid path parameter")
-        }
-        return text
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import OMSFeeds
+import OMSDomain
 import Testing
 
 @Suite("SCADA decoder")
