@@ -35,14 +35,13 @@ struct DemoCommand: AsyncParsableCommand {
         try await database.withDatabase(database: Self.databaseName, logger: logger) { configuration, description in
             try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
                 if isManaged {
-                    try await client.query("DROP SCHEMA public CASCADE", logger: logger)
-                    try await client.query("CREATE SCHEMA public", logger: logger)
+                    try await DatabaseReset(client: client, logger: logger).recreatePublicSchema()
                 }
                 let summary = try await MigrationRunner.bundled(logger: logger).migrate(client)
                 print("database  \(description)")
                 print("schema    version \(summary.schemaVersion)")
-                let existing = try await client.query("SELECT count(*) FROM oms_meters", logger: logger)
-                for try await count in existing.decode(Int.self) where count > 0 {
+                let count = try await DemoStore(client: client, logger: logger).meterCount()
+                if count > 0 {
                     throw ValidationError("the demo loads a sample network and needs an empty registry; this one holds \(count) meters")
                 }
                 try await SampleNetwork.load(into: client, logger: logger)
@@ -64,16 +63,10 @@ struct DemoCommand: AsyncParsableCommand {
 
     func printReport(client: PostgresClient, logger: Logger) async throws {
         print("\nSample network loaded: network_substations_with_meters")
-        let rows = try await client.query(
-            """
-            SELECT substation_id, name, feeder_count, total_meters, online_meters, offline_meters, unknown_meters
-              FROM network_substations_with_meters ORDER BY substation_id
-            """, logger: logger)
         var table = TextTable(columns: ["substation", "name", "feeders", "meters", "online", "offline", "unknown"])
-        for try await (id, name, feeders, total, online, offline, unknown) in rows.decode(
-            (String, String?, Int, Int, Int, Int, Int).self)
-        {
-            table.append([id, name ?? "", "\(feeders)", "\(total)", "\(online)", "\(offline)", "\(unknown)"])
+        for s in try await DemoStore(client: client, logger: logger).substationsWithMeters() {
+            table.append([s.substationID, s.name ?? "", "\(s.feederCount)", "\(s.totalMeters)", "\(s.onlineMeters)",
+                          "\(s.offlineMeters)", "\(s.unknownMeters)"])
         }
         print(table.render())
 
@@ -112,10 +105,8 @@ struct DemoCommand: AsyncParsableCommand {
     func replayMeterEvidence(client: PostgresClient, logger: Logger) async throws {
         let formatter = ISO8601DateFormatter()
         let time = { (seconds: Double) in formatter.string(from: Date().addingTimeInterval(seconds)) }
-        let rows = try await client.query(
-            "SELECT asset_mrid FROM oms_meters WHERE meter_number = 'M10000304'", logger: logger)
-        var asset = ""
-        for try await value in rows.decode(String.self) { asset = value }
+        let store = DemoStore(client: client, logger: logger)
+        let asset = try await store.assetMRID(meterNumber: "M10000304") ?? ""
         let kaifa = """
             <soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>
             <ns0:CreatedEndDeviceEvents xmlns:ns0="http://iec.ch/TC57/2011/schema/message" xmlns:ns2="http://iec.ch/TC57/2011/EndDeviceEvents#">
@@ -134,13 +125,9 @@ struct DemoCommand: AsyncParsableCommand {
             guard case .applied(let summary)? = outcomes.first else {
                 throw ValidationError("the demo's \(feed) message was not applied: \(outcomes)")
             }
-            let state = try await client.query(
-                """
-                SELECT event_id, status, confidence_score::text, array_to_string(source_types, '+')
-                  FROM oms_active_outages WHERE id = \(summary.outageEventIDs.first)
-                """, logger: logger)
-            for try await (id, status, confidence, sources) in state.decode((String, String, String, String).self) {
-                table.append([feed, summary.meterNumbers.joined(separator: ", "), id, status, confidence, sources])
+            if let state = try await store.activeOutageState(id: summary.outageEventIDs.first) {
+                table.append([feed, summary.meterNumbers.joined(separator: ", "), state.eventID, state.status, state.confidence,
+                              state.sourceTypes])
             }
         }
         try await record("kaifa", try await FeedIngestor(.kaifa, client: client, logger: logger).ingest(body: Array(kaifa.utf8)))
@@ -152,19 +139,11 @@ struct DemoCommand: AsyncParsableCommand {
 
     func printOutages(client: PostgresClient, logger: Logger) async throws {
         print("\nOutage (oms_active_outages)")
-        let rows = try await client.query(
-            """
-            SELECT event_id, status, confidence_score::text, affected_meters_count, affected_customers_count,
-                   substation_code, feeder_code, root_cause, source_count
-              FROM oms_active_outages
-            """, logger: logger)
         var outages = TextTable(columns: ["event_id", "status", "confidence", "meters", "customers", "substation",
                                           "feeder", "root cause", "sources"])
-        for try await (id, status, confidence, meters, customers, substation, feeder, cause, sources) in rows.decode(
-            (String, String, String, Int, Int, String?, String?, String?, Int).self)
-        {
-            outages.append([id, status, confidence, "\(meters)", "\(customers)", substation ?? "", feeder ?? "",
-                            cause ?? "", "\(sources)"])
+        for o in try await DemoStore(client: client, logger: logger).activeOutages() {
+            outages.append([o.eventID, o.status, o.confidence, "\(o.affectedMeters)", "\(o.affectedCustomers)",
+                            o.substationCode ?? "", o.feederCode ?? "", o.rootCause ?? "", "\(o.sourceCount)"])
         }
         print(outages.render())
     }

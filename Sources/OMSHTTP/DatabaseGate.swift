@@ -283,8 +283,7 @@ public final class DatabaseGate: Service, Sendable {
         }
         do {
             try await withTimeout(seconds: Double(probeTimeout.components.seconds) + Double(probeTimeout.components.attoseconds) / 1e18) {
-                let rows = try await self.client.query("SELECT 1", logger: self.logger)
-                for try await _ in rows {}
+                try await DatabasePing(client: self.client, logger: self.logger).run()
             }
             return .reachable
         } catch is TimeoutError {
@@ -303,8 +302,7 @@ public final class DatabaseGate: Service, Sendable {
         let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
         do {
             try await withTimeout(seconds: seconds) { () async throws -> Void in
-                let rows = try await self.client.query("SELECT 1", logger: self.logger)
-                for try await _ in rows {}
+                try await DatabasePing(client: self.client, logger: self.logger).run()
             }
             return true
         } catch {

@@ -53,15 +53,10 @@ public final class ServiceMetrics: Sendable {
 
     /// The text exposition, after reading the outage counts from the database.
     func exposition(client: PostgresClient, logger: Logger) async throws -> String {
-        var counts: [String: Int] = [:]
-        let rows = try await client.query(
-            "SELECT status, count(*)::int FROM oms_outage_events GROUP BY status", logger: logger)
-        for try await (status, count) in rows.decode((String, Int).self) { counts[status] = count }
-        let statuses = try await client.query("SELECT unnest(oms_outage_statuses())", logger: logger)
-        for try await status in statuses.decode(String.self) {
+        for (status, count) in try await OutageQueries(client: client, logger: logger).countsByStatus() {
             registry.makeGauge(
                 name: "oms_outages", labels: [("status", status)], help: "Outages in the database, by status."
-            ).set(Double(counts[status] ?? 0))
+            ).set(Double(count))
         }
         return registry.emitToString()
     }

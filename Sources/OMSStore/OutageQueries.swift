@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import OMSAPI
 import PostgresNIO
 
 /// Which outages to list (`oms_outages`); nil means "any".
@@ -29,22 +30,35 @@ public struct OutageQueries: Sendable {
         self.logger = logger
     }
 
-    /// A page of outages, newest first: each as a JSON object with its `cursor`.
+    /// A page of outages, newest first, each with its `cursor`.
     /// Throws SQLSTATE 22023 naming the argument (p_status, p_from, p_substation, p_cursor) for a bad filter.
-    public func listJSON(_ filter: OutageFilter, limit: Int, cursor: String?) async throws -> [(json: String, cursor: String)] {
-        try await client.jsonPage(
+    public func list(_ filter: OutageFilter, limit: Int, cursor: String?) async throws -> [Components.Schemas.Outage] {
+        try await client.apiRows(
             """
-            SELECT row_to_json(o)::text, o.cursor
+            SELECT to_jsonb(o)
               FROM oms_outages(\(filter.statuses), \(filter.active), \(filter.from), \(filter.to), \(filter.substation),
                                \(Int32(limit)), \(cursor)) o
-            """, logger: logger)
+            """, as: Components.Schemas.Outage.self, logger: logger)
     }
 
-    /// One outage with its sources, timeline and meters as a JSON document; nil when there is none.
-    public func detailJSON(eventID: String) async throws -> String? {
-        let rows = try await client.query("SELECT oms_outage_detail(\(eventID))::text", logger: logger)
-        for try await json in rows.decode(String?.self) { return json }
+    /// One outage with its sources, timeline and meters; nil when there is none.
+    public func detail(eventID: String) async throws -> Components.Schemas.OutageDetail? {
+        let rows = try await client.query("SELECT oms_outage_detail(\(eventID))", logger: logger)
+        for try await detail in rows.decode(Components.Schemas.OutageDetail?.self, context: APIRows.context) { return detail }
         return nil
+    }
+
+    /// How many outages the database holds in each status, for every status `oms_outage_statuses()`
+    /// names (in its order; 0 for a status no outage has).
+    public func countsByStatus() async throws -> [(status: String, count: Int)] {
+        var counts: [String: Int] = [:]
+        let rows = try await client.query(
+            "SELECT status, count(*)::int FROM oms_outage_events GROUP BY status", logger: logger)
+        for try await (status, count) in rows.decode((String, Int).self) { counts[status] = count }
+        var result: [(status: String, count: Int)] = []
+        let statuses = try await client.query("SELECT unnest(oms_outage_statuses())", logger: logger)
+        for try await status in statuses.decode(String.self) { result.append((status, counts[status] ?? 0)) }
+        return result
     }
 }
 

@@ -1,118 +1,63 @@
+import Foundation
 import OMSStore
 import OMSTestSupport
 import PostgresNIO
 import Testing
 
-/// The seed README's SQL, verbatim: its "Common Queries", "Useful Views",
-/// "Run Validation Query" and the read-only queries of its "Testing" section.
+/// The seed README's SQL, verbatim: its "Common Queries", "Useful Views", "Run Validation Query" and
+/// the read-only queries of its "Testing" section, as `docs/sql-contract.md` states them (each example
+/// under "## Example queries": a `### name`, the query in a sql block, then `columns:` it must return).
 /// Run through psql, as a user holding that document would.
 enum SeedSQL {
-    static let offlineMetersBySubstation = """
-        SELECT 
-            m.meter_number,
-            m.power_status,
-            m.last_communication,
-            c.phone as customer_phone,
-            ns.name as substation_name
-        FROM oms_meters m
-        JOIN network_substation_meters nsm ON m.id = nsm.meter_id
-        JOIN network_substations ns ON nsm.substation_id = ns.id
-        LEFT JOIN oms_customers c ON m.customer_id = c.id
-        WHERE ns.substation_id = 'SS001'
-        AND (m.power_status = 'off' OR m.communication_status = 'offline')
-        ORDER BY nsm.priority ASC;
-        """
+    /// One example of the contract.
+    struct Example: Sendable {
+        var name: String
+        var sql: String
+        var columns: [String]
+    }
 
-    static let scadaEventsWithMeterImpact = """
-        SELECT 
-            se.substation_id,
-            se.feeder_id,
-            se.event_timestamp,
-            se.affected_meter_count,
-            oe.event_id as outage_event_id,
-            oe.affected_customers_count
-        FROM scada_events se
-        LEFT JOIN oms_outage_events oe ON se.outage_event_id = oe.id
-        WHERE se.event_timestamp >= NOW() - INTERVAL '24 hours'
-        AND se.affected_meter_count > 0
-        ORDER BY se.event_timestamp DESC;
-        """
+    /// Every example of `docs/sql-contract.md`, in its order.
+    static let all: [Example] = {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/sql-contract.md").path
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+              let section = text.components(separatedBy: "## Example queries").dropFirst().first?
+                .components(separatedBy: "\n## ").first else { return [] }
+        var examples: [Example] = []
+        for block in section.components(separatedBy: "\n### ").dropFirst() {
+            let name = String(block.prefix { $0 != "\n" }).lowercased()
+            guard let open = block.range(of: "```sql\n"), let close = block.range(of: "\n```", range: open.upperBound..<block.endIndex),
+                  let columnsLine = block[close.upperBound...].split(separator: "\n").first(where: { $0.hasPrefix("columns: ") })
+            else { continue }
+            let columns = columnsLine.dropFirst("columns: ".count).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            examples.append(Example(name: name, sql: String(block[open.upperBound..<close.lowerBound]), columns: columns))
+        }
+        return examples
+    }()
 
-    static let meterStatusHistory = """
-        SELECT 
-            mse.event_timestamp,
-            mse.event_type,
-            mse.source_type,
-            mse.previous_status || ' → ' || mse.new_status as status_change,
-            mse.confidence_score
-        FROM oms_meter_status_events mse
-        JOIN oms_meters m ON mse.meter_id = m.id
-        WHERE m.meter_number = 'M12345678'
-        ORDER BY mse.event_timestamp DESC
-        LIMIT 20;
-        """
+    /// The example of this name (the heading, lower case).
+    static func sql(_ name: String) -> String { all.first { $0.name == name }?.sql ?? "SELECT 'no example named \(name)'" }
 
-    static let substationsWithMeters = "SELECT * FROM network_substations_with_meters;"
-
-    static let metersWithTopologyOff = """
-        SELECT * FROM oms_meters_with_topology
-        WHERE power_status = 'off';
-        """
-
-    static let activeOutages = "SELECT * FROM oms_active_outages;"
-
-    static let validationQuery = """
-        -- Should show summary of meters by source
-        SELECT 
-            COUNT(*) as total_meters,
-            COUNT(CASE WHEN onu_id IS NOT NULL THEN 1 END) as from_onu,
-            COUNT(CASE WHEN asset_mrid IS NOT NULL THEN 1 END) as from_kaifa,
-            COUNT(CASE WHEN substation_id IS NOT NULL THEN 1 END) as linked_to_substation,
-            COUNT(CASE WHEN customer_id IS NOT NULL THEN 1 END) as linked_to_customer
-        FROM oms_meters
-        WHERE status = 'active';
-        """
-
-    static let testingOutageBySubstation = "SELECT * FROM oms_outage_events WHERE root_cause LIKE '%SS001%';"
-    static let testingAffectedMeterCount = "SELECT COUNT(*) FROM scada_event_affected_meters;"
-    static let testingStatusBySubstation = """
-        SELECT power_status, COUNT(*) 
-        FROM oms_meters 
-        WHERE substation_id = (SELECT id FROM network_substations WHERE substation_id = 'SS001')
-        GROUP BY power_status;
-        """
-
-    /// Each query with the columns it must return.
-    static let all: [(name: String, sql: String, columns: [String])] = [
-        ("offline meters by substation", offlineMetersBySubstation,
-         ["meter_number", "power_status", "last_communication", "customer_phone", "substation_name"]),
-        ("SCADA events with meter impact", scadaEventsWithMeterImpact,
-         ["substation_id", "feeder_id", "event_timestamp", "affected_meter_count", "outage_event_id",
-          "affected_customers_count"]),
-        ("meter status history", meterStatusHistory,
-         ["event_timestamp", "event_type", "source_type", "status_change", "confidence_score"]),
-        ("substations with meters", substationsWithMeters,
-         ["substation_id", "name", "total_meters", "online_meters", "offline_meters", "unknown_meters"]),
-        ("meters with topology", metersWithTopologyOff,
-         ["meter_number", "power_status", "communication_status", "customer_name", "customer_phone",
-          "substation_code", "substation_name", "feeder_code", "feeder_name", "dp_code", "dp_name"]),
-        ("active outages", activeOutages,
-         ["event_id", "status", "confidence_score", "affected_customers_count", "substation_name", "feeder_name",
-          "source_count", "scada_sources", "onu_sources", "kaifa_sources", "call_center_sources"]),
-        ("validation query", validationQuery,
-         ["total_meters", "from_onu", "from_kaifa", "linked_to_substation", "linked_to_customer"]),
-        ("testing: outage by root cause", testingOutageBySubstation,
-         ["id", "event_id", "event_type", "status", "severity", "confidence_score", "affected_customers_count",
-          "affected_meters_count", "root_cause", "description", "substation_id", "feeder_id", "dp_id",
-          "event_latitude", "event_longitude", "first_detected_at", "estimated_restoration_time",
-          "actual_restoration_time", "last_updated_at", "created_at"]),
-        ("testing: affected meter count", testingAffectedMeterCount, ["count"]),
-        ("testing: status by substation", testingStatusBySubstation, ["power_status", "count"]),
-    ]
+    static var offlineMetersBySubstation: String { sql("offline meters by substation") }
+    static var scadaEventsWithMeterImpact: String { sql("scada events with meter impact") }
+    static var meterStatusHistory: String { sql("meter status history") }
+    static var substationsWithMeters: String { sql("substations with meters") }
+    static var metersWithTopologyOff: String { sql("meters with topology") }
+    static var activeOutages: String { sql("active outages") }
+    static var validationQuery: String { sql("validation query") }
+    static var testingOutageBySubstation: String { sql("testing: outage by root cause") }
+    static var testingAffectedMeterCount: String { sql("testing: affected meter count") }
+    static var testingStatusBySubstation: String { sql("testing: status by substation") }
 }
 
 @Suite("The seed README's SQL runs verbatim")
 struct SeedContractTests {
+    @Test("docs/sql-contract.md states the seed's ten example queries, each with its columns")
+    func contractHasEveryExample() {
+        #expect(SeedSQL.all.count == 10, "\(SeedSQL.all.map(\.name))")
+        #expect(SeedSQL.all.allSatisfy { !$0.columns.isEmpty && $0.sql.uppercased().contains("SELECT") })
+    }
+
     @Test("every example answers with its columns on an empty database", arguments: SeedSQL.all.map(\.name))
     func onEmptyDatabase(name: String) async throws {
         let example = try #require(SeedSQL.all.first { $0.name == name })

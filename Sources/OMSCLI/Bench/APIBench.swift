@@ -146,24 +146,13 @@ struct APIBench: AsyncParsableCommand {
 
     /// 50 meters with 100 history rows each (not applied: no status changes, no announcements).
     static func historyMeters(client: PostgresClient, logger: Logger) async throws -> [String] {
-        try await removeHistory(client: client, logger: logger)
-        try await client.query(
-            """
-            INSERT INTO oms_meter_status_events (meter_id, event_type, source_type, source_event_id, status_field,
-                                                 previous_status, new_status, event_timestamp, applied)
-            SELECT m.id, 'bench', 'manual', 'API-BENCH-' || g, 'power_status', 'on', 'on', now() - make_interval(secs => g), false
-              FROM (SELECT id FROM oms_meters ORDER BY meter_number LIMIT 50) m, generate_series(1, 100) g
-            """, logger: logger)
-        var numbers: [String] = []
-        for try await number in try await client.query(
-            "SELECT meter_number FROM oms_meters ORDER BY meter_number LIMIT 50", logger: logger).decode(String.self) {
-            numbers.append(number)
-        }
-        return numbers
+        let store = APIBenchStore(client: client, logger: logger)
+        try await store.removeHistoryRows()
+        try await store.addHistoryRows()
+        return try await store.historyMeterNumbers()
     }
 
     static func removeHistory(client: PostgresClient, logger: Logger) async throws {
-        try await client.query(
-            "DELETE FROM oms_meter_status_events WHERE source_type = 'manual' AND source_event_id LIKE 'API-BENCH-%'", logger: logger)
+        try await APIBenchStore(client: client, logger: logger).removeHistoryRows()
     }
 }

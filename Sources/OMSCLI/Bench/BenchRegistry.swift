@@ -56,29 +56,18 @@ enum BenchRegistry {
         return parts
     }
 
-    /// The number of active meters of a complete benchmark registry, or nil when
-    /// there is none (no schema, or one built another way before).
-    static func meterCount(_ client: PostgresClient, logger: Logger) async throws -> Int? {
-        let exists = try await client.query("SELECT to_regclass('oms_meters') IS NOT NULL", logger: logger)
-        for try await present in exists.decode(Bool.self) where !present { return nil }
-        let rows = try await client.query(
-            """
-            SELECT CASE WHEN EXISTS (SELECT 1 FROM oms_meters WHERE meter_number = 'B00000001')
-                        THEN -1 ELSE (SELECT count(*)::int FROM oms_meters WHERE status = 'active') END
-            """, logger: logger)
-        for try await count in rows.decode(Int.self) { return count }
-        return nil
-    }
-
     /// Migrates the database and makes sure it holds a complete registry of `size`
     /// meters, building it (from an empty schema) when not.
     static func prepare(size: Int, rebuild: Bool, client: PostgresClient, logger: Logger) async throws {
-        if rebuild { try await resetSchema(client, logger: logger) }
+        let reset = DatabaseReset(client: client, logger: logger)
+        if rebuild { try await reset.recreatePublicSchema() }
         try await MigrationRunner.bundled(logger: logger).migrate(client)
-        let existing = try await meterCount(client, logger: logger)
+        // The active meters of a complete benchmark registry; nil when there is no schema, -1 for
+        // meters built another way before.
+        let existing = try await BenchmarkRegistryStore(client: client, logger: logger).activeMeterCount()
         if existing == size { return }
         if existing != 0 {
-            try await resetSchema(client, logger: logger)
+            try await reset.recreatePublicSchema()
             try await MigrationRunner.bundled(logger: logger).migrate(client)
         }
         let clock = ContinuousClock()
@@ -86,11 +75,6 @@ enum BenchRegistry {
         FileHandle.standardError.write(Data("building a registry of \(size) meters (simulated, imported)...\n".utf8))
         try await build(size: size, client: client, logger: logger)
         FileHandle.standardError.write(Data("built in \(clock.now - started)\n".utf8))
-    }
-
-    static func resetSchema(_ client: PostgresClient, logger: Logger) async throws {
-        try await client.query("DROP SCHEMA public CASCADE", logger: logger)
-        try await client.query("CREATE SCHEMA public", logger: logger)
     }
 
     /// Fills an empty, migrated database with `size` meters: the simulated networks imported,
@@ -112,42 +96,9 @@ enum BenchRegistry {
             }
         }
         let started = ContinuousClock.now
-        try await client.query(
-            """
-            UPDATE oms_meters m
-               SET power_status = CASE WHEN s.n % 20 = 0 THEN 'off' ELSE 'on' END,
-                   communication_status = CASE WHEN s.n % 33 = 0 THEN 'offline' ELSE 'online' END,
-                   last_communication = now() - make_interval(secs => s.n % 600)
-              FROM (SELECT id, substr(meter_number, 2)::int - 10000000 AS n FROM oms_meters) s
-             WHERE s.id = m.id
-            """, logger: logger)
+        try await BenchmarkRegistryStore(client: client, logger: logger).setStatesByMeterIndex()
         FileHandle.standardError.write(Data("  states set in \(ContinuousClock.now - started)\n".utf8))
-        try await client.query("VACUUM ANALYZE", logger: logger)
-    }
-
-    /// Undoes one SCADA event completely (untimed, between benchmark runs), so that
-    /// every run does the first-time work: meter statuses back, audit rows, outage
-    /// and event gone.
-    static func undo(scadaEventID: String, client: PostgresClient, logger: Logger) async throws {
-        try await client.withTransaction(logger: logger) { connection in
-            try await connection.query(
-                """
-                UPDATE oms_meters m
-                   SET power_status = a.meter_status_before, last_status_change = NULL, last_power_change = NULL
-                  FROM scada_event_affected_meters a
-                 WHERE a.scada_event_id = \(scadaEventID)::uuid AND m.id = a.meter_id
-                   AND m.power_status IS DISTINCT FROM a.meter_status_before
-                """, logger: logger)
-            try await connection.query(
-                "DELETE FROM oms_meter_status_events WHERE source_type = 'scada' AND source_event_id = \(scadaEventID)",
-                logger: logger)
-            try await connection.query(
-                """
-                DELETE FROM oms_outage_events
-                 WHERE id = (SELECT outage_event_id FROM scada_events WHERE id = \(scadaEventID)::uuid)
-                """, logger: logger)
-            try await connection.query("DELETE FROM scada_events WHERE id = \(scadaEventID)::uuid", logger: logger)
-        }
+        try await DatabaseMaintenance(client: client, logger: logger).vacuumAnalyze()
     }
 }
 

@@ -33,8 +33,10 @@ struct BenchRunner: Sendable {
     // MARK: - SQL
 
     func runSQL(_ client: PostgresClient) async throws -> [BenchRow] {
+        let ping = DatabasePing(client: client, logger: logger)
+        let store = SCADABenchStore(client: client, logger: logger)
         let baseline = try await LatencySample.measure(iterations: iterations) { _ in
-            try await drain(client.query("SELECT 1", logger: logger))
+            try await ping.run()
         }
         func row(_ operation: String, _ sample: LatencySample, goal: Double?) -> BenchRow {
             BenchRow(operation: operation, meters: size, path: "SQL", runs: sample.count, p50: sample.p50,
@@ -45,20 +47,16 @@ struct BenchRunner: Sendable {
 
         let trips = try await measureWrites(iterations: iterations, client: client) { index in
             let (substation, feeder) = pool[index % pool.count]
-            return try await scadaEventID(client.query(
-                "SELECT insert_scada_event_with_meter_check(\(message(substation, feeder, id: "BENCH-\(run)-FT-\(index)"))::jsonb)::text",
-                logger: logger))
+            return try await store.insertSCADAEventWithMeterCheck(message(substation, feeder, id: "BENCH-\(run)-FT-\(index)"))
         }
         let substation = try await measureWrites(iterations: heavyIterations, client: client) { index in
-            try await scadaEventID(client.query(
-                "SELECT insert_scada_event_with_meter_check(\(message(BenchRegistry.tenThousandSubstation, nil, id: "BENCH-\(run)-SS-\(index)"))::jsonb)::text",
-                logger: logger))
+            try await store.insertSCADAEventWithMeterCheck(message(BenchRegistry.tenThousandSubstation, nil, id: "BENCH-\(run)-SS-\(index)"))
         }
         let lookup1K = try await LatencySample.measure(iterations: iterations) { _ in
-            try await drain(client.query("SELECT * FROM get_meters_by_substation(\(BenchRegistry.thousandSubstation))", logger: logger))
+            try await store.metersBySubstation(BenchRegistry.thousandSubstation)
         }
         let lookup10K = try await LatencySample.measure(iterations: heavyIterations) { _ in
-            try await drain(client.query("SELECT * FROM get_meters_by_substation(\(BenchRegistry.tenThousandSubstation))", logger: logger))
+            try await store.metersBySubstation(BenchRegistry.tenThousandSubstation)
         }
         return [
             row("round trip (baseline)", baseline, goal: nil),
@@ -69,15 +67,16 @@ struct BenchRunner: Sendable {
         ]
     }
 
-    /// Times a write, then undoes it (untimed) so the next run starts from the same state.
-    func measureWrites(iterations: Int, client: PostgresClient, _ write: @escaping (Int) async throws -> String)
+    /// Times a SCADA event's write, then undoes it (untimed) so the next run starts from the same state.
+    func measureWrites(iterations: Int, client: PostgresClient, _ write: @escaping (Int) async throws -> UUID)
         async throws -> LatencySample
     {
-        var lastEvent = ""
+        let store = SCADABenchStore(client: client, logger: logger)
+        var lastEvent: UUID?
         return try await LatencySample.measure(iterations: iterations) { index in
             lastEvent = try await write(index)
         } between: { _ in
-            try await BenchRegistry.undo(scadaEventID: lastEvent, client: client, logger: logger)
+            if let lastEvent { try await store.undoSCADAEvent(lastEvent) }
         }
     }
 
@@ -88,16 +87,6 @@ struct BenchRunner: Sendable {
             {"eventId": "\(id)", "eventType": "breaker_trip", "alarmType": "fault", "severity": "critical", \
             "substationId": "\(substation)"\(feederField), "timestamp": "\(time)"}
             """
-    }
-
-    func scadaEventID(_ rows: PostgresRowSequence) async throws -> String {
-        var json = ""
-        for try await text in rows.decode(String.self) { json = text }
-        return try JSONDecoder().decode(SCADACheckSummary.self, from: Data(json.utf8)).scadaEventID.uuidString
-    }
-
-    func drain(_ rows: PostgresRowSequence) async throws {
-        for try await _ in rows {}
     }
 
     // MARK: - HTTP
@@ -114,8 +103,8 @@ struct BenchRunner: Sendable {
         func send(_ method: HTTPMethod, _ path: String, body: String? = nil) async throws -> ByteBuffer {
             try await endpoint.send(method, path, body: body)
         }
-        func eventID(_ buffer: ByteBuffer) throws -> String {
-            try JSONDecoder().decode(SCADACheckSummary.self, from: Data(buffer.readableBytesView)).scadaEventID.uuidString
+        func eventID(_ buffer: ByteBuffer) throws -> UUID {
+            try JSONDecoder().decode(SCADACheckSummary.self, from: Data(buffer.readableBytesView)).scadaEventID
         }
         let baseline = try await LatencySample.measure(iterations: iterations) { _ in _ = try await send(.GET, "/health") }
         func row(_ operation: String, _ sample: LatencySample) -> BenchRow {

@@ -58,7 +58,7 @@ struct ImportBench: AsyncParsableCommand {
         let files = try RegistryImporter.files(at: folder)
         let (first, second, baseline) = try await database.withDatabase(database: "oms_bench_import", logger: logger) { configuration, _ in
             try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
-                try await BenchRegistry.resetSchema(client, logger: logger)
+                try await DatabaseReset(client: client, logger: logger).recreatePublicSchema()
                 _ = try await MigrationRunner.bundled(logger: logger).migrate(client)
                 let importer = RegistryImporter(client: client, logger: logger, progressInterval: 250_000) { file, rows in
                     FileHandle.standardError.write(Data("\((file as NSString).lastPathComponent): \(rows) rows read\n".utf8))
@@ -75,7 +75,7 @@ struct ImportBench: AsyncParsableCommand {
                     return results
                 }
                 let first = try await importAll()
-                try await client.query("VACUUM ANALYZE", logger: logger)
+                try await DatabaseMaintenance(client: client, logger: logger).vacuumAnalyze()
                 let second = try await importAll()
                 let meterFile = files.first { $0.kind == .meters }!
                 let started = ContinuousClock.now

@@ -138,6 +138,8 @@ struct ProximitySearch: Sendable {
     let logger: Logger
     let radius: Double
 
+    var store: ProximityBenchStore { ProximityBenchStore(client: client, logger: logger) }
+
     func measure(meters: Int, iterations: Int, scanRuns: Int, seed: UInt64) async throws -> ProximityBench.Result {
         var generator = SeededRandom(seed: seed)
         let meterNumbers = (0..<(iterations + 3)).map { _ in
@@ -149,18 +151,17 @@ struct ProximitySearch: Sendable {
         }
         let points = try await locations(of: centres)
 
+        let (ping, store) = (DatabasePing(client: client, logger: logger), store)
         let selectOne = try await LatencySample.measure(iterations: iterations) { _ in
-            try await drain(client.query("SELECT 1", logger: logger))
+            try await ping.run()
         }
         let primaryKey = try await LatencySample.measure(iterations: iterations) { index in
-            try await drain(client.query(
-                "SELECT * FROM oms_meters WHERE meter_number = \(meterNumbers[index])", logger: logger))
+            try await store.meterByNumber(meterNumbers[index])
         }
         var returned: [Int] = []
         let search = try await LatencySample.measure(iterations: iterations) { index in
             let (latitude, longitude) = points[index]
-            let count = try await drain(client.query(
-                "SELECT * FROM oms_meters_within(\(latitude), \(longitude), \(radius))", logger: logger))
+            let count = try await store.metersWithin(latitude: latitude, longitude: longitude, radius: radius)
             if index >= 3 { returned.append(count) }
         }
         var server = LatencySample()
@@ -172,14 +173,7 @@ struct ProximitySearch: Sendable {
         if scanRuns > 0 {
             let scan = try await LatencySample.measure(iterations: scanRuns, warmup: 1) { index in
                 let (latitude, longitude) = points[index % points.count]
-                try await drain(client.query(
-                    """
-                    SELECT id, meter_number, oms_earth_distance_km(\(latitude), \(longitude), location_lat, location_lng) AS distance_km
-                      FROM oms_meters
-                     WHERE status = 'active'
-                       AND oms_earth_distance_km(\(latitude), \(longitude), location_lat, location_lng) <= \(radius)
-                     ORDER BY distance_km
-                    """, logger: logger))
+                try await store.metersWithinByFullScan(latitude: latitude, longitude: longitude, radius: radius)
             }
             scanP50 = scan.p50
         }
@@ -195,11 +189,8 @@ struct ProximitySearch: Sendable {
 
     /// The server's time for one search (planning and execution), without the transfer of its rows.
     func executionTime(latitude: Double, longitude: Double) async throws -> Duration {
-        let rows = try await client.query(
-            "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY) SELECT * FROM oms_meters_within(\(latitude), \(longitude), \(radius))",
-            logger: logger)
         var milliseconds = 0.0
-        for try await line in rows.decode(String.self) {
+        for line in try await store.explainAnalyzeMetersWithin(latitude: latitude, longitude: longitude, radius: radius) {
             for label in ["Planning Time: ", "Execution Time: "] {
                 guard let range = line.range(of: label) else { continue }
                 milliseconds += Double(line[range.upperBound...].prefix { $0 == "." || $0.isNumber }) ?? 0
@@ -210,32 +201,17 @@ struct ProximitySearch: Sendable {
 
     /// The plan's node types and indexes, outermost first (e.g. "Sort > Bitmap Heap Scan > Bitmap Index Scan on ...").
     func planSummary(latitude: Double, longitude: Double) async throws -> String {
-        let rows = try await client.query(
-            "EXPLAIN (COSTS OFF) SELECT * FROM oms_meters_within(\(latitude), \(longitude), \(radius))", logger: logger)
         var nodes: [String] = []
-        for try await line in rows.decode(String.self) {
+        for line in try await store.explainMetersWithin(latitude: latitude, longitude: longitude, radius: radius) {
             let node = line.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "->  ", with: "")
             if line.contains("->") || nodes.isEmpty { nodes.append(node) }
         }
         return nodes.joined(separator: " > ")
     }
 
-    /// Reads every row; returns how many there were.
-    @discardableResult
-    func drain(_ rows: PostgresRowSequence) async throws -> Int {
-        var count = 0
-        for try await _ in rows { count += 1 }
-        return count
-    }
-
     /// The locations of the given meters, in the same order.
     func locations(of numbers: [String]) async throws -> [(latitude: Double, longitude: Double)] {
-        var found: [String: (latitude: Double, longitude: Double)] = [:]
-        let rows = try await client.query(
-            "SELECT meter_number, location_lat, location_lng FROM oms_meters WHERE meter_number = ANY(\(numbers))", logger: logger)
-        for try await (number, latitude, longitude) in rows.decode((String, Double, Double).self) {
-            found[number] = (latitude, longitude)
-        }
+        let found = try await store.locations(of: numbers)
         return try numbers.map { number in
             guard let point = found[number] else { throw NoMeterError(number: number) }
             return point

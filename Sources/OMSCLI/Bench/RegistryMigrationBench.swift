@@ -65,7 +65,7 @@ struct RegistryMigrationBench: AsyncParsableCommand {
         let (rows, duplicates) = (rows, duplicates)
         let result = try await database.withDatabase(database: Self.databaseName, logger: logger) { configuration, _ in
             try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
-                try await BenchRegistry.resetSchema(client, logger: logger)
+                try await DatabaseReset(client: client, logger: logger).recreatePublicSchema()
                 _ = try await MigrationRunner.bundled(logger: logger).migrate(client)
                 let source = MigrationSourceRows(rows: rows, duplicatePercent: duplicates)
                 let generated = ContinuousClock.now
@@ -78,7 +78,7 @@ struct RegistryMigrationBench: AsyncParsableCommand {
                 let (first, seconds) = try await Self.timed { try await migration.run(reportLimit: 0) }
                 FileHandle.standardError.write(Data("first build: \(first.metersInserted) meters in \(seconds) s\n".utf8))
 
-                try await client.query("VACUUM ANALYZE oms_meters", logger: logger)
+                try await DatabaseMaintenance(client: client, logger: logger).vacuumAnalyzeMeters()
                 try await Self.checkpoint(client, logger: logger)
                 let (second, refreshSeconds) = try await Self.timed { try await migration.run(reportLimit: 0) }
 
@@ -125,7 +125,7 @@ struct RegistryMigrationBench: AsyncParsableCommand {
     /// (Needs superuser or pg_checkpoint; without, the step is simply not preceded by one.)
     static func checkpoint(_ client: PostgresClient, logger: Logger) async throws {
         do {
-            try await client.query("CHECKPOINT", logger: logger)
+            try await DatabaseMaintenance(client: client, logger: logger).checkpoint()
         } catch where error.databaseSQLState == "42501" {
             logger.notice("no CHECKPOINT before the timed step: \(error.readableDatabaseMessage)")
         }
@@ -145,88 +145,23 @@ struct MigrationSourceRows: Sendable {
     var duplicateRows: Int { rows * duplicatePercent / 100 }
     var uniqueRows: Int { rows - duplicateRows }
 
+    /// Writes the rows (`RegistryMigrationBenchStore.insertSourceRows`), then refreshes the statistics.
     func generate(_ client: PostgresClient, logger: Logger) async throws {
-        let (u, d) = (uniqueRows, duplicateRows)
-        let blocks = max(u / 20, 1)
-        try await client.query(
-            """
-            INSERT INTO oms_registry_sources (source, source_ref, meter_number, onu_id, onu_serial, asset_mrid, usage_point_mrid)
-            SELECT CASE WHEN i % 2 = 0 THEN 'cis' ELSE 'onu_inventory' END, 'U' || i, 'B' || lpad(i::text, 8, '0'),
-                   CASE WHEN i % 2 = 1 THEN 'ONU-' || i END,
-                   CASE WHEN i % 2 = 1 THEN 'HWTC' || upper(lpad(to_hex(i), 8, '0')) END,
-                   CASE WHEN i % 2 = 0 THEN 'BA' || i END, CASE WHEN i % 2 = 0 THEN 'UP' || i END
-              FROM generate_series(1, \(u)::int) i WHERE i % 20 < 10
-            """, logger: logger)
-        try await client.query(
-            """
-            INSERT INTO kaifa_events (source_event_id, event_type_code, asset_mrid, usage_point_mrid, meter_number,
-                                      event_timestamp, raw)
-            SELECT 'BK' || i, '3.26.0.47', 'BA' || i, 'UP' || i, 'B' || lpad(i::text, 8, '0'), now(), '{}'
-              FROM generate_series(1, \(u)::int) i WHERE i % 20 BETWEEN 10 AND 16
-            """, logger: logger)
-        try await client.query(
-            """
-            INSERT INTO callcenter_tickets (ticket_id, event_timestamp, meter_number, raw)
-            SELECT 'BT' || i, now(), 'B' || lpad(i::text, 8, '0'), '{}'
-              FROM generate_series(1, \(u)::int) i WHERE i % 20 >= 17
-            """, logger: logger)
-        try await client.query(
-            """
-            INSERT INTO callcenter_tickets (ticket_id, event_timestamp, meter_number, raw)
-            SELECT 'BTD' || j, now(), 'b-' || lpad(((j::bigint * 7919) % \(u)::int + 1)::text, 8, '0'), '{}'
-              FROM generate_series(1, \(d)::int) j WHERE j % 4 = 0
-            """, logger: logger)
-        try await client.query(
-            """
-            INSERT INTO kaifa_events (source_event_id, event_type_code, asset_mrid, meter_number, event_timestamp, raw)
-            SELECT 'BKD' || j, '3.26.0.47', 'BA' || m, 'B' || lpad(m::text, 8, '0'), now(), '{}'
-              FROM (SELECT j, (j::bigint * 7919) % \(u)::int + 1 AS m FROM generate_series(1, \(d)::int) j WHERE j % 4 = 1) x
-            """, logger: logger)
-        try await client.query(
-            """
-            INSERT INTO onu_events (source_event_id, event_type, onu_id, onu_serial, event_timestamp, raw)
-            SELECT 'BOD' || j, 'ONU_LastGaspAlert', 'ONU-' || m, 'HWTC' || upper(lpad(to_hex(m), 8, '0')), now(), '{}'
-              FROM (SELECT j, 20 * ((j::bigint * 7919) % \(blocks)::int) + 1 AS m
-                      FROM generate_series(1, \(d)::int) j WHERE j % 4 = 2) x
-            """, logger: logger)
-        try await client.query(
-            """
-            INSERT INTO oms_registry_sources (source, source_ref, meter_number, onu_id)
-            SELECT 'cis', 'D' || j, 'b ' || lpad(m::text, 8, '0'), CASE WHEN j % 100 = 3 THEN 'ONU-X' || m END
-              FROM (SELECT j, CASE WHEN j % 100 = 3 THEN 20 * ((j::bigint * 7919) % \(blocks)::int) + 1
-                                   ELSE (j::bigint * 7919) % \(u)::int + 1 END AS m
-                      FROM generate_series(1, \(d)::int) j WHERE j % 4 = 3) x
-            """, logger: logger)
-        try await client.query("VACUUM ANALYZE", logger: logger)
+        try await RegistryMigrationBenchStore(client: client, logger: logger)
+            .insertSourceRows(uniqueRows: uniqueRows, duplicateRows: duplicateRows)
+        try await DatabaseMaintenance(client: client, logger: logger).vacuumAnalyze()
     }
 
     /// The number-bearing source rows, INSERTed into an emptied `oms_meters` as they are: rows inserted, seconds.
     func baseline(_ client: PostgresClient, logger: Logger) async throws -> (Int, Double) {
-        try await client.query(
-            """
-            CREATE TABLE bench_baseline_rows AS
-            SELECT meter_number, onu_id, onu_serial, asset_mrid, usage_point_mrid
-              FROM oms_registry_sources WHERE meter_number IS NOT NULL
-            UNION ALL
-            SELECT meter_number, NULL, NULL, asset_mrid, usage_point_mrid FROM kaifa_events WHERE meter_number IS NOT NULL
-            UNION ALL
-            SELECT meter_number, NULL, NULL, NULL, NULL FROM callcenter_tickets WHERE meter_number IS NOT NULL
-            """, logger: logger)
-        try await client.query("TRUNCATE oms_meters CASCADE", logger: logger)
-        try await client.query("VACUUM ANALYZE bench_baseline_rows", logger: logger)
+        let store = RegistryMigrationBenchStore(client: client, logger: logger)
+        try await store.prepareBaseline()
         try await RegistryMigrationBench.checkpoint(client, logger: logger)
         let (_, seconds) = try await RegistryMigrationBench.timed {
-            try await client.query(
-                """
-                INSERT INTO oms_meters (meter_number, onu_id, onu_serial_no, asset_mrid, usage_point_mrid)
-                SELECT meter_number, onu_id, onu_serial, asset_mrid, usage_point_mrid FROM bench_baseline_rows
-                ON CONFLICT DO NOTHING
-                """, logger: logger)
+            try await store.insertBaselineRows()
         }
-        var inserted = 0
-        for try await count in try await client.query("SELECT count(*)::int FROM bench_baseline_rows", logger: logger)
-            .decode(Int.self) { inserted = count }
-        try await client.query("DROP TABLE bench_baseline_rows", logger: logger)
+        let inserted = try await store.baselineRowCount()
+        try await store.dropBaselineRows()
         return (inserted, seconds)
     }
 }

@@ -149,36 +149,19 @@ struct Storm: Sendable {
 
     /// Clears feed, outage and audit tables and puts the storm's meters back on (untimed).
     func reset(_ client: PostgresClient, logger: Logger) async throws {
-        try await client.query(
-            "TRUNCATE onu_events, kaifa_events, callcenter_tickets, oms_outage_events, oms_meter_status_events CASCADE",
-            logger: logger)
-        try await client.query(
-            """
-            UPDATE oms_meters SET power_status = 'on', last_status_change = NULL, last_power_change = NULL
-             WHERE last_status_change IS NOT NULL
-            """, logger: logger)
-        try await client.query("VACUUM ANALYZE oms_meters", logger: logger)
+        try await StormBenchStore(client: client, logger: logger).reset()
     }
 
     /// The same rows, INSERTed as they are into the raw tables, one statement per batch; seconds taken.
     func plainInserts(_ client: PostgresClient, logger: Logger) async throws -> Double {
+        let store = StormBenchStore(client: client, logger: logger)
         let clock = ContinuousClock()
         let started = clock.now
         for batch in batches() {
             if batch.kaifa {
-                try await client.query(
-                    """
-                    INSERT INTO kaifa_events (source_event_id, event_type_code, asset_mrid, event_timestamp, raw)
-                    SELECT e ->> 'mRID', e ->> 'eventTypeRef', e ->> 'assetMRID', (e ->> 'createdDateTime')::timestamptz, e
-                      FROM jsonb_array_elements(\(batch.body)::jsonb) AS e
-                    """, logger: logger)
+                try await store.insertRawKAIFAEvents(jsonArray: batch.body)
             } else {
-                try await client.query(
-                    """
-                    INSERT INTO onu_events (source_event_id, event_type, onu_id, event_timestamp, raw)
-                    SELECT e ->> 'eventId', e ->> 'type', e ->> 'onuId', (e ->> 'timestamp')::timestamptz, e
-                      FROM jsonb_array_elements(\(batch.body)::jsonb) AS e
-                    """, logger: logger)
+                try await store.insertRawONUEvents(jsonArray: batch.body)
             }
         }
         return (clock.now - started).seconds
@@ -213,12 +196,6 @@ struct Storm: Sendable {
 
     /// Storm events linked to an outage.
     func correlatedCount(_ client: PostgresClient, logger: Logger) async throws -> Int {
-        let rows = try await client.query(
-            """
-            SELECT ((SELECT count(*) FROM kaifa_events WHERE outage_event_id IS NOT NULL)
-                  + (SELECT count(*) FROM onu_events WHERE outage_event_id IS NOT NULL))::int
-            """, logger: logger)
-        for try await count in rows.decode(Int.self) { return count }
-        return 0
+        try await StormBenchStore(client: client, logger: logger).correlatedEventCount()
     }
 }

@@ -1,0 +1,75 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The statements `oms bench scada` times on the benchmark registry (the seed's SCADA check and
+/// meter lookup, called as psql users call them), and the untimed undo of one SCADA event between runs.
+public struct SCADABenchStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// `insert_scada_event_with_meter_check(message)`: the event stored, its meters checked, the outage
+    /// opened or joined. Returns the stored event's id (from the summary, decoded from its jsonb).
+    public func insertSCADAEventWithMeterCheck(_ message: String) async throws -> UUID {
+        let rows = try await client.query(
+            "SELECT insert_scada_event_with_meter_check(\(message)::jsonb)", logger: logger)
+        var summary: SummaryRow?
+        for try await row in rows.decode(SummaryRow.self) { summary = row }
+        guard let summary else { throw NoSummary() }
+        return summary.value.scadaEventID
+    }
+
+    /// The function's `jsonb` answer, decoded by PostgresNIO as a `SCADACheckSummary`.
+    private struct SummaryRow: Decodable, PostgresDecodable {
+        let value: SCADACheckSummary
+
+        init(from decoder: any Decoder) throws {
+            value = try SCADACheckSummary(from: decoder)
+        }
+    }
+
+    /// The function answered no row (it always answers one).
+    struct NoSummary: Error {}
+
+    /// `SELECT * FROM get_meters_by_substation(id)`, every row read; returns how many there were.
+    @discardableResult
+    public func metersBySubstation(_ substationID: String) async throws -> Int {
+        var count = 0
+        for try await _ in try await client.query("SELECT * FROM get_meters_by_substation(\(substationID))", logger: logger) {
+            count += 1
+        }
+        return count
+    }
+
+    /// Undoes one SCADA event completely, in one transaction, so that the next run does the
+    /// first-time work again: the meters' power statuses as they were before it, its audit rows,
+    /// its outage and the event itself gone.
+    public func undoSCADAEvent(_ scadaEventID: UUID) async throws {
+        // Bound as uuid; the audit rows hold it as text in PostgreSQL's (lower-case) spelling.
+        let id = scadaEventID
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                """
+                UPDATE oms_meters m
+                   SET power_status = a.meter_status_before, last_status_change = NULL, last_power_change = NULL
+                  FROM scada_event_affected_meters a
+                 WHERE a.scada_event_id = \(id)::uuid AND m.id = a.meter_id
+                   AND m.power_status IS DISTINCT FROM a.meter_status_before
+                """, logger: logger)
+            try await connection.query(
+                "DELETE FROM oms_meter_status_events WHERE source_type = 'scada' AND source_event_id = \(id)::text",
+                logger: logger)
+            try await connection.query(
+                """
+                DELETE FROM oms_outage_events
+                 WHERE id = (SELECT outage_event_id FROM scada_events WHERE id = \(id)::uuid)
+                """, logger: logger)
+            try await connection.query("DELETE FROM scada_events WHERE id = \(id)::uuid", logger: logger)
+        }
+    }
+}
