@@ -1,8 +1,3 @@
-/// The database did not answer in time.
-struct TimeoutError: Error, CustomStringConvertible {
-    var description: String { "the database did not answer in time" }
-}
-
 /// Runs `operation`, giving up after `seconds`.
 func withTimeout<T: Sendable>(seconds: Double, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: T.self) { group in

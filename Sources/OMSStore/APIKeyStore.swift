@@ -3,24 +3,6 @@ import Logging
 import OMSDomain
 import PostgresNIO
 
-/// An API key as stored (never the key itself: its SHA-256 and first characters).
-public struct APIKeyRecord: Sendable, Equatable {
-    public var id: UUID
-    public var name: String
-    public var scopes: [APIScope]
-    /// The key's first 12 characters, to recognise it.
-    public var prefix: String
-    public var createdAt: Date
-    public var revokedAt: Date?
-}
-
-/// The key a request presented, when it is one in force.
-public struct AuthenticatedKey: Sendable, Equatable {
-    public var id: UUID
-    public var name: String
-    public var scopes: [APIScope]
-}
-
 /// API keys (`0025_api_keys.sql`): made here from the operating system's random
 /// numbers, stored by the SQL functions psql users call too.
 public struct APIKeyStore: Sendable {

@@ -1,38 +1,6 @@
 import CSV
 import Foundation
 
-/// A file `oms import` cannot read at all (nothing of it is imported).
-public struct RegistryFileError: Error, CustomStringConvertible, Sendable {
-    /// The file's path.
-    public let file: String
-    /// Why: a missing key column, an unknown column, not GeoJSON, ...
-    public let reason: String
-
-    public var description: String { "\(file): \(reason)" }
-}
-
-/// One row of an import file, or the reason it could not be read.
-public enum RegistryRow: Sendable {
-    /// The row's values in its kind's column order (nil: not given); `line` is the
-    /// file's line (GeoJSON: the feature's number, from 1).
-    case values(line: Int, [String?])
-    /// Refused while reading (e.g. a GeoJSON feature that is not a point).
-    case refused(RegistryReject)
-}
-
-/// A refused row: where, which field, why.
-public struct RegistryReject: Sendable, Equatable, Codable {
-    public var line: Int
-    public var field: String?
-    public var reason: String
-
-    public init(line: Int, field: String?, reason: String) {
-        self.line = line
-        self.field = field
-        self.reason = reason
-    }
-}
-
 /// Reads the rows of a CSV (header row required) or GeoJSON (Point features)
 /// import file, in the kind's column order.
 public struct RegistryFileReader: Sendable {

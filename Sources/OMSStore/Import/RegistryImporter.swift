@@ -3,18 +3,6 @@ import Logging
 import NIOCore
 import PostgresNIO
 
-/// What importing one file did.
-public struct RegistryImportSummary: Sendable, Equatable {
-    public var file: String
-    public var kind: RegistryKind
-    public var rowsRead: Int
-    public var inserted: Int
-    public var updated: Int
-    public var unchanged: Int
-    /// Refused rows, by line.
-    public var rejects: [RegistryReject]
-}
-
 /// Imports network and registry files (`oms import`): each file is read in Swift
 /// (CSV or GeoJSON), streamed into the session's staging table with COPY, then
 /// checked and upserted by `oms_import_apply()` (migration 0021), all in one

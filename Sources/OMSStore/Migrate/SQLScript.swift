@@ -1,26 +1,3 @@
-/// One statement of a SQL script, with the line it starts on (1-based).
-public struct SQLStatement: Equatable, Sendable {
-    /// The statement's text, without the terminating semicolon.
-    public let text: String
-    /// The line of the script on which the statement's first token stands.
-    public let line: Int
-}
-
-/// A malformed script: a quote, comment or dollar-quoted body that never ends.
-public struct SQLScriptError: Error, Equatable, CustomStringConvertible {
-    /// What was left open, e.g. "dollar-quoted string $$".
-    public let unterminated: String
-    /// The line on which it was opened.
-    public let line: Int
-
-    public init(unterminated: String, line: Int) {
-        self.unterminated = unterminated
-        self.line = line
-    }
-
-    public var description: String { "unterminated \(unterminated) opened on line \(line)" }
-}
-
 /// Splits a SQL script into statements the way psql does, so that a migration
 /// file can be sent one statement at a time over the extended query protocol.
 ///

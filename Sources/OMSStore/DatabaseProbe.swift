@@ -6,24 +6,6 @@ import NIOSSL
 import PostgresNIO
 import _ConnectionPoolModule
 
-/// The database cannot be used, in the words of the server (or of the network), and where it was.
-///
-/// `reason` is what PostgreSQL said (`database "x" does not exist`, `password authentication failed
-/// for user "u"`, `role "u" does not exist`) or what the connection attempt met (`connection
-/// refused at 127.0.0.1:5999`, `cannot resolve host "db.example"`, `no answer within 5 s`).
-public struct DatabaseUnreachable: Error, CustomStringConvertible, Sendable, Equatable {
-    /// Where: `user@host:port/database` or `user@/database (socket path)`.
-    public var target: String
-    public var reason: String
-
-    public init(target: String, reason: String) {
-        self.target = target
-        self.reason = reason
-    }
-
-    public var description: String { "cannot use the database \(target): \(reason)" }
-}
-
 /// One connection attempt to the database a `PostgresClient.Configuration` names, outside any
 /// pool: the way to learn, within a time limit, whether the database can be used and if not why.
 ///
@@ -223,13 +205,5 @@ public struct DatabaseProbe: Sendable {
         case "require": return .require(context)
         default: return .disable
         }
-    }
-}
-
-extension Duration {
-    /// "5", "2.5": seconds for messages.
-    var formattedSeconds: String {
-        let seconds = Double(components.seconds) + Double(components.attoseconds) / 1e18
-        return seconds == seconds.rounded() ? String(Int(seconds)) : String(format: "%.1f", seconds)
     }
 }

@@ -51,10 +51,35 @@ public struct SettingKey: Hashable, Sendable, CustomStringConvertible {
     public static let feedsEarliestEventTime = SettingKey(
         name: "feeds.earliest_event_time", defaultValue: #""2000-01-01T00:00:00Z""#)
 
+    // The outage engine (19_outage_engine.sql, 20_device_telemetry.sql).
+
+    /// A distribution point is predicted out when at least this many of its meters report a loss ...
+    public static let predictDPMinReports = SettingKey(name: "predict.dp_min_reports", defaultValue: "2")
+    /// ... or this share of its meters able to report do.
+    public static let predictDPReportShare = SettingKey(name: "predict.dp_report_share", defaultValue: "0.5")
+    /// A parent is predicted when at least this many of its children are out ...
+    public static let rollupMinChildren = SettingKey(name: "rollup.min_children", defaultValue: "2")
+    /// ... and they are this share of its children with meters ...
+    public static let rollupChildrenShare = SettingKey(name: "rollup.children_share", defaultValue: "0.5")
+    /// ... or this share of its customers able to report have reported.
+    public static let rollupCustomerShare = SettingKey(name: "rollup.customer_share", defaultValue: "0.3")
+    /// Roll-up counts only outages below first detected within this many minutes of the evidence.
+    public static let rollupWindowMinutes = SettingKey(name: "rollup.window_minutes", defaultValue: "30")
+    /// An outage without telemetry is restored when this share of its meters able to report are back.
+    public static let restorationMeterShare = SettingKey(name: "restoration.meter_share", defaultValue: "0.5")
+    /// A loss within this many minutes after a restoration, with no power-up between, is a nested outage.
+    public static let restorationNestedMinutes = SettingKey(name: "restoration.nested_minutes", defaultValue: "10")
+    /// An interruption restored within this many minutes is momentary (IEEE 1366).
+    public static let momentaryMinutes = SettingKey(name: "outage.momentary_minutes", defaultValue: "5")
+    /// A device opening again within this many seconds after closing reopens the same outage.
+    public static let recloseSeconds = SettingKey(name: "telemetry.reclose_seconds", defaultValue: "120")
+
     /// Every key this version of the service relies on.
     public static let all: [SettingKey] =
         [.communicationTimeoutMinutes, .scadaCriticalAlarms, .correlationWindowMinutes, .confirmConfidence,
          .stripLeadingZeros, .proximityDPRadiusKm, .proximityFeederRadiusKm, .proximitySubstationRadiusKm,
-         .importBulkLoadMinRows, .feedsMaxFutureMinutes, .feedsEarliestEventTime]
+         .importBulkLoadMinRows, .feedsMaxFutureMinutes, .feedsEarliestEventTime, .predictDPMinReports,
+         .predictDPReportShare, .rollupMinChildren, .rollupChildrenShare, .rollupCustomerShare, .rollupWindowMinutes,
+         .restorationMeterShare, .restorationNestedMinutes, .momentaryMinutes, .recloseSeconds]
         + SourceType.allCases.map(confidence(of:))
 }

@@ -104,7 +104,9 @@ struct RequireScope<Context: RequestContext>: RouterMiddleware {
         guard guardsDatabaseWork else { return try await next(request, context) }
         let admitted = context
         return try await RequestEnvironment.$logger.withValue(context.logger) {
-            try await keys.guarded { try await next(request, admitted) }
+            try await RequestEnvironment.$key.withValue(key) {
+                try await keys.guarded { try await next(request, admitted) }
+            }
         }
     }
 

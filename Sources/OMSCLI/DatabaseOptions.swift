@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import OMSStore
 import PostgresNIO
-import Synchronization
 
 /// Options every command shares: where the database is, and how much to log.
 struct DatabaseOptions: ParsableArguments {
@@ -110,31 +109,6 @@ struct DatabaseOptions: ParsableArguments {
         } catch {
             if case .started = outcome { _ = try? await server.stop() }
             throw error
-        }
-    }
-}
-
-/// Logging goes to standard error, so that standard output carries only results
-/// (`psql "$(oms db url)"`).
-/// How log lines are written.
-enum LogFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case text, json
-}
-
-/// The process-wide log handler, chosen by the first command that logs (swift-log allows one bootstrap).
-enum LoggingSetup {
-    private static let bootstrapped = Mutex(false)
-
-    static func bootstrapOnce(format: LogFormat) {
-        bootstrapped.withLock { done in
-            guard !done else { return }
-            LoggingSystem.bootstrap { label in
-                switch format {
-                case .text: StreamLogHandler.standardError(label: label)
-                case .json: JSONLogHandler(label: label)
-                }
-            }
-            done = true
         }
     }
 }

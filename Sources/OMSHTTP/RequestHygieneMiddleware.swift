@@ -68,39 +68,3 @@ struct RequestHygieneMiddleware<Context: RequestContext>: RouterMiddleware {
         String(text.prefix(60)).unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
     }
 }
-
-/// How large a request body may be, and how long it may take to arrive.
-struct BodyLimits: Sendable {
-    var maximumSize: Int
-    var readTimeout: Duration
-
-    init(maximumSize: Int, readTimeout: Duration) {
-        self.maximumSize = maximumSize
-        self.readTimeout = readTimeout
-    }
-
-    init(_ settings: ServerSettings) {
-        self.init(maximumSize: settings.maximumBodySize, readTimeout: .milliseconds(Int64(settings.bodyReadTimeout * 1000)))
-    }
-}
-
-extension Request {
-    /// The whole body: 413 past the size limit, 408 when it has not all arrived within the
-    /// read timeout (a client trickling its body must not hold the request open for ever).
-    func collectBody(_ limits: BodyLimits) async throws -> ByteBuffer {
-        let body = self.body
-        let (limit, deadline) = (limits.maximumSize, limits.readTimeout)
-        return try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
-            group.addTask { try await body.collect(upTo: limit) }
-            group.addTask {
-                try await Task.sleep(for: deadline)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let buffer = first else {
-                throw HTTPError(.requestTimeout, message: "the request body did not arrive within \(deadline) (ServerSettings.bodyReadTimeout)")
-            }
-            return buffer
-        }
-    }
-}

@@ -1,18 +1,3 @@
-/// A meter number as the registry stores it (`oms_meters.meter_number`): trimmed, never empty.
-public struct MeterNumber: Hashable, Sendable, CustomStringConvertible {
-    /// The number, without surrounding whitespace.
-    public let rawValue: String
-
-    /// Accepts any non-blank text; surrounding whitespace is removed.
-    public init?(_ text: String) {
-        let trimmed = text.trimmingWhitespace()
-        guard !trimmed.isEmpty else { return nil }
-        self.rawValue = trimmed
-    }
-
-    public var description: String { rawValue }
-}
-
 /// A GPON ONU serial number: four ASCII letters of vendor id and eight hex digits
 /// (`HWTC1A2B3C4D`: Huawei). Letters are kept upper case.
 public struct ONUSerialNumber: Hashable, Sendable, CustomStringConvertible {
@@ -34,14 +19,4 @@ public struct ONUSerialNumber: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { rawValue }
-}
-
-extension String {
-    /// The string without leading and trailing spaces, tabs and newlines.
-    func trimmingWhitespace() -> String {
-        let isSpace: (Character) -> Bool = { $0.isWhitespace }
-        guard let first = firstIndex(where: { !isSpace($0) }),
-              let last = lastIndex(where: { !isSpace($0) }) else { return "" }
-        return String(self[first...last])
-    }
 }

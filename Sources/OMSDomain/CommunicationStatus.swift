@@ -1,10 +1,3 @@
-/// Whether a premise has power, as the registry last knew it (`oms_meters.power_status`).
-public enum PowerStatus: String, CaseIterable, Codable, Sendable {
-    case on
-    case off
-    case unknown
-}
-
 /// Whether a meter answers, as the registry last knew it (`oms_meters.communication_status`).
 public enum CommunicationStatus: String, CaseIterable, Codable, Sendable {
     case online

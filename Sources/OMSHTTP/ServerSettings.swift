@@ -1,0 +1,33 @@
+/// How `oms serve` listens.
+public struct ServerSettings: Sendable {
+    public var host: String
+    public var port: Int
+    /// Apply pending migrations before accepting requests.
+    public var migrateOnStart: Bool
+    /// The largest request body accepted (bytes); larger ones get 413.
+    public var maximumBodySize: Int
+    /// How long `GET /health` waits for the database before reporting it unreachable (seconds).
+    public var healthProbeTimeout: Double
+    /// A connection that sends nothing for this long (seconds) is closed: an idle keep-alive
+    /// connection, or one that sent half a request head. Never while a response is being sent.
+    public var idleTimeout: Double
+    /// A request body must arrive whole within this many seconds (a body trickled in is refused 408).
+    public var bodyReadTimeout: Double
+    /// How many events may wait for one live-stream client before it is ended as too slow.
+    public var streamBufferEvents: Int
+    /// How many failed API key checks an address may make, and how fast they are forgotten.
+    public var failedKeyLimit = FailedKeyLimiter.Settings()
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, migrateOnStart: Bool = true,
+                maximumBodySize: Int = 8 * 1024 * 1024, healthProbeTimeout: Double = 3,
+                idleTimeout: Double = 30, bodyReadTimeout: Double = 30, streamBufferEvents: Int = 1000) {
+        self.host = host
+        self.port = port
+        self.migrateOnStart = migrateOnStart
+        self.maximumBodySize = maximumBodySize
+        self.healthProbeTimeout = healthProbeTimeout
+        self.idleTimeout = idleTimeout
+        self.bodyReadTimeout = bodyReadTimeout
+        self.streamBufferEvents = streamBufferEvents
+    }
+}
