@@ -59,6 +59,7 @@ struct ScoreCommand: AsyncParsableCommand {
         var first_detected_at: Double
         var created_at: Double
         var restored_at: Double?
+        var momentary: Bool?
         var meters: [String]
         var customers: [String]
     }
@@ -68,6 +69,7 @@ struct ScoreCommand: AsyncParsableCommand {
         return FoundOutage(
             eventID: row.event_id, status: row.status, substationID: row.substation_id, feederID: row.feeder_id, dpID: row.dp_id,
             firstDetectedAt: Date(timeIntervalSince1970: row.first_detected_at), createdAt: Date(timeIntervalSince1970: row.created_at),
-            restoredAt: row.restored_at.map { Date(timeIntervalSince1970: $0) }, meters: row.meters, customers: row.customers)
+            restoredAt: row.restored_at.map { Date(timeIntervalSince1970: $0) }, momentary: row.momentary ?? false,
+            meters: row.meters, customers: row.customers)
     }
 }

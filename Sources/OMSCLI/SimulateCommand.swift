@@ -89,6 +89,7 @@ struct SimulateCommand: AsyncParsableCommand {
         @Option(name: .customLong("momentary-share"), help: "Share of failures restored within 5 minutes, 0-1.") var momentaryShare: Double?
         @Option(name: .customLong("restoration-minutes"), help: "Other failures' restoration, MIN-MAX minutes (20-180).") var restorationMinutes: String?
         @Option(name: .customLong("kaifa-xml-share"), help: "Share of KAIFA messages in SOAP XML (the rest JSON), 0-1.") var kaifaXMLShare: Double?
+        @Option(name: .customLong("scada-delay"), help: "SCADA messages reach the service this many seconds late (0-3600; e.g. 120: after the last gasps).") var scadaDelay: Double?
 
         func parameters() throws -> Scenario.Parameters {
             var p = Scenario.Parameters.defaults(for: kind, seed: seed)
@@ -107,6 +108,10 @@ struct SimulateCommand: AsyncParsableCommand {
             if let callsPerCustomer { p.callsPerAffectedCustomer = callsPerCustomer }
             if let momentaryShare { p.momentaryShare = momentaryShare }
             if let kaifaXMLShare { p.kaifaXMLShare = kaifaXMLShare }
+            if let scadaDelay {
+                guard (0...3600).contains(scadaDelay) else { throw ValidationError("--scada-delay must be 0 to 3600 seconds, not \(scadaDelay)") }
+                p.scadaDelaySeconds = scadaDelay
+            }
             if let restorationMinutes {
                 let bounds = restorationMinutes.split(separator: "-").compactMap { Int($0) }
                 guard bounds.count == 2, bounds[0] > 0, bounds[0] <= bounds[1] else {

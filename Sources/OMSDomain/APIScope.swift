@@ -5,6 +5,8 @@ public enum APIScope: String, CaseIterable, Sendable, Codable {
     case ingestKAIFA = "ingest:kaifa"
     case ingestCallCenter = "ingest:callcenter"
     case read
+    /// Operator actions on outages: acknowledge, confirm, cancel, merge, split, crew, ETR, restore, close.
+    case operate
     case admin
 
     /// Whether a key with `scopes` may do what needs this scope.

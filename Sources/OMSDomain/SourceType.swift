@@ -17,21 +17,26 @@ public enum SourceType: String, CaseIterable, Codable, Sendable {
     public var isFeed: Bool { Self.feeds.contains(self) }
 }
 
-/// Where an outage is in its life (`oms_outage_events.status`).
+/// Where an outage is in its life (`oms_outage_events.status`); the transitions are in
+/// ARCHITECTURE.md ("Outage states").
 public enum OutageStatus: String, CaseIterable, Codable, Sendable {
-    /// Inferred from meters or calls alone, not yet seen by telemetry.
-    case predicted
-    /// Seen by telemetry (a SCADA breaker event).
+    /// Evidence from meters or calls, below the prediction threshold.
     case detected
-    /// Confirmed by an operator or by independent evidence.
+    /// The engine predicts its device out (the threshold passed, or a roll-up).
+    case predicted
+    /// Telemetry shows the device out, two feeds agree, or an operator confirmed it.
     case confirmed
-    /// A crew is working on it.
+    /// A crew is assigned.
     case inProgress = "in_progress"
     /// Power is back.
     case restored
+    /// An operator closed it with a cause code.
+    case closed
     /// The evidence turned out false.
     case cancelled
+    /// Folded into another outage, which took its evidence and meters.
+    case merged
 
     /// Whether the outage is still open (shown in `oms_active_outages`).
-    public var isActive: Bool { self != .restored && self != .cancelled }
+    public var isActive: Bool { ![.restored, .closed, .cancelled, .merged].contains(self) }
 }

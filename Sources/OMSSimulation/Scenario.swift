@@ -48,6 +48,9 @@ public struct Scenario: Sendable {
         public var kaifaXMLShare: Double
         /// Share of calls whose meter number is typed loosely (case, dashes, spaces); another as many give no meter number.
         public var looseMeterNumberShare: Double
+        /// SCADA messages reach the service this many seconds after they happen (nil: 0.2 s, at once):
+        /// a large delay puts them after the last gasps ("SCADA last").
+        public var scadaDelaySeconds: Double?
 
         /// The defaults of a kind.
         public static func defaults(for kind: Kind, seed: UInt64 = 1) -> Parameters {
@@ -194,7 +197,7 @@ public struct Scenario: Sendable {
                     feeder: kind == .feeder ? deviceID : nil, at: time, voltage: voltage,
                     severity: evidence ? "High" : "Low", reason: evidence ? "Overcurrent" : nil,
                     latitude: element.latitude, longitude: element.longitude, receivedAt: time.addingTimeInterval(0.2))
-                emit(.scada, at: time.addingTimeInterval(0.2), .message(body), failure: evidence ? index : nil)
+                emit(.scada, at: time.addingTimeInterval(p.scadaDelaySeconds ?? 0.2), .message(body), failure: evidence ? index : nil)
             }
             switch kind {
             case .feeder:

@@ -12,13 +12,15 @@ public struct FoundOutage: Codable, Sendable, Equatable {
     /// When the service recorded it (the database's clock).
     public var createdAt: Date
     public var restoredAt: Date?
+    /// The service's verdict: restored within the momentary threshold.
+    public var momentary: Bool
     /// The meters it covers, and their customers.
     public var meters: [String]
     public var customers: [String]
 
     public init(
         eventID: String, status: String, substationID: String?, feederID: String?, dpID: String?, firstDetectedAt: Date,
-        createdAt: Date, restoredAt: Date?, meters: [String], customers: [String]
+        createdAt: Date, restoredAt: Date?, momentary: Bool = false, meters: [String], customers: [String]
     ) {
         self.eventID = eventID
         self.status = status
@@ -28,6 +30,7 @@ public struct FoundOutage: Codable, Sendable, Equatable {
         self.firstDetectedAt = firstDetectedAt
         self.createdAt = createdAt
         self.restoredAt = restoredAt
+        self.momentary = momentary
         self.meters = meters
         self.customers = customers
     }
@@ -111,6 +114,8 @@ public struct ScoreCard: Codable, Sendable, Equatable {
         /// The outage that found it, if one did.
         public var outage: String?
         public var status: String?
+        /// Whether its outage was flagged momentary.
+        public var flaggedMomentary: Bool?
         /// Customers of its outage, duplicates and outages below it.
         public var customersFound: Int
         /// Outages below it (not rolled up to the failed device).
@@ -169,6 +174,11 @@ public struct ScoreCard: Codable, Sendable, Equatable {
     public var replaySpeed: Double?
     public var restoredOutages: Int
     public var restorationErrorSeconds: Spread?
+    /// Momentary failures, and those whose outage was found and flagged momentary.
+    public var momentaryFailures: Int
+    public var momentaryFlagged: Int
+    /// Sustained failures whose outage was flagged momentary (wrongly).
+    public var sustainedFlaggedMomentary: Int
     public var results: [FailureResult]
 
     /// A minute's grace either side of a failure.
@@ -253,6 +263,7 @@ public struct ScoreCard: Codable, Sendable, Equatable {
                 id: failure.id, device: failure.device, deviceID: failure.deviceID, momentary: failure.isMomentary,
                 customers: affected, outage: outage?.eventID, status: outage?.status, customersFound: customersFound,
                 outagesBelow: (attributed[index] ?? []).filter { below($0, failure) }.count)
+            result.flaggedMomentary = outage.map(\.momentary)
             if let outage {
                 let delay = outage.firstDetectedAt.timeIntervalSince(failure.failedAt)
                 result.detectionDelaySeconds = delay
@@ -283,7 +294,11 @@ public struct ScoreCard: Codable, Sendable, Equatable {
             meanCustomerErrorPerFailure: relativeErrors.isEmpty ? 0 : relativeErrors.reduce(0, +) / Double(relativeErrors.count),
             customersInFalseOutages: falseCustomers.count, detectionDelaySeconds: Spread(delays),
             detectionLatencySeconds: Spread(latencies), replaySpeed: delivery?.speed,
-            restoredOutages: restorationErrors.count, restorationErrorSeconds: Spread(restorationErrors), results: results)
+            restoredOutages: restorationErrors.count, restorationErrorSeconds: Spread(restorationErrors),
+            momentaryFailures: results.filter(\.momentary).count,
+            momentaryFlagged: results.filter { $0.momentary && $0.flaggedMomentary == true }.count,
+            sustainedFlaggedMomentary: results.filter { !$0.momentary && $0.flaggedMomentary == true }.count,
+            results: results)
     }
 
     /// The report `oms score` prints.
@@ -305,6 +320,7 @@ public struct ScoreCard: Codable, Sendable, Equatable {
         let speed = replaySpeed.map { String(format: "replayed at %gx", $0) } ?? "replayed as fast as possible"
         lines.append("detection latency (wall clock, first message sent to outage recorded, \(speed)): \(seconds(detectionLatencySeconds))")
         lines.append("restored outages \(restoredOutages) of \(found) found; restoration time error: \(seconds(restorationErrorSeconds))")
+        lines.append("momentary failures \(momentaryFailures), found and flagged momentary \(momentaryFlagged); sustained ones flagged momentary \(sustainedFlaggedMomentary)")
         lines.append("")
         func pad(_ text: String, _ width: Int) -> String {
             text.count >= width ? text : text + String(repeating: " ", count: width - text.count)

@@ -63,7 +63,8 @@ public struct OutageQueries: Sendable {
 }
 
 extension OutageQueries {
-    /// Every outage with the devices it names (registry ids), its times (seconds since 1970)
+    /// Every outage (merged ones excepted: their survivor holds their meters) with the devices it
+    /// names (registry ids), its times (seconds since 1970), its momentary verdict
     /// and the meters it covers with their customers: one JSON object per outage, oldest
     /// first. What `oms score` compares with a scenario's ground truth.
     public func coverageJSON() async throws -> [String] {
@@ -74,7 +75,7 @@ extension OutageQueries {
                        'feeder_id', f.feeder_id, 'dp_id', d.dp_id,
                        'first_detected_at', extract(epoch FROM o.first_detected_at),
                        'created_at', extract(epoch FROM o.created_at),
-                       'restored_at', extract(epoch FROM o.actual_restoration_time),
+                       'restored_at', extract(epoch FROM o.actual_restoration_time), 'momentary', o.momentary,
                        'meters', coalesce(c.meters, '{}'), 'customers', coalesce(c.customers, '{}'))::text
               FROM oms_outage_events o
               LEFT JOIN network_substations s ON s.id = o.substation_id
@@ -87,6 +88,7 @@ extension OutageQueries {
                      JOIN oms_meters m ON m.id = om.meter_id
                      LEFT JOIN oms_customers cu ON cu.id = m.customer_id
                     WHERE om.outage_event_id = o.id) c ON true
+             WHERE o.status <> 'merged'
              ORDER BY o.first_detected_at, o.event_id
             """, logger: logger)
     }

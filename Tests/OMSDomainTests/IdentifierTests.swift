@@ -20,10 +20,10 @@ struct IdentifierTests {
         #expect(MeterNumber("") == nil)
     }
 
-    @Test("only restored and cancelled outages are inactive")
+    @Test("restored, closed, cancelled and merged outages are inactive")
     func outageActivity() {
         let inactive = OutageStatus.allCases.filter { !$0.isActive }
-        #expect(Set(inactive) == [.restored, .cancelled])
+        #expect(Set(inactive) == [.restored, .closed, .cancelled, .merged])
         #expect(OutageStatus.inProgress.rawValue == "in_progress")
     }
 

@@ -166,6 +166,14 @@ struct OpenAPITests {
                 let outage = try await database.client.scalar(
                     "SELECT event_id FROM oms_outage_events ORDER BY first_detected_at LIMIT 1", as: String.self)
                 try await check(Call(method: .get, uri: "/api/v1/outages/\(outage)", template: "/api/v1/outages/{event_id}"))
+                let actions = "/api/v1/outages/{event_id}/actions"
+                for body in [#"{"action": "acknowledge"}"#, #"{"action": "close", "cause": "vegetation"}"#,
+                             #"{"action": "assign", "crew": ""}"#, #"{"action": "nonsense"}"#] {
+                    try await check(Call(method: .post, uri: "/api/v1/outages/\(outage)/actions", template: actions, body: body))
+                }
+                try await check(Call(method: .post, uri: "/api/v1/outages/NOPE/actions", template: actions, body: #"{"action": "acknowledge"}"#))
+                try await check(Call(method: .get, uri: "/api/v1/reliability?from=2025-01-01T00:00:00Z", template: "/api/v1/reliability"))
+                try await check(Call(method: .get, uri: "/api/v1/reliability?substation=NOPE", template: "/api/v1/reliability"))
                 let all = Set(paths.flatMap { path, operations in operations.keys.map { "\($0.uppercased()) \(path)" } })
                 #expect(all.subtracting(exercised) == ["GET /api/v1/stream"], "not exercised: \(all.subtracting(exercised).sorted())")
             }

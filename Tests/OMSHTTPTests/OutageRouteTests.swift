@@ -57,10 +57,13 @@ struct OutageRouteTests {
                 #expect((detail["sources"] as? [[String: Any]])?.first?["source_type"] as? String == "scada")
                 #expect((detail["timeline"] as? [[String: Any]])?.isEmpty == false)
                 let meters = try #require(detail["meters"] as? [[String: Any]])
-                // affected_meters_count counts the outage's meters that are off now (0011).
+                // affected_meters_count counts every meter the outage covers (a tripped feeder: all of
+                // them); meters_out those without power back; the check's offline ones are reported.
+                #expect(meters.count == detail["affected_meters_count"] as? Int)
+                #expect(meters.count == detail["meters_out"] as? Int)
+                #expect(detail["basis"] as? String == "telemetry")
                 let off = meters.filter { $0["power_status"] as? String == "off" }.count
-                #expect(off == detail["affected_meters_count"] as? Int)
-                #expect(off > 0)
+                #expect(off > 0 && off == meters.filter { $0["reported"] as? Bool == true }.count)
                 let (missing, _) = try await get("/api/v1/outages/NOPE")
                 #expect(missing == .notFound)
 

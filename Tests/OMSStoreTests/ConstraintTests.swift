@@ -74,10 +74,20 @@ struct ConstraintTests {
     func outages() async throws {
         try await TestDatabase.with(.migrated) { database in
             let client = database.client
-            for (index, status) in OutageStatus.allCases.enumerated() {
+            for (index, status) in OutageStatus.allCases.enumerated() where status != .merged {
                 try await client.execute(
                     "INSERT INTO oms_outage_events (event_id, status) VALUES (\("OMS_T_\(index)"), \(status.rawValue))")
             }
+            // A merged outage names the outage it was merged into, and only a merged one does.
+            try await client.execute("""
+                INSERT INTO oms_outage_events (event_id, status, merged_into_id)
+                SELECT 'OMS_T_M', \(OutageStatus.merged.rawValue), id FROM oms_outage_events WHERE event_id = 'OMS_T_0'
+                """)
+            await expectRejected("INSERT INTO oms_outage_events (event_id, status) VALUES ('X0', 'merged')", on: client)
+            await expectRejected("""
+                INSERT INTO oms_outage_events (event_id, status, merged_into_id)
+                SELECT 'X00', 'confirmed', id FROM oms_outage_events WHERE event_id = 'OMS_T_0'
+                """, on: client)
             await expectRejected("INSERT INTO oms_outage_events (event_id, status) VALUES ('X1', 'open')", on: client)
             await expectRejected("INSERT INTO oms_outage_events (event_id, severity) VALUES ('X2', 'huge')", on: client)
             await expectRejected(

@@ -45,7 +45,9 @@ struct ONUFeedTests {
                        || dp_code FROM oms_active_outages
                 """, as: String.self)
             #expect(outage.hasPrefix("OMS_ONU_"))
-            #expect(outage.hasSuffix(" detected 0.700 2 FD001-DP01"))
+            // Two meters reported (predict.dp_min_reports = 2): the distribution point is predicted
+            // out, covering its 30 meters.
+            #expect(outage.hasSuffix(" predicted 0.700 30 FD001-DP01"))
             let audit = try await client.scalar(
                 "SELECT string_agg(source_type || ':' || confidence_score, ',') FROM oms_meter_status_events WHERE source_event_id = 'G1'",
                 as: String.self)
@@ -93,7 +95,7 @@ struct ONUFeedTests {
         }
     }
 
-    @Test("gasps from one DP share an outage; a repeat adds nothing; power back everywhere restores it")
+    @Test("gasps from one DP share an outage; a repeat adds nothing; power back from a few of its meters is a partial restoration")
     func lifecycle() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
             let client = database.client
@@ -109,29 +111,33 @@ struct ONUFeedTests {
             let confidence = { try await client.scalar(
                 "SELECT confidence_score::text || ' ' || status || ' ' || affected_meters_count FROM oms_outage_events WHERE id = \(outage)",
                 as: String.self) }
-            // Two ONU events: 1 - 0.3 * 0.3.
-            #expect(try await confidence() == "0.910 detected 3")
+            // Two ONU events: 1 - 0.3 * 0.3; the distribution point is predicted, all 30 meters.
+            #expect(try await confidence() == "0.910 predicted 30")
             let repeated = try await sync(
                 #"{"type": "ONU_LastGaspAlert", "eventId": "B", "onuId": "ONU-000003", "timestamp": "\#(Self.time(70))"}"#,
                 on: client)
             #expect(repeated.duplicate == true)
-            #expect(try await confidence() == "0.910 detected 3")
+            #expect(try await confidence() == "0.910 predicted 30")
 
             let partial = try await sync(
                 #"{"type": "ONU_PowerRestored", "eventId": "R1", "onuId": "ONU-000003", "timestamp": "\#(Self.time(200))"}"#,
                 on: client)
             #expect(partial.kind == "power_on")
-            #expect(try await confidence() == "0.910 detected 2")
+            #expect(try await confidence() == "0.910 predicted 30")
+            let out = { try await client.scalar("SELECT meters_out FROM oms_outage_events WHERE id = \(outage)", as: Int.self) }
+            #expect(try await out() == 29)
             _ = try await sync(
                 #"{"type": "ONU_PowerRestored", "eventId": "R2", "onuId": "ONU-000001", "timestamp": "\#(Self.time(240))"}"#,
                 on: client)
-            #expect(try await confidence() == "0.910 restored 3")
+            // 3 of 30 meters back: not yet restoration.meter_share (OutageEngineTests restores one).
+            #expect(try await confidence() == "0.910 predicted 30")
+            #expect(try await out() == 27)
             let timeline = try await client.scalar(
                 "SELECT string_agg(event_type, ',' ORDER BY \"timestamp\", event_type) FROM oms_event_timeline WHERE outage_event_id = \(outage)",
                 as: String.self)
-            #expect(timeline == "outage_opened,evidence_linked,partial_restoration,restoration_evidence,restoration_evidence,restored")
+            #expect(timeline == "outage_opened,predicted,evidence_linked,partial_restoration,restoration_evidence,partial_restoration,restoration_evidence")
             #expect(try await client.scalar(
-                "SELECT actual_restoration_time IS NOT NULL FROM oms_outage_events WHERE id = \(outage)", as: Bool.self))
+                "SELECT actual_restoration_time IS NULL FROM oms_outage_events WHERE id = \(outage)", as: Bool.self))
             #expect(try await status("M12345678", on: client) == "on/online")
         }
     }

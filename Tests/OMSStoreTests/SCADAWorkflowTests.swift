@@ -72,12 +72,14 @@ struct SCADAWorkflowTests {
             #expect(summary.onlineMeters == 300 - offline - unknown)
             #expect(summary.outageEventCode == "OMS_SCADA_1759226400_\(summary.outageEventCode?.suffix(8) ?? "")")
 
+            // Telemetry wins (issue 15): a breaker trip is at once a confirmed outage of every meter
+            // under the feeder, not only those the check found offline (docs/sql-contract.md).
             let outage = try await database.psql(SeedSQL.testingOutageBySubstation)
             #expect(outage.rows.count == 1)
-            #expect(outage.column("status") == ["detected"])
+            #expect(outage.column("status") == ["confirmed"])
             #expect(outage.column("confidence_score") == ["0.900"])
-            #expect(outage.column("affected_meters_count") == ["\(offline)"])
-            #expect(outage.column("affected_customers_count") == ["\(offline)"])
+            #expect(outage.column("affected_meters_count") == ["300"])
+            #expect(outage.column("affected_customers_count") == ["300"])
             #expect(outage.column("root_cause") == ["fault on feeder FD001 at substation SS001: Test event"])
 
             #expect(try await database.psql(SeedSQL.testingAffectedMeterCount).rows == [["300"]])
@@ -241,8 +243,12 @@ struct SCADAWorkflowTests {
                   FROM oms_meter_status_events e JOIN oms_meters m ON m.id = e.meter_id
                 """, as: String.self)
             #expect(audit == "D-comm-offline on>off scada 0.900")
+            // The outage counts every meter under the tripped feeder (telemetry wins), the two the
+            // check found offline among them as reported.
             #expect(try await client.scalar(
-                "SELECT affected_meters_count FROM oms_outage_events", as: Int.self) == 2)
+                "SELECT affected_meters_count FROM oms_outage_events", as: Int.self) == 7)
+            #expect(try await client.scalar(
+                "SELECT count(*)::int FROM oms_outage_meters WHERE reported", as: Int.self) == 2)
         }
     }
 
@@ -321,7 +327,7 @@ struct SCADAWorkflowTests {
                 "SELECT count(*)::int FROM oms_event_sources WHERE outage_event_id = \(outage)", as: Int.self) == 2)
             #expect(try await client.scalar(
                 "SELECT string_agg(event_type, ',' ORDER BY \"timestamp\", event_type) FROM oms_event_timeline WHERE outage_event_id = \(outage)",
-                as: String.self) == "outage_opened,confirmed,evidence_linked")
+                as: String.self) == "outage_opened,evidence_linked", "timeline")
             // Two independent SCADA events: 1 - (1 - 0.9)^2 = 0.99, above correlation.confirm_confidence.
             #expect(try await client.scalar(
                 "SELECT status || ' ' || confidence_score FROM oms_outage_events WHERE id = \(outage)",

@@ -37,7 +37,8 @@ struct SeedPromiseTests {
                 Issue.record("no outage from the trip: \(trip)")
                 return
             }
-            #expect(try await outage(client) == "1 detected 0.900 scada")
+            // Telemetry wins: a breaker trip is a confirmed outage at once.
+            #expect(try await outage(client) == "1 confirmed 0.900 scada")
 
             let asset = try await client.scalar(
                 "SELECT asset_mrid FROM oms_meters WHERE meter_number = 'M10000304'", as: String.self)
@@ -71,18 +72,19 @@ struct SeedPromiseTests {
 
             let covered = try await client.scalar(
                 "SELECT affected_meters_count FROM oms_outage_events WHERE id = \(outageID)", as: Int.self)
-            #expect(covered == scada.offlineMeters + 2)
+            // Every meter under the tripped feeder (FD002: sample meters 301-600).
+            #expect(covered == 300)
 
-            // Power back: every meter of the outage on again, the last through the head-end (times within
-            // feeds.max_future_minutes of the database's clock).
-            try await client.execute(
-                """
-                SELECT update_meter_status(m.meter_number, 'on', 'power_on', 'manual', 'crew-report', now() + interval '2 minutes')
-                  FROM oms_outage_meters om JOIN oms_meters m ON m.id = om.meter_id
-                 WHERE om.outage_event_id = \(outageID) AND m.meter_number <> 'M10000304'
-                """)
+            // A power-up restores its meter; the outage stays until the breaker closes (telemetry holds it).
             let up = KAIFADecoderSample.soap(asset: asset, time: Self.time(240), code: "3.26.136.216", mRID: "P-KAIFA-UP")
             _ = try await FeedIngestor(.kaifa, client: client, logger: logger).ingest(body: Array(up.utf8))
+            #expect(try await client.scalar(
+                "SELECT status || ' ' || meters_out FROM oms_outage_events WHERE id = \(outageID)", as: String.self)
+                == "confirmed 299")
+            _ = try await FeedIngestor(.scada, client: client, logger: logger).ingest(body: Array("""
+                {"eventId": "P-SCADA-CLOSE", "eventType": "breaker_close", "alarmType": "close", "substationId": "SS001",
+                 "feederId": "FD002", "timestamp": "\(Self.time(250))"}
+                """.utf8))
             #expect(try await client.scalar(
                 "SELECT status || ' ' || (actual_restoration_time IS NOT NULL)::text FROM oms_outage_events WHERE id = \(outageID)",
                 as: String.self) == "restored true")

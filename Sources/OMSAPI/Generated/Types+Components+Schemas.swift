@@ -648,16 +648,50 @@ extension Components {
         }
         /// - Remark: Generated from `#/components/schemas/Outage`.
         public struct Outage: Codable, Hashable, Sendable {
+            /// When an operator acknowledged it.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Outage/acknowledged_at`.
+            public var acknowledgedAt: Foundation.Date?
+            /// The API key (name) that acknowledged it.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Outage/acknowledged_by`.
+            public var acknowledgedBy: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Outage/actual_restoration_time`.
             public var actualRestorationTime: Foundation.Date?
             /// - Remark: Generated from `#/components/schemas/Outage/affected_customers_count`.
             public var affectedCustomersCount: Swift.Int
             /// - Remark: Generated from `#/components/schemas/Outage/affected_meters_count`.
             public var affectedMetersCount: Swift.Int
+            /// How the outage is known.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Outage/basis`.
+            @frozen public enum BasisPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case evidence = "evidence"
+                case prediction = "prediction"
+                case rollup = "rollup"
+                case telemetry = "telemetry"
+                case _operator = "operator"
+            }
+            /// How the outage is known.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Outage/basis`.
+            public var basis: Components.Schemas.Outage.BasisPayload
+            /// The cause it was closed with (oms_cause_codes).
+            ///
+            /// - Remark: Generated from `#/components/schemas/Outage/cause_code`.
+            public var causeCode: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Outage/confidence_score`.
             public var confidenceScore: Swift.Double
+            /// The crew assigned.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Outage/crew`.
+            public var crew: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Outage/cursor`.
             public var cursor: Swift.String?
+            /// Customers still without power.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Outage/customers_out`.
+            public var customersOut: Swift.Int
             /// - Remark: Generated from `#/components/schemas/Outage/description`.
             public var description: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Outage/dp_code`.
@@ -678,21 +712,51 @@ extension Components {
             public var firstDetectedAt: Foundation.Date
             /// - Remark: Generated from `#/components/schemas/Outage/id`.
             public var id: Swift.String
+            /// Interruptions of its reclosing sequence.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Outage/interruptions`.
+            public var interruptions: Swift.Int
             /// - Remark: Generated from `#/components/schemas/Outage/last_updated_at`.
             public var lastUpdatedAt: Foundation.Date?
+            /// The outage (event_id) this one was merged into.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Outage/merged_into`.
+            public var mergedInto: Swift.String?
+            /// Meters still without power.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Outage/meters_out`.
+            public var metersOut: Swift.Int
+            /// Restored within outage.momentary_minutes of its start (IEEE 1366 momentary).
+            ///
+            /// - Remark: Generated from `#/components/schemas/Outage/momentary`.
+            public var momentary: Swift.Bool
+            /// A nested outage: the outage (event_id) whose restoration left these meters out.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Outage/parent_outage`.
+            public var parentOutage: Swift.String?
+            /// The operator's remark.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Outage/remark`.
+            public var remark: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Outage/root_cause`.
             public var rootCause: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Outage/severity`.
             public var severity: Swift.String
+            /// detected: evidence below the prediction threshold; predicted: the engine's prediction (threshold or roll-up); confirmed: telemetry, two feeds or an operator; in_progress: a crew is assigned; restored; closed: an operator closed it with a cause; cancelled: false; merged: folded into merged_into.
+            ///
             /// - Remark: Generated from `#/components/schemas/Outage/status`.
             @frozen public enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case predicted = "predicted"
                 case detected = "detected"
+                case predicted = "predicted"
                 case confirmed = "confirmed"
                 case inProgress = "in_progress"
                 case restored = "restored"
+                case closed = "closed"
                 case cancelled = "cancelled"
+                case merged = "merged"
             }
+            /// detected: evidence below the prediction threshold; predicted: the engine's prediction (threshold or roll-up); confirmed: telemetry, two feeds or an operator; in_progress: a crew is assigned; restored; closed: an operator closed it with a cause; cancelled: false; merged: folded into merged_into.
+            ///
             /// - Remark: Generated from `#/components/schemas/Outage/status`.
             public var status: Components.Schemas.Outage.StatusPayload
             /// - Remark: Generated from `#/components/schemas/Outage/substation_code`.
@@ -700,11 +764,17 @@ extension Components {
             /// Creates a new `Outage`.
             ///
             /// - Parameters:
+            ///   - acknowledgedAt: When an operator acknowledged it.
+            ///   - acknowledgedBy: The API key (name) that acknowledged it.
             ///   - actualRestorationTime:
             ///   - affectedCustomersCount:
             ///   - affectedMetersCount:
+            ///   - basis: How the outage is known.
+            ///   - causeCode: The cause it was closed with (oms_cause_codes).
             ///   - confidenceScore:
+            ///   - crew: The crew assigned.
             ///   - cursor:
+            ///   - customersOut: Customers still without power.
             ///   - description:
             ///   - dpCode:
             ///   - estimatedRestorationTime:
@@ -715,17 +785,29 @@ extension Components {
             ///   - feederCode:
             ///   - firstDetectedAt:
             ///   - id:
+            ///   - interruptions: Interruptions of its reclosing sequence.
             ///   - lastUpdatedAt:
+            ///   - mergedInto: The outage (event_id) this one was merged into.
+            ///   - metersOut: Meters still without power.
+            ///   - momentary: Restored within outage.momentary_minutes of its start (IEEE 1366 momentary).
+            ///   - parentOutage: A nested outage: the outage (event_id) whose restoration left these meters out.
+            ///   - remark: The operator's remark.
             ///   - rootCause:
             ///   - severity:
-            ///   - status:
+            ///   - status: detected: evidence below the prediction threshold; predicted: the engine's prediction (threshold or roll-up); confirmed: telemetry, two feeds or an operator; in_progress: a crew is assigned; restored; closed: an operator closed it with a cause; cancelled: false; merged: folded into merged_into.
             ///   - substationCode:
             public init(
+                acknowledgedAt: Foundation.Date? = nil,
+                acknowledgedBy: Swift.String? = nil,
                 actualRestorationTime: Foundation.Date? = nil,
                 affectedCustomersCount: Swift.Int,
                 affectedMetersCount: Swift.Int,
+                basis: Components.Schemas.Outage.BasisPayload,
+                causeCode: Swift.String? = nil,
                 confidenceScore: Swift.Double,
+                crew: Swift.String? = nil,
                 cursor: Swift.String? = nil,
+                customersOut: Swift.Int,
                 description: Swift.String? = nil,
                 dpCode: Swift.String? = nil,
                 estimatedRestorationTime: Foundation.Date? = nil,
@@ -736,17 +818,29 @@ extension Components {
                 feederCode: Swift.String? = nil,
                 firstDetectedAt: Foundation.Date,
                 id: Swift.String,
+                interruptions: Swift.Int,
                 lastUpdatedAt: Foundation.Date? = nil,
+                mergedInto: Swift.String? = nil,
+                metersOut: Swift.Int,
+                momentary: Swift.Bool,
+                parentOutage: Swift.String? = nil,
+                remark: Swift.String? = nil,
                 rootCause: Swift.String? = nil,
                 severity: Swift.String,
                 status: Components.Schemas.Outage.StatusPayload,
                 substationCode: Swift.String? = nil
             ) {
+                self.acknowledgedAt = acknowledgedAt
+                self.acknowledgedBy = acknowledgedBy
                 self.actualRestorationTime = actualRestorationTime
                 self.affectedCustomersCount = affectedCustomersCount
                 self.affectedMetersCount = affectedMetersCount
+                self.basis = basis
+                self.causeCode = causeCode
                 self.confidenceScore = confidenceScore
+                self.crew = crew
                 self.cursor = cursor
+                self.customersOut = customersOut
                 self.description = description
                 self.dpCode = dpCode
                 self.estimatedRestorationTime = estimatedRestorationTime
@@ -757,18 +851,30 @@ extension Components {
                 self.feederCode = feederCode
                 self.firstDetectedAt = firstDetectedAt
                 self.id = id
+                self.interruptions = interruptions
                 self.lastUpdatedAt = lastUpdatedAt
+                self.mergedInto = mergedInto
+                self.metersOut = metersOut
+                self.momentary = momentary
+                self.parentOutage = parentOutage
+                self.remark = remark
                 self.rootCause = rootCause
                 self.severity = severity
                 self.status = status
                 self.substationCode = substationCode
             }
             public enum CodingKeys: String, CodingKey {
+                case acknowledgedAt = "acknowledged_at"
+                case acknowledgedBy = "acknowledged_by"
                 case actualRestorationTime = "actual_restoration_time"
                 case affectedCustomersCount = "affected_customers_count"
                 case affectedMetersCount = "affected_meters_count"
+                case basis
+                case causeCode = "cause_code"
                 case confidenceScore = "confidence_score"
+                case crew
                 case cursor
+                case customersOut = "customers_out"
                 case description
                 case dpCode = "dp_code"
                 case estimatedRestorationTime = "estimated_restoration_time"
@@ -779,11 +885,147 @@ extension Components {
                 case feederCode = "feeder_code"
                 case firstDetectedAt = "first_detected_at"
                 case id
+                case interruptions
                 case lastUpdatedAt = "last_updated_at"
+                case mergedInto = "merged_into"
+                case metersOut = "meters_out"
+                case momentary
+                case parentOutage = "parent_outage"
+                case remark
                 case rootCause = "root_cause"
                 case severity
                 case status
                 case substationCode = "substation_code"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/OutageAction`.
+        public struct OutageAction: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/OutageAction/action`.
+            @frozen public enum ActionPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case acknowledge = "acknowledge"
+                case confirm = "confirm"
+                case assign = "assign"
+                case etr = "etr"
+                case restore = "restore"
+                case cancel = "cancel"
+                case merge = "merge"
+                case split = "split"
+                case close = "close"
+            }
+            /// - Remark: Generated from `#/components/schemas/OutageAction/action`.
+            public var action: Components.Schemas.OutageAction.ActionPayload
+            /// etr: the estimated restoration time (up to 30 days ahead); restore: when power came back (default now)
+            ///
+            /// - Remark: Generated from `#/components/schemas/OutageAction/at`.
+            public var at: Foundation.Date?
+            /// close: a cause code (oms_cause_codes)
+            ///
+            /// - Remark: Generated from `#/components/schemas/OutageAction/cause`.
+            public var cause: Swift.String?
+            /// assign: the crew
+            ///
+            /// - Remark: Generated from `#/components/schemas/OutageAction/crew`.
+            public var crew: Swift.String?
+            /// split: the distribution point or feeder whose meters move to a new outage
+            ///
+            /// - Remark: Generated from `#/components/schemas/OutageAction/device`.
+            public var device: Swift.String?
+            /// merge: the event id of the active outage this one joins
+            ///
+            /// - Remark: Generated from `#/components/schemas/OutageAction/into`.
+            public var into: Swift.String?
+            /// split: the meter numbers that move to a new outage
+            ///
+            /// - Remark: Generated from `#/components/schemas/OutageAction/meters`.
+            public var meters: [Swift.String]?
+            /// any action: the operator's remark
+            ///
+            /// - Remark: Generated from `#/components/schemas/OutageAction/remark`.
+            public var remark: Swift.String?
+            /// Creates a new `OutageAction`.
+            ///
+            /// - Parameters:
+            ///   - action:
+            ///   - at: etr: the estimated restoration time (up to 30 days ahead); restore: when power came back (default now)
+            ///   - cause: close: a cause code (oms_cause_codes)
+            ///   - crew: assign: the crew
+            ///   - device: split: the distribution point or feeder whose meters move to a new outage
+            ///   - into: merge: the event id of the active outage this one joins
+            ///   - meters: split: the meter numbers that move to a new outage
+            ///   - remark: any action: the operator's remark
+            public init(
+                action: Components.Schemas.OutageAction.ActionPayload,
+                at: Foundation.Date? = nil,
+                cause: Swift.String? = nil,
+                crew: Swift.String? = nil,
+                device: Swift.String? = nil,
+                into: Swift.String? = nil,
+                meters: [Swift.String]? = nil,
+                remark: Swift.String? = nil
+            ) {
+                self.action = action
+                self.at = at
+                self.cause = cause
+                self.crew = crew
+                self.device = device
+                self.into = into
+                self.meters = meters
+                self.remark = remark
+            }
+            public enum CodingKeys: String, CodingKey {
+                case action
+                case at
+                case cause
+                case crew
+                case device
+                case into
+                case meters
+                case remark
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.action = try container.decode(
+                    Components.Schemas.OutageAction.ActionPayload.self,
+                    forKey: .action
+                )
+                self.at = try container.decodeIfPresent(
+                    Foundation.Date.self,
+                    forKey: .at
+                )
+                self.cause = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .cause
+                )
+                self.crew = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .crew
+                )
+                self.device = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .device
+                )
+                self.into = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .into
+                )
+                self.meters = try container.decodeIfPresent(
+                    [Swift.String].self,
+                    forKey: .meters
+                )
+                self.remark = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .remark
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "action",
+                    "at",
+                    "cause",
+                    "crew",
+                    "device",
+                    "into",
+                    "meters",
+                    "remark"
+                ])
             }
         }
         /// - Remark: Generated from `#/components/schemas/OutageDetail`.
@@ -802,6 +1044,14 @@ extension Components {
                     public var meterNumber: Swift.String
                     /// - Remark: Generated from `#/components/schemas/OutageDetail/value2/MetersPayload/power_status`.
                     public var powerStatus: Swift.String
+                    /// The meter's own evidence put it there (else: its device is out).
+                    ///
+                    /// - Remark: Generated from `#/components/schemas/OutageDetail/value2/MetersPayload/reported`.
+                    public var reported: Swift.Bool
+                    /// When it got power back (NULL: still out).
+                    ///
+                    /// - Remark: Generated from `#/components/schemas/OutageDetail/value2/MetersPayload/restored_at`.
+                    public var restoredAt: Foundation.Date?
                     /// - Remark: Generated from `#/components/schemas/OutageDetail/value2/MetersPayload/source_type`.
                     public var sourceType: Swift.String
                     /// Creates a new `MetersPayloadPayload`.
@@ -811,18 +1061,24 @@ extension Components {
                     ///   - firstEvidenceAt:
                     ///   - meterNumber:
                     ///   - powerStatus:
+                    ///   - reported: The meter's own evidence put it there (else: its device is out).
+                    ///   - restoredAt: When it got power back (NULL: still out).
                     ///   - sourceType:
                     public init(
                         communicationStatus: Swift.String,
                         firstEvidenceAt: Foundation.Date,
                         meterNumber: Swift.String,
                         powerStatus: Swift.String,
+                        reported: Swift.Bool,
+                        restoredAt: Foundation.Date? = nil,
                         sourceType: Swift.String
                     ) {
                         self.communicationStatus = communicationStatus
                         self.firstEvidenceAt = firstEvidenceAt
                         self.meterNumber = meterNumber
                         self.powerStatus = powerStatus
+                        self.reported = reported
+                        self.restoredAt = restoredAt
                         self.sourceType = sourceType
                     }
                     public enum CodingKeys: String, CodingKey {
@@ -830,6 +1086,8 @@ extension Components {
                         case firstEvidenceAt = "first_evidence_at"
                         case meterNumber = "meter_number"
                         case powerStatus = "power_status"
+                        case reported
+                        case restoredAt = "restored_at"
                         case sourceType = "source_type"
                     }
                 }
@@ -1133,6 +1391,161 @@ extension Components {
                 case expectedSchemaVersion = "expected_schema_version"
                 case schemaVersion = "schema_version"
                 case status
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Reliability`.
+        public struct Reliability: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Reliability/asai`.
+            public var asai: Swift.Double
+            /// minutes; null without sustained interruptions
+            ///
+            /// - Remark: Generated from `#/components/schemas/Reliability/caidi`.
+            public var caidi: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/Reliability/caifi`.
+            public var caifi: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/Reliability/customer_minutes`.
+            public var customerMinutes: Swift.Double
+            /// sum of N_i over sustained interruptions
+            ///
+            /// - Remark: Generated from `#/components/schemas/Reliability/customers_interrupted`.
+            public var customersInterrupted: Swift.Int
+            /// N_T: customers with an active meter in scope
+            ///
+            /// - Remark: Generated from `#/components/schemas/Reliability/customers_served`.
+            public var customersServed: Swift.Int
+            /// CN
+            ///
+            /// - Remark: Generated from `#/components/schemas/Reliability/distinct_customers_interrupted`.
+            public var distinctCustomersInterrupted: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Reliability/feeder`.
+            public var feeder: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Reliability/from`.
+            public var from: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Reliability/maifi`.
+            public var maifi: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/Reliability/maifie`.
+            public var maifie: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/Reliability/major_event_days`.
+            public var majorEventDays: [Swift.String]
+            /// - Remark: Generated from `#/components/schemas/Reliability/momentary_events`.
+            public var momentaryEvents: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Reliability/momentary_interruptions`.
+            public var momentaryInterruptions: Swift.Int
+            /// minutes
+            ///
+            /// - Remark: Generated from `#/components/schemas/Reliability/saidi`.
+            public var saidi: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/Reliability/saidi_excluding_med`.
+            public var saidiExcludingMed: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/Reliability/saifi`.
+            public var saifi: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/Reliability/saifi_excluding_med`.
+            public var saifiExcludingMed: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/Reliability/substation`.
+            public var substation: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Reliability/sustained_interruptions`.
+            public var sustainedInterruptions: Swift.Int
+            /// the major event day threshold (daily SAIDI, minutes); null with fewer than two days of history
+            ///
+            /// - Remark: Generated from `#/components/schemas/Reliability/t_med`.
+            public var tMed: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/Reliability/to`.
+            public var to: Foundation.Date
+            /// Creates a new `Reliability`.
+            ///
+            /// - Parameters:
+            ///   - asai:
+            ///   - caidi: minutes; null without sustained interruptions
+            ///   - caifi:
+            ///   - customerMinutes:
+            ///   - customersInterrupted: sum of N_i over sustained interruptions
+            ///   - customersServed: N_T: customers with an active meter in scope
+            ///   - distinctCustomersInterrupted: CN
+            ///   - feeder:
+            ///   - from:
+            ///   - maifi:
+            ///   - maifie:
+            ///   - majorEventDays:
+            ///   - momentaryEvents:
+            ///   - momentaryInterruptions:
+            ///   - saidi: minutes
+            ///   - saidiExcludingMed:
+            ///   - saifi:
+            ///   - saifiExcludingMed:
+            ///   - substation:
+            ///   - sustainedInterruptions:
+            ///   - tMed: the major event day threshold (daily SAIDI, minutes); null with fewer than two days of history
+            ///   - to:
+            public init(
+                asai: Swift.Double,
+                caidi: Swift.Double? = nil,
+                caifi: Swift.Double? = nil,
+                customerMinutes: Swift.Double,
+                customersInterrupted: Swift.Int,
+                customersServed: Swift.Int,
+                distinctCustomersInterrupted: Swift.Int,
+                feeder: Swift.String? = nil,
+                from: Foundation.Date,
+                maifi: Swift.Double,
+                maifie: Swift.Double,
+                majorEventDays: [Swift.String],
+                momentaryEvents: Swift.Int,
+                momentaryInterruptions: Swift.Int,
+                saidi: Swift.Double,
+                saidiExcludingMed: Swift.Double,
+                saifi: Swift.Double,
+                saifiExcludingMed: Swift.Double,
+                substation: Swift.String? = nil,
+                sustainedInterruptions: Swift.Int,
+                tMed: Swift.Double? = nil,
+                to: Foundation.Date
+            ) {
+                self.asai = asai
+                self.caidi = caidi
+                self.caifi = caifi
+                self.customerMinutes = customerMinutes
+                self.customersInterrupted = customersInterrupted
+                self.customersServed = customersServed
+                self.distinctCustomersInterrupted = distinctCustomersInterrupted
+                self.feeder = feeder
+                self.from = from
+                self.maifi = maifi
+                self.maifie = maifie
+                self.majorEventDays = majorEventDays
+                self.momentaryEvents = momentaryEvents
+                self.momentaryInterruptions = momentaryInterruptions
+                self.saidi = saidi
+                self.saidiExcludingMed = saidiExcludingMed
+                self.saifi = saifi
+                self.saifiExcludingMed = saifiExcludingMed
+                self.substation = substation
+                self.sustainedInterruptions = sustainedInterruptions
+                self.tMed = tMed
+                self.to = to
+            }
+            public enum CodingKeys: String, CodingKey {
+                case asai
+                case caidi
+                case caifi
+                case customerMinutes = "customer_minutes"
+                case customersInterrupted = "customers_interrupted"
+                case customersServed = "customers_served"
+                case distinctCustomersInterrupted = "distinct_customers_interrupted"
+                case feeder
+                case from
+                case maifi
+                case maifie
+                case majorEventDays = "major_event_days"
+                case momentaryEvents = "momentary_events"
+                case momentaryInterruptions = "momentary_interruptions"
+                case saidi
+                case saidiExcludingMed = "saidi_excluding_med"
+                case saifi
+                case saifiExcludingMed = "saifi_excluding_med"
+                case substation
+                case sustainedInterruptions = "sustained_interruptions"
+                case tMed = "t_med"
+                case to
             }
         }
         /// - Remark: Generated from `#/components/schemas/Setting`.

@@ -52,11 +52,25 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /api/v1/outages/{event_id}`.
     /// - Remark: Generated from `#/paths//api/v1/outages/{event_id}/get(getOutage)`.
     func getOutage(_ input: Operations.GetOutage.Input) async throws -> Operations.GetOutage.Output
+    /// an operator action on an outage: acknowledge, confirm, assign a crew, set the ETR, restore, cancel, merge, split, close
+    ///
+    /// One action of the table in ARCHITECTURE.md ("Outage states"): each is allowed from some statuses only (409 otherwise, naming the status). The action is in the outage's timeline with the API key's name and the time. Answers the outage as it is now (for split: the new outage).
+    ///
+    /// - Remark: HTTP `POST /api/v1/outages/{event_id}/actions`.
+    /// - Remark: Generated from `#/paths//api/v1/outages/{event_id}/actions/post(actOnOutage)`.
+    func actOnOutage(_ input: Operations.ActOnOutage.Input) async throws -> Operations.ActOnOutage.Output
     /// active meters within a radius of a point, nearest first (oms_meters_within)
     ///
     /// - Remark: HTTP `GET /api/v1/proximity/meters`.
     /// - Remark: Generated from `#/paths//api/v1/proximity/meters/get(listNearbyMeters)`.
     func listNearbyMeters(_ input: Operations.ListNearbyMeters.Input) async throws -> Operations.ListNearbyMeters.Output
+    /// IEEE 1366-2022 reliability indices over a period, for the whole network, a substation or a feeder
+    ///
+    /// Computed from the outages' restoration steps (cancelled and merged outages excluded): sustained interruptions give SAIFI, SAIDI, CAIDI, CAIFI and ASAI; momentary ones (restored within outage.momentary_minutes) MAIFI (each interruption) and MAIFIe (each reclosing sequence once). Major event days by the 2.5 beta method over the daily SAIDI history that exists; the indices without them are given too.
+    ///
+    /// - Remark: HTTP `GET /api/v1/reliability`.
+    /// - Remark: Generated from `#/paths//api/v1/reliability/get(getReliability)`.
+    func getReliability(_ input: Operations.GetReliability.Input) async throws -> Operations.GetReliability.Output
     /// every setting
     ///
     /// - Remark: HTTP `GET /api/v1/settings`.
@@ -186,6 +200,23 @@ extension APIProtocol {
             headers: headers
         ))
     }
+    /// an operator action on an outage: acknowledge, confirm, assign a crew, set the ETR, restore, cancel, merge, split, close
+    ///
+    /// One action of the table in ARCHITECTURE.md ("Outage states"): each is allowed from some statuses only (409 otherwise, naming the status). The action is in the outage's timeline with the API key's name and the time. Answers the outage as it is now (for split: the new outage).
+    ///
+    /// - Remark: HTTP `POST /api/v1/outages/{event_id}/actions`.
+    /// - Remark: Generated from `#/paths//api/v1/outages/{event_id}/actions/post(actOnOutage)`.
+    public func actOnOutage(
+        path: Operations.ActOnOutage.Input.Path,
+        headers: Operations.ActOnOutage.Input.Headers = .init(),
+        body: Operations.ActOnOutage.Input.Body
+    ) async throws -> Operations.ActOnOutage.Output {
+        try await actOnOutage(Operations.ActOnOutage.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
     /// active meters within a radius of a point, nearest first (oms_meters_within)
     ///
     /// - Remark: HTTP `GET /api/v1/proximity/meters`.
@@ -195,6 +226,21 @@ extension APIProtocol {
         headers: Operations.ListNearbyMeters.Input.Headers = .init()
     ) async throws -> Operations.ListNearbyMeters.Output {
         try await listNearbyMeters(Operations.ListNearbyMeters.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// IEEE 1366-2022 reliability indices over a period, for the whole network, a substation or a feeder
+    ///
+    /// Computed from the outages' restoration steps (cancelled and merged outages excluded): sustained interruptions give SAIFI, SAIDI, CAIDI, CAIFI and ASAI; momentary ones (restored within outage.momentary_minutes) MAIFI (each interruption) and MAIFIe (each reclosing sequence once). Major event days by the 2.5 beta method over the daily SAIDI history that exists; the indices without them are given too.
+    ///
+    /// - Remark: HTTP `GET /api/v1/reliability`.
+    /// - Remark: Generated from `#/paths//api/v1/reliability/get(getReliability)`.
+    public func getReliability(
+        query: Operations.GetReliability.Input.Query = .init(),
+        headers: Operations.GetReliability.Input.Headers = .init()
+    ) async throws -> Operations.GetReliability.Output {
+        try await getReliability(Operations.GetReliability.Input(
             query: query,
             headers: headers
         ))

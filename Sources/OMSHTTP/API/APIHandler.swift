@@ -15,6 +15,7 @@ import PostgresNIO
 struct APIHandler: APIProtocol {
     let meters: MeterQueries
     let outages: OutageQueries
+    let actions: OutageActions
     let health: HealthCheck
     let logger: Logger
 }
@@ -23,4 +24,6 @@ struct APIHandler: APIProtocol {
 /// request id and, behind `RequireScope`, the API key's id). Set for the handler by the router.
 enum RequestEnvironment {
     @TaskLocal static var logger: Logger?
+    /// The request's API key (its name is the actor of an operator action).
+    @TaskLocal static var key: AuthenticatedKey?
 }

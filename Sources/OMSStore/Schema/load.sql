@@ -15,6 +15,7 @@
 
 \ir versioned/0100_baseline.sql
 \ir versioned/0101_drop_dead_functions.sql
+\ir versioned/0102_outage_engine.sql
 
 \ir current/01_helpers.sql
 \ir current/02_settings.sql
@@ -34,3 +35,7 @@
 \ir current/16_live_events.sql
 \ir current/17_views.sql
 \ir current/18_validation.sql
+\ir current/19_outage_engine.sql
+\ir current/20_device_telemetry.sql
+\ir current/21_operator_actions.sql
+\ir current/22_reliability.sql

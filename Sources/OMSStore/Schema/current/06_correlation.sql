@@ -5,22 +5,22 @@
 -- Tables: oms_outage_events, oms_event_sources, oms_event_timeline,
 -- oms_outage_meters (../versioned/0100_baseline.sql).
 --
--- Rules (settings in oms_settings):
+-- Rules (settings in oms_settings; the engine's own in 19_outage_engine.sql):
 --   * Confidence = 1 - product(1 - weight) over the outage's distinct pieces of
 --     outage evidence; weight = <source>.confidence. A repeated delivery is the
 --     same oms_event_sources row, so it adds nothing.
---   * detected/predicted -> confirmed when evidence comes from two different
---     feeds or confidence reaches correlation.confirm_confidence.
---   * affected_meters_count / affected_customers_count: the outage's meters that
---     are off, while it is active; on restoration, all the meters it covered.
---   * Restoration evidence on an outage whose every meter has power again moves
---     it to restored (actual_restoration_time = that evidence's time); otherwise
---     it is a partial_restoration timeline entry.
---   * Evidence about a meter joins the active outage covering it (one that
---     already covers the meter, else its distribution point's, else a
---     feeder-wide one, else a substation-wide one) first detected within
---     correlation.window_minutes of the event; meters nothing covers open one
---     outage per distribution point (else feeder, substation).
+--   * predicted -> confirmed when evidence comes from two different feeds or
+--     confidence reaches correlation.confirm_confidence (detected -> predicted
+--     is the engine's: oms_engine_evaluate).
+--   * affected_meters_count / affected_customers_count: every meter the outage
+--     covers and their customers (what it interrupted; kept after
+--     restoration); meters_out / customers_out: those still without power.
+--   * Evidence about a meter joins the outage holding it (see oms_link_evidence);
+--     meters nothing covers open one "detected" outage per distribution point
+--     (else feeder, substation), which the engine predicts and rolls up.
+--   * Power-ups restore meters one by one; an outage without telemetry is
+--     restored by its meters (restoration.meter_share), one with telemetry by
+--     its device closing (20_device_telemetry.sql) or an operator.
 --
 -- What a feed event about meters does (oms_sync_evidence), by kind:
 --   power_off      -> power off, outage evidence
@@ -36,14 +36,60 @@
 -- Outages from their evidence.
 
 -- Recomputes confidence, status and size of the given outages from their
--- evidence, in one statement, with a timeline entry for each status change.
--- p_restoration: the call brings restoration evidence (may restore).
+-- evidence, with a timeline entry for each status change. Size: what the
+-- outage interrupted (affected_*: every meter it covers, kept after
+-- restoration) and what is out now (meters_out, customers_out). Its start is
+-- the earliest evidence of its own meters. p_restoration: the call brings
+-- power-ups, so an outage not held by telemetry may be restored
+-- (restoration.meter_share of its meters able to report are back) through
+-- oms_restore_outage (19_outage_engine.sql), at the time of the first of them.
 CREATE OR REPLACE FUNCTION oms_refresh_outages(p_outage_ids uuid[], p_event_time timestamptz, p_restoration boolean)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET jit = off
+AS $$
 DECLARE
     v_threshold numeric := oms_setting_numeric('correlation.confirm_confidence');
+    v_share     numeric := oms_setting_numeric('restoration.meter_share');
+    v_row       record;
+    v_parents   uuid[];
 BEGIN
+    -- A nested outage's meters leave its parent (19_outage_engine.sql): no
+    -- customer minute counts twice.
+    WITH moved AS (
+        DELETE FROM oms_outage_meters pm
+         USING oms_outage_events n, oms_outage_meters nm
+         WHERE n.id = ANY (p_outage_ids) AND n.parent_outage_id IS NOT NULL AND nm.outage_event_id = n.id
+           AND pm.outage_event_id = n.parent_outage_id AND pm.meter_id = nm.meter_id
+     RETURNING pm.outage_event_id
+    )
+    SELECT array_agg(DISTINCT m.outage_event_id) INTO v_parents FROM moved m;
+    IF v_parents IS NOT NULL THEN
+        p_outage_ids := p_outage_ids || v_parents;
+    END IF;
+
+    IF p_restoration THEN
+        FOR v_row IN
+            SELECT o.id, s.capable, s.capable_back, s.first_back
+              FROM oms_outage_events o
+              CROSS JOIN LATERAL (
+                  SELECT count(*) FILTER (WHERE m.asset_mrid IS NOT NULL OR m.onu_id IS NOT NULL) AS capable,
+                         count(*) FILTER (WHERE (m.asset_mrid IS NOT NULL OR m.onu_id IS NOT NULL)
+                                            AND om.restored_at IS NOT NULL) AS capable_back,
+                         min(om.restored_at) FILTER (WHERE om.restored_by = 'power_up') AS first_back
+                    FROM oms_outage_meters om JOIN oms_meters m ON m.id = om.meter_id
+                   WHERE om.outage_event_id = o.id) s
+             WHERE o.id = ANY (p_outage_ids) AND o.basis <> 'telemetry'
+               AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+               AND s.capable > 0 AND s.capable_back >= v_share * s.capable AND s.first_back IS NOT NULL
+        LOOP
+            PERFORM oms_restore_outage(v_row.id, v_row.first_back, 'share',
+                format('%s of %s meters able to report have power back; restoration.meter_share = %s; restored at the first power-up',
+                       v_row.capable_back, v_row.capable, v_share));
+        END LOOP;
+    END IF;
+
     WITH evidence AS (
         SELECT s.outage_event_id,
                CASE WHEN bool_or(s.correlation_weight >= 1) THEN 1
@@ -57,9 +103,10 @@ BEGIN
         SELECT om.outage_event_id,
                count(*) AS meters,
                count(DISTINCT m.customer_id) AS customers,
-               count(*) FILTER (WHERE m.power_status = 'off') AS meters_off,
-               count(DISTINCT m.customer_id) FILTER (WHERE m.power_status = 'off') AS customers_off,
-               count(*) FILTER (WHERE m.power_status <> 'on') AS meters_not_on
+               count(*) FILTER (WHERE om.restored_at IS NULL) AS meters_out,
+               count(DISTINCT m.customer_id) FILTER (WHERE om.restored_at IS NULL) AS customers_out,
+               count(*) FILTER (WHERE om.restored_at IS NOT NULL) AS meters_back,
+               min(om.first_evidence_at) FILTER (WHERE om.reported) AS first_reported
           FROM oms_outage_meters om JOIN oms_meters m ON m.id = om.meter_id
          WHERE om.outage_event_id = ANY (p_outage_ids)
          GROUP BY om.outage_event_id
@@ -67,67 +114,72 @@ BEGIN
     next AS (
         SELECT o.id, o.status AS old_status,
                CASE
-                   WHEN o.status IN ('restored', 'cancelled') THEN o.status
-                   WHEN p_restoration AND s.meters > 0 AND s.meters_not_on = 0 THEN 'restored'
-                   WHEN o.status IN ('predicted', 'detected')
-                        AND (e.feeds >= 2 OR e.confidence >= v_threshold) THEN 'confirmed'
+                   WHEN o.status = 'predicted' AND (e.feeds >= 2 OR e.confidence >= v_threshold) THEN 'confirmed'
                    ELSE o.status
                END AS new_status,
                round(coalesce(e.confidence, o.confidence_score), 3) AS confidence,
-               s.meters, s.customers, s.meters_off, s.customers_off, s.meters_not_on
+               e.feeds, s.meters, s.customers, s.meters_out, s.customers_out, s.meters_back, s.first_reported
           FROM oms_outage_events o
           LEFT JOIN evidence e ON e.outage_event_id = o.id
           LEFT JOIN size s ON s.outage_event_id = o.id
-         WHERE o.id = ANY (p_outage_ids)
+         WHERE o.id = ANY (p_outage_ids) AND o.status NOT IN ('cancelled', 'merged')
     ),
     changed AS (
         UPDATE oms_outage_events o
            SET status = n.new_status,
                confidence_score = n.confidence,
-               affected_meters_count = CASE WHEN n.new_status = 'restored' THEN coalesce(n.meters, 0)
-                                            WHEN n.old_status IN ('restored', 'cancelled') THEN o.affected_meters_count
-                                            ELSE coalesce(n.meters_off, 0) END,
-               affected_customers_count = CASE WHEN n.new_status = 'restored' THEN coalesce(n.customers, 0)
-                                               WHEN n.old_status IN ('restored', 'cancelled') THEN o.affected_customers_count
-                                               ELSE coalesce(n.customers_off, 0) END,
-               actual_restoration_time = CASE WHEN n.new_status = 'restored' AND n.old_status <> 'restored'
-                                              THEN p_event_time ELSE o.actual_restoration_time END
+               affected_meters_count = coalesce(n.meters, 0),
+               affected_customers_count = coalesce(n.customers, 0),
+               meters_out = CASE WHEN n.new_status IN ('restored', 'closed') THEN 0 ELSE coalesce(n.meters_out, 0) END,
+               customers_out = CASE WHEN n.new_status IN ('restored', 'closed') THEN 0 ELSE coalesce(n.customers_out, 0) END,
+               first_detected_at = CASE WHEN n.new_status IN ('restored', 'closed') OR o.parent_outage_id IS NOT NULL
+                                        THEN o.first_detected_at
+                                        ELSE least(o.first_detected_at, n.first_reported) END,
+               last_updated_at = now()
           FROM next n
          WHERE o.id = n.id
-     RETURNING o.id, n.old_status, n.new_status, n.meters_not_on, n.confidence
+     RETURNING o.id, n.old_status, n.new_status, n.meters_out, n.meters_back, n.confidence, n.feeds
     )
     INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
     SELECT c.id,
            CASE WHEN c.new_status <> c.old_status THEN c.new_status ELSE 'partial_restoration' END,
            c.new_status,
-           CASE WHEN c.new_status = 'confirmed' THEN format('Confirmed: confidence %s', c.confidence)
-                WHEN c.new_status = 'restored' THEN 'Restored: every meter of the outage has power again'
-                ELSE format('Partial restoration: %s meters still without power', c.meters_not_on) END,
+           CASE WHEN c.new_status = 'confirmed'
+                THEN format('Confirmed: confidence %s from %s feeds; correlation.confirm_confidence = %s or two feeds',
+                            c.confidence, c.feeds, v_threshold)
+                ELSE format('Partial restoration: %s meters back, %s still without power', c.meters_back, c.meters_out) END,
            'system', p_event_time,
-           jsonb_build_object('previous_status', c.old_status, 'confidence', c.confidence)
+           jsonb_build_object('previous_status', c.old_status, 'confidence', c.confidence,
+                              'meters_back', c.meters_back, 'meters_out', c.meters_out)
       FROM changed c
      WHERE c.new_status <> c.old_status
-        OR (p_restoration AND c.new_status NOT IN ('restored', 'cancelled') AND c.meters_not_on > 0);
+        OR (p_restoration AND c.new_status NOT IN ('restored', 'closed', 'cancelled', 'merged') AND c.meters_back > 0);
 END;
 $$;
 COMMENT ON FUNCTION oms_refresh_outages(uuid[], timestamptz, boolean) IS
-    'Recomputes confidence (1 - product(1 - weight)), status and size of outages from their evidence.';
+    'Recomputes confidence, status (predicted -> confirmed, restored by meters) and size (interrupted, out now) of outages from their evidence.';
 
 -- Links evidence about meters, from any number of events, to outages, in a
--- fixed number of statements. 'outage' evidence: each meter joins the active
--- outage covering it (see the rules above), first detected within
+-- fixed number of statements, then lets the engine decide
+-- (19_outage_engine.sql). 'outage' evidence: each meter joins the active
+-- outage that holds it; else, evidence from during a restored outage that held
+-- it (delivered late) joins that one; else the active outage of its
+-- distribution point, feeder-wide, substation-wide, first detected within
 -- correlation.window_minutes of the event; meters nothing covers open one
--- outage per distribution point (else feeder, substation), opened by the
--- earliest event. 'restoration' evidence: the active outages covering the
--- meters get it and may be restored. Each (outage, event) link is one
--- oms_event_sources row (a repeat adds nothing) and one timeline entry; the
--- touched outages are refreshed once. Returns the links made or found.
+-- "detected" outage per distribution point (else feeder, substation), opened
+-- by the earliest event; one whose meters' outage was restored less than
+-- restoration.nested_minutes before, with no power-up from them since, is
+-- nested under it (backdated). 'restoration' evidence: the meter is back in
+-- the active outages holding it (restored_at), which may then be restored.
+-- Each (outage, event) link is one oms_event_sources row (a repeat adds
+-- nothing) and one timeline entry. Returns the links made or found.
 --
--- Each piece of evidence finds its candidates through the partial indexes on
--- active outages (oms_outage_events_active_*_idx, the window condition on
--- first_detected_at in the index), so a call costs what its own evidence
--- costs, however many outages a storm has open. One writer per distribution
--- point (else feeder, substation) at a time: transaction-level advisory locks.
+-- Each piece of evidence finds its candidates through indexes (the meter's
+-- outages; the partial indexes on active outages by device, with the window's
+-- condition on first_detected_at), so a call costs what its own evidence
+-- costs, however many outages a storm has open. One writer per substation at a
+-- time (transaction-level advisory locks, taken in order; the SCADA path takes
+-- the same): the engine's roll-up reads and changes a substation's outages.
 CREATE OR REPLACE FUNCTION oms_link_evidence(p_source_type text, p_source_table text, p_evidence oms_evidence[])
 RETURNS TABLE (source_event_id text, outage_event_id uuid, opened boolean)
 LANGUAGE plpgsql
@@ -137,26 +189,28 @@ AS $$
 #variable_conflict use_column
 DECLARE
     v_window    interval := oms_setting_interval_minutes('correlation.window_minutes');
+    v_nested    interval := oms_setting_interval_minutes('restoration.nested_minutes');
     v_weight    numeric := oms_source_confidence(p_source_type);
     v_outages   uuid[];
+    v_opened    uuid[];
     v_restored  uuid[];
+    v_changed   uuid[];
     v_time      timestamptz;
     v_rtime     timestamptz;
+    v_row       record;
 BEGIN
-    -- Working set of this call (a session's temp table, emptied at each call).
-    IF to_regclass('pg_temp.oms_links') IS NULL THEN
-        CREATE TEMP TABLE oms_links (source_event_id text, meter_id uuid, outage_event_id uuid, opened boolean,
-                                     evidence text, event_time timestamptz, description text);
+    IF coalesce(cardinality(p_evidence), 0) = 0 THEN
+        RETURN;  -- e.g. communication loss: nothing to link
     END IF;
-    TRUNCATE oms_links;
+    -- Working set of this call (a session's temp table, emptied at each call;
+    -- renamed when its columns change: a session may hold an older one).
+    IF to_regclass('pg_temp.oms_evidence_links') IS NULL THEN
+        CREATE TEMP TABLE oms_evidence_links (source_event_id text, meter_id uuid, outage_event_id uuid, opened boolean,
+                                     evidence text, event_time timestamptz, description text, late boolean);
+    END IF;
+    TRUNCATE oms_evidence_links;
 
-    -- One writer per distribution point (else feeder, substation) at a time.
-    PERFORM pg_advisory_xact_lock(k)
-       FROM (SELECT DISTINCT hashtextextended(
-                    'oms.scope.' || coalesce(m.dp_id, m.feeder_id, m.substation_id, m.id)::text, 0) AS k
-               FROM unnest(p_evidence) e JOIN oms_meters m ON m.id = e.meter_id
-              WHERE e.evidence = 'outage'
-              ORDER BY 1) AS locks;
+    PERFORM oms_lock_substations(ARRAY(SELECT e.meter_id FROM unnest(p_evidence) e));
 
     WITH evidence AS MATERIALIZED (
         SELECT e.source_event_id, e.meter_id, e.event_time, e.description, m.dp_id, m.feeder_id, m.substation_id,
@@ -167,43 +221,52 @@ BEGIN
           FROM unnest(p_evidence) e JOIN oms_meters m ON m.id = e.meter_id
          WHERE e.evidence = 'outage'
     ),
-    -- Active outages covering each meter, found by index from the evidence (the
-    -- cost follows the batch, not the number of active outages), first
-    -- detected within the window of the event.
+    -- The outages that could take each piece of evidence, found by index from
+    -- the evidence (the cost follows the batch, not the number of outages).
     candidates AS (
-        SELECT e.source_event_id, e.meter_id, o.id, 0 AS rank, o.first_detected_at
+        -- An active outage holding the meter.
+        SELECT e.source_event_id, e.meter_id, o.id, 0 AS rank, o.first_detected_at, false AS late
           FROM evidence e
           JOIN oms_outage_meters om ON om.meter_id = e.meter_id
           JOIN oms_outage_events o ON o.id = om.outage_event_id
-         WHERE o.status NOT IN ('restored', 'cancelled')
-           AND o.first_detected_at BETWEEN e.event_time - v_window AND e.event_time + v_window
+         WHERE o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+           AND o.first_detected_at <= e.event_time + v_window
         UNION ALL
-        SELECT e.source_event_id, e.meter_id, o.id, 1, o.first_detected_at
+        -- A restored outage that held the meter when the event happened (it came late).
+        SELECT e.source_event_id, e.meter_id, o.id, 1, o.first_detected_at, true
+          FROM evidence e
+          JOIN oms_outage_meters om ON om.meter_id = e.meter_id
+          JOIN oms_outage_events o ON o.id = om.outage_event_id
+         WHERE o.status IN ('restored', 'closed')
+           AND e.event_time BETWEEN o.first_detected_at - interval '1 minute' AND o.actual_restoration_time
+        UNION ALL
+        SELECT e.source_event_id, e.meter_id, o.id, 2, o.first_detected_at, false
           FROM evidence e
           JOIN oms_outage_events o ON o.dp_id = e.dp_id
-         WHERE o.status NOT IN ('restored', 'cancelled')
+         WHERE o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
            AND o.first_detected_at BETWEEN e.event_time - v_window AND e.event_time + v_window
         UNION ALL
-        SELECT e.source_event_id, e.meter_id, o.id, 2, o.first_detected_at
+        SELECT e.source_event_id, e.meter_id, o.id, 3, o.first_detected_at, false
           FROM evidence e
           JOIN oms_outage_events o ON o.feeder_id = e.feeder_id AND o.dp_id IS NULL
-         WHERE o.status NOT IN ('restored', 'cancelled')
+         WHERE o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
            AND o.first_detected_at BETWEEN e.event_time - v_window AND e.event_time + v_window
         UNION ALL
-        SELECT e.source_event_id, e.meter_id, o.id, 3, o.first_detected_at
+        SELECT e.source_event_id, e.meter_id, o.id, 4, o.first_detected_at, false
           FROM evidence e
           JOIN oms_outage_events o ON o.substation_id = e.substation_id AND o.feeder_id IS NULL AND o.dp_id IS NULL
-         WHERE o.status NOT IN ('restored', 'cancelled')
+         WHERE o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
            AND o.first_detected_at BETWEEN e.event_time - v_window AND e.event_time + v_window
     ),
     covering AS (
-        -- The most specific active outage first detected within the window of each event.
-        SELECT DISTINCT ON (c.source_event_id, c.meter_id) c.source_event_id, c.meter_id, c.id
+        -- The most specific outage for each event.
+        SELECT DISTINCT ON (c.source_event_id, c.meter_id) c.source_event_id, c.meter_id, c.id, c.late
           FROM candidates c
          ORDER BY c.source_event_id, c.meter_id, c.rank, c.first_detected_at DESC
     ),
     links AS MATERIALIZED (
-        SELECT e.source_event_id, e.meter_id, e.event_time, e.description, c.id AS outage_id, e.scope_key
+        SELECT e.source_event_id, e.meter_id, e.event_time, e.description, c.id AS outage_id, e.scope_key,
+               coalesce(c.late, false) AS late
           FROM evidence e
           LEFT JOIN covering c ON c.source_event_id = e.source_event_id AND c.meter_id = e.meter_id
     ),
@@ -223,10 +286,10 @@ BEGIN
           FROM uncovered u
     ),
     opened AS (
-        INSERT INTO oms_outage_events (event_id, event_type, status, severity, confidence_score, root_cause,
+        INSERT INTO oms_outage_events (event_id, event_type, status, basis, severity, confidence_score, root_cause,
                                        description, substation_id, feeder_id, dp_id, event_latitude,
                                        event_longitude, first_detected_at)
-        SELECT u.event_code, 'outage', 'detected', 'medium', v_weight,
+        SELECT u.event_code, 'outage', 'detected', 'evidence', 'medium', v_weight,
                format('%s at %s', u.description,
                       coalesce('distribution point ' || dp.dp_id, 'feeder ' || f.feeder_id,
                                'substation ' || s.substation_id, 'meter ' || m.meter_number)),
@@ -242,32 +305,59 @@ BEGIN
         ON CONFLICT (event_id) DO NOTHING
         RETURNING oms_outage_events.id, oms_outage_events.event_id
     )
-    INSERT INTO oms_links (source_event_id, meter_id, outage_event_id, opened, evidence, event_time, description)
+    INSERT INTO oms_evidence_links (source_event_id, meter_id, outage_event_id, opened, evidence, event_time, description, late)
     SELECT l.source_event_id, l.meter_id, coalesce(l.outage_id, o.id),
-           o.id IS NOT NULL AND u.opener IS NOT DISTINCT FROM l.source_event_id, 'outage', l.event_time, l.description
+           o.id IS NOT NULL AND u.opener IS NOT DISTINCT FROM l.source_event_id, 'outage', l.event_time, l.description,
+           l.late
       FROM links l
       LEFT JOIN coded u ON l.outage_id IS NULL AND u.scope_key = l.scope_key
       LEFT JOIN opened o ON o.event_id = u.event_code;
 
-    -- Restoration evidence: the active outages covering the meters.
-    INSERT INTO oms_links (source_event_id, meter_id, outage_event_id, opened, evidence, event_time, description)
-    SELECT e.source_event_id, e.meter_id, om.outage_event_id, false, 'restoration', e.event_time, e.description
+    -- Restoration evidence: the active outages holding the meters.
+    INSERT INTO oms_evidence_links (source_event_id, meter_id, outage_event_id, opened, evidence, event_time, description, late)
+    SELECT e.source_event_id, e.meter_id, om.outage_event_id, false, 'restoration', e.event_time, e.description, false
       FROM unnest(p_evidence) e
       JOIN oms_outage_meters om ON om.meter_id = e.meter_id
-      JOIN oms_outage_events o ON o.id = om.outage_event_id AND o.status NOT IN ('restored', 'cancelled')
+      JOIN oms_outage_events o ON o.id = om.outage_event_id
+                              AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
      WHERE e.evidence = 'restoration';
 
-    INSERT INTO oms_outage_meters (outage_event_id, meter_id, source_type, first_evidence_at)
-    SELECT l.outage_event_id, l.meter_id, p_source_type, min(l.event_time)
-      FROM oms_links l WHERE l.evidence = 'outage' AND l.outage_event_id IS NOT NULL
+    -- The meters: their own evidence; a loss after a meter's power-up in an
+    -- active outage puts it out again.
+    INSERT INTO oms_outage_meters AS om (outage_event_id, meter_id, source_type, first_evidence_at, last_evidence_at,
+                                         reported)
+    SELECT l.outage_event_id, l.meter_id, p_source_type, min(l.event_time), max(l.event_time), true
+      FROM oms_evidence_links l WHERE l.evidence = 'outage' AND l.outage_event_id IS NOT NULL
      GROUP BY l.outage_event_id, l.meter_id
-    ON CONFLICT DO NOTHING;
+    ON CONFLICT (outage_event_id, meter_id) DO UPDATE
+       SET reported = true,
+           source_type = CASE WHEN om.reported THEN om.source_type ELSE excluded.source_type END,
+           first_evidence_at = CASE WHEN om.reported THEN least(om.first_evidence_at, excluded.first_evidence_at)
+                                    ELSE excluded.first_evidence_at END,
+           last_evidence_at = greatest(om.last_evidence_at, excluded.last_evidence_at),
+           restored_at = CASE WHEN om.restored_at IS NOT NULL AND excluded.last_evidence_at > om.restored_at
+                                   AND EXISTS (SELECT 1 FROM oms_outage_events o WHERE o.id = om.outage_event_id
+                                                 AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged'))
+                              THEN NULL ELSE om.restored_at END,
+           restored_by = CASE WHEN om.restored_at IS NOT NULL AND excluded.last_evidence_at > om.restored_at
+                                   AND EXISTS (SELECT 1 FROM oms_outage_events o WHERE o.id = om.outage_event_id
+                                                 AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged'))
+                              THEN NULL ELSE om.restored_by END;
+
+    -- Power back: each meter at its first power-up after its last loss.
+    UPDATE oms_outage_meters om SET restored_at = r.event_time, restored_by = 'power_up'
+      FROM (SELECT l.outage_event_id, l.meter_id, min(l.event_time) AS event_time
+              FROM oms_evidence_links l WHERE l.evidence = 'restoration'
+             GROUP BY l.outage_event_id, l.meter_id) r
+     WHERE om.outage_event_id = r.outage_event_id AND om.meter_id = r.meter_id
+       AND om.restored_at IS NULL AND r.event_time >= om.last_evidence_at;
 
     -- One evidence row per outage and event (a repeat adds nothing), with its timeline entry.
     WITH pairs AS (
         SELECT l.outage_event_id, l.source_event_id, l.evidence, min(l.event_time) AS event_time,
-               bool_or(l.opened) AS opened, min(l.description) AS description, count(*) AS meters
-          FROM oms_links l WHERE l.outage_event_id IS NOT NULL
+               bool_or(l.opened) AS opened, bool_and(l.late) AS late, min(l.description) AS description,
+               count(*) AS meters
+          FROM oms_evidence_links l WHERE l.outage_event_id IS NOT NULL
          GROUP BY l.outage_event_id, l.source_event_id, l.evidence
     ),
     linked AS (
@@ -282,6 +372,7 @@ BEGIN
     SELECT p.outage_event_id,
            CASE WHEN p.opened THEN 'outage_opened'
                 WHEN p.evidence = 'restoration' THEN 'restoration_evidence'
+                WHEN p.late THEN 'late_evidence_linked'
                 ELSE 'evidence_linked' END,
            o.status, p.description, p_source_type, p.event_time,
            jsonb_build_object('source_event_id', p.source_event_id, 'meters', p.meters)
@@ -289,24 +380,85 @@ BEGIN
       JOIN pairs p ON p.outage_event_id = l.outage_event_id AND p.source_event_id = l.source_event_id
       JOIN oms_outage_events o ON o.id = l.outage_event_id;
 
+    -- Nested: an outage opened now by meters whose outage was restored less than
+    -- restoration.nested_minutes before, with no power-up from them since.
+    SELECT array_agg(DISTINCT l.outage_event_id) INTO v_opened FROM oms_evidence_links l WHERE l.opened;
+    IF v_opened IS NOT NULL AND v_nested > interval '0' THEN
+        FOR v_row IN
+            SELECT n.id AS nested, n.event_id AS nested_code, p.id AS parent, p.event_id AS parent_code,
+                   p.first_detected_at AS parent_start, p.actual_restoration_time AS parent_restored,
+                   array_agg(DISTINCT l.meter_id) AS meters
+              FROM oms_evidence_links l
+              JOIN oms_outage_events n ON n.id = l.outage_event_id AND n.id = ANY (v_opened)
+              JOIN oms_outage_meters pm ON pm.meter_id = l.meter_id AND pm.outage_event_id <> n.id
+                                       AND pm.restored_by IS DISTINCT FROM 'power_up'
+              JOIN oms_outage_events p ON p.id = pm.outage_event_id AND p.status IN ('restored', 'closed')
+                                      AND p.actual_restoration_time BETWEEN l.event_time - v_nested AND l.event_time
+             WHERE l.evidence = 'outage' AND n.parent_outage_id IS NULL
+             GROUP BY n.id, n.event_id, p.id, p.event_id, p.first_detected_at, p.actual_restoration_time
+        LOOP
+            UPDATE oms_outage_events SET first_detected_at = v_row.parent_start, parent_outage_id = v_row.parent
+             WHERE id = v_row.nested AND parent_outage_id IS NULL;
+            DELETE FROM oms_outage_meters WHERE outage_event_id = v_row.parent AND meter_id = ANY (v_row.meters);
+            INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
+            VALUES (v_row.nested, 'nested', 'detected',
+                    format('Nested under %s, backdated to its start: %s meters reported a loss within %s of its restoration at %s with no power-up since; restoration.nested_minutes',
+                           v_row.parent_code, cardinality(v_row.meters), v_nested, v_row.parent_restored),
+                    'system', v_row.parent_restored,
+                    jsonb_build_object('rule', 'nested', 'parent', v_row.parent_code, 'meters', cardinality(v_row.meters))),
+                   (v_row.parent, 'meters_nested', 'restored',
+                    format('%s meters moved to nested outage %s: they never had power back', cardinality(v_row.meters),
+                           v_row.nested_code),
+                    'system', v_row.parent_restored,
+                    jsonb_build_object('rule', 'nested', 'nested', v_row.nested_code, 'meters', cardinality(v_row.meters)));
+            PERFORM oms_refresh_outages(ARRAY[v_row.parent], v_row.parent_restored, false);
+        END LOOP;
+    END IF;
+
     SELECT array_agg(DISTINCT l.outage_event_id), max(l.event_time) INTO v_outages, v_time
-      FROM oms_links l WHERE l.evidence = 'outage' AND l.outage_event_id IS NOT NULL;
+      FROM oms_evidence_links l WHERE l.evidence = 'outage' AND l.outage_event_id IS NOT NULL AND NOT l.late;
     SELECT array_agg(DISTINCT l.outage_event_id), max(l.event_time) INTO v_restored, v_rtime
-      FROM oms_links l WHERE l.evidence = 'restoration';
+      FROM oms_evidence_links l WHERE l.evidence = 'restoration';
     IF v_outages IS NOT NULL THEN
         PERFORM oms_refresh_outages(v_outages, v_time, false);
+        v_changed := oms_engine_evaluate(v_outages, v_time);
+        IF cardinality(v_changed) > 0 THEN
+            PERFORM oms_refresh_outages(v_changed, v_time, false);
+        END IF;
     END IF;
     IF v_restored IS NOT NULL THEN
         PERFORM oms_refresh_outages(v_restored, v_rtime, true);
     END IF;
 
     RETURN QUERY
-    SELECT DISTINCT l.source_event_id, l.outage_event_id, l.opened
-      FROM oms_links l WHERE l.outage_event_id IS NOT NULL;
+    SELECT DISTINCT l.source_event_id, coalesce(o.merged_into_id, l.outage_event_id), l.opened
+      FROM oms_evidence_links l JOIN oms_outage_events o ON o.id = l.outage_event_id;
 END;
 $$;
 COMMENT ON FUNCTION oms_link_evidence(text, text, oms_evidence[]) IS
-    'Links outage or restoration evidence about meters, from many events, to the covering active outages (or opens one per DP).';
+    'Links outage or restoration evidence about meters, from many events, to outages (or opens one per DP), then lets the engine predict, roll up and restore.';
+
+-- The advisory lock key of a substation (the engine's unit of serialization).
+CREATE OR REPLACE FUNCTION oms_substation_lock_key(p_substation_id uuid) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$ SELECT hashtextextended('oms.substation.' || p_substation_id::text, 0) $$;
+COMMENT ON FUNCTION oms_substation_lock_key(uuid) IS
+    'The advisory lock key of a substation: every writer of its outages holds it.';
+
+-- One writer per substation at a time: transaction-level advisory locks on the
+-- substations of the given meters (or of the meters themselves, without one),
+-- taken in one order so that two writers never wait on each other. The SCADA
+-- path locks its substation with the same key (oms_substation_lock_key).
+CREATE OR REPLACE FUNCTION oms_lock_substations(p_meter_ids uuid[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(k)
+       FROM (SELECT DISTINCT oms_substation_lock_key(coalesce(m.substation_id, m.id)) AS k
+               FROM oms_meters m WHERE m.id = ANY (p_meter_ids)
+              ORDER BY 1) AS locks;
+END;
+$$;
+COMMENT ON FUNCTION oms_lock_substations(uuid[]) IS
+    'Takes the transaction-level advisory locks of the given meters'' substations, in order: one writer per substation.';
 
 -- ---------------------------------------------------------------------------
 -- Feed events about meters.

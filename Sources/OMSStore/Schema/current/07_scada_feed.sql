@@ -30,7 +30,14 @@
 --     scada.confidence); unknown meters are never forced off.
 --   * Critical: alarm type or event type in scada.critical_alarms, compared
 --     after oms_normalize_code() (case, spaces and dashes do not matter).
---   * Offline meters open one outage (status detected) unless an outage on the
+--   * Telemetry wins: a message whose event or alarm type says the device is
+--     out (scada_state_words: open, locked_out, de_energized) confirms the
+--     device's outage through oms_apply_device_state (20_device_telemetry.sql),
+--     covering every meter under it; the check's counts stay the seed's. Every
+--     new message, checked or not, applies its device state (a reclose or a
+--     close restores).
+--   * Otherwise (a critical alarm that names no state), offline meters open one
+--     outage (status detected) unless an outage on the
 --     same feeder (or a substation-wide one of its substation) is active, which
 --     the event then joins. The outage covers the offline meters
 --     (oms_outage_meters); its confidence, status and size come from
@@ -294,8 +301,9 @@ BEGIN
         END IF;
     END IF;
 
-    -- One check at a time per substation: two trips on it cannot both open an outage.
-    PERFORM pg_advisory_xact_lock(hashtextextended('oms.scada.' || v_substation.id::text, 0));
+    -- One writer per substation (the engine's lock, 06_correlation.sql): two
+    -- trips on it cannot both open an outage.
+    PERFORM pg_advisory_xact_lock(oms_substation_lock_key(v_substation.id));
 
     -- One statement: the meters in scope (oms_supplied_meters), each
     -- classified at the event's time; offline ones set off (those not already
@@ -331,10 +339,30 @@ BEGIN
       INTO v_total, v_offline, v_online, v_unknown
       FROM checked c;
 
+    -- Telemetry wins (20_device_telemetry.sql): a message saying the device is
+    -- out confirms the device's outage, covering every meter under it, whatever
+    -- the check found; the meters found offline are its own evidence.
+    IF oms_scada_state(v_event.event_type, v_event.alarm_type) IN ('open', 'locked_out', 'de_energized') THEN
+        v_outage.id := oms_apply_device_state(p_scada_event_id);
+        UPDATE scada_events e
+           SET outage_event_id = coalesce(v_outage.id, e.outage_event_id), affected_meter_count = v_offline,
+               meters_checked_at = now()
+         WHERE e.id = p_scada_event_id;
+        IF v_outage.id IS NOT NULL AND v_offline > 0 THEN
+            UPDATE oms_outage_meters om SET reported = true, source_type = 'scada'
+              FROM scada_event_affected_meters a
+             WHERE a.scada_event_id = p_scada_event_id AND a.check_result = 'offline'
+               AND om.outage_event_id = v_outage.id AND om.meter_id = a.meter_id AND NOT om.reported;
+        END IF;
+        RETURN QUERY SELECT v_total, v_offline, v_online, v_unknown, v_outage.id;
+        RETURN;
+    END IF;
+
     IF v_offline > 0 THEN
-        -- Join the active outage of this feeder, or of the whole substation.
+        -- Not a device state (a critical alarm scada_state_words does not know):
+        -- join the active outage of this feeder, or of the whole substation.
         SELECT o.* INTO v_outage FROM oms_outage_events o
-         WHERE o.status NOT IN ('restored', 'cancelled') AND o.dp_id IS NULL
+         WHERE o.status NOT IN ('restored', 'closed', 'cancelled', 'merged') AND o.dp_id IS NULL
            AND ((v_feeder.id IS NOT NULL AND o.feeder_id = v_feeder.id)
                 OR (o.substation_id = v_substation.id AND o.feeder_id IS NULL))
          ORDER BY o.first_detected_at DESC
@@ -349,12 +377,12 @@ BEGIN
                             ELSE format('%s at substation %s', coalesce(v_event.alarm_type, v_event.event_type),
                                         v_substation.substation_id) END
                        || coalesce(': ' || v_event.reason, '');
-            INSERT INTO oms_outage_events (event_id, event_type, status, severity, confidence_score, root_cause,
+            INSERT INTO oms_outage_events (event_id, event_type, status, basis, severity, confidence_score, root_cause,
                                            description, substation_id, feeder_id, event_latitude, event_longitude,
                                            first_detected_at)
             VALUES (format('OMS_SCADA_%s_%s', floor(extract(epoch FROM p_event_timestamp))::bigint,
                            left(md5(p_scada_event_id::text), 8)),
-                    'outage', 'detected',
+                    'outage', 'detected', 'evidence',
                     CASE oms_normalize_code(v_event.severity)
                         WHEN 'critical' THEN 'critical' WHEN 'high' THEN 'high' WHEN 'major' THEN 'high'
                         WHEN 'medium' THEN 'medium' WHEN 'minor' THEN 'medium' WHEN 'low' THEN 'low'
@@ -374,8 +402,8 @@ BEGIN
          WHERE e.id = p_scada_event_id;
 
         -- The outage covers the meters found offline; the event is one piece of evidence.
-        INSERT INTO oms_outage_meters (outage_event_id, meter_id, source_type, first_evidence_at)
-        SELECT v_outage.id, a.meter_id, 'scada', p_event_timestamp
+        INSERT INTO oms_outage_meters (outage_event_id, meter_id, source_type, first_evidence_at, last_evidence_at)
+        SELECT v_outage.id, a.meter_id, 'scada', p_event_timestamp, p_event_timestamp
           FROM scada_event_affected_meters a
          WHERE a.scada_event_id = p_scada_event_id AND a.check_result = 'offline'
         ON CONFLICT DO NOTHING;
@@ -423,6 +451,7 @@ DECLARE
     v_check     record;
     v_reason    text;
     v_previous  jsonb;
+    v_outage    uuid;
 BEGIN
     SELECT * INTO v_stored FROM oms_store_scada_event(p_event);
     SELECT * INTO v_event FROM scada_events WHERE id = v_stored.scada_event_id;
@@ -449,11 +478,14 @@ BEGIN
     ELSE
         v_reason := oms_scada_unchecked_reason(v_event);
         IF v_reason IS NOT NULL THEN
+            -- Not checked (e.g. a reclose, a close): its device state still applies.
+            v_outage := oms_apply_device_state(v_event.id);
             v_result := jsonb_build_object(
                 'scada_event_id', v_event.id, 'meters_checked', false, 'reason', v_reason,
                 'substation_id', v_event.substation_id, 'feeder_id', v_event.feeder_id,
                 'total_meters', 0, 'offline_meters', 0, 'online_meters', 0, 'unknown_meters', 0,
-                'outage_event_id', NULL);
+                'outage_event_id', v_outage,
+                'device_state', oms_scada_state(v_event.event_type, v_event.alarm_type));
             UPDATE scada_events SET check_result = v_result WHERE id = v_event.id;
             RETURN v_result;
         END IF;
@@ -472,7 +504,8 @@ BEGIN
         'online_meters', v_check.online_meters,
         'unknown_meters', v_check.unknown_meters,
         'outage_event_id', v_check.outage_event_id,
-        'outage_event_code', (SELECT o.event_id FROM oms_outage_events o WHERE o.id = v_check.outage_event_id));
+        'outage_event_code', (SELECT o.event_id FROM oms_outage_events o WHERE o.id = v_check.outage_event_id),
+        'device_state', oms_scada_state(v_event.event_type, v_event.alarm_type));
     IF v_previous IS NOT NULL THEN
         v_result := v_result || jsonb_build_object('rechecked', true, 'previous_reason', v_previous ->> 'reason');
     END IF;

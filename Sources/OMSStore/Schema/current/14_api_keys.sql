@@ -6,6 +6,7 @@
 --   ingest:scada, ingest:onu, ingest:kaifa, ingest:callcenter
 --                 post that feed's events (a SCADA key cannot post KAIFA events)
 --   read          the read API
+--   operate       operator actions on outages (21_operator_actions.sql)
 --   admin         everything, settings included
 -- Keys are made by `oms keys create` (or oms_api_key_create() from psql): 32
 -- random bytes from the operating system, written as "oms_" + 43 base64url
@@ -21,7 +22,8 @@
 CREATE OR REPLACE FUNCTION oms_api_key_create(p_key text, p_scopes text[], p_name text DEFAULT '') RETURNS uuid
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_known   text[] := ARRAY['ingest:scada', 'ingest:onu', 'ingest:kaifa', 'ingest:callcenter', 'read', 'admin'];
+    v_known   text[] := ARRAY['ingest:scada', 'ingest:onu', 'ingest:kaifa', 'ingest:callcenter', 'read', 'operate',
+                               'admin'];
     v_unknown text[];
     v_id      uuid;
 BEGIN

@@ -111,7 +111,7 @@ COMMENT ON FUNCTION oms_meter_history(text, integer, text) IS
 -- The outage statuses (oms_outage_events.status), for checking filters.
 CREATE OR REPLACE FUNCTION oms_outage_statuses() RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT ARRAY['predicted', 'detected', 'confirmed', 'in_progress', 'restored', 'cancelled']
+    SELECT ARRAY['detected', 'predicted', 'confirmed', 'in_progress', 'restored', 'closed', 'cancelled', 'merged']
 $$;
 COMMENT ON FUNCTION oms_outage_statuses() IS
     'The outage statuses, in life-cycle order.';
@@ -119,7 +119,7 @@ COMMENT ON FUNCTION oms_outage_statuses() IS
 -- Outages newest first by (first_detected_at, id), filtered; a page at a time.
 CREATE OR REPLACE FUNCTION oms_outages(
     p_status      text[] DEFAULT NULL,        -- any of these statuses (NULL: all)
-    p_active      boolean DEFAULT NULL,       -- true: not restored or cancelled; false: restored or cancelled
+    p_active      boolean DEFAULT NULL,       -- true: not restored, closed, cancelled or merged; false: one of those
     p_from        timestamptz DEFAULT NULL,   -- first detected at or after
     p_to          timestamptz DEFAULT NULL,   -- first detected before
     p_substation  text DEFAULT NULL,          -- under this substation (business id)
@@ -131,7 +131,9 @@ RETURNS TABLE (id uuid, event_id text, event_type text, status text, severity te
                substation_code text, feeder_code text, dp_code text, event_latitude double precision,
                event_longitude double precision, first_detected_at timestamptz,
                estimated_restoration_time timestamptz, actual_restoration_time timestamptz,
-               last_updated_at timestamptz, cursor text)
+               last_updated_at timestamptz, basis text, momentary boolean, interruptions integer, meters_out integer,
+               customers_out integer, merged_into text, parent_outage text, acknowledged_at timestamptz,
+               acknowledged_by text, crew text, cause_code text, remark text, cursor text)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_unknown   text[];
@@ -164,13 +166,16 @@ BEGIN
         SELECT o.id, o.event_id, o.event_type, o.status, o.severity, o.confidence_score, o.affected_customers_count,
                o.affected_meters_count, o.root_cause, o.description, ns.substation_id, nf.feeder_id, dp.dp_id,
                o.event_latitude, o.event_longitude, o.first_detected_at, o.estimated_restoration_time,
-               o.actual_restoration_time, o.last_updated_at, oms_page_cursor(o.first_detected_at, o.id)
+               o.actual_restoration_time, o.last_updated_at, o.basis, o.momentary, o.interruptions, o.meters_out,
+               o.customers_out, (SELECT m.event_id FROM oms_outage_events m WHERE m.id = o.merged_into_id),
+               (SELECT p.event_id FROM oms_outage_events p WHERE p.id = o.parent_outage_id), o.acknowledged_at,
+               o.acknowledged_by, o.crew, o.cause_code, o.remark, oms_page_cursor(o.first_detected_at, o.id)
           FROM oms_outage_events o
           LEFT JOIN network_substations ns ON ns.id = o.substation_id
           LEFT JOIN network_feeders nf ON nf.id = o.feeder_id
           LEFT JOIN network_distribution_points dp ON dp.id = o.dp_id
          WHERE (p_status IS NULL OR o.status = ANY (p_status))
-           AND (p_active IS NULL OR (o.status NOT IN ('restored', 'cancelled')) = p_active)
+           AND (p_active IS NULL OR (o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')) = p_active)
            AND (p_from IS NULL OR o.first_detected_at >= p_from)
            AND (p_to IS NULL OR o.first_detected_at < p_to)
            AND (v_substation IS NULL OR o.substation_id = v_substation)
@@ -204,7 +209,8 @@ LANGUAGE sql STABLE AS $$
                 'meters', coalesce((SELECT jsonb_agg(jsonb_build_object(
                                         'meter_number', m.meter_number, 'source_type', om.source_type,
                                         'first_evidence_at', om.first_evidence_at, 'power_status', m.power_status,
-                                        'communication_status', m.communication_status)
+                                        'communication_status', m.communication_status, 'reported', om.reported,
+                                        'restored_at', om.restored_at)
                                       ORDER BY m.meter_number)
                                      FROM oms_outage_meters om JOIN oms_meters m ON m.id = om.meter_id
                                     WHERE om.outage_event_id = o.id), '[]'::jsonb))
@@ -213,7 +219,11 @@ LANGUAGE sql STABLE AS $$
                 oe.affected_customers_count, oe.affected_meters_count, oe.root_cause, oe.description,
                 ns.substation_id AS substation_code, nf.feeder_id AS feeder_code, dp.dp_id AS dp_code,
                 oe.event_latitude, oe.event_longitude, oe.first_detected_at, oe.estimated_restoration_time,
-                oe.actual_restoration_time, oe.last_updated_at, NULL::text AS cursor
+                oe.actual_restoration_time, oe.last_updated_at, oe.basis, oe.momentary, oe.interruptions,
+                oe.meters_out, oe.customers_out,
+                (SELECT m.event_id FROM oms_outage_events m WHERE m.id = oe.merged_into_id) AS merged_into,
+                (SELECT p.event_id FROM oms_outage_events p WHERE p.id = oe.parent_outage_id) AS parent_outage,
+                oe.acknowledged_at, oe.acknowledged_by, oe.crew, oe.cause_code, oe.remark, NULL::text AS cursor
            FROM oms_outage_events oe
            LEFT JOIN network_substations ns ON ns.id = oe.substation_id
            LEFT JOIN network_feeders nf ON nf.id = oe.feeder_id

@@ -30,6 +30,8 @@ BEGIN
         RETURN NULL;
     ELSIF NEW.status = 'restored' AND OLD.status <> 'restored' THEN
         v_type := 'outage.restored';
+    ELSIF NEW.status = 'merged' AND OLD.status <> 'merged' THEN
+        v_type := 'outage.merged';
     ELSIF NEW.status = 'confirmed' AND OLD.status <> 'confirmed' THEN
         v_type := 'outage.confirmed';
     ELSE

@@ -147,7 +147,7 @@ SELECT o.id,
           FROM oms_event_sources es
          WHERE es.outage_event_id = o.id
        ) s ON true
- WHERE o.status NOT IN ('restored', 'cancelled')
+ WHERE o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
  ORDER BY o.first_detected_at DESC;
 COMMENT ON VIEW oms_active_outages IS
     'Outages not yet restored or cancelled, newest first, with their infrastructure and evidence counts per feed.';

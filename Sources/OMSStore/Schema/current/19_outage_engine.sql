@@ -1,0 +1,525 @@
+-- The outage engine: from evidence to the outages an operator works, naming the
+-- device that failed. Evidence arrives through oms_link_evidence()
+-- (06_correlation.sql: last gasps, dying gasps, calls, power-ups) and device
+-- states through oms_apply_device_state() (20_device_telemetry.sql); both end
+-- here. Tables: oms_outage_events, oms_outage_meters, oms_event_sources,
+-- oms_event_timeline (versioned/0100, 0102). Settings: predict.*, rollup.*,
+-- restoration.*, outage.momentary_minutes, telemetry.reclose_seconds,
+-- correlation.window_minutes, rollup.window_minutes.
+--
+-- Rules (each decision writes a timeline entry naming the rule, the setting and
+-- the numbers that made it fire):
+--   * An outage names one device: its distribution point, else feeder, else
+--     substation. Evidence about meters nothing covers opens a "detected"
+--     outage on the meters' distribution point (06_correlation.sql).
+--   * Prediction: a detected outage becomes predicted when predict.dp_min_reports
+--     of its meters reported, or predict.dp_report_share of the device's meters
+--     able to report (AMI or ONU) did; a predicted device covers every active
+--     meter under it (reported = false for those that said nothing).
+--   * Roll-up: a feeder (then a substation) is predicted instead of its
+--     children when at least rollup.min_children of its children are out
+--     (predicted or confirmed) and they are rollup.children_share of its
+--     children with meters, or when rollup.customer_share of its customers able
+--     to report have reported, all first detected within rollup.window_minutes
+--     (evidence further apart is another outage); repeated
+--     upward until no rule fires. A device telemetry shows closed is never
+--     predicted (its children stay). Outages an operator pinned, and outages
+--     telemetry confirmed (a locked-out breaker failed on its own), stay.
+--   * Merging keeps one truth (oms_merge_outages): the survivor takes the
+--     feed rows' outage_event_id, oms_event_sources, the meters; the merged one
+--     ends as status merged with merged_into_id, a timeline entry on both.
+--   * Restoration by meters (oms_refresh_outages, 06_correlation.sql): power-ups
+--     restore meters one by one (oms_outage_meters.restored_at, the steps); an
+--     outage not held by telemetry is restored when restoration.meter_share of
+--     its meters able to report are back, at the time of the first of them.
+--   * Momentary: restored within outage.momentary_minutes of its start.
+--   * Nested: meters still out when their outage is restored (a loss reported
+--     after the restoration, with no power-up between) become an outage of their
+--     own on their lowest common device, backdated to the original start and
+--     removed from the parent, so that no customer minute counts twice.
+--
+-- Active outages: status not in ('restored', 'closed', 'cancelled', 'merged'),
+-- spelled out in each query so that the partial indexes serve it.
+
+-- ---------------------------------------------------------------------------
+-- Devices and their meters.
+
+-- The active meters under a device (a distribution point, else a feeder, else a
+-- substation), with their customer and whether they can report (AMI or ONU).
+-- Feeders and substations through oms_supplied_meters (the meters a SCADA check
+-- reads), distribution points through oms_meters' index.
+CREATE OR REPLACE FUNCTION oms_device_meters(p_substation_id uuid, p_feeder_id uuid, p_dp_id uuid)
+RETURNS TABLE (meter_id uuid, customer_id uuid, capable boolean)
+LANGUAGE sql STABLE
+SET enable_seqscan = off
+SET jit = off
+AS $$
+    SELECT m.id, m.customer_id, (m.asset_mrid IS NOT NULL OR m.onu_id IS NOT NULL)
+      FROM oms_meters m
+     WHERE p_dp_id IS NOT NULL AND m.dp_id = p_dp_id AND m.status = 'active'
+    UNION ALL
+    SELECT m.id, m.customer_id, (m.asset_mrid IS NOT NULL OR m.onu_id IS NOT NULL)
+      FROM oms_supplied_meters(p_substation_id, p_feeder_id) s
+      JOIN oms_meters m ON m.id = s.meter_id
+     WHERE p_dp_id IS NULL AND (p_feeder_id IS NOT NULL OR p_substation_id IS NOT NULL)
+$$;
+COMMENT ON FUNCTION oms_device_meters(uuid, uuid, uuid) IS
+    'Active meters under a distribution point, else a feeder, else a substation: customer and whether each can report (AMI or ONU).';
+
+-- How an outage's device is named in its timeline: "distribution point DP001".
+CREATE OR REPLACE FUNCTION oms_outage_device_name(p_outage oms_outage_events) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT 'distribution point ' || d.dp_id FROM network_distribution_points d WHERE d.id = p_outage.dp_id),
+                    (SELECT 'feeder ' || f.feeder_id FROM network_feeders f WHERE f.id = p_outage.feeder_id),
+                    (SELECT 'substation ' || s.substation_id FROM network_substations s WHERE s.id = p_outage.substation_id),
+                    'no device')
+$$;
+COMMENT ON FUNCTION oms_outage_device_name(oms_outage_events) IS
+    'The device an outage names, for its timeline: its distribution point, else feeder, else substation.';
+
+-- Covers every active meter under the outage's device that no other active
+-- outage holds (those stay with theirs: a nested or older outage). Returns the
+-- meters added.
+CREATE OR REPLACE FUNCTION oms_outage_cover(p_outage_id uuid, p_time timestamptz) RETURNS integer
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET jit = off
+AS $$
+DECLARE
+    v_outage oms_outage_events;
+    v_added  integer;
+BEGIN
+    SELECT * INTO v_outage FROM oms_outage_events WHERE id = p_outage_id;
+    INSERT INTO oms_outage_meters (outage_event_id, meter_id, source_type, first_evidence_at, last_evidence_at, reported)
+    SELECT p_outage_id, d.meter_id, 'system', p_time, p_time, false
+      FROM oms_device_meters(v_outage.substation_id, v_outage.feeder_id, v_outage.dp_id) d
+     WHERE NOT EXISTS (SELECT 1 FROM oms_outage_meters om
+                         JOIN oms_outage_events o ON o.id = om.outage_event_id
+                        WHERE om.meter_id = d.meter_id AND om.outage_event_id <> p_outage_id
+                          AND om.restored_at IS NULL
+                          AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged'))
+    ON CONFLICT (outage_event_id, meter_id) DO NOTHING;
+    GET DIAGNOSTICS v_added = ROW_COUNT;
+    RETURN v_added;
+END;
+$$;
+COMMENT ON FUNCTION oms_outage_cover(uuid, timestamptz) IS
+    'Covers every active meter under an outage''s device that no other active outage holds; returns how many were added.';
+
+-- ---------------------------------------------------------------------------
+-- Merging.
+
+-- Folds outages into a survivor: the feed rows, the evidence and the meters
+-- move to it, its start is the earliest of theirs, and each merged outage ends
+-- as status merged pointing at it (outages merged into them earlier too). A
+-- timeline entry on both sides says which rule merged them. Returns how many
+-- were merged.
+CREATE OR REPLACE FUNCTION oms_merge_outages(p_survivor uuid, p_merged uuid[], p_rule text, p_reason text,
+                                             p_time timestamptz, p_source text DEFAULT 'system')
+RETURNS integer
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET jit = off
+AS $$
+DECLARE
+    v_merged uuid[];
+    v_codes  text;
+BEGIN
+    SELECT array_agg(o.id ORDER BY o.first_detected_at), string_agg(o.event_id, ', ' ORDER BY o.first_detected_at)
+      INTO v_merged, v_codes
+      FROM oms_outage_events o
+     WHERE o.id = ANY (p_merged) AND o.id <> p_survivor AND o.status NOT IN ('merged', 'cancelled');
+    IF v_merged IS NULL THEN
+        RETURN 0;
+    END IF;
+
+    UPDATE scada_events SET outage_event_id = p_survivor WHERE outage_event_id = ANY (v_merged);
+    UPDATE onu_events SET outage_event_id = p_survivor WHERE outage_event_id = ANY (v_merged);
+    UPDATE kaifa_events SET outage_event_id = p_survivor WHERE outage_event_id = ANY (v_merged);
+    UPDATE callcenter_tickets SET outage_event_id = p_survivor WHERE outage_event_id = ANY (v_merged);
+    UPDATE oms_device_state_history SET outage_event_id = p_survivor WHERE outage_event_id = ANY (v_merged);
+
+    INSERT INTO oms_event_sources (outage_event_id, source_type, source_event_id, source_table, correlation_weight,
+                                   detected_at, evidence)
+    SELECT p_survivor, s.source_type, s.source_event_id, s.source_table, s.correlation_weight, s.detected_at, s.evidence
+      FROM oms_event_sources s WHERE s.outage_event_id = ANY (v_merged)
+    ON CONFLICT (outage_event_id, source_type, source_event_id) DO NOTHING;
+    DELETE FROM oms_event_sources WHERE outage_event_id = ANY (v_merged);
+
+    INSERT INTO oms_outage_meters AS om (outage_event_id, meter_id, source_type, first_evidence_at, last_evidence_at,
+                                         reported, restored_at, restored_by)
+    SELECT DISTINCT ON (m.meter_id) p_survivor, m.meter_id, m.source_type, m.first_evidence_at, m.last_evidence_at,
+           m.reported, m.restored_at, m.restored_by
+      FROM oms_outage_meters m WHERE m.outage_event_id = ANY (v_merged)
+     ORDER BY m.meter_id, m.reported DESC, m.first_evidence_at
+    ON CONFLICT (outage_event_id, meter_id) DO UPDATE
+       SET first_evidence_at = least(om.first_evidence_at, excluded.first_evidence_at),
+           last_evidence_at = greatest(om.last_evidence_at, excluded.last_evidence_at),
+           reported = om.reported OR excluded.reported,
+           source_type = CASE WHEN om.reported THEN om.source_type ELSE excluded.source_type END;
+    DELETE FROM oms_outage_meters WHERE outage_event_id = ANY (v_merged);
+
+    UPDATE oms_outage_events SET merged_into_id = p_survivor WHERE merged_into_id = ANY (v_merged);
+    UPDATE oms_outage_events SET parent_outage_id = p_survivor WHERE parent_outage_id = ANY (v_merged);
+
+    UPDATE oms_outage_events o
+       SET first_detected_at = least(o.first_detected_at,
+                                     (SELECT min(m.first_detected_at) FROM oms_outage_events m WHERE m.id = ANY (v_merged))),
+           last_updated_at = now()
+     WHERE o.id = p_survivor;
+
+    WITH ended AS (
+        UPDATE oms_outage_events o
+           SET status = 'merged', merged_into_id = p_survivor, meters_out = 0, customers_out = 0,
+               last_updated_at = now()
+         WHERE o.id = ANY (v_merged)
+     RETURNING o.id, o.event_id
+    )
+    INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
+    SELECT e.id, 'merged', 'merged',
+           format('Merged into %s (%s): %s', s.event_id, p_rule, p_reason), p_source, p_time,
+           jsonb_build_object('rule', p_rule, 'merged_into', s.event_id)
+      FROM ended e CROSS JOIN (SELECT event_id, status FROM oms_outage_events WHERE id = p_survivor) s
+    UNION ALL
+    SELECT p_survivor, 'outages_merged', s.status,
+           format('Took in %s (%s): %s', v_codes, p_rule, p_reason), p_source, p_time,
+           jsonb_build_object('rule', p_rule, 'merged', to_jsonb(string_to_array(v_codes, ', ')))
+      FROM oms_outage_events s WHERE s.id = p_survivor;
+
+    RETURN cardinality(v_merged);
+END;
+$$;
+COMMENT ON FUNCTION oms_merge_outages(uuid, uuid[], text, text, timestamptz, text) IS
+    'Folds outages into a survivor: feed rows, evidence and meters move; each merged one ends as status merged pointing at it.';
+
+-- ---------------------------------------------------------------------------
+-- Prediction and roll-up.
+
+-- Opens (or finds) the active outage of a feeder or substation as a whole.
+CREATE OR REPLACE FUNCTION oms_device_outage(p_substation_id uuid, p_feeder_id uuid) RETURNS uuid
+LANGUAGE sql STABLE
+SET enable_seqscan = off
+AS $$
+    SELECT o.id FROM oms_outage_events o
+     WHERE p_feeder_id IS NOT NULL AND o.feeder_id = p_feeder_id AND o.dp_id IS NULL
+       AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+    UNION ALL
+    SELECT o.id FROM oms_outage_events o
+     WHERE p_feeder_id IS NULL AND o.substation_id = p_substation_id AND o.feeder_id IS NULL AND o.dp_id IS NULL
+       AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+    LIMIT 1
+$$;
+COMMENT ON FUNCTION oms_device_outage(uuid, uuid) IS
+    'The active outage naming a feeder (p_feeder_id) or a substation as a whole, if any.';
+
+-- Whether telemetry shows a device closed (energized): then it is never predicted out.
+CREATE OR REPLACE FUNCTION oms_device_shown_closed(p_kind text, p_device_id uuid) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT s.state = 'closed' FROM oms_device_states s
+                      WHERE s.device_kind = p_kind AND s.device_id = p_device_id), false)
+$$;
+COMMENT ON FUNCTION oms_device_shown_closed(text, uuid) IS
+    'Whether the device''s state in force, from telemetry, is closed (energized): a ceiling for prediction.';
+
+-- Predicts the detected outages among p_outage_ids whose evidence passes the
+-- threshold, then rolls up: feeders over their distribution points, then
+-- substations over their feeders, until no rule fires. Returns every outage it
+-- changed (survivors), for oms_refresh_outages.
+CREATE OR REPLACE FUNCTION oms_engine_evaluate(p_outage_ids uuid[], p_time timestamptz) RETURNS uuid[]
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET jit = off
+AS $$
+DECLARE
+    v_min_reports    integer := oms_setting_numeric('predict.dp_min_reports');
+    v_report_share   numeric := oms_setting_numeric('predict.dp_report_share');
+    v_min_children   integer := oms_setting_numeric('rollup.min_children');
+    v_children_share numeric := oms_setting_numeric('rollup.children_share');
+    v_customer_share numeric := oms_setting_numeric('rollup.customer_share');
+    v_window         interval := oms_setting_interval_minutes('rollup.window_minutes');
+    v_changed        uuid[] := ARRAY[]::uuid[];
+    v_row            record;
+    v_parent         uuid;
+    v_feeders        uuid[];
+    v_substations    uuid[];
+    v_covered        integer;
+BEGIN
+    -- 1. Prediction of the detected outages touched.
+    FOR v_row IN
+        SELECT o.id, o.event_id, o.dp_id, o.feeder_id, o.substation_id, c.reports, c.capable,
+               oms_outage_device_name(o) AS device
+          FROM oms_outage_events o
+          CROSS JOIN LATERAL (
+              SELECT (SELECT count(*) FROM oms_outage_meters om WHERE om.outage_event_id = o.id AND om.reported) AS reports,
+                     (SELECT count(*) FILTER (WHERE d.capable)
+                        FROM oms_device_meters(o.substation_id, o.feeder_id, o.dp_id) d) AS capable) c
+         WHERE o.id = ANY (p_outage_ids) AND o.status = 'detected'
+           AND CASE WHEN o.dp_id IS NOT NULL
+                    THEN c.reports >= v_min_reports OR c.reports >= v_report_share * greatest(c.capable, 1)
+                    ELSE c.reports >= v_customer_share * greatest(c.capable, 1) END
+    LOOP
+        UPDATE oms_outage_events SET status = 'predicted', basis = 'prediction', last_updated_at = now()
+         WHERE id = v_row.id;
+        v_covered := oms_outage_cover(v_row.id, p_time);
+        INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
+        VALUES (v_row.id, 'predicted', 'predicted',
+                CASE WHEN v_row.dp_id IS NOT NULL
+                     THEN format('%s of %s meters able to report on %s reported a loss; predict.dp_min_reports = %s, predict.dp_report_share = %s -> %s predicted; covers %s more meters',
+                                 v_row.reports, v_row.capable, v_row.device, v_min_reports, v_report_share, v_row.device, v_covered)
+                     ELSE format('%s of %s meters able to report on %s reported a loss; rollup.customer_share = %s -> %s predicted; covers %s more meters',
+                                 v_row.reports, v_row.capable, v_row.device, v_customer_share, v_row.device, v_covered) END,
+                'system', p_time,
+                jsonb_build_object('rule', 'predict', 'reports', v_row.reports, 'capable', v_row.capable,
+                                   'predict.dp_min_reports', v_min_reports, 'predict.dp_report_share', v_report_share));
+        v_changed := v_changed || v_row.id;
+    END LOOP;
+
+    -- 2. Roll-up to feeders, then to substations: the parents of the outages
+    -- whose state changed (a parent's numbers move only when a child is
+    -- predicted; evaluating it on every report would cost a count of its
+    -- customers each time).
+    SELECT array_agg(DISTINCT o.feeder_id) FILTER (WHERE o.dp_id IS NOT NULL AND o.feeder_id IS NOT NULL),
+           array_agg(DISTINCT o.substation_id) FILTER (WHERE o.dp_id IS NULL AND o.feeder_id IS NOT NULL)
+      INTO v_feeders, v_substations
+      FROM oms_outage_events o
+     WHERE o.id = ANY (v_changed)
+       AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged') AND o.basis <> 'telemetry';
+
+    FOR v_row IN
+        SELECT f.id AS feeder_id, f.feeder_id AS code, f.substation_id, k.children, k.out_children, k.out_ids,
+               k.customers, k.reporting
+          FROM network_feeders f
+          CROSS JOIN LATERAL (
+              SELECT (SELECT count(*) FROM network_distribution_points d
+                       WHERE d.feeder_id = f.id
+                         AND EXISTS (SELECT 1 FROM oms_meters m WHERE m.dp_id = d.id AND m.status = 'active')) AS children,
+                     (SELECT count(DISTINCT o.dp_id) FROM oms_outage_events o
+                       WHERE o.feeder_id = f.id AND o.dp_id IS NOT NULL AND o.basis <> 'telemetry'
+                         AND o.status IN ('predicted', 'confirmed', 'in_progress')
+                         AND o.first_detected_at >= p_time - v_window) AS out_children,
+                     (SELECT array_agg(o.id) FROM oms_outage_events o
+                       WHERE o.feeder_id = f.id AND o.dp_id IS NOT NULL AND NOT o.operator_pinned
+                         AND o.basis <> 'telemetry'
+                         AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+                         AND o.first_detected_at >= p_time - v_window) AS out_ids,
+                     (SELECT count(DISTINCT d.customer_id) FROM oms_device_meters(f.substation_id, f.id, NULL) d
+                       WHERE d.capable) AS customers,
+                     (SELECT count(DISTINCT m.customer_id) FROM oms_outage_events o
+                        JOIN oms_outage_meters om ON om.outage_event_id = o.id AND om.reported
+                        JOIN oms_meters m ON m.id = om.meter_id
+                       WHERE o.feeder_id = f.id AND o.dp_id IS NOT NULL AND o.basis <> 'telemetry'
+                         AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+                         AND o.first_detected_at >= p_time - v_window) AS reporting) k
+         WHERE f.id = ANY (v_feeders)
+           AND NOT oms_device_shown_closed('feeder', f.id)
+           AND ((k.out_children >= v_min_children AND k.out_children >= v_children_share * k.children)
+                OR (k.customers > 0 AND k.reporting >= v_customer_share * k.customers))
+    LOOP
+        v_parent := oms_rollup_to(v_row.substation_id, v_row.feeder_id, v_row.out_ids, p_time,
+            format('%s of %s distribution points of feeder %s out, %s of %s customers able to report reported, within %s; rollup.min_children = %s, rollup.children_share = %s, rollup.customer_share = %s -> feeder %s predicted',
+                   v_row.out_children, v_row.children, v_row.code, v_row.reporting, v_row.customers, v_window,
+                   v_min_children, v_children_share, v_customer_share, v_row.code),
+            jsonb_build_object('rule', 'rollup', 'children', v_row.children, 'children_out', v_row.out_children,
+                               'customers', v_row.customers, 'customers_reporting', v_row.reporting));
+        v_changed := v_changed || v_parent;
+        v_substations := v_substations || v_row.substation_id;
+    END LOOP;
+
+    FOR v_row IN
+        SELECT s.id AS substation_id, s.substation_id AS code, k.children, k.out_children, k.out_ids, k.customers,
+               k.reporting
+          FROM network_substations s
+          CROSS JOIN LATERAL (
+              SELECT (SELECT count(*) FROM network_feeders f
+                       WHERE f.substation_id = s.id
+                         AND EXISTS (SELECT 1 FROM oms_meters m WHERE m.feeder_id = f.id AND m.status = 'active')) AS children,
+                     (SELECT count(DISTINCT o.feeder_id) FROM oms_outage_events o
+                       WHERE o.substation_id = s.id AND o.feeder_id IS NOT NULL AND o.dp_id IS NULL
+                         AND o.basis <> 'telemetry'
+                         AND o.status IN ('predicted', 'confirmed', 'in_progress')
+                         AND o.first_detected_at >= p_time - v_window) AS out_children,
+                     (SELECT array_agg(o.id) FROM oms_outage_events o
+                       WHERE o.substation_id = s.id AND o.feeder_id IS NOT NULL AND NOT o.operator_pinned
+                         AND o.basis <> 'telemetry'
+                         AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+                         AND o.first_detected_at >= p_time - v_window) AS out_ids,
+                     (SELECT count(DISTINCT d.customer_id) FROM oms_device_meters(s.id, NULL, NULL) d
+                       WHERE d.capable) AS customers,
+                     (SELECT count(DISTINCT m.customer_id) FROM oms_outage_events o
+                        JOIN oms_outage_meters om ON om.outage_event_id = o.id AND om.reported
+                        JOIN oms_meters m ON m.id = om.meter_id
+                       WHERE o.substation_id = s.id AND o.feeder_id IS NOT NULL AND o.basis <> 'telemetry'
+                         AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+                         AND o.first_detected_at >= p_time - v_window) AS reporting) k
+         WHERE s.id = ANY (v_substations)
+           AND NOT oms_device_shown_closed('substation', s.id)
+           AND ((k.out_children >= v_min_children AND k.out_children >= v_children_share * k.children)
+                OR (k.customers > 0 AND k.reporting >= v_customer_share * k.customers))
+    LOOP
+        v_parent := oms_rollup_to(v_row.substation_id, NULL, v_row.out_ids, p_time,
+            format('%s of %s feeders of substation %s out, %s of %s customers able to report reported, within %s; rollup.min_children = %s, rollup.children_share = %s, rollup.customer_share = %s -> substation %s predicted',
+                   v_row.out_children, v_row.children, v_row.code, v_row.reporting, v_row.customers, v_window,
+                   v_min_children, v_children_share, v_customer_share, v_row.code),
+            jsonb_build_object('rule', 'rollup', 'children', v_row.children, 'children_out', v_row.out_children,
+                               'customers', v_row.customers, 'customers_reporting', v_row.reporting));
+        v_changed := v_changed || v_parent;
+    END LOOP;
+
+    RETURN ARRAY(SELECT DISTINCT u FROM unnest(v_changed) u);
+END;
+$$;
+COMMENT ON FUNCTION oms_engine_evaluate(uuid[], timestamptz) IS
+    'Predicts detected outages whose evidence passes predict.*, then rolls up to feeders and substations (rollup.*); returns the outages changed.';
+
+-- The roll-up's step: the device's outage (found, or opened as predicted)
+-- takes in the outages below it and covers every meter under it.
+CREATE OR REPLACE FUNCTION oms_rollup_to(p_substation_id uuid, p_feeder_id uuid, p_children uuid[], p_time timestamptz,
+                                         p_reason text, p_numbers jsonb)
+RETURNS uuid
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_outage  uuid := oms_device_outage(p_substation_id, p_feeder_id);
+    v_device  text;
+    v_start   timestamptz;
+    v_covered integer;
+BEGIN
+    SELECT min(o.first_detected_at) INTO v_start FROM oms_outage_events o WHERE o.id = ANY (p_children);
+    v_start := coalesce(v_start, p_time);
+    IF v_outage IS NULL THEN
+        v_device := coalesce((SELECT 'feeder ' || f.feeder_id FROM network_feeders f WHERE f.id = p_feeder_id),
+                             (SELECT 'substation ' || s.substation_id FROM network_substations s WHERE s.id = p_substation_id));
+        INSERT INTO oms_outage_events (event_id, event_type, status, basis, severity, confidence_score, root_cause,
+                                       description, substation_id, feeder_id, event_latitude, event_longitude,
+                                       first_detected_at)
+        SELECT format('OMS_ROLLUP_%s_%s', floor(extract(epoch FROM v_start))::bigint,
+                      left(md5(coalesce(p_feeder_id, p_substation_id)::text || '/' || v_start::text), 8)),
+               'outage', 'predicted', 'rollup', 'high',
+               coalesce((SELECT max(o.confidence_score) FROM oms_outage_events o WHERE o.id = ANY (p_children)), 0.5),
+               format('Predicted outage of %s', v_device), p_reason,
+               p_substation_id, p_feeder_id,
+               coalesce(f.location_lat, s.location_lat), coalesce(f.location_lng, s.location_lng), v_start
+          FROM network_substations s LEFT JOIN network_feeders f ON f.id = p_feeder_id
+         WHERE s.id = p_substation_id
+        RETURNING id INTO v_outage;
+        INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
+        VALUES (v_outage, 'predicted', 'predicted', p_reason, 'system', p_time, p_numbers);
+    ELSE
+        UPDATE oms_outage_events SET status = 'predicted', basis = 'rollup', last_updated_at = now()
+         WHERE id = v_outage AND status = 'detected';
+        INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
+        SELECT v_outage, 'rolled_up', o.status, p_reason, 'system', p_time, p_numbers
+          FROM oms_outage_events o WHERE o.id = v_outage;
+    END IF;
+    PERFORM oms_merge_outages(v_outage, p_children, 'rollup', p_reason, p_time);
+    v_covered := oms_outage_cover(v_outage, p_time);
+    RETURN v_outage;
+END;
+$$;
+COMMENT ON FUNCTION oms_rollup_to(uuid, uuid, uuid[], timestamptz, text, jsonb) IS
+    'Roll-up: the feeder''s or substation''s outage (found or opened as predicted) takes in the outages below and covers every meter under it.';
+
+-- ---------------------------------------------------------------------------
+-- Restoration.
+
+-- Ends an outage as restored at p_time: its meters still out are restored then
+-- (restored_by p_how), except those that reported a loss after p_time, which
+-- become a nested outage; the momentary verdict is written with the numbers.
+CREATE OR REPLACE FUNCTION oms_restore_outage(p_outage_id uuid, p_time timestamptz, p_how text, p_reason text,
+                                              p_source text DEFAULT 'system')
+RETURNS void
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET jit = off
+AS $$
+DECLARE
+    v_outage     oms_outage_events;
+    v_momentary  numeric := oms_setting_numeric('outage.momentary_minutes');
+    v_still_out  uuid[];
+    v_restored   integer;
+    v_minutes    numeric;
+BEGIN
+    SELECT * INTO v_outage FROM oms_outage_events WHERE id = p_outage_id FOR UPDATE;
+    IF v_outage.status IN ('restored', 'closed', 'cancelled', 'merged') THEN
+        RETURN;
+    END IF;
+    SELECT array_agg(om.meter_id) INTO v_still_out
+      FROM oms_outage_meters om
+     WHERE om.outage_event_id = p_outage_id AND om.restored_at IS NULL AND om.last_evidence_at > p_time;
+    IF v_still_out IS NOT NULL THEN
+        PERFORM oms_nest_meters(p_outage_id, v_still_out, p_time,
+            format('%s meters reported a loss after %s was restored at %s', cardinality(v_still_out),
+                   v_outage.event_id, p_time));
+    END IF;
+    UPDATE oms_outage_meters SET restored_at = p_time, restored_by = p_how
+     WHERE outage_event_id = p_outage_id AND restored_at IS NULL;
+    GET DIAGNOSTICS v_restored = ROW_COUNT;
+    v_minutes := round((extract(epoch FROM p_time - v_outage.first_detected_at) / 60)::numeric, 2);
+    UPDATE oms_outage_events
+       SET status = 'restored', actual_restoration_time = p_time,
+           momentary = v_minutes <= v_momentary, last_updated_at = now()
+     WHERE id = p_outage_id;
+    INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
+    VALUES (p_outage_id, 'restored', 'restored',
+            format('Restored: %s; %s meters restored at once; out %s min, outage.momentary_minutes = %s -> %s',
+                   p_reason, v_restored, v_minutes, v_momentary,
+                   CASE WHEN v_minutes <= v_momentary THEN 'momentary' ELSE 'sustained' END),
+            p_source, p_time,
+            jsonb_build_object('rule', 'restore', 'how', p_how, 'minutes', v_minutes,
+                               'momentary', v_minutes <= v_momentary, 'meters_restored', v_restored));
+END;
+$$;
+COMMENT ON FUNCTION oms_restore_outage(uuid, timestamptz, text, text, text) IS
+    'Restores an outage at a time: meters still out restored then, those with a later loss nested; momentary verdict.';
+
+-- Moves meters that are still out when their outage is restored into an
+-- outage of their own on their lowest common device, backdated to the
+-- parent's start (parent_outage_id); they leave the parent, so no customer
+-- minute counts twice. Returns the nested outage.
+CREATE OR REPLACE FUNCTION oms_nest_meters(p_parent uuid, p_meter_ids uuid[], p_time timestamptz, p_reason text)
+RETURNS uuid
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET jit = off
+AS $$
+DECLARE
+    v_parent  oms_outage_events;
+    v_dp      uuid;
+    v_feeder  uuid;
+    v_sub     uuid;
+    v_nested  uuid;
+BEGIN
+    SELECT * INTO v_parent FROM oms_outage_events WHERE id = p_parent;
+    SELECT CASE WHEN count(DISTINCT m.dp_id) = 1 AND bool_and(m.dp_id IS NOT NULL) THEN min(m.dp_id::text)::uuid END,
+           CASE WHEN count(DISTINCT m.feeder_id) = 1 AND bool_and(m.feeder_id IS NOT NULL) THEN min(m.feeder_id::text)::uuid END,
+           CASE WHEN count(DISTINCT m.substation_id) = 1 THEN min(m.substation_id::text)::uuid END
+      INTO v_dp, v_feeder, v_sub
+      FROM oms_meters m WHERE m.id = ANY (p_meter_ids);
+    INSERT INTO oms_outage_events (event_id, event_type, status, basis, severity, confidence_score, root_cause,
+                                   description, substation_id, feeder_id, dp_id, first_detected_at, parent_outage_id)
+    VALUES (format('OMS_NESTED_%s_%s', floor(extract(epoch FROM v_parent.first_detected_at))::bigint,
+                   left(md5(p_parent::text || '/' || p_time::text), 8)),
+            'outage', CASE WHEN v_parent.status IN ('confirmed', 'in_progress') THEN 'confirmed' ELSE 'predicted' END,
+            'evidence', v_parent.severity, v_parent.confidence_score,
+            format('Nested under %s', v_parent.event_id), p_reason,
+            coalesce(v_sub, v_parent.substation_id), v_feeder, v_dp, v_parent.first_detected_at, p_parent)
+    RETURNING id INTO v_nested;
+    INSERT INTO oms_outage_meters (outage_event_id, meter_id, source_type, first_evidence_at, last_evidence_at, reported)
+    SELECT v_nested, om.meter_id, om.source_type, om.first_evidence_at, om.last_evidence_at, om.reported
+      FROM oms_outage_meters om WHERE om.outage_event_id = p_parent AND om.meter_id = ANY (p_meter_ids);
+    DELETE FROM oms_outage_meters WHERE outage_event_id = p_parent AND meter_id = ANY (p_meter_ids);
+    INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
+    SELECT v_nested, 'nested', o.status,
+           format('Nested outage, backdated to the start of %s: %s', v_parent.event_id, p_reason), 'system', p_time,
+           jsonb_build_object('rule', 'nested', 'parent', v_parent.event_id, 'meters', cardinality(p_meter_ids))
+      FROM oms_outage_events o WHERE o.id = v_nested
+    UNION ALL
+    SELECT p_parent, 'meters_nested', v_parent.status,
+           format('%s meters moved to nested outage %s: %s', cardinality(p_meter_ids), o.event_id, p_reason), 'system',
+           p_time, jsonb_build_object('rule', 'nested', 'nested', o.event_id, 'meters', cardinality(p_meter_ids))
+      FROM oms_outage_events o WHERE o.id = v_nested;
+    PERFORM oms_refresh_outages(ARRAY[v_nested, p_parent], p_time, false);
+    RETURN v_nested;
+END;
+$$;
+COMMENT ON FUNCTION oms_nest_meters(uuid, uuid[], timestamptz, text) IS
+    'Moves meters still out after their outage''s restoration into a nested outage, backdated to its start.';

@@ -1,0 +1,233 @@
+import Foundation
+import OMSStore
+import OMSTestSupport
+import PostgresNIO
+import Testing
+
+/// The outage engine's rules (19_outage_engine.sql, 20_device_telemetry.sql), each on a small
+/// network of its own (`SmallNetworkTesting`), through the feed functions a psql user calls.
+@Suite("Outage engine: telemetry wins, prediction, roll-up, merging, restoration, momentary")
+struct OutageEngineTests: SmallNetworkTesting {
+    let base = SmallNetwork.twoHoursAgo()
+
+    // MARK: - Rules
+
+    @Test("device state from telemetry: words in any case, the newest by event time in force, a late one recorded but not applied")
+    func deviceStates() async throws {
+        try await withNetwork { client in
+            try await scada("BreakerTrip", alarm: "Trip", feeder: "F1", at: 0, id: "S-1", on: client)
+            #expect(try await deviceState("F1", client) == "open")
+            try await scada("Breaker Reclose", alarm: nil, feeder: "F1", at: 1, id: "S-2", on: client)
+            #expect(try await deviceState("F1", client) == "closed")
+            try await scada("Alarm", alarm: "LOCKOUT", feeder: "F1", at: 40, id: "S-3", on: client)
+            #expect(try await deviceState("F1", client) == "locked_out")
+            // A reclose from before the lockout, delivered late: recorded, not applied.
+            try await scada("breaker_reclose", alarm: nil, feeder: "F1", at: 20, id: "S-4", on: client)
+            #expect(try await deviceState("F1", client) == "locked_out")
+            #expect(try await client.scalar(
+                "SELECT string_agg(state || ':' || applied, ',' ORDER BY recorded_at, id) FROM oms_device_state_history",
+                as: String.self) == "open:true,closed:true,locked_out:true,closed:false")
+            // A substation without a feeder: its supply.
+            try await scada("MV_AlarmLossOfVoltage", alarm: "De-energized", feeder: nil, at: 50, id: "S-5", on: client)
+            #expect(try await client.scalar(
+                "SELECT state FROM oms_device_states WHERE device_kind = 'substation'", as: String.self) == "de_energized")
+            // Words it does not know change no state.
+            try await scada("Maintenance", alarm: "Info", feeder: "F2", at: 60, id: "S-6", on: client)
+            #expect(try await client.scalar(
+                "SELECT count(*)::int FROM oms_device_states WHERE device_kind = 'feeder'", as: Int.self) == 1)
+        }
+    }
+
+    @Test("telemetry wins: a lockout is at once a confirmed outage of every meter under the feeder, no last gasp needed; the seed's check counts stay")
+    func telemetryWins() async throws {
+        try await withNetwork { client in
+            let summary = try await scada("Lockout", alarm: "Lockout", feeder: "F1", at: 0, id: "S-1", on: client)
+            // The seed's check: every F1 meter is on but never heard from, so 16 unknown, none offline.
+            #expect(summary.contains(#""total_meters": 16"#))
+            #expect(summary.contains(#""offline_meters": 0"#))
+            #expect(summary.contains(#""unknown_meters": 16"#))
+            var all = try await visible(client)
+            #expect(all.count == 1)
+            #expect(all.first?.status == "confirmed")
+            #expect(all.first?.basis == "telemetry")
+            #expect(all.first?.device == "F1")
+            #expect(all.first?.meters == 16)
+            #expect(all.first?.customers == 16)
+            #expect(all.first?.metersOut == 16)
+            // Last gasps under it join it: no new outage.
+            try await gasp("M-F1-D1-1", at: 2, on: client)
+            try await gasp("M-F1-D3-2", at: 3, on: client)
+            all = try await visible(client)
+            #expect(all.count == 1)
+            #expect(try await client.scalar(
+                "SELECT count(DISTINCT outage_event_id)::int FROM kaifa_events", as: Int.self) == 1)
+        }
+    }
+
+    @Test("a feeder's outage confirmed by telemetry takes in the outages open below it: feed rows, evidence and meters move; both timelines say so")
+    func telemetryMergesBelow() async throws {
+        try await withNetwork { client in
+            try await gasp("M-F1-D1-1", at: 0, on: client)
+            try await gasp("M-F1-D1-2", at: 1, on: client)
+            try await gasp("M-F1-D2-1", at: 1.5, on: client)
+            let before = try await visible(client)
+            #expect(before.map(\.device) == ["F1-D1", "F1-D2"])
+            // Two AMI reports: predicted, and confirmed by their combined confidence (1 - 0.2 * 0.2 >= 0.95).
+            #expect(before.map(\.status) == ["confirmed", "detected"])
+            try await scada("BreakerTrip", alarm: "Trip", feeder: "F1", at: 5, id: "S-1", on: client)
+            let after = try await outages(client)
+            let survivor = try #require(after.first { $0.status != "merged" })
+            #expect(after.filter { $0.status != "merged" }.count == 1)
+            #expect(survivor.device == "F1")
+            #expect(survivor.meters == 16)
+            #expect(survivor.startOffset == 0)
+            #expect(after.filter { $0.status == "merged" }.allSatisfy { $0.mergedInto == survivor.code })
+            #expect(try await client.scalar(
+                "SELECT count(*)::int FROM kaifa_events k JOIN oms_outage_events o ON o.id = k.outage_event_id WHERE o.event_id = \(survivor.code)",
+                as: Int.self) == 3)
+            #expect(try await client.scalar(
+                "SELECT count(*)::int FROM oms_event_sources s JOIN oms_outage_events o ON o.id = s.outage_event_id WHERE o.status = 'merged'",
+                as: Int.self) == 0)
+            let lines = try await timeline(survivor.code, client)
+            #expect(lines.contains { $0.hasPrefix("outages_merged: Took in") && $0.contains("(telemetry)") })
+            let merged = try #require(after.first { $0.status == "merged" })
+            #expect(try await timeline(merged.code, client).last?.hasPrefix("merged: Merged into \(survivor.code)") == true)
+        }
+    }
+
+    @Test("prediction: one report is detected; a second in the same distribution point predicts it, covering all its meters, and says why")
+    func prediction() async throws {
+        try await withNetwork { client in
+            try await gasp("M-F2-D1-1", at: 0, on: client)
+            var dp = try #require(try await visible(client).first)
+            #expect(dp.status == "detected")
+            #expect(dp.meters == 1)
+            try await gasp("M-F2-D1-2", at: 4, on: client)
+            dp = try #require(try await visible(client).first)
+            #expect(dp.basis == "prediction")
+            #expect(dp.status == "confirmed")  // two AMI reports: confidence 0.96 >= correlation.confirm_confidence
+            #expect(dp.meters == 4)
+            #expect(dp.customers == 4)
+            let lines = try await timeline(dp.code, client)
+            #expect(lines.contains {
+                $0.contains("2 of 4 meters able to report on distribution point F2-D1 reported a loss; predict.dp_min_reports = 2")
+            })
+        }
+    }
+
+    @Test("roll-up: half the distribution points of a feeder out -> the feeder is predicted and takes them in; a feeder telemetry shows closed never is")
+    func rollUp() async throws {
+        try await withNetwork { client in
+            // F3 is shown closed (a close message), F2 has no telemetry.
+            try await scada("BreakerClose", alarm: "Close", feeder: "F3", at: -600, id: "S-0", on: client)
+            for (index, meter) in ["M-F2-D1-1", "M-F2-D1-2", "M-F2-D2-1", "M-F2-D2-3",
+                                   "M-F3-D1-1", "M-F3-D1-2", "M-F3-D2-1", "M-F3-D2-3"].enumerated() {
+                try await gasp(meter, at: Double(index), on: client)
+            }
+            let shown = try await visible(client)
+            #expect(shown.map(\.device).sorted() == ["F2", "F3-D1", "F3-D2"])
+            let f2 = try #require(shown.first { $0.device == "F2" })
+            #expect(f2.basis == "rollup")
+            #expect(f2.meters == 16)
+            #expect(f2.startOffset == 0)
+            #expect(try await timeline(f2.code, client).contains {
+                $0.contains("2 of 4 distribution points of feeder F2 out") && $0.contains("rollup.min_children = 2")
+            })
+        }
+    }
+
+    @Test("restoration: power-ups restore meters one by one; a distribution point is restored when half its meters are back, at the first power-up")
+    func restorationByMeters() async throws {
+        try await withNetwork { client in
+            for meter in 1...4 { try await gasp("M-F1-D4-\(meter)", at: Double(meter), on: client) }
+            try await powerUp("M-F1-D4-1", at: 1800, on: client)
+            var dp = try #require(try await visible(client).first)
+            #expect(dp.basis == "prediction")
+            #expect(dp.status == "confirmed")
+            #expect(dp.metersOut == 3)
+            try await powerUp("M-F1-D4-3", at: 1830, on: client)
+            dp = try #require(try await visible(client).first)
+            #expect(dp.status == "restored")
+            #expect(dp.restoredOffset == 1800)
+            #expect(dp.metersOut == 0)
+            #expect(dp.meters == 4)
+            #expect(!dp.momentary)
+            // Each meter's own time: the two that reported theirs, the others the outage's.
+            #expect(try await client.scalar("""
+                SELECT string_agg(extract(epoch FROM om.restored_at - \(base))::int::text, ',' ORDER BY m.meter_number)
+                  FROM oms_outage_meters om JOIN oms_meters m ON m.id = om.meter_id
+                """, as: String.self) == "1800,1800,1830,1800")
+        }
+    }
+
+    @Test("momentary: a reclosing sequence closed within 5 minutes is one momentary outage with its interruptions; a long one is sustained")
+    func momentary() async throws {
+        try await withNetwork { client in
+            try await scada("BreakerTrip", alarm: "Trip", feeder: "F1", at: 0, id: "A-1", on: client)
+            try await scada("BreakerReclose", alarm: "Reclose", feeder: "F1", at: 0.5, id: "A-2", on: client)
+            try await scada("BreakerTrip", alarm: "Trip", feeder: "F1", at: 0.6, id: "A-3", on: client)
+            try await scada("BreakerReclose", alarm: "Reclose", feeder: "F1", at: 15.6, id: "A-4", on: client)
+            try await scada("BreakerTrip", alarm: "Trip", feeder: "F1", at: 15.7, id: "A-5", on: client)
+            try await scada("Lockout", alarm: "Lockout", feeder: "F1", at: 45.7, id: "A-6", on: client)
+            try await scada("BreakerClose", alarm: "Close", feeder: "F1", at: 180, id: "A-7", on: client)
+            try await scada("Lockout", alarm: "Lockout", feeder: "F2", at: 100, id: "B-1", on: client)
+            try await scada("BreakerClose", alarm: "Close", feeder: "F2", at: 2000, id: "B-2", on: client)
+            let shown = try await visible(client)
+            #expect(shown.count == 2)
+            let f1 = try #require(shown.first { $0.device == "F1" })
+            #expect(f1.status == "restored")
+            #expect(f1.momentary)
+            #expect(f1.interruptions == 3)
+            #expect(f1.restoredOffset == 180)
+            #expect(try await timeline(f1.code, client).last?.contains("-> momentary") == true)
+            let f2 = try #require(shown.first { $0.device == "F2" })
+            #expect(!f2.momentary)
+            #expect(f2.interruptions == 1)
+            #expect(f2.meters == 16)
+            #expect(f2.metersOut == 0)
+        }
+    }
+
+    @Test("communication loss is not power loss: network-loss codes never open an outage")
+    func communicationLoss() async throws {
+        try await withNetwork { client in
+            for meter in 1...4 {
+                try await kaifa("3.23.136.47", meter: "M-F2-D3-\(meter)", at: Double(meter), id: "nl-\(meter)", on: client)
+            }
+            #expect(try await outages(client).isEmpty)
+        }
+    }
+
+    @Test("nested: meters that report a loss after their feeder was restored, with no power-up, are an outage backdated to its start and leave it")
+    func nested() async throws {
+        try await withNetwork { client in
+            try await scada("Lockout", alarm: "Lockout", feeder: "F1", at: 0, id: "S-1", on: client)
+            try await scada("BreakerClose", alarm: "Close", feeder: "F1", at: 1800, id: "S-2", on: client)
+            try await gasp("M-F1-D2-1", at: 1860, on: client)
+            try await gasp("M-F1-D2-2", at: 1861, on: client)
+            let shown = try await visible(client)
+            let feeder = try #require(shown.first { $0.device == "F1" })
+            let nested = try #require(shown.first { $0.device == "F1-D2" })
+            #expect(nested.parent == feeder.code)
+            #expect(nested.startOffset == 0)
+            #expect(nested.basis == "prediction")
+            #expect(nested.metersOut == 4)
+            // The feeder's outage no longer counts the nested meters: no customer minute twice.
+            #expect(feeder.meters == 12)
+            #expect(feeder.status == "restored")
+        }
+    }
+
+    @Test("a loss delivered late, from during an outage already restored, joins that outage and opens nothing")
+    func lateEvidence() async throws {
+        try await withNetwork { client in
+            for meter in 1...3 { try await gasp("M-F3-D3-\(meter)", at: Double(meter), on: client) }
+            for meter in 1...3 { try await powerUp("M-F3-D3-\(meter)", at: 900 + Double(meter), on: client) }
+            try await gasp("M-F3-D3-4", at: 2.5, on: client)
+            let shown = try await visible(client)
+            #expect(shown.count == 1)
+            #expect(shown.first?.status == "restored")
+            #expect(try await timeline(try #require(shown.first?.code), client).contains { $0.hasPrefix("late_evidence_linked") })
+        }
+    }
+}
