@@ -38,8 +38,8 @@
 -- Recomputes confidence, status and size of the given outages from their
 -- evidence, with a timeline entry for each status change. Size: what the
 -- outage interrupted (affected_*: every meter it covers, kept after
--- restoration) and what is out now (meters_out, customers_out). Its start is
--- the earliest evidence of its own meters. p_restoration: the call brings
+-- restoration) and what is out now (meters_out, customers_out), counted by
+-- index, the customers only when those counts moved. p_restoration: the call brings
 -- power-ups, so an outage not held by telemetry may be restored
 -- (restoration.meter_share of its meters able to report are back) through
 -- oms_restore_outage (19_outage_engine.sql), at the time of the first of them.
@@ -91,25 +91,40 @@ BEGIN
     END IF;
 
     WITH evidence AS (
+        -- Only where it can still change something: an outage whose confidence is below 1 or
+        -- that may be confirmed (a large outage's thousands of sources are not summed again).
         SELECT s.outage_event_id,
                CASE WHEN bool_or(s.correlation_weight >= 1) THEN 1
                     ELSE 1 - exp(sum(ln(1 - s.correlation_weight))) END AS confidence,
                count(DISTINCT s.source_type) AS feeds
           FROM oms_event_sources s
-         WHERE s.outage_event_id = ANY (p_outage_ids) AND s.evidence = 'outage'
+         WHERE s.outage_event_id = ANY (ARRAY(SELECT o.id FROM oms_outage_events o
+                                               WHERE o.id = ANY (p_outage_ids)
+                                                 AND (o.status = 'predicted' OR o.confidence_score < 1)))
+           AND s.evidence = 'outage'
          GROUP BY s.outage_event_id
     ),
+    counts AS (
+        -- Meters and meters out by index; the customers are counted again only when these moved.
+        SELECT o.id,
+               (SELECT count(*) FROM oms_outage_meters om WHERE om.outage_event_id = o.id) AS meters,
+               (SELECT count(*) FROM oms_outage_meters om
+                 WHERE om.outage_event_id = o.id AND om.restored_at IS NULL) AS meters_out
+          FROM oms_outage_events o
+         WHERE o.id = ANY (p_outage_ids) AND o.status NOT IN ('cancelled', 'merged')
+    ),
     size AS (
-        SELECT om.outage_event_id,
-               count(*) AS meters,
-               count(DISTINCT m.customer_id) AS customers,
-               count(*) FILTER (WHERE om.restored_at IS NULL) AS meters_out,
-               count(DISTINCT m.customer_id) FILTER (WHERE om.restored_at IS NULL) AS customers_out,
-               count(*) FILTER (WHERE om.restored_at IS NOT NULL) AS meters_back,
-               min(om.first_evidence_at) FILTER (WHERE om.reported) AS first_reported
-          FROM oms_outage_meters om JOIN oms_meters m ON m.id = om.meter_id
-         WHERE om.outage_event_id = ANY (p_outage_ids)
-         GROUP BY om.outage_event_id
+        SELECT c.id AS outage_event_id, c.meters, c.meters_out, c.meters - c.meters_out AS meters_back,
+               CASE WHEN c.meters = o.affected_meters_count AND c.meters_out = o.meters_out
+                    THEN o.affected_customers_count
+                    ELSE (SELECT count(DISTINCT m.customer_id) FROM oms_outage_meters om
+                            JOIN oms_meters m ON m.id = om.meter_id WHERE om.outage_event_id = c.id) END AS customers,
+               CASE WHEN c.meters = o.affected_meters_count AND c.meters_out = o.meters_out
+                    THEN o.customers_out
+                    ELSE (SELECT count(DISTINCT m.customer_id) FROM oms_outage_meters om
+                            JOIN oms_meters m ON m.id = om.meter_id
+                           WHERE om.outage_event_id = c.id AND om.restored_at IS NULL) END AS customers_out
+          FROM counts c JOIN oms_outage_events o ON o.id = c.id
     ),
     next AS (
         SELECT o.id, o.status AS old_status,
@@ -118,7 +133,7 @@ BEGIN
                    ELSE o.status
                END AS new_status,
                round(coalesce(e.confidence, o.confidence_score), 3) AS confidence,
-               e.feeds, s.meters, s.customers, s.meters_out, s.customers_out, s.meters_back, s.first_reported
+               e.feeds, s.meters, s.customers, s.meters_out, s.customers_out, s.meters_back
           FROM oms_outage_events o
           LEFT JOIN evidence e ON e.outage_event_id = o.id
           LEFT JOIN size s ON s.outage_event_id = o.id
@@ -132,9 +147,6 @@ BEGIN
                affected_customers_count = coalesce(n.customers, 0),
                meters_out = CASE WHEN n.new_status IN ('restored', 'closed') THEN 0 ELSE coalesce(n.meters_out, 0) END,
                customers_out = CASE WHEN n.new_status IN ('restored', 'closed') THEN 0 ELSE coalesce(n.customers_out, 0) END,
-               first_detected_at = CASE WHEN n.new_status IN ('restored', 'closed') OR o.parent_outage_id IS NOT NULL
-                                        THEN o.first_detected_at
-                                        ELSE least(o.first_detected_at, n.first_reported) END,
                last_updated_at = now()
           FROM next n
          WHERE o.id = n.id
@@ -343,6 +355,14 @@ BEGIN
                                    AND EXISTS (SELECT 1 FROM oms_outage_events o WHERE o.id = om.outage_event_id
                                                  AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged'))
                               THEN NULL ELSE om.restored_by END;
+
+    -- An active outage starts at its earliest evidence (a loss delivered late moves it back).
+    UPDATE oms_outage_events o SET first_detected_at = f.first_time
+      FROM (SELECT l.outage_event_id, min(l.event_time) AS first_time
+              FROM oms_evidence_links l WHERE l.evidence = 'outage' AND NOT l.late AND l.outage_event_id IS NOT NULL
+             GROUP BY l.outage_event_id) f
+     WHERE o.id = f.outage_event_id AND f.first_time < o.first_detected_at AND o.parent_outage_id IS NULL
+       AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged');
 
     -- Power back: each meter at its first power-up after its last loss.
     UPDATE oms_outage_meters om SET restored_at = r.event_time, restored_by = 'power_up'

@@ -349,10 +349,11 @@ BEGIN
                meters_checked_at = now()
          WHERE e.id = p_scada_event_id;
         IF v_outage.id IS NOT NULL AND v_offline > 0 THEN
+            -- By primary key, whatever the planner guesses of tables that just grew.
             UPDATE oms_outage_meters om SET reported = true, source_type = 'scada'
-              FROM scada_event_affected_meters a
-             WHERE a.scada_event_id = p_scada_event_id AND a.check_result = 'offline'
-               AND om.outage_event_id = v_outage.id AND om.meter_id = a.meter_id AND NOT om.reported;
+             WHERE om.outage_event_id = v_outage.id AND NOT om.reported
+               AND om.meter_id = ANY (ARRAY(SELECT a.meter_id FROM scada_event_affected_meters a
+                                             WHERE a.scada_event_id = p_scada_event_id AND a.check_result = 'offline'));
         END IF;
         RETURN QUERY SELECT v_total, v_offline, v_online, v_unknown, v_outage.id;
         RETURN;
