@@ -67,6 +67,9 @@ public struct SettingKey: Hashable, Sendable, CustomStringConvertible {
     public static let rollupWindowMinutes = SettingKey(name: "rollup.window_minutes", defaultValue: "30")
     /// An outage without telemetry is restored when this share of its meters able to report are back.
     public static let restorationMeterShare = SettingKey(name: "restoration.meter_share", defaultValue: "0.5")
+    /// An outage held by telemetry whose device never reported closing is restored at this share of its meters back.
+    public static let restorationTelemetryMeterShare = SettingKey(
+        name: "restoration.telemetry_meter_share", defaultValue: "0.8")
     /// A loss within this many minutes after a restoration, with no power-up between, is a nested outage.
     public static let restorationNestedMinutes = SettingKey(name: "restoration.nested_minutes", defaultValue: "10")
     /// An interruption restored within this many minutes is momentary (IEEE 1366).
@@ -80,6 +83,6 @@ public struct SettingKey: Hashable, Sendable, CustomStringConvertible {
          .stripLeadingZeros, .proximityDPRadiusKm, .proximityFeederRadiusKm, .proximitySubstationRadiusKm,
          .importBulkLoadMinRows, .feedsMaxFutureMinutes, .feedsEarliestEventTime, .predictDPMinReports,
          .predictDPReportShare, .rollupMinChildren, .rollupChildrenShare, .rollupCustomerShare, .rollupWindowMinutes,
-         .restorationMeterShare, .restorationNestedMinutes, .momentaryMinutes, .recloseSeconds]
+         .restorationMeterShare, .restorationTelemetryMeterShare, .restorationNestedMinutes, .momentaryMinutes, .recloseSeconds]
         + SourceType.allCases.map(confidence(of:))
 }

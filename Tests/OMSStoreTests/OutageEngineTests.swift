@@ -160,6 +160,23 @@ struct OutageEngineTests: SmallNetworkTesting {
         }
     }
 
+    @Test("a feeder outage whose close never comes is restored when 80% of its meters are back, not at half")
+    func telemetryWithoutClose() async throws {
+        try await withNetwork { client in
+            try await scada("Lockout", alarm: "Lockout", feeder: "F2", at: 0, id: "S-1", on: client)
+            let meters = (1...4).flatMap { dp in (1...4).map { "M-F2-D\(dp)-\($0)" } }
+            for (index, meter) in meters.prefix(12).enumerated() { try await powerUp(meter, at: 3600 + Double(index), on: client) }
+            #expect(try await visible(client).first?.status == "confirmed")  // 12 of 16: held by telemetry
+            try await powerUp(meters[12], at: 3700, on: client)  // 13 of 16 >= 0.8
+            let feeder = try #require(try await visible(client).first)
+            #expect(feeder.status == "restored")
+            #expect(feeder.restoredOffset == 3600)
+            #expect(try await timeline(feeder.code, client).contains {
+                $0.hasPrefix("restored:") && $0.contains("restoration.telemetry_meter_share")
+            })
+        }
+    }
+
     @Test("momentary: a reclosing sequence closed within 5 minutes is one momentary outage with its interruptions; a long one is sustained")
     func momentary() async throws {
         try await withNetwork { client in

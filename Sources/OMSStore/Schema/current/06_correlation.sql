@@ -52,6 +52,7 @@ AS $$
 DECLARE
     v_threshold numeric := oms_setting_numeric('correlation.confirm_confidence');
     v_share     numeric := oms_setting_numeric('restoration.meter_share');
+    v_tshare    numeric := oms_setting_numeric('restoration.telemetry_meter_share');
     v_row       record;
     v_parents   uuid[];
 BEGIN
@@ -71,7 +72,8 @@ BEGIN
 
     IF p_restoration THEN
         FOR v_row IN
-            SELECT o.id, s.capable, s.capable_back, s.first_back
+            SELECT o.id, o.basis, s.capable, s.capable_back, s.first_back,
+                   CASE WHEN o.basis = 'telemetry' THEN v_tshare ELSE v_share END AS share
               FROM oms_outage_events o
               CROSS JOIN LATERAL (
                   SELECT count(*) FILTER (WHERE m.asset_mrid IS NOT NULL OR m.onu_id IS NOT NULL) AS capable,
@@ -80,13 +82,17 @@ BEGIN
                          min(om.restored_at) FILTER (WHERE om.restored_by = 'power_up') AS first_back
                     FROM oms_outage_meters om JOIN oms_meters m ON m.id = om.meter_id
                    WHERE om.outage_event_id = o.id) s
-             WHERE o.id = ANY (p_outage_ids) AND o.basis <> 'telemetry'
+             WHERE o.id = ANY (p_outage_ids)
                AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-               AND s.capable > 0 AND s.capable_back >= v_share * s.capable AND s.first_back IS NOT NULL
+               AND s.capable > 0 AND s.first_back IS NOT NULL
+               AND s.capable_back >= CASE WHEN o.basis = 'telemetry' THEN v_tshare ELSE v_share END * s.capable
         LOOP
             PERFORM oms_restore_outage(v_row.id, v_row.first_back, 'share',
-                format('%s of %s meters able to report have power back; restoration.meter_share = %s; restored at the first power-up',
-                       v_row.capable_back, v_row.capable, v_share));
+                format('%s of %s meters able to report have power back; %s = %s; restored at the first power-up',
+                       v_row.capable_back, v_row.capable,
+                       CASE WHEN v_row.basis = 'telemetry'
+                            THEN 'restoration.telemetry_meter_share (the device never reported closing)'
+                            ELSE 'restoration.meter_share' END, v_row.share));
         END LOOP;
     END IF;
 

@@ -6,7 +6,7 @@
 -- delivered when (and only if) its transaction commits.
 --
 -- Payloads are JSON with a "type":
---   outage.opened | outage.updated | outage.confirmed | outage.restored
+--   outage.opened | outage.updated | outage.confirmed | outage.restored | outage.merged
 --       {"type", "event_id", "status", "confidence_score", "affected_meters_count",
 --        "affected_customers_count", "substation_code", "feeder_code", "at"}
 --   meter.status_changed

@@ -142,7 +142,23 @@ INSERT INTO scada_state_words (word, state, description) VALUES
     ('loss_of_voltage', 'de_energized', 'Loss of voltage'),
     ('power_failure', 'de_energized', 'Power failure'),
     ('energized', 'closed', 'Energized'),
-    ('voltage_restored', 'closed', 'Voltage restored');
+    ('voltage_restored', 'closed', 'Voltage restored'),
+    -- Other spellings seen across SCADA vendors.
+    ('breaker_opened', 'open', 'Breaker opened'),
+    ('breaker_tripped', 'open', 'Breaker tripped'),
+    ('tripped', 'open', 'Tripped'),
+    ('opened', 'open', 'Opened'),
+    ('breaker_closed', 'closed', 'Breaker closed'),
+    ('closed', 'closed', 'Closed'),
+    ('reclosed', 'closed', 'Reclosed'),
+    ('locked_out', 'locked_out', 'Locked out'),
+    ('recloser_lockout', 'locked_out', 'Recloser locked out'),
+    ('de_energised', 'de_energized', 'De-energised'),
+    ('loss_of_supply', 'de_energized', 'Loss of supply'),
+    ('voltage_loss', 'de_energized', 'Voltage loss'),
+    ('energised', 'closed', 'Energised'),
+    ('supply_restored', 'closed', 'Supply restored'),
+    ('power_restored', 'closed', 'Power restored');
 
 -- The state in force of each telemetered device (a feeder's breaker, a
 -- substation's supply): the newest message by event time.
@@ -201,6 +217,9 @@ INSERT INTO oms_settings (key, value, description, value_type, minimum, maximum)
      'integer', 1, 1440),
     ('restoration.meter_share', '0.5',
      'An outage without telemetry is restored when this share of its meters able to report have reported power back (none a later loss).',
+     'number', 0.01, 1),
+    ('restoration.telemetry_meter_share', '0.8',
+     'An outage held by telemetry whose device never reported closing is restored when this share of its meters able to report have power back.',
      'number', 0.01, 1),
     ('restoration.nested_minutes', '10',
      'A meter that reports a loss within this many minutes after its outage was restored, without a power-up in between, was never restored: a nested outage, backdated.',
