@@ -57,7 +57,8 @@ DECLARE
     v_parents   uuid[];
 BEGIN
     -- A nested outage's meters leave its parent (19_outage_engine.sql): no
-    -- customer minute counts twice.
+    -- customer minute counts twice. (Checked first: the join is only for them.)
+    IF EXISTS (SELECT 1 FROM oms_outage_events n WHERE n.id = ANY (p_outage_ids) AND n.parent_outage_id IS NOT NULL) THEN
     WITH moved AS (
         DELETE FROM oms_outage_meters pm
          USING oms_outage_events n, oms_outage_meters nm
@@ -68,6 +69,7 @@ BEGIN
     SELECT array_agg(DISTINCT m.outage_event_id) INTO v_parents FROM moved m;
     IF v_parents IS NOT NULL THEN
         p_outage_ids := p_outage_ids || v_parents;
+    END IF;
     END IF;
 
     IF p_restoration THEN
@@ -340,6 +342,9 @@ BEGIN
                               AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
      WHERE e.evidence = 'restoration';
 
+    -- The working set's real size for the planner (a temp table has no statistics).
+    ANALYZE oms_evidence_links;
+
     -- The meters: their own evidence; a loss after a meter's power-up in an
     -- active outage puts it out again.
     INSERT INTO oms_outage_meters AS om (outage_event_id, meter_id, source_type, first_evidence_at, last_evidence_at,
@@ -411,16 +416,23 @@ BEGIN
     SELECT array_agg(DISTINCT l.outage_event_id) INTO v_opened FROM oms_evidence_links l WHERE l.opened;
     IF v_opened IS NOT NULL AND v_nested > interval '0' THEN
         FOR v_row IN
+            -- Driven by the new outages' evidence, each meter's outages looked up by index
+            -- (LATERAL: whatever the planner guesses of the working set).
+            WITH opened_links AS MATERIALIZED (
+                SELECT l.outage_event_id, l.meter_id, l.event_time FROM oms_evidence_links l
+                 WHERE l.evidence = 'outage' AND l.outage_event_id = ANY (v_opened)
+            )
             SELECT n.id AS nested, n.event_id AS nested_code, p.id AS parent, p.event_id AS parent_code,
                    p.first_detected_at AS parent_start, p.actual_restoration_time AS parent_restored,
                    array_agg(DISTINCT l.meter_id) AS meters
-              FROM oms_evidence_links l
-              JOIN oms_outage_events n ON n.id = l.outage_event_id AND n.id = ANY (v_opened)
-              JOIN oms_outage_meters pm ON pm.meter_id = l.meter_id AND pm.outage_event_id <> n.id
-                                       AND pm.restored_by IS DISTINCT FROM 'power_up'
-              JOIN oms_outage_events p ON p.id = pm.outage_event_id AND p.status IN ('restored', 'closed')
-                                      AND p.actual_restoration_time BETWEEN l.event_time - v_nested AND l.event_time
-             WHERE l.evidence = 'outage' AND n.parent_outage_id IS NULL
+              FROM opened_links l
+              JOIN oms_outage_events n ON n.id = l.outage_event_id AND n.parent_outage_id IS NULL
+              CROSS JOIN LATERAL (
+                  SELECT p.id, p.event_id, p.first_detected_at, p.actual_restoration_time
+                    FROM oms_outage_meters pm JOIN oms_outage_events p ON p.id = pm.outage_event_id
+                   WHERE pm.meter_id = l.meter_id AND pm.outage_event_id <> l.outage_event_id
+                     AND pm.restored_by IS DISTINCT FROM 'power_up' AND p.status IN ('restored', 'closed')
+                     AND p.actual_restoration_time BETWEEN l.event_time - v_nested AND l.event_time) p
              GROUP BY n.id, n.event_id, p.id, p.event_id, p.first_detected_at, p.actual_restoration_time
         LOOP
             UPDATE oms_outage_events SET first_detected_at = v_row.parent_start, parent_outage_id = v_row.parent
@@ -511,6 +523,12 @@ BEGIN
             (SELECT string_agg(DISTINCT i.kind, ', ') FROM unnest(p_items) i)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+
+    -- 0. The substations' locks before any row is touched: two batches that share
+    -- meters (an ONU's two meters, a meter in both feeds) then never wait on
+    -- each other's rows in opposite orders (a deadlock).
+    PERFORM oms_lock_substations(ARRAY(SELECT u.meter_id FROM unnest(p_items) i
+                                         CROSS JOIN LATERAL unnest(i.meter_ids) AS u(meter_id)));
 
     -- 1. Status changes, audited, as if one by one in event-time order.
     WITH pairs AS (

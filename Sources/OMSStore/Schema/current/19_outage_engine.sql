@@ -92,7 +92,11 @@ BEGIN
     SELECT * INTO v_outage FROM oms_outage_events WHERE id = p_outage_id;
     INSERT INTO oms_outage_meters (outage_event_id, meter_id, source_type, first_evidence_at, last_evidence_at, reported)
     SELECT p_outage_id, d.meter_id, 'system', p_time, p_time, false
-      FROM oms_device_meters(v_outage.substation_id, v_outage.feeder_id, v_outage.dp_id) d
+      FROM (SELECT m.id AS meter_id FROM oms_meters m
+             WHERE v_outage.dp_id IS NOT NULL AND m.dp_id = v_outage.dp_id AND m.status = 'active'
+            UNION ALL
+            SELECT s.meter_id FROM oms_supplied_meters(v_outage.substation_id, v_outage.feeder_id) s
+             WHERE v_outage.dp_id IS NULL) d
      WHERE NOT EXISTS (SELECT 1 FROM oms_outage_meters om
                          JOIN oms_outage_events o ON o.id = om.outage_event_id
                         WHERE om.meter_id = d.meter_id AND om.outage_event_id <> p_outage_id
