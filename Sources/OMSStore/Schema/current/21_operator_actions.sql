@@ -71,11 +71,17 @@ BEGIN
             (SELECT string_agg(a.action, ', ') FROM oms_outage_actions() a)
             USING ERRCODE = 'invalid_parameter_value', COLUMN = 'action';
     END IF;
+    -- The substations' locks first (the outage's, and a merge target's), in order, as the engine
+    -- takes them: then the outage's row. The other order could deadlock with a feed's batch.
+    PERFORM pg_advisory_xact_lock(k)
+       FROM (SELECT DISTINCT oms_substation_lock_key(coalesce(o.substation_id, o.id)) AS k
+               FROM oms_outage_events o
+              WHERE o.event_id = p_event_id OR (p_action = 'merge' AND o.event_id = v_args ->> 'into')
+              ORDER BY 1) AS locks;
     SELECT * INTO v_outage FROM oms_outage_events WHERE event_id = p_event_id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no outage %', quote_literal(coalesce(p_event_id, 'NULL')) USING ERRCODE = 'no_data_found';
     END IF;
-    PERFORM pg_advisory_xact_lock(oms_substation_lock_key(coalesce(v_outage.substation_id, v_outage.id)));
     IF NOT v_outage.status = ANY (v_rule.allowed_from) THEN
         RAISE EXCEPTION 'outage % is %: % is allowed only when it is %', v_outage.event_id, v_outage.status, p_action,
             array_to_string(v_rule.allowed_from, ', ')
