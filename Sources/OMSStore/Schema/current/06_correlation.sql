@@ -198,8 +198,9 @@ COMMENT ON FUNCTION oms_refresh_outages(uuid[], timestamptz, boolean) IS
 -- outages; the partial indexes on active outages by device, with the window's
 -- condition on first_detected_at), so a call costs what its own evidence
 -- costs, however many outages a storm has open. One writer per substation at a
--- time (transaction-level advisory locks, taken in order; the SCADA path takes
--- the same): the engine's roll-up reads and changes a substation's outages.
+-- time: the caller holds the substations' advisory locks (oms_sync_evidence
+-- takes them first; the SCADA path takes the same): the engine's roll-up reads
+-- and changes a substation's outages.
 CREATE OR REPLACE FUNCTION oms_link_evidence(p_source_type text, p_source_table text, p_evidence oms_evidence[])
 RETURNS TABLE (source_event_id text, outage_event_id uuid, opened boolean)
 LANGUAGE plpgsql
@@ -230,7 +231,8 @@ BEGIN
     END IF;
     TRUNCATE oms_evidence_links;
 
-    PERFORM oms_lock_substations(ARRAY(SELECT e.meter_id FROM unnest(p_evidence) e));
+    -- The caller (oms_sync_evidence) holds the substations' locks already: it takes them
+    -- before its first row (oms_lock_substations).
 
     WITH evidence AS MATERIALIZED (
         SELECT e.source_event_id, e.meter_id, e.event_time, e.description, m.dp_id, m.feeder_id, m.substation_id,
@@ -357,15 +359,15 @@ BEGIN
            source_type = CASE WHEN om.reported THEN om.source_type ELSE excluded.source_type END,
            first_evidence_at = CASE WHEN om.reported THEN least(om.first_evidence_at, excluded.first_evidence_at)
                                     ELSE excluded.first_evidence_at END,
-           last_evidence_at = greatest(om.last_evidence_at, excluded.last_evidence_at),
-           restored_at = CASE WHEN om.restored_at IS NOT NULL AND excluded.last_evidence_at > om.restored_at
-                                   AND EXISTS (SELECT 1 FROM oms_outage_events o WHERE o.id = om.outage_event_id
-                                                 AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged'))
-                              THEN NULL ELSE om.restored_at END,
-           restored_by = CASE WHEN om.restored_at IS NOT NULL AND excluded.last_evidence_at > om.restored_at
-                                   AND EXISTS (SELECT 1 FROM oms_outage_events o WHERE o.id = om.outage_event_id
-                                                 AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged'))
-                              THEN NULL ELSE om.restored_by END;
+           last_evidence_at = greatest(om.last_evidence_at, excluded.last_evidence_at);
+    UPDATE oms_outage_meters om SET restored_at = NULL, restored_by = NULL
+      FROM (SELECT DISTINCT l.outage_event_id, l.meter_id
+              FROM oms_evidence_links l
+              JOIN oms_outage_events o ON o.id = l.outage_event_id
+                                      AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+             WHERE l.evidence = 'outage') x
+     WHERE om.outage_event_id = x.outage_event_id AND om.meter_id = x.meter_id
+       AND om.restored_at IS NOT NULL AND om.last_evidence_at > om.restored_at;
 
     -- An active outage starts at its earliest evidence (a loss delivered late moves it back).
     UPDATE oms_outage_events o SET first_detected_at = f.first_time

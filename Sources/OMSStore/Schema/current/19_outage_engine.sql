@@ -45,9 +45,24 @@
 -- Devices and their meters.
 
 -- The active meters under a device (a distribution point, else a feeder, else a
--- substation), with their customer and whether they can report (AMI or ONU).
--- Feeders and substations through oms_supplied_meters (the meters a SCADA check
--- reads), distribution points through oms_meters' index.
+-- substation): feeders and substations through oms_supplied_meters (the meters a
+-- SCADA check reads), distribution points through oms_meters' index.
+CREATE OR REPLACE FUNCTION oms_device_meter_ids(p_substation_id uuid, p_feeder_id uuid, p_dp_id uuid)
+RETURNS TABLE (meter_id uuid)
+LANGUAGE sql STABLE
+SET enable_seqscan = off
+SET jit = off
+AS $$
+    SELECT m.id FROM oms_meters m
+     WHERE p_dp_id IS NOT NULL AND m.dp_id = p_dp_id AND m.status = 'active'
+    UNION ALL
+    SELECT s.meter_id FROM oms_supplied_meters(p_substation_id, p_feeder_id) s
+     WHERE p_dp_id IS NULL AND (p_feeder_id IS NOT NULL OR p_substation_id IS NOT NULL)
+$$;
+COMMENT ON FUNCTION oms_device_meter_ids(uuid, uuid, uuid) IS
+    'Active meters under a distribution point, else a feeder, else a substation.';
+
+-- The same meters with their customer and whether they can report (AMI or ONU).
 CREATE OR REPLACE FUNCTION oms_device_meters(p_substation_id uuid, p_feeder_id uuid, p_dp_id uuid)
 RETURNS TABLE (meter_id uuid, customer_id uuid, capable boolean)
 LANGUAGE sql STABLE
@@ -55,24 +70,28 @@ SET enable_seqscan = off
 SET jit = off
 AS $$
     SELECT m.id, m.customer_id, (m.asset_mrid IS NOT NULL OR m.onu_id IS NOT NULL)
-      FROM oms_meters m
-     WHERE p_dp_id IS NOT NULL AND m.dp_id = p_dp_id AND m.status = 'active'
-    UNION ALL
-    SELECT m.id, m.customer_id, (m.asset_mrid IS NOT NULL OR m.onu_id IS NOT NULL)
-      FROM oms_supplied_meters(p_substation_id, p_feeder_id) s
-      JOIN oms_meters m ON m.id = s.meter_id
-     WHERE p_dp_id IS NULL AND (p_feeder_id IS NOT NULL OR p_substation_id IS NOT NULL)
+      FROM oms_device_meter_ids(p_substation_id, p_feeder_id, p_dp_id) d
+      JOIN oms_meters m ON m.id = d.meter_id
 $$;
 COMMENT ON FUNCTION oms_device_meters(uuid, uuid, uuid) IS
     'Active meters under a distribution point, else a feeder, else a substation: customer and whether each can report (AMI or ONU).';
 
--- How an outage's device is named in its timeline: "distribution point DP001".
+-- How a device is named in timelines: "distribution point DP001", "feeder FD002",
+-- "substation SS001" (the lowest level given).
+CREATE OR REPLACE FUNCTION oms_device_name(p_substation_id uuid, p_feeder_id uuid, p_dp_id uuid) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT 'distribution point ' || d.dp_id FROM network_distribution_points d WHERE d.id = p_dp_id),
+                    (SELECT 'feeder ' || f.feeder_id FROM network_feeders f WHERE f.id = p_feeder_id),
+                    (SELECT 'substation ' || s.substation_id FROM network_substations s WHERE s.id = p_substation_id),
+                    'no device')
+$$;
+COMMENT ON FUNCTION oms_device_name(uuid, uuid, uuid) IS
+    'A device''s name for timelines: its distribution point, else feeder, else substation.';
+
+-- How an outage's device is named in its timeline.
 CREATE OR REPLACE FUNCTION oms_outage_device_name(p_outage oms_outage_events) RETURNS text
 LANGUAGE sql STABLE AS $$
-    SELECT coalesce((SELECT 'distribution point ' || d.dp_id FROM network_distribution_points d WHERE d.id = p_outage.dp_id),
-                    (SELECT 'feeder ' || f.feeder_id FROM network_feeders f WHERE f.id = p_outage.feeder_id),
-                    (SELECT 'substation ' || s.substation_id FROM network_substations s WHERE s.id = p_outage.substation_id),
-                    'no device')
+    SELECT oms_device_name(p_outage.substation_id, p_outage.feeder_id, p_outage.dp_id)
 $$;
 COMMENT ON FUNCTION oms_outage_device_name(oms_outage_events) IS
     'The device an outage names, for its timeline: its distribution point, else feeder, else substation.';
@@ -92,11 +111,7 @@ BEGIN
     SELECT * INTO v_outage FROM oms_outage_events WHERE id = p_outage_id;
     INSERT INTO oms_outage_meters (outage_event_id, meter_id, source_type, first_evidence_at, last_evidence_at, reported)
     SELECT p_outage_id, d.meter_id, 'system', p_time, p_time, false
-      FROM (SELECT m.id AS meter_id FROM oms_meters m
-             WHERE v_outage.dp_id IS NOT NULL AND m.dp_id = v_outage.dp_id AND m.status = 'active'
-            UNION ALL
-            SELECT s.meter_id FROM oms_supplied_meters(v_outage.substation_id, v_outage.feeder_id) s
-             WHERE v_outage.dp_id IS NULL) d
+      FROM oms_device_meter_ids(v_outage.substation_id, v_outage.feeder_id, v_outage.dp_id) d
      WHERE NOT EXISTS (SELECT 1 FROM oms_outage_meters om
                          JOIN oms_outage_events o ON o.id = om.outage_event_id
                         WHERE om.meter_id = d.meter_id AND om.outage_event_id <> p_outage_id
@@ -390,8 +405,7 @@ BEGIN
     SELECT min(o.first_detected_at) INTO v_start FROM oms_outage_events o WHERE o.id = ANY (p_children);
     v_start := coalesce(v_start, p_time);
     IF v_outage IS NULL THEN
-        v_device := coalesce((SELECT 'feeder ' || f.feeder_id FROM network_feeders f WHERE f.id = p_feeder_id),
-                             (SELECT 'substation ' || s.substation_id FROM network_substations s WHERE s.id = p_substation_id));
+        v_device := oms_device_name(p_substation_id, p_feeder_id, NULL);
         INSERT INTO oms_outage_events (event_id, event_type, status, basis, severity, confidence_score, root_cause,
                                        description, substation_id, feeder_id, event_latitude, event_longitude,
                                        first_detected_at)

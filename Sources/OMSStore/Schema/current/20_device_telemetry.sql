@@ -169,8 +169,7 @@ DECLARE
     v_below    uuid[];
     v_covered  integer;
 BEGIN
-    v_name := coalesce((SELECT 'feeder ' || f.feeder_id FROM network_feeders f WHERE f.id = p_feeder_id),
-                       (SELECT 'substation ' || s.substation_id FROM network_substations s WHERE s.id = p_substation_id));
+    v_name := oms_device_name(p_substation_id, p_feeder_id, NULL);
 
     -- A feeder under a substation that is out already: part of that outage.
     IF p_feeder_id IS NOT NULL THEN
