@@ -84,10 +84,9 @@ extension OutageQueries {
               LEFT JOIN LATERAL (
                    SELECT array_agg(m.meter_number ORDER BY m.meter_number) AS meters,
                           array_agg(DISTINCT cu.customer_id) FILTER (WHERE cu.customer_id IS NOT NULL) AS customers
-                     FROM oms_outage_meters om
+                     FROM oms_outage_covered_meters(o.id) om
                      JOIN oms_meters m ON m.id = om.meter_id
-                     LEFT JOIN oms_customers cu ON cu.id = m.customer_id
-                    WHERE om.outage_event_id = o.id) c ON true
+                     LEFT JOIN oms_customers cu ON cu.id = m.customer_id) c ON true
              WHERE o.status <> 'merged'
              ORDER BY o.first_detected_at, o.event_id
             """, logger: logger)

@@ -274,8 +274,9 @@ struct SchemaLayoutTests {
             }
             #expect(Set(functionsInCurrent.keys).union(functionsInVersioned.keys) == catalogFunctions)
             #expect(Set(views.keys) == catalog["view"] && views.values.allSatisfy { $0.count == 1 }, "views: \(views)")
-            #expect(Set(triggers.keys) == catalog["trg"] && triggers.values.allSatisfy { $0.count == 1 },
-                    "triggers: \(triggers)")
+            let catalogTriggers = catalog["trg"] ?? []
+            #expect(Set(triggers.keys) == catalogTriggers && triggers.values.allSatisfy { $0.count == 1 },
+                    "triggers only in files: \(Set(triggers.keys).subtracting(catalogTriggers).sorted()), only in the catalog: \(catalogTriggers.subtracting(triggers.keys).sorted())")
         }
     }
 }

@@ -35,6 +35,7 @@ struct BenchRunner: Sendable {
     func runSQL(_ client: PostgresClient) async throws -> [BenchRow] {
         let ping = DatabasePing(client: client, logger: logger)
         let store = SCADABenchStore(client: client, logger: logger)
+        try await store.clearOutageState()
         let baseline = try await LatencySample.measure(iterations: iterations) { _ in
             try await ping.run()
         }

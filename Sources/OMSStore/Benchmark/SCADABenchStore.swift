@@ -46,6 +46,22 @@ public struct SCADABenchStore: Sendable {
         return count
     }
 
+    /// Clears what earlier runs left (outages, feed events, device states, audit rows) and puts
+    /// every meter back on, so that a run measures the first-time work on a quiet network.
+    public func clearOutageState() async throws {
+        try await client.query(
+            """
+            TRUNCATE scada_events, onu_events, kaifa_events, callcenter_tickets, oms_outage_events,
+                     oms_device_states, oms_meter_status_events CASCADE
+            """, logger: logger)
+        try await client.query(
+            """
+            UPDATE oms_meters SET power_status = 'on', last_status_change = NULL, last_power_change = NULL
+             WHERE last_status_change IS NOT NULL
+            """, logger: logger)
+        try await DatabaseMaintenance(client: client, logger: logger).vacuumAnalyzeMeters()
+    }
+
     /// Undoes one SCADA event completely, in one transaction, so that the next run does the
     /// first-time work again: the meters' power statuses as they were before it, its audit rows,
     /// its outage and the event itself gone.
@@ -69,6 +85,8 @@ public struct SCADABenchStore: Sendable {
                 DELETE FROM oms_outage_events
                  WHERE id = (SELECT outage_event_id FROM scada_events WHERE id = \(id)::uuid)
                 """, logger: logger)
+            try await connection.query(
+                "DELETE FROM oms_device_states WHERE scada_event_id = \(id)::uuid", logger: logger)
             try await connection.query("DELETE FROM scada_events WHERE id = \(id)::uuid", logger: logger)
         }
     }

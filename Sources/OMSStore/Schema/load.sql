@@ -16,6 +16,7 @@
 \ir versioned/0100_baseline.sql
 \ir versioned/0101_drop_dead_functions.sql
 \ir versioned/0102_outage_engine.sql
+\ir versioned/0103_device_coverage.sql
 
 \ir current/01_helpers.sql
 \ir current/02_settings.sql

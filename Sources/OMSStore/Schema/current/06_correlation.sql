@@ -64,9 +64,12 @@ BEGIN
          USING oms_outage_events n, oms_outage_meters nm
          WHERE n.id = ANY (p_outage_ids) AND n.parent_outage_id IS NOT NULL AND nm.outage_event_id = n.id
            AND pm.outage_event_id = n.parent_outage_id AND pm.meter_id = nm.meter_id
-     RETURNING pm.outage_event_id
     )
-    SELECT array_agg(DISTINCT m.outage_event_id) INTO v_parents FROM moved m;
+    -- (A data-modifying WITH runs whether read or not.) The parents are counted
+    -- again: a nested outage covering its device takes meters its parent held by
+    -- the device, without rows to move.
+    SELECT array_agg(DISTINCT n.parent_outage_id) INTO v_parents
+      FROM oms_outage_events n WHERE n.id = ANY (p_outage_ids) AND n.parent_outage_id IS NOT NULL;
     IF v_parents IS NOT NULL THEN
         p_outage_ids := p_outage_ids || v_parents;
     END IF;
@@ -78,7 +81,14 @@ BEGIN
                    CASE WHEN o.basis = 'telemetry' THEN v_tshare ELSE v_share END AS share
               FROM oms_outage_events o
               CROSS JOIN LATERAL (
-                  SELECT count(*) FILTER (WHERE m.asset_mrid IS NOT NULL OR m.onu_id IS NOT NULL) AS capable,
+                  -- The meters back are rows; those able to report, the device's (cached) when
+                  -- the outage covers it, else its rows.
+                  SELECT CASE WHEN o.covers_device AND NOT oms_outage_holds_apart(o.id)
+                              THEN (oms_device_size(o.substation_id, o.feeder_id, o.dp_id)).capable_meters
+                              WHEN o.covers_device
+                              THEN (SELECT count(*) FILTER (WHERE m.asset_mrid IS NOT NULL OR m.onu_id IS NOT NULL)
+                                      FROM oms_outage_covered_meters(o.id) c JOIN oms_meters m ON m.id = c.meter_id)
+                              ELSE count(*) FILTER (WHERE m.asset_mrid IS NOT NULL OR m.onu_id IS NOT NULL) END AS capable,
                          count(*) FILTER (WHERE (m.asset_mrid IS NOT NULL OR m.onu_id IS NOT NULL)
                                             AND om.restored_at IS NOT NULL) AS capable_back,
                          min(om.restored_at) FILTER (WHERE om.restored_by = 'power_up') AS first_back
@@ -112,27 +122,13 @@ BEGIN
            AND s.evidence = 'outage'
          GROUP BY s.outage_event_id
     ),
-    counts AS (
-        -- Meters and meters out by index; the customers are counted again only when these moved.
-        SELECT o.id,
-               (SELECT count(*) FROM oms_outage_meters om WHERE om.outage_event_id = o.id) AS meters,
-               (SELECT count(*) FROM oms_outage_meters om
-                 WHERE om.outage_event_id = o.id AND om.restored_at IS NULL) AS meters_out
-          FROM oms_outage_events o
-         WHERE o.id = ANY (p_outage_ids) AND o.status NOT IN ('cancelled', 'merged')
-    ),
     size AS (
-        SELECT c.id AS outage_event_id, c.meters, c.meters_out, c.meters - c.meters_out AS meters_back,
-               CASE WHEN c.meters = o.affected_meters_count AND c.meters_out = o.meters_out
-                    THEN o.affected_customers_count
-                    ELSE (SELECT count(DISTINCT m.customer_id) FROM oms_outage_meters om
-                            JOIN oms_meters m ON m.id = om.meter_id WHERE om.outage_event_id = c.id) END AS customers,
-               CASE WHEN c.meters = o.affected_meters_count AND c.meters_out = o.meters_out
-                    THEN o.customers_out
-                    ELSE (SELECT count(DISTINCT m.customer_id) FROM oms_outage_meters om
-                            JOIN oms_meters m ON m.id = om.meter_id
-                           WHERE om.outage_event_id = c.id AND om.restored_at IS NULL) END AS customers_out
-          FROM counts c JOIN oms_outage_events o ON o.id = c.id
+        -- What it interrupted and what is out now (oms_outage_size: by the device's
+        -- cached size when it covers it, by index otherwise).
+        SELECT o.id AS outage_event_id, z.meters, z.meters_out, z.meters - z.meters_out AS meters_back,
+               z.customers, z.customers_out
+          FROM oms_outage_events o CROSS JOIN LATERAL oms_outage_size(o) z
+         WHERE o.id = ANY (p_outage_ids) AND o.status NOT IN ('cancelled', 'merged')
     ),
     next AS (
         SELECT o.id, o.status AS old_status,
@@ -245,52 +241,73 @@ BEGIN
     ),
     -- The outages that could take each piece of evidence, found by index from
     -- the evidence (the cost follows the batch, not the number of outages).
+    -- Outages covering the evidence's meters by device, active or restored
+    -- (most specific device first: an outage held apart sits below).
+    covering AS MATERIALIZED (
+        SELECT c.meter_id, c.outage_event_id, c.spec
+          FROM oms_covering_outages(ARRAY(SELECT DISTINCT e.meter_id FROM evidence e),
+                                    ARRAY['detected', 'predicted', 'confirmed', 'in_progress', 'restored', 'closed']) c
+    ),
     candidates AS (
-        -- An active outage holding the meter.
-        SELECT e.source_event_id, e.meter_id, o.id, 0 AS rank, o.first_detected_at, false AS late
+        -- An active outage holding the meter: its own row, or covering its device.
+        SELECT e.source_event_id, e.meter_id, o.id, 0 AS rank, 0 AS spec, o.first_detected_at, false AS late
           FROM evidence e
           JOIN oms_outage_meters om ON om.meter_id = e.meter_id
           JOIN oms_outage_events o ON o.id = om.outage_event_id
          WHERE o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
            AND o.first_detected_at <= e.event_time + v_window
         UNION ALL
+        SELECT e.source_event_id, e.meter_id, o.id, 0, c.spec, o.first_detected_at, false
+          FROM evidence e
+          JOIN covering c ON c.meter_id = e.meter_id
+          JOIN oms_outage_events o ON o.id = c.outage_event_id
+         WHERE o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+           AND o.first_detected_at <= e.event_time + v_window
+        UNION ALL
         -- A restored outage that held the meter when the event happened (it came late).
-        SELECT e.source_event_id, e.meter_id, o.id, 1, o.first_detected_at, true
+        SELECT e.source_event_id, e.meter_id, o.id, 1, 0, o.first_detected_at, true
           FROM evidence e
           JOIN oms_outage_meters om ON om.meter_id = e.meter_id
           JOIN oms_outage_events o ON o.id = om.outage_event_id
          WHERE o.status IN ('restored', 'closed')
            AND e.event_time BETWEEN o.first_detected_at - interval '1 minute' AND o.actual_restoration_time
         UNION ALL
-        SELECT e.source_event_id, e.meter_id, o.id, 2, o.first_detected_at, false
+        SELECT e.source_event_id, e.meter_id, o.id, 1, c.spec, o.first_detected_at, true
+          FROM evidence e
+          JOIN covering c ON c.meter_id = e.meter_id
+          JOIN oms_outage_events o ON o.id = c.outage_event_id
+         WHERE o.status IN ('restored', 'closed')
+           AND e.event_time BETWEEN o.first_detected_at - interval '1 minute' AND o.actual_restoration_time
+        UNION ALL
+        SELECT e.source_event_id, e.meter_id, o.id, 2, 0, o.first_detected_at, false
           FROM evidence e
           JOIN oms_outage_events o ON o.dp_id = e.dp_id
          WHERE o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
            AND o.first_detected_at BETWEEN e.event_time - v_window AND e.event_time + v_window
         UNION ALL
-        SELECT e.source_event_id, e.meter_id, o.id, 3, o.first_detected_at, false
+        SELECT e.source_event_id, e.meter_id, o.id, 3, 0, o.first_detected_at, false
           FROM evidence e
           JOIN oms_outage_events o ON o.feeder_id = e.feeder_id AND o.dp_id IS NULL
          WHERE o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
            AND o.first_detected_at BETWEEN e.event_time - v_window AND e.event_time + v_window
         UNION ALL
-        SELECT e.source_event_id, e.meter_id, o.id, 4, o.first_detected_at, false
+        SELECT e.source_event_id, e.meter_id, o.id, 4, 0, o.first_detected_at, false
           FROM evidence e
           JOIN oms_outage_events o ON o.substation_id = e.substation_id AND o.feeder_id IS NULL AND o.dp_id IS NULL
          WHERE o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
            AND o.first_detected_at BETWEEN e.event_time - v_window AND e.event_time + v_window
     ),
-    covering AS (
+    chosen AS (
         -- The most specific outage for each event.
         SELECT DISTINCT ON (c.source_event_id, c.meter_id) c.source_event_id, c.meter_id, c.id, c.late
           FROM candidates c
-         ORDER BY c.source_event_id, c.meter_id, c.rank, c.first_detected_at DESC
+         ORDER BY c.source_event_id, c.meter_id, c.rank, c.spec, c.first_detected_at DESC
     ),
     links AS MATERIALIZED (
         SELECT e.source_event_id, e.meter_id, e.event_time, e.description, c.id AS outage_id, e.scope_key,
                coalesce(c.late, false) AS late
           FROM evidence e
-          LEFT JOIN covering c ON c.source_event_id = e.source_event_id AND c.meter_id = e.meter_id
+          LEFT JOIN chosen c ON c.source_event_id = e.source_event_id AND c.meter_id = e.meter_id
     ),
     -- Scopes nothing covers: one new outage each, opened by their earliest event.
     uncovered AS (
@@ -335,14 +352,29 @@ BEGIN
       LEFT JOIN coded u ON l.outage_id IS NULL AND u.scope_key = l.scope_key
       LEFT JOIN opened o ON o.event_id = u.event_code;
 
-    -- Restoration evidence: the active outages holding the meters.
+    -- Restoration evidence: the active outage holding each meter (its own row,
+    -- else the most specific device covering it).
+    WITH restoration AS MATERIALIZED (
+        SELECT e.* FROM unnest(p_evidence) e WHERE e.evidence = 'restoration'
+    ),
+    holders AS (
+        SELECT r.source_event_id, r.meter_id, om.outage_event_id, 0 AS spec
+          FROM restoration r
+          JOIN oms_outage_meters om ON om.meter_id = r.meter_id
+          JOIN oms_outage_events o ON o.id = om.outage_event_id
+                                  AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+        UNION ALL
+        SELECT r.source_event_id, r.meter_id, c.outage_event_id, c.spec
+          FROM restoration r
+          JOIN oms_covering_outages(ARRAY(SELECT DISTINCT x.meter_id FROM restoration x),
+                                    ARRAY['detected', 'predicted', 'confirmed', 'in_progress']) c ON c.meter_id = r.meter_id
+    )
     INSERT INTO oms_evidence_links (source_event_id, meter_id, outage_event_id, opened, evidence, event_time, description, late)
-    SELECT e.source_event_id, e.meter_id, om.outage_event_id, false, 'restoration', e.event_time, e.description, false
-      FROM unnest(p_evidence) e
-      JOIN oms_outage_meters om ON om.meter_id = e.meter_id
-      JOIN oms_outage_events o ON o.id = om.outage_event_id
-                              AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-     WHERE e.evidence = 'restoration';
+    SELECT DISTINCT ON (r.source_event_id, r.meter_id)
+           r.source_event_id, r.meter_id, h.outage_event_id, false, 'restoration', r.event_time, r.description, false
+      FROM restoration r
+      JOIN holders h ON h.source_event_id = r.source_event_id AND h.meter_id = r.meter_id
+     ORDER BY r.source_event_id, r.meter_id, h.spec;
 
     -- The working set's real size for the planner (a temp table has no statistics).
     ANALYZE oms_evidence_links;
@@ -377,13 +409,20 @@ BEGIN
      WHERE o.id = f.outage_event_id AND f.first_time < o.first_detected_at AND o.parent_outage_id IS NULL
        AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged');
 
-    -- Power back: each meter at its first power-up after its last loss.
-    UPDATE oms_outage_meters om SET restored_at = r.event_time, restored_by = 'power_up'
+    -- Power back: each meter at its first power-up after its last loss (a meter
+    -- covered by its device gets its row now: a power-up after the outage began).
+    INSERT INTO oms_outage_meters AS om (outage_event_id, meter_id, source_type, first_evidence_at, last_evidence_at,
+                                         reported, restored_at, restored_by)
+    SELECT r.outage_event_id, r.meter_id, 'system', o.first_detected_at, o.first_detected_at, false, r.event_time,
+           'power_up'
       FROM (SELECT l.outage_event_id, l.meter_id, min(l.event_time) AS event_time
               FROM oms_evidence_links l WHERE l.evidence = 'restoration'
              GROUP BY l.outage_event_id, l.meter_id) r
-     WHERE om.outage_event_id = r.outage_event_id AND om.meter_id = r.meter_id
-       AND om.restored_at IS NULL AND r.event_time >= om.last_evidence_at;
+      JOIN oms_outage_events o ON o.id = r.outage_event_id
+     WHERE r.event_time >= o.first_detected_at
+    ON CONFLICT (outage_event_id, meter_id) DO UPDATE
+       SET restored_at = excluded.restored_at, restored_by = excluded.restored_by
+     WHERE om.restored_at IS NULL AND excluded.restored_at >= om.last_evidence_at;
 
     -- One evidence row per outage and event (a repeat adds nothing), with its timeline entry.
     WITH pairs AS (
@@ -434,7 +473,17 @@ BEGIN
                     FROM oms_outage_meters pm JOIN oms_outage_events p ON p.id = pm.outage_event_id
                    WHERE pm.meter_id = l.meter_id AND pm.outage_event_id <> l.outage_event_id
                      AND pm.restored_by IS DISTINCT FROM 'power_up' AND p.status IN ('restored', 'closed')
-                     AND p.actual_restoration_time BETWEEN l.event_time - v_nested AND l.event_time) p
+                     AND p.actual_restoration_time BETWEEN l.event_time - v_nested AND l.event_time
+                  UNION
+                  -- Covering the meter by its device, with no power-up from it.
+                  SELECT p.id, p.event_id, p.first_detected_at, p.actual_restoration_time
+                    FROM oms_covering_outages(ARRAY[l.meter_id], ARRAY['restored', 'closed']) c
+                    JOIN oms_outage_events p ON p.id = c.outage_event_id
+                   WHERE p.id <> l.outage_event_id
+                     AND p.actual_restoration_time BETWEEN l.event_time - v_nested AND l.event_time
+                     AND NOT EXISTS (SELECT 1 FROM oms_outage_meters pm
+                                      WHERE pm.outage_event_id = p.id AND pm.meter_id = l.meter_id
+                                        AND pm.restored_by = 'power_up')) p
              GROUP BY n.id, n.event_id, p.id, p.event_id, p.first_detected_at, p.actual_restoration_time
         LOOP
             UPDATE oms_outage_events SET first_detected_at = v_row.parent_start, parent_outage_id = v_row.parent

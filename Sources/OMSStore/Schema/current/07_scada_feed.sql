@@ -349,11 +349,16 @@ BEGIN
                meters_checked_at = now()
          WHERE e.id = p_scada_event_id;
         IF v_outage.id IS NOT NULL AND v_offline > 0 THEN
-            -- By primary key, whatever the planner guesses of tables that just grew.
-            UPDATE oms_outage_meters om SET reported = true, source_type = 'scada'
-             WHERE om.outage_event_id = v_outage.id AND NOT om.reported
-               AND om.meter_id = ANY (ARRAY(SELECT a.meter_id FROM scada_event_affected_meters a
-                                             WHERE a.scada_event_id = p_scada_event_id AND a.check_result = 'offline'));
+            -- The meters found offline are the outage's own evidence (rows), but those
+            -- held apart from it (19_outage_engine.sql: they stay with their outages).
+            INSERT INTO oms_outage_meters AS om (outage_event_id, meter_id, source_type, first_evidence_at,
+                                                 last_evidence_at, reported)
+            SELECT v_outage.id, a.meter_id, 'scada', p_event_timestamp, p_event_timestamp, true
+              FROM scada_event_affected_meters a
+             WHERE a.scada_event_id = p_scada_event_id AND a.check_result = 'offline'
+               AND NOT EXISTS (SELECT 1 FROM oms_outage_apart_meters(v_outage.id) x WHERE x.meter_id = a.meter_id)
+            ON CONFLICT (outage_event_id, meter_id) DO UPDATE SET reported = true, source_type = 'scada'
+             WHERE NOT om.reported;
         END IF;
         RETURN QUERY SELECT v_total, v_offline, v_online, v_unknown, v_outage.id;
         RETURN;

@@ -191,8 +191,12 @@ COMMENT ON FUNCTION oms_outages(text[], boolean, timestamptz, timestamptz, text,
 -- evidence (oms_event_sources), its timeline (oldest first) and its meters
 -- (each with the source that first put it there and its current status). NULL
 -- when there is no such outage.
+-- (plpgsql: the meters come from oms_outage_covered_meters, defined later in
+-- 19_outage_engine.sql.)
 CREATE OR REPLACE FUNCTION oms_outage_detail(p_event_id text) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (
     SELECT to_jsonb(o) - 'cursor'
            || jsonb_build_object(
                 'sources', coalesce((SELECT jsonb_agg(jsonb_build_object(
@@ -212,8 +216,8 @@ LANGUAGE sql STABLE AS $$
                                         'communication_status', m.communication_status, 'reported', om.reported,
                                         'restored_at', om.restored_at)
                                       ORDER BY m.meter_number)
-                                     FROM oms_outage_meters om JOIN oms_meters m ON m.id = om.meter_id
-                                    WHERE om.outage_event_id = o.id), '[]'::jsonb))
+                                     FROM oms_outage_covered_meters(o.id) om JOIN oms_meters m ON m.id = om.meter_id),
+                                   '[]'::jsonb))
       FROM (
          SELECT oe.id, oe.event_id, oe.event_type, oe.status, oe.severity, oe.confidence_score,
                 oe.affected_customers_count, oe.affected_meters_count, oe.root_cause, oe.description,
@@ -228,7 +232,8 @@ LANGUAGE sql STABLE AS $$
            LEFT JOIN network_substations ns ON ns.id = oe.substation_id
            LEFT JOIN network_feeders nf ON nf.id = oe.feeder_id
            LEFT JOIN network_distribution_points dp ON dp.id = oe.dp_id
-          WHERE oe.event_id = p_event_id) o
+          WHERE oe.event_id = p_event_id) o);
+END;
 $$;
 COMMENT ON FUNCTION oms_outage_detail(text) IS
     'One outage (by event_id) with its sources, timeline and affected meters, as JSON; NULL if there is none.';

@@ -76,6 +76,51 @@ $$;
 COMMENT ON FUNCTION oms_device_meters(uuid, uuid, uuid) IS
     'Active meters under a distribution point, else a feeder, else a substation: customer and whether each can report (AMI or ONU).';
 
+-- The devices each meter is under, for the outages covering them: its
+-- distribution point (spec 1), its feeder and the feeders supplying it (2),
+-- its substation and the substations supplying it (3). Lower spec: more specific.
+CREATE OR REPLACE FUNCTION oms_meter_devices(p_meter_ids uuid[])
+RETURNS TABLE (meter_id uuid, kind text, device_id uuid, spec integer)
+LANGUAGE sql STABLE
+SET enable_seqscan = off
+SET jit = off
+AS $$
+    SELECT m.id, 'dp', m.dp_id, 1 FROM oms_meters m WHERE m.id = ANY (p_meter_ids) AND m.dp_id IS NOT NULL
+    UNION
+    SELECT m.id, 'feeder', m.feeder_id, 2 FROM oms_meters m WHERE m.id = ANY (p_meter_ids) AND m.feeder_id IS NOT NULL
+    UNION
+    SELECT l.meter_id, 'feeder', l.feeder_id, 2 FROM network_feeder_meters l WHERE l.meter_id = ANY (p_meter_ids)
+    UNION
+    SELECT m.id, 'substation', m.substation_id, 3 FROM oms_meters m
+     WHERE m.id = ANY (p_meter_ids) AND m.substation_id IS NOT NULL
+    UNION
+    SELECT l.meter_id, 'substation', l.substation_id, 3 FROM network_substation_meters l WHERE l.meter_id = ANY (p_meter_ids)
+$$;
+COMMENT ON FUNCTION oms_meter_devices(uuid[]) IS
+    'The devices each meter is under (distribution point, feeders, substations, supply links included), most specific first.';
+
+-- The outages covering the meters by their devices (covers_device), in the
+-- given statuses, with how specific the device is (oms_meter_devices.spec).
+CREATE OR REPLACE FUNCTION oms_covering_outages(p_meter_ids uuid[], p_statuses text[])
+RETURNS TABLE (meter_id uuid, outage_event_id uuid, spec integer)
+LANGUAGE sql STABLE
+SET enable_seqscan = off
+SET jit = off
+AS $$
+    WITH d AS MATERIALIZED (SELECT * FROM oms_meter_devices(p_meter_ids))
+    SELECT d.meter_id, o.id, d.spec FROM d JOIN oms_outage_events o ON o.dp_id = d.device_id
+     WHERE d.kind = 'dp' AND o.covers_device AND o.status = ANY (p_statuses)
+    UNION ALL
+    SELECT d.meter_id, o.id, d.spec FROM d JOIN oms_outage_events o ON o.feeder_id = d.device_id AND o.dp_id IS NULL
+     WHERE d.kind = 'feeder' AND o.covers_device AND o.status = ANY (p_statuses)
+    UNION ALL
+    SELECT d.meter_id, o.id, d.spec FROM d
+      JOIN oms_outage_events o ON o.substation_id = d.device_id AND o.feeder_id IS NULL AND o.dp_id IS NULL
+     WHERE d.kind = 'substation' AND o.covers_device AND o.status = ANY (p_statuses)
+$$;
+COMMENT ON FUNCTION oms_covering_outages(uuid[], text[]) IS
+    'The outages in the given statuses that cover the meters by their devices, with how specific each device is.';
+
 -- How a device is named in timelines: "distribution point DP001", "feeder FD002",
 -- "substation SS001" (the lowest level given).
 CREATE OR REPLACE FUNCTION oms_device_name(p_substation_id uuid, p_feeder_id uuid, p_dp_id uuid) RETURNS text
@@ -96,9 +141,187 @@ $$;
 COMMENT ON FUNCTION oms_outage_device_name(oms_outage_events) IS
     'The device an outage names, for its timeline: its distribution point, else feeder, else substation.';
 
--- Covers every active meter under the outage's device that no other active
--- outage holds (those stay with theirs: a nested or older outage). Returns the
--- meters added.
+-- A device's size (oms_device_sizes): its active meters, customers, those able
+-- to report, and its children with meters (distribution points of a feeder,
+-- feeders of a substation), counted once per registry version
+-- (oms_registry_version moves when the registry changes: oms_registry_changed).
+CREATE OR REPLACE FUNCTION oms_device_size(p_substation_id uuid, p_feeder_id uuid, p_dp_id uuid)
+RETURNS oms_device_sizes
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET jit = off
+AS $$
+DECLARE
+    v_kind    text := CASE WHEN p_dp_id IS NOT NULL THEN 'dp' WHEN p_feeder_id IS NOT NULL THEN 'feeder' ELSE 'substation' END;
+    v_id      uuid := coalesce(p_dp_id, p_feeder_id, p_substation_id);
+    v_version bigint := (SELECT r.version FROM oms_registry_version r);
+    v_size    oms_device_sizes;
+BEGIN
+    SELECT * INTO v_size FROM oms_device_sizes s
+     WHERE s.device_kind = v_kind AND s.device_id = v_id AND s.registry_version = v_version;
+    IF FOUND THEN
+        RETURN v_size;
+    END IF;
+    SELECT v_kind, v_id, v_version, count(*), count(DISTINCT d.customer_id), count(*) FILTER (WHERE d.capable),
+           count(DISTINCT d.customer_id) FILTER (WHERE d.capable),
+           CASE v_kind
+               WHEN 'feeder' THEN (SELECT count(*) FROM network_distribution_points x
+                                    WHERE x.feeder_id = v_id
+                                      AND EXISTS (SELECT 1 FROM oms_meters m WHERE m.dp_id = x.id AND m.status = 'active'))
+               WHEN 'substation' THEN (SELECT count(*) FROM network_feeders f
+                                        WHERE f.substation_id = v_id
+                                          AND EXISTS (SELECT 1 FROM oms_meters m WHERE m.feeder_id = f.id AND m.status = 'active'))
+               ELSE 0 END
+      INTO v_size
+      FROM oms_device_meters(p_substation_id, p_feeder_id, p_dp_id) d;
+    INSERT INTO oms_device_sizes AS s VALUES (v_size.*)
+    ON CONFLICT (device_kind, device_id) DO UPDATE
+       SET registry_version = excluded.registry_version, meters = excluded.meters, customers = excluded.customers,
+           capable_meters = excluded.capable_meters, capable_customers = excluded.capable_customers,
+           children = excluded.children
+     WHERE s.registry_version <= excluded.registry_version;
+    RETURN v_size;
+END;
+$$;
+COMMENT ON FUNCTION oms_device_size(uuid, uuid, uuid) IS
+    'A device''s active meters, customers, those able to report and children with meters, cached per registry version.';
+
+-- Moves the registry's version (device sizes are counted again). Before each
+-- statement that may change the registry, so that the version's row is the
+-- first lock such a transaction takes.
+CREATE OR REPLACE FUNCTION oms_registry_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE oms_registry_version SET version = version + 1;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION oms_registry_changed() IS
+    'Statement trigger: the registry changed, device sizes (oms_device_sizes) are stale.';
+CREATE OR REPLACE TRIGGER oms_meters_registry
+    BEFORE INSERT OR DELETE OR TRUNCATE OR UPDATE OF status, substation_id, feeder_id, dp_id, customer_id, asset_mrid, onu_id
+    ON oms_meters FOR EACH STATEMENT EXECUTE FUNCTION oms_registry_changed();
+CREATE OR REPLACE TRIGGER network_feeder_meters_registry
+    BEFORE INSERT OR DELETE OR TRUNCATE OR UPDATE ON network_feeder_meters
+    FOR EACH STATEMENT EXECUTE FUNCTION oms_registry_changed();
+CREATE OR REPLACE TRIGGER network_substation_meters_registry
+    BEFORE INSERT OR DELETE OR TRUNCATE OR UPDATE ON network_substation_meters
+    FOR EACH STATEMENT EXECUTE FUNCTION oms_registry_changed();
+
+-- The meters an outage leaves to the outages held apart from it: those below
+-- its device when it covered it (within_outage_id) and its nested ones
+-- (parent_outage_id), with their meters and devices.
+CREATE OR REPLACE FUNCTION oms_outage_apart_meters(p_outage_id uuid) RETURNS TABLE (meter_id uuid)
+LANGUAGE sql STABLE
+SET enable_seqscan = off
+SET jit = off
+AS $$
+    WITH apart AS MATERIALIZED (
+        SELECT c.id, c.covers_device, c.substation_id, c.feeder_id, c.dp_id FROM oms_outage_events c
+         WHERE c.within_outage_id = p_outage_id AND c.status <> 'merged'
+        UNION
+        SELECT c.id, c.covers_device, c.substation_id, c.feeder_id, c.dp_id FROM oms_outage_events c
+         WHERE c.parent_outage_id = p_outage_id AND c.status <> 'merged'
+    )
+    SELECT om.meter_id FROM apart a JOIN oms_outage_meters om ON om.outage_event_id = a.id
+    UNION
+    SELECT d.meter_id FROM apart a CROSS JOIN LATERAL oms_device_meter_ids(a.substation_id, a.feeder_id, a.dp_id) d
+     WHERE a.covers_device
+$$;
+COMMENT ON FUNCTION oms_outage_apart_meters(uuid) IS
+    'The meters of the outages held apart from an outage (below its device when it covered it, or nested under it).';
+
+-- Whether outages are held apart from this one (oms_outage_apart_meters).
+CREATE OR REPLACE FUNCTION oms_outage_holds_apart(p_outage_id uuid) RETURNS boolean
+LANGUAGE sql STABLE
+SET enable_seqscan = off
+AS $$
+    SELECT EXISTS (SELECT 1 FROM oms_outage_events c WHERE c.within_outage_id = p_outage_id AND c.status <> 'merged')
+        OR EXISTS (SELECT 1 FROM oms_outage_events c WHERE c.parent_outage_id = p_outage_id AND c.status <> 'merged')
+$$;
+COMMENT ON FUNCTION oms_outage_holds_apart(uuid) IS
+    'Whether outages below its device or nested under it keep meters apart from this outage.';
+
+-- Every meter an outage covers, one row each: its own rows (oms_outage_meters:
+-- the meters with evidence of their own), and when it covers its device
+-- (covers_device) every other active meter under it but those held apart
+-- (oms_outage_apart_meters), as covered by the device: no evidence of its own,
+-- back when the outage was restored (restored_by 'outage').
+CREATE OR REPLACE FUNCTION oms_outage_covered_meters(p_outage_id uuid)
+RETURNS TABLE (meter_id uuid, reported boolean, source_type text, first_evidence_at timestamptz,
+               last_evidence_at timestamptz, restored_at timestamptz, restored_by text)
+LANGUAGE sql STABLE
+SET enable_seqscan = off
+SET jit = off
+AS $$
+    SELECT om.meter_id, om.reported, om.source_type, om.first_evidence_at, om.last_evidence_at, om.restored_at,
+           om.restored_by
+      FROM oms_outage_meters om WHERE om.outage_event_id = p_outage_id
+    UNION ALL
+    SELECT d.meter_id, false, 'system', o.first_detected_at, o.first_detected_at,
+           CASE WHEN o.status IN ('restored', 'closed') THEN o.actual_restoration_time
+                WHEN o.status = 'cancelled' THEN o.last_updated_at END,
+           CASE WHEN o.status IN ('restored', 'closed', 'cancelled') THEN 'outage' END
+      FROM oms_outage_events o
+      CROSS JOIN LATERAL oms_device_meter_ids(o.substation_id, o.feeder_id, o.dp_id) d
+     WHERE o.id = p_outage_id AND o.covers_device AND o.status <> 'merged'
+       AND NOT EXISTS (SELECT 1 FROM oms_outage_meters om WHERE om.outage_event_id = o.id AND om.meter_id = d.meter_id)
+       AND NOT EXISTS (SELECT 1 FROM oms_outage_apart_meters(p_outage_id) a WHERE a.meter_id = d.meter_id)
+$$;
+COMMENT ON FUNCTION oms_outage_covered_meters(uuid) IS
+    'Every meter an outage covers: its own rows, and the rest of its device when it covers it (but the meters held apart).';
+
+-- An outage's size: meters and customers it interrupted, and those out now.
+-- Covering a device without outages held apart: the device's cached size and
+-- the outage's own rows (those back), without reading the device's meters; a
+-- customer counts back when one of its meters is. Otherwise from its meters.
+CREATE OR REPLACE FUNCTION oms_outage_size(p_outage oms_outage_events)
+RETURNS TABLE (meters bigint, meters_out bigint, customers bigint, customers_out bigint)
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET jit = off
+AS $$
+DECLARE
+    v_size oms_device_sizes;
+    v_rows bigint;
+    v_out  bigint;
+BEGIN
+    IF p_outage.covers_device AND NOT oms_outage_holds_apart(p_outage.id) THEN
+        v_size := oms_device_size(p_outage.substation_id, p_outage.feeder_id, p_outage.dp_id);
+        v_rows := (SELECT count(*) FROM oms_outage_meters om WHERE om.outage_event_id = p_outage.id);
+        v_out := (SELECT count(*) FROM oms_outage_meters om WHERE om.outage_event_id = p_outage.id AND om.restored_at IS NULL);
+        RETURN QUERY
+        SELECT v_size.meters::bigint, (v_size.meters - (v_rows - v_out))::bigint, v_size.customers::bigint,
+               CASE WHEN v_rows = v_out THEN v_size.customers::bigint
+                    ELSE v_size.customers - (SELECT count(DISTINCT m.customer_id) FROM oms_outage_meters om
+                                               JOIN oms_meters m ON m.id = om.meter_id
+                                              WHERE om.outage_event_id = p_outage.id AND om.restored_at IS NOT NULL) END;
+    ELSIF p_outage.covers_device THEN
+        RETURN QUERY
+        SELECT count(*), count(*) FILTER (WHERE c.restored_at IS NULL), count(DISTINCT m.customer_id),
+               count(DISTINCT m.customer_id) FILTER (WHERE c.restored_at IS NULL)
+          FROM oms_outage_covered_meters(p_outage.id) c JOIN oms_meters m ON m.id = c.meter_id;
+    ELSE
+        v_rows := (SELECT count(*) FROM oms_outage_meters om WHERE om.outage_event_id = p_outage.id);
+        v_out := (SELECT count(*) FROM oms_outage_meters om WHERE om.outage_event_id = p_outage.id AND om.restored_at IS NULL);
+        IF v_rows = p_outage.affected_meters_count AND v_out = p_outage.meters_out THEN
+            -- Nothing moved: the customers as counted before.
+            RETURN QUERY SELECT v_rows, v_out, p_outage.affected_customers_count::bigint, p_outage.customers_out::bigint;
+        ELSE
+            RETURN QUERY
+            SELECT v_rows, v_out, count(DISTINCT m.customer_id), count(DISTINCT m.customer_id) FILTER (WHERE om.restored_at IS NULL)
+              FROM oms_outage_meters om JOIN oms_meters m ON m.id = om.meter_id
+             WHERE om.outage_event_id = p_outage.id;
+        END IF;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION oms_outage_size(oms_outage_events) IS
+    'An outage''s meters and customers interrupted and out now: by its device''s cached size when it covers it, else from its meters.';
+
+-- The outage covers every active meter under its device from now on
+-- (covers_device); the active outages below it keep theirs (within_outage_id).
+-- Returns how many meters the device has.
 CREATE OR REPLACE FUNCTION oms_outage_cover(p_outage_id uuid, p_time timestamptz) RETURNS integer
 LANGUAGE plpgsql
 SET enable_seqscan = off
@@ -106,24 +329,50 @@ SET jit = off
 AS $$
 DECLARE
     v_outage oms_outage_events;
-    v_added  integer;
 BEGIN
-    SELECT * INTO v_outage FROM oms_outage_events WHERE id = p_outage_id;
-    INSERT INTO oms_outage_meters (outage_event_id, meter_id, source_type, first_evidence_at, last_evidence_at, reported)
-    SELECT p_outage_id, d.meter_id, 'system', p_time, p_time, false
-      FROM oms_device_meter_ids(v_outage.substation_id, v_outage.feeder_id, v_outage.dp_id) d
-     WHERE NOT EXISTS (SELECT 1 FROM oms_outage_meters om
-                         JOIN oms_outage_events o ON o.id = om.outage_event_id
-                        WHERE om.meter_id = d.meter_id AND om.outage_event_id <> p_outage_id
-                          AND om.restored_at IS NULL
-                          AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged'))
-    ON CONFLICT (outage_event_id, meter_id) DO NOTHING;
-    GET DIAGNOSTICS v_added = ROW_COUNT;
-    RETURN v_added;
+    UPDATE oms_outage_events SET covers_device = true WHERE id = p_outage_id AND NOT covers_device
+    RETURNING * INTO v_outage;
+    IF NOT FOUND THEN
+        SELECT * INTO v_outage FROM oms_outage_events WHERE id = p_outage_id;
+    END IF;
+    UPDATE oms_outage_events c SET within_outage_id = p_outage_id
+     WHERE c.id <> p_outage_id AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+       AND c.within_outage_id IS DISTINCT FROM p_outage_id AND c.parent_outage_id IS DISTINCT FROM p_outage_id
+       AND CASE WHEN v_outage.dp_id IS NOT NULL THEN c.dp_id = v_outage.dp_id
+                WHEN v_outage.feeder_id IS NOT NULL THEN c.feeder_id = v_outage.feeder_id
+                ELSE c.substation_id = v_outage.substation_id END;
+    RETURN (oms_device_size(v_outage.substation_id, v_outage.feeder_id, v_outage.dp_id)).meters;
 END;
 $$;
 COMMENT ON FUNCTION oms_outage_cover(uuid, timestamptz) IS
-    'Covers every active meter under an outage''s device that no other active outage holds; returns how many were added.';
+    'The outage covers every active meter under its device (the active outages below keep theirs); returns the device''s meters.';
+
+-- Writes a row for every meter the outage covers by its device and stops
+-- covering by device: before an operator merges or splits it, which move
+-- meters one by one. Returns the rows written.
+CREATE OR REPLACE FUNCTION oms_outage_materialize(p_outage_id uuid) RETURNS integer
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET jit = off
+AS $$
+DECLARE
+    v_written integer := 0;
+BEGIN
+    IF EXISTS (SELECT 1 FROM oms_outage_events o WHERE o.id = p_outage_id AND o.covers_device) THEN
+        INSERT INTO oms_outage_meters (outage_event_id, meter_id, source_type, first_evidence_at, last_evidence_at,
+                                       reported, restored_at, restored_by)
+        SELECT p_outage_id, c.meter_id, c.source_type, c.first_evidence_at, c.last_evidence_at, c.reported, c.restored_at,
+               c.restored_by
+          FROM oms_outage_covered_meters(p_outage_id) c
+        ON CONFLICT (outage_event_id, meter_id) DO NOTHING;
+        GET DIAGNOSTICS v_written = ROW_COUNT;
+        UPDATE oms_outage_events SET covers_device = false WHERE id = p_outage_id;
+    END IF;
+    RETURN v_written;
+END;
+$$;
+COMMENT ON FUNCTION oms_outage_materialize(uuid) IS
+    'Writes a row for each meter an outage covers by its device and stops covering by device (before an operator moves meters).';
 
 -- ---------------------------------------------------------------------------
 -- Merging.
@@ -180,6 +429,7 @@ BEGIN
 
     UPDATE oms_outage_events SET merged_into_id = p_survivor WHERE merged_into_id = ANY (v_merged);
     UPDATE oms_outage_events SET parent_outage_id = p_survivor WHERE parent_outage_id = ANY (v_merged);
+    UPDATE oms_outage_events SET within_outage_id = p_survivor WHERE within_outage_id = ANY (v_merged);
 
     UPDATE oms_outage_events o
        SET first_detected_at = least(o.first_detected_at,
@@ -270,8 +520,7 @@ BEGIN
           FROM oms_outage_events o
           CROSS JOIN LATERAL (
               SELECT (SELECT count(*) FROM oms_outage_meters om WHERE om.outage_event_id = o.id AND om.reported) AS reports,
-                     (SELECT count(*) FILTER (WHERE d.capable)
-                        FROM oms_device_meters(o.substation_id, o.feeder_id, o.dp_id) d) AS capable) c
+                     (oms_device_size(o.substation_id, o.feeder_id, o.dp_id)).capable_meters AS capable) c
          WHERE o.id = ANY (p_outage_ids) AND o.status = 'detected'
            AND CASE WHEN o.dp_id IS NOT NULL
                     THEN c.reports >= v_min_reports OR c.reports >= v_report_share * greatest(c.capable, 1)
@@ -283,9 +532,9 @@ BEGIN
         INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
         VALUES (v_row.id, 'predicted', 'predicted',
                 CASE WHEN v_row.dp_id IS NOT NULL
-                     THEN format('%s of %s meters able to report on %s reported a loss; predict.dp_min_reports = %s, predict.dp_report_share = %s -> %s predicted; covers %s more meters',
+                     THEN format('%s of %s meters able to report on %s reported a loss; predict.dp_min_reports = %s, predict.dp_report_share = %s -> %s predicted; covers its %s meters',
                                  v_row.reports, v_row.capable, v_row.device, v_min_reports, v_report_share, v_row.device, v_covered)
-                     ELSE format('%s of %s meters able to report on %s reported a loss; rollup.customer_share = %s -> %s predicted; covers %s more meters',
+                     ELSE format('%s of %s meters able to report on %s reported a loss; rollup.customer_share = %s -> %s predicted; covers its %s meters',
                                  v_row.reports, v_row.capable, v_row.device, v_customer_share, v_row.device, v_covered) END,
                 'system', p_time,
                 jsonb_build_object('rule', 'predict', 'reports', v_row.reports, 'capable', v_row.capable,
@@ -308,10 +557,9 @@ BEGIN
         SELECT f.id AS feeder_id, f.feeder_id AS code, f.substation_id, k.children, k.out_children, k.out_ids,
                k.customers, k.reporting
           FROM network_feeders f
+          CROSS JOIN LATERAL oms_device_size(f.substation_id, f.id, NULL) z
           CROSS JOIN LATERAL (
-              SELECT (SELECT count(*) FROM network_distribution_points d
-                       WHERE d.feeder_id = f.id
-                         AND EXISTS (SELECT 1 FROM oms_meters m WHERE m.dp_id = d.id AND m.status = 'active')) AS children,
+              SELECT z.children, z.capable_customers AS customers,
                      (SELECT count(DISTINCT o.dp_id) FROM oms_outage_events o
                        WHERE o.feeder_id = f.id AND o.dp_id IS NOT NULL AND o.basis <> 'telemetry'
                          AND o.status IN ('predicted', 'confirmed', 'in_progress')
@@ -321,8 +569,6 @@ BEGIN
                          AND o.basis <> 'telemetry'
                          AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
                          AND o.first_detected_at >= p_time - v_window) AS out_ids,
-                     (SELECT count(DISTINCT d.customer_id) FROM oms_device_meters(f.substation_id, f.id, NULL) d
-                       WHERE d.capable) AS customers,
                      (SELECT count(DISTINCT m.customer_id) FROM oms_outage_events o
                         JOIN oms_outage_meters om ON om.outage_event_id = o.id AND om.reported
                         JOIN oms_meters m ON m.id = om.meter_id
@@ -348,10 +594,9 @@ BEGIN
         SELECT s.id AS substation_id, s.substation_id AS code, k.children, k.out_children, k.out_ids, k.customers,
                k.reporting
           FROM network_substations s
+          CROSS JOIN LATERAL oms_device_size(s.id, NULL, NULL) z
           CROSS JOIN LATERAL (
-              SELECT (SELECT count(*) FROM network_feeders f
-                       WHERE f.substation_id = s.id
-                         AND EXISTS (SELECT 1 FROM oms_meters m WHERE m.feeder_id = f.id AND m.status = 'active')) AS children,
+              SELECT z.children, z.capable_customers AS customers,
                      (SELECT count(DISTINCT o.feeder_id) FROM oms_outage_events o
                        WHERE o.substation_id = s.id AND o.feeder_id IS NOT NULL AND o.dp_id IS NULL
                          AND o.basis <> 'telemetry'
@@ -362,8 +607,6 @@ BEGIN
                          AND o.basis <> 'telemetry'
                          AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
                          AND o.first_detected_at >= p_time - v_window) AS out_ids,
-                     (SELECT count(DISTINCT d.customer_id) FROM oms_device_meters(s.id, NULL, NULL) d
-                       WHERE d.capable) AS customers,
                      (SELECT count(DISTINCT m.customer_id) FROM oms_outage_events o
                         JOIN oms_outage_meters om ON om.outage_event_id = o.id AND om.reported
                         JOIN oms_meters m ON m.id = om.meter_id

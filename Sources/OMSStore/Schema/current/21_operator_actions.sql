@@ -141,12 +141,17 @@ BEGIN
             RAISE EXCEPTION 'into: % is not another active outage', quote_literal(coalesce(v_args ->> 'into', 'NULL'))
                 USING ERRCODE = 'invalid_parameter_value', COLUMN = 'into';
         END IF;
+        -- Meter by meter (the two may cover devices apart from each other).
+        PERFORM oms_outage_materialize(v_target.id);
+        PERFORM oms_outage_materialize(v_outage.id);
         PERFORM oms_merge_outages(v_target.id, ARRAY[v_outage.id], 'operator', format('merged by %s', v_actor), now(),
                                   'operator');
         UPDATE oms_outage_events SET operator_pinned = true WHERE id = v_target.id;
         PERFORM oms_refresh_outages(ARRAY[v_target.id], now(), false);
         v_text := format('Merged into %s', v_target.event_id);
     WHEN 'split' THEN
+        -- Meter by meter: the meters split off leave an outage that covered its device.
+        PERFORM oms_outage_materialize(v_outage.id);
         IF v_args ? 'device' THEN
             SELECT array_agg(om.meter_id) INTO v_meters
               FROM oms_outage_meters om JOIN oms_meters m ON m.id = om.meter_id

@@ -39,8 +39,8 @@ LANGUAGE sql STABLE AS $$
       LEFT JOIN LATERAL (
           SELECT m.customer_id,
                  max(least(coalesce(om.restored_at, o.actual_restoration_time, p_to), p_to)) AS back
-            FROM oms_outage_meters om JOIN oms_meters m ON m.id = om.meter_id
-           WHERE om.outage_event_id = o.id AND m.customer_id IS NOT NULL
+            FROM oms_outage_covered_meters(o.id) om JOIN oms_meters m ON m.id = om.meter_id
+           WHERE m.customer_id IS NOT NULL
            GROUP BY m.customer_id) c ON true
      WHERE o.first_detected_at >= p_from AND o.first_detected_at < p_to
        AND o.status NOT IN ('cancelled', 'merged')
@@ -119,7 +119,7 @@ BEGIN
     sustained AS (SELECT * FROM i WHERE NOT i.momentary),
     interrupted AS (
         SELECT count(DISTINCT m.customer_id) AS n
-          FROM sustained s JOIN oms_outage_meters om ON om.outage_event_id = s.outage_id
+          FROM sustained s CROSS JOIN LATERAL oms_outage_covered_meters(s.outage_id) om
           JOIN oms_meters m ON m.id = om.meter_id
     ),
     totals AS (
