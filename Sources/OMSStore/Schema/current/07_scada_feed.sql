@@ -356,7 +356,8 @@ BEGIN
             SELECT v_outage.id, a.meter_id, 'scada', p_event_timestamp, p_event_timestamp, true
               FROM scada_event_affected_meters a
              WHERE a.scada_event_id = p_scada_event_id AND a.check_result = 'offline'
-               AND NOT EXISTS (SELECT 1 FROM oms_outage_apart_meters(v_outage.id) x WHERE x.meter_id = a.meter_id)
+               AND (NOT oms_outage_holds_apart(v_outage.id)
+                    OR NOT EXISTS (SELECT 1 FROM oms_outage_apart_meters(v_outage.id) x WHERE x.meter_id = a.meter_id))
             ON CONFLICT (outage_event_id, meter_id) DO UPDATE SET reported = true, source_type = 'scada'
              WHERE NOT om.reported;
         END IF;

@@ -188,10 +188,16 @@ COMMENT ON FUNCTION oms_device_size(uuid, uuid, uuid) IS
 
 -- Moves the registry's version (device sizes are counted again). Before each
 -- statement that may change the registry, so that the version's row is the
--- first lock such a transaction takes.
+-- first lock such a transaction takes. The supply links that oms_meters'
+-- own triggers keep (04_mappings.sql) move with a statement on oms_meters that
+-- moved the version already: a link statement from inside a trigger does not
+-- (every status update of a meter runs one, usually on no row).
 CREATE OR REPLACE FUNCTION oms_registry_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF TG_TABLE_NAME <> 'oms_meters' AND pg_trigger_depth() > 1 THEN
+        RETURN NULL;
+    END IF;
     UPDATE oms_registry_version SET version = version + 1;
     RETURN NULL;
 END;
@@ -232,9 +238,9 @@ COMMENT ON FUNCTION oms_outage_apart_meters(uuid) IS
     'The meters of the outages held apart from an outage (below its device when it covered it, or nested under it).';
 
 -- Whether outages are held apart from this one (oms_outage_apart_meters).
+-- (Inlined into its callers: no SET clause.)
 CREATE OR REPLACE FUNCTION oms_outage_holds_apart(p_outage_id uuid) RETURNS boolean
 LANGUAGE sql STABLE
-SET enable_seqscan = off
 AS $$
     SELECT EXISTS (SELECT 1 FROM oms_outage_events c WHERE c.within_outage_id = p_outage_id AND c.status <> 'merged')
         OR EXISTS (SELECT 1 FROM oms_outage_events c WHERE c.parent_outage_id = p_outage_id AND c.status <> 'merged')
@@ -465,18 +471,24 @@ COMMENT ON FUNCTION oms_merge_outages(uuid, uuid[], text, text, timestamptz, tex
 -- Prediction and roll-up.
 
 -- Opens (or finds) the active outage of a feeder or substation as a whole.
+-- (plpgsql: its two plans are kept by the session; a SQL function with SET is
+-- planned again at each call.)
 CREATE OR REPLACE FUNCTION oms_device_outage(p_substation_id uuid, p_feeder_id uuid) RETURNS uuid
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET enable_seqscan = off
 AS $$
-    SELECT o.id FROM oms_outage_events o
-     WHERE p_feeder_id IS NOT NULL AND o.feeder_id = p_feeder_id AND o.dp_id IS NULL
-       AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-    UNION ALL
-    SELECT o.id FROM oms_outage_events o
-     WHERE p_feeder_id IS NULL AND o.substation_id = p_substation_id AND o.feeder_id IS NULL AND o.dp_id IS NULL
-       AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-    LIMIT 1
+BEGIN
+    IF p_feeder_id IS NOT NULL THEN
+        RETURN (SELECT o.id FROM oms_outage_events o
+                 WHERE o.feeder_id = p_feeder_id AND o.dp_id IS NULL
+                   AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+                 LIMIT 1);
+    END IF;
+    RETURN (SELECT o.id FROM oms_outage_events o
+             WHERE o.substation_id = p_substation_id AND o.feeder_id IS NULL AND o.dp_id IS NULL
+               AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+             LIMIT 1);
+END;
 $$;
 COMMENT ON FUNCTION oms_device_outage(uuid, uuid) IS
     'The active outage naming a feeder (p_feeder_id) or a substation as a whole, if any.';
@@ -511,36 +523,54 @@ DECLARE
     v_parent         uuid;
     v_feeders        uuid[];
     v_substations    uuid[];
-    v_covered        integer;
 BEGIN
-    -- 1. Prediction of the detected outages touched.
-    FOR v_row IN
-        SELECT o.id, o.event_id, o.dp_id, o.feeder_id, o.substation_id, c.reports, c.capable,
+    -- 1. Prediction of the detected outages touched, all in one statement: each
+    -- passing one is predicted and covers its device; the active outages below
+    -- it keep their meters (within_outage_id, as oms_outage_cover does).
+    WITH passing AS MATERIALIZED (
+        SELECT o.id, o.dp_id, o.feeder_id, o.substation_id, c.reports, z.capable_meters AS capable, z.meters,
                oms_outage_device_name(o) AS device
           FROM oms_outage_events o
-          CROSS JOIN LATERAL (
-              SELECT (SELECT count(*) FROM oms_outage_meters om WHERE om.outage_event_id = o.id AND om.reported) AS reports,
-                     (oms_device_size(o.substation_id, o.feeder_id, o.dp_id)).capable_meters AS capable) c
+          CROSS JOIN LATERAL oms_device_size(o.substation_id, o.feeder_id, o.dp_id) z
+          CROSS JOIN LATERAL (SELECT count(*) AS reports FROM oms_outage_meters om
+                               WHERE om.outage_event_id = o.id AND om.reported) c
          WHERE o.id = ANY (p_outage_ids) AND o.status = 'detected'
            AND CASE WHEN o.dp_id IS NOT NULL
-                    THEN c.reports >= v_min_reports OR c.reports >= v_report_share * greatest(c.capable, 1)
-                    ELSE c.reports >= v_customer_share * greatest(c.capable, 1) END
-    LOOP
-        UPDATE oms_outage_events SET status = 'predicted', basis = 'prediction', last_updated_at = now()
-         WHERE id = v_row.id;
-        v_covered := oms_outage_cover(v_row.id, p_time);
+                    THEN c.reports >= v_min_reports OR c.reports >= v_report_share * greatest(z.capable_meters, 1)
+                    ELSE c.reports >= v_customer_share * greatest(z.capable_meters, 1) END
+    ),
+    predicted AS (
+        UPDATE oms_outage_events o
+           SET status = 'predicted', basis = 'prediction', covers_device = true, last_updated_at = now()
+          FROM passing p WHERE o.id = p.id
+        RETURNING o.id
+    ),
+    held AS (
+        UPDATE oms_outage_events c SET within_outage_id = p.id
+          FROM passing p
+         WHERE c.id <> p.id AND c.id NOT IN (SELECT x.id FROM passing x)
+           AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+           AND c.within_outage_id IS DISTINCT FROM p.id AND c.parent_outage_id IS DISTINCT FROM p.id
+           AND ((p.dp_id IS NOT NULL AND c.dp_id = p.dp_id)
+                OR (p.dp_id IS NULL AND p.feeder_id IS NOT NULL AND c.feeder_id = p.feeder_id)
+                OR (p.dp_id IS NULL AND p.feeder_id IS NULL AND c.substation_id = p.substation_id))
+        RETURNING c.id
+    ),
+    logged AS (
         INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
-        VALUES (v_row.id, 'predicted', 'predicted',
-                CASE WHEN v_row.dp_id IS NOT NULL
-                     THEN format('%s of %s meters able to report on %s reported a loss; predict.dp_min_reports = %s, predict.dp_report_share = %s -> %s predicted; covers its %s meters',
-                                 v_row.reports, v_row.capable, v_row.device, v_min_reports, v_report_share, v_row.device, v_covered)
-                     ELSE format('%s of %s meters able to report on %s reported a loss; rollup.customer_share = %s -> %s predicted; covers its %s meters',
-                                 v_row.reports, v_row.capable, v_row.device, v_customer_share, v_row.device, v_covered) END,
-                'system', p_time,
-                jsonb_build_object('rule', 'predict', 'reports', v_row.reports, 'capable', v_row.capable,
-                                   'predict.dp_min_reports', v_min_reports, 'predict.dp_report_share', v_report_share));
-        v_changed := v_changed || v_row.id;
-    END LOOP;
+        SELECT p.id, 'predicted', 'predicted',
+               CASE WHEN p.dp_id IS NOT NULL
+                    THEN format('%s of %s meters able to report on %s reported a loss; predict.dp_min_reports = %s, predict.dp_report_share = %s -> %s predicted; covers its %s meters',
+                                p.reports, p.capable, p.device, v_min_reports, v_report_share, p.device, p.meters)
+                    ELSE format('%s of %s meters able to report on %s reported a loss; rollup.customer_share = %s -> %s predicted; covers its %s meters',
+                                p.reports, p.capable, p.device, v_customer_share, p.device, p.meters) END,
+               'system', p_time,
+               jsonb_build_object('rule', 'predict', 'reports', p.reports, 'capable', p.capable,
+                                  'predict.dp_min_reports', v_min_reports, 'predict.dp_report_share', v_report_share)
+          FROM passing p
+    )
+    SELECT coalesce(array_agg(p.id), ARRAY[]::uuid[]) INTO v_changed
+      FROM predicted p;
 
     -- 2. Roll-up to feeders, then to substations: the parents of the outages
     -- whose state changed (a parent's numbers move only when a child is
