@@ -262,6 +262,8 @@ DECLARE
     v_outage       oms_outage_events;
     v_joined       boolean := false;
     v_cause        text;
+    v_holds_apart  boolean;
+    v_state        text;
 BEGIN
     SELECT * INTO v_event FROM scada_events WHERE id = p_scada_event_id;
     IF NOT FOUND THEN
@@ -342,13 +344,15 @@ BEGIN
     -- Telemetry wins (20_device_telemetry.sql): a message saying the device is
     -- out confirms the device's outage, covering every meter under it, whatever
     -- the check found; the meters found offline are its own evidence.
-    IF oms_scada_state(v_event.event_type, v_event.alarm_type) IN ('open', 'locked_out', 'de_energized') THEN
-        v_outage.id := oms_apply_device_state(p_scada_event_id);
+    v_state := oms_scada_state(v_event.event_type, v_event.alarm_type);
+    IF v_state IN ('open', 'locked_out', 'de_energized') THEN
+        v_outage.id := oms_device_state_apply(v_event, v_state, v_substation.id, v_feeder.id);
         UPDATE scada_events e
            SET outage_event_id = coalesce(v_outage.id, e.outage_event_id), affected_meter_count = v_offline,
                meters_checked_at = now()
          WHERE e.id = p_scada_event_id;
         IF v_outage.id IS NOT NULL AND v_offline > 0 THEN
+            v_holds_apart := oms_outage_holds_apart(v_outage.id);
             -- The meters found offline are the outage's own evidence (rows), but those
             -- held apart from it (19_outage_engine.sql: they stay with their outages).
             INSERT INTO oms_outage_meters AS om (outage_event_id, meter_id, source_type, first_evidence_at,
@@ -356,7 +360,7 @@ BEGIN
             SELECT v_outage.id, a.meter_id, 'scada', p_event_timestamp, p_event_timestamp, true
               FROM scada_event_affected_meters a
              WHERE a.scada_event_id = p_scada_event_id AND a.check_result = 'offline'
-               AND (NOT oms_outage_holds_apart(v_outage.id)
+               AND (v_holds_apart IS FALSE
                     OR NOT EXISTS (SELECT 1 FROM oms_outage_apart_meters(v_outage.id) x WHERE x.meter_id = a.meter_id))
             ON CONFLICT (outage_event_id, meter_id) DO UPDATE SET reported = true, source_type = 'scada'
              WHERE NOT om.reported;

@@ -327,8 +327,7 @@ COMMENT ON FUNCTION oms_outage_size(oms_outage_events) IS
 
 -- The outage covers every active meter under its device from now on
 -- (covers_device); the active outages below it keep theirs (within_outage_id).
--- Returns how many meters the device has.
-CREATE OR REPLACE FUNCTION oms_outage_cover(p_outage_id uuid, p_time timestamptz) RETURNS integer
+CREATE OR REPLACE FUNCTION oms_outage_cover(p_outage_id uuid, p_time timestamptz) RETURNS void
 LANGUAGE plpgsql
 SET enable_seqscan = off
 SET jit = off
@@ -341,17 +340,27 @@ BEGIN
     IF NOT FOUND THEN
         SELECT * INTO v_outage FROM oms_outage_events WHERE id = p_outage_id;
     END IF;
-    UPDATE oms_outage_events c SET within_outage_id = p_outage_id
-     WHERE c.id <> p_outage_id AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-       AND c.within_outage_id IS DISTINCT FROM p_outage_id AND c.parent_outage_id IS DISTINCT FROM p_outage_id
-       AND CASE WHEN v_outage.dp_id IS NOT NULL THEN c.dp_id = v_outage.dp_id
-                WHEN v_outage.feeder_id IS NOT NULL THEN c.feeder_id = v_outage.feeder_id
-                ELSE c.substation_id = v_outage.substation_id END;
-    RETURN (oms_device_size(v_outage.substation_id, v_outage.feeder_id, v_outage.dp_id)).meters;
+    -- One statement per kind of device, each on its index.
+    IF v_outage.dp_id IS NOT NULL THEN
+        UPDATE oms_outage_events c SET within_outage_id = p_outage_id
+         WHERE c.dp_id = v_outage.dp_id AND c.id <> p_outage_id
+           AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+           AND c.within_outage_id IS DISTINCT FROM p_outage_id AND c.parent_outage_id IS DISTINCT FROM p_outage_id;
+    ELSIF v_outage.feeder_id IS NOT NULL THEN
+        UPDATE oms_outage_events c SET within_outage_id = p_outage_id
+         WHERE c.feeder_id = v_outage.feeder_id AND c.id <> p_outage_id
+           AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+           AND c.within_outage_id IS DISTINCT FROM p_outage_id AND c.parent_outage_id IS DISTINCT FROM p_outage_id;
+    ELSE
+        UPDATE oms_outage_events c SET within_outage_id = p_outage_id
+         WHERE c.substation_id = v_outage.substation_id AND c.id <> p_outage_id
+           AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+           AND c.within_outage_id IS DISTINCT FROM p_outage_id AND c.parent_outage_id IS DISTINCT FROM p_outage_id;
+    END IF;
 END;
 $$;
 COMMENT ON FUNCTION oms_outage_cover(uuid, timestamptz) IS
-    'The outage covers every active meter under its device (the active outages below keep theirs); returns the device''s meters.';
+    'The outage covers every active meter under its device (the active outages below keep theirs).';
 
 -- Writes a row for every meter the outage covers by its device and stops
 -- covering by device: before an operator merges or splits it, which move
@@ -673,7 +682,6 @@ DECLARE
     v_outage  uuid := oms_device_outage(p_substation_id, p_feeder_id);
     v_device  text;
     v_start   timestamptz;
-    v_covered integer;
 BEGIN
     SELECT min(o.first_detected_at) INTO v_start FROM oms_outage_events o WHERE o.id = ANY (p_children);
     v_start := coalesce(v_start, p_time);
@@ -702,7 +710,7 @@ BEGIN
           FROM oms_outage_events o WHERE o.id = v_outage;
     END IF;
     PERFORM oms_merge_outages(v_outage, p_children, 'rollup', p_reason, p_time);
-    v_covered := oms_outage_cover(v_outage, p_time);
+    PERFORM oms_outage_cover(v_outage, p_time);
     RETURN v_outage;
 END;
 $$;

@@ -48,13 +48,7 @@ DECLARE
     v_state      text;
     v_substation network_substations;
     v_feeder     network_feeders;
-    v_kind       text;
-    v_device     uuid;
-    v_current    oms_device_states;
-    v_applied    boolean;
     v_outage     uuid;
-    v_reclose    interval := make_interval(secs => oms_setting_numeric('telemetry.reclose_seconds'));
-    v_name       text;
 BEGIN
     SELECT * INTO v_event FROM scada_events WHERE id = p_scada_event_id;
     IF NOT FOUND THEN
@@ -77,17 +71,41 @@ BEGIN
         IF NOT FOUND OR v_feeder.substation_id <> v_substation.id THEN
             RETURN NULL;
         END IF;
-        v_kind := 'feeder';
-        v_device := v_feeder.id;
-        v_name := 'feeder ' || v_feeder.feeder_id;
-    ELSE
-        v_kind := 'substation';
-        v_device := v_substation.id;
-        v_name := 'substation ' || v_substation.substation_id;
     END IF;
-
     PERFORM pg_advisory_xact_lock(oms_substation_lock_key(v_substation.id));
+    v_outage := oms_device_state_apply(v_event, v_state, v_substation.id, v_feeder.id);
+    IF v_outage IS NOT NULL THEN
+        UPDATE scada_events SET outage_event_id = v_outage WHERE id = v_event.id AND outage_event_id IS NULL;
+    END IF;
+    RETURN v_outage;
+END;
+$$;
+COMMENT ON FUNCTION oms_apply_device_state(uuid) IS
+    'Applies a stored SCADA message''s device state (once): confirms or restores the device''s outage. Returns the outage touched.';
 
+-- The rule itself, for a message whose state and device are known (the SCADA
+-- check calls it with what it resolved; the caller holds the substation's
+-- lock and links the message to the outage returned): the state in force,
+-- the device's outage confirmed, reopened or restored, the history row, the
+-- evidence, the outage's numbers.
+CREATE OR REPLACE FUNCTION oms_device_state_apply(p_event scada_events, p_state text, p_substation_id uuid,
+                                                  p_feeder_id uuid)
+RETURNS uuid
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET jit = off
+AS $$
+DECLARE
+    v_event      scada_events := p_event;
+    v_state      text := p_state;
+    v_kind       text := CASE WHEN p_feeder_id IS NOT NULL THEN 'feeder' ELSE 'substation' END;
+    v_device     uuid := coalesce(p_feeder_id, p_substation_id);
+    v_current    oms_device_states;
+    v_applied    boolean;
+    v_outage     uuid;
+    v_reclose    interval := make_interval(secs => oms_setting_numeric('telemetry.reclose_seconds'));
+    v_name       text := oms_device_name(p_substation_id, p_feeder_id, NULL);
+BEGIN
     SELECT * INTO v_current FROM oms_device_states s
      WHERE s.device_kind = v_kind AND s.device_id = v_device FOR UPDATE;
     v_applied := v_current IS NULL OR v_current.state_at IS NULL OR v_event.event_timestamp >= v_current.state_at;
@@ -101,7 +119,7 @@ BEGIN
 
     IF v_state IN ('open', 'locked_out', 'de_energized') THEN
         IF v_applied THEN
-            v_outage := oms_device_out(v_substation.id, v_feeder.id, v_event, v_state);
+            v_outage := oms_device_out(p_substation_id, p_feeder_id, v_event, v_state);
         ELSE
             -- Older than the state in force: recorded; it may still move its outage's start back.
             SELECT o.id INTO v_outage FROM oms_outage_events o
@@ -122,7 +140,7 @@ BEGIN
             END IF;
         END IF;
     ELSIF v_applied THEN
-        v_outage := oms_device_outage(v_substation.id, v_feeder.id);
+        v_outage := oms_device_outage(p_substation_id, p_feeder_id);
         IF v_outage IS NOT NULL THEN
             PERFORM oms_restore_outage(v_outage, v_event.event_timestamp, 'telemetry',
                 format('SCADA %s (%s) on %s: %s', v_event.event_type, coalesce(v_event.alarm_type, 'no alarm type'),
@@ -140,15 +158,14 @@ BEGIN
         VALUES (v_outage, 'scada', v_event.id::text, 'scada_events', oms_source_confidence('scada'),
                 v_event.event_timestamp, CASE WHEN v_state = 'closed' THEN 'restoration' ELSE 'outage' END)
         ON CONFLICT (outage_event_id, source_type, source_event_id) DO NOTHING;
-        UPDATE scada_events SET outage_event_id = v_outage WHERE id = v_event.id AND outage_event_id IS NULL;
         -- Confidence, status and size with this message counted (06_correlation.sql).
         PERFORM oms_refresh_outages(ARRAY[v_outage], v_event.event_timestamp, false);
     END IF;
     RETURN v_outage;
 END;
 $$;
-COMMENT ON FUNCTION oms_apply_device_state(uuid) IS
-    'Applies a stored SCADA message''s device state (once): confirms or restores the device''s outage. Returns the outage touched.';
+COMMENT ON FUNCTION oms_device_state_apply(scada_events, text, uuid, uuid) IS
+    'The telemetry rule for a message whose state and device are known: state in force, the device''s outage, history, evidence.';
 
 -- A device telemetry shows out (open, locked out, de-energized): its outage,
 -- reopened (within the reclosing window), found or opened, confirmed; the
@@ -167,7 +184,6 @@ DECLARE
     v_outage   oms_outage_events;
     v_name     text;
     v_below    uuid[];
-    v_covered  integer;
 BEGIN
     v_name := oms_device_name(p_substation_id, p_feeder_id, NULL);
 
@@ -234,7 +250,7 @@ BEGIN
         ELSE
             INSERT INTO oms_outage_events (event_id, event_type, status, basis, severity, confidence_score, root_cause,
                                            description, substation_id, feeder_id, event_latitude, event_longitude,
-                                           first_detected_at)
+                                           first_detected_at, covers_device)
             SELECT format('OMS_SCADA_%s_%s', floor(extract(epoch FROM v_time))::bigint, left(md5(p_event.id::text), 8)),
                    'outage', 'confirmed', 'telemetry',
                    CASE oms_normalize_code(p_event.severity)
@@ -251,7 +267,7 @@ BEGIN
                           coalesce(p_event.alarm_type, 'no alarm type'), v_name, p_state),
                    p_substation_id, p_feeder_id,
                    coalesce(p_event.latitude, f.location_lat, s.location_lat),
-                   coalesce(p_event.longitude, f.location_lng, s.location_lng), v_time
+                   coalesce(p_event.longitude, f.location_lng, s.location_lng), v_time, true
               FROM network_substations s LEFT JOIN network_feeders f ON f.id = p_feeder_id
              WHERE s.id = p_substation_id
             RETURNING * INTO v_outage;
@@ -276,8 +292,8 @@ BEGIN
             format('%s is %s (SCADA %s): the outages below it are one', v_name, p_state, p_event.event_type), v_time,
             'scada');
     END IF;
-    UPDATE oms_outage_events SET first_detected_at = least(first_detected_at, v_time) WHERE id = v_outage.id;
-    v_covered := oms_outage_cover(v_outage.id, v_time);
+    UPDATE oms_outage_events SET first_detected_at = v_time WHERE id = v_outage.id AND first_detected_at > v_time;
+    PERFORM oms_outage_cover(v_outage.id, v_time);
     RETURN (SELECT coalesce(o.merged_into_id, o.id) FROM oms_outage_events o WHERE o.id = v_outage.id);
 END;
 $$;

@@ -64,3 +64,6 @@ CREATE TABLE oms_device_sizes (
 );
 COMMENT ON TABLE oms_device_sizes IS
     'A device''s active meters, customers, meters and customers able to report (AMI or ONU) and children with meters, as of a registry version.';
+
+-- oms_outage_cover() returns nothing now (it counted the rows it wrote).
+DROP FUNCTION IF EXISTS oms_outage_cover(uuid, timestamptz);
