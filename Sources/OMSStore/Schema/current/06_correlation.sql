@@ -108,7 +108,7 @@ BEGIN
         END LOOP;
     END IF;
 
-    WITH evidence AS (
+    WITH evidence AS MATERIALIZED (
         -- Only where it can still change something: an outage whose confidence is below 1 or
         -- that may be confirmed (a large outage's thousands of sources are not summed again).
         SELECT s.outage_event_id,
@@ -122,15 +122,25 @@ BEGIN
            AND s.evidence = 'outage'
          GROUP BY s.outage_event_id
     ),
-    size AS (
-        -- What it interrupted and what is out now (oms_outage_size: by the device's
-        -- cached size when it covers it, by index otherwise).
+    size AS MATERIALIZED (
+        -- What it interrupted and what is out now: an outage covering its device
+        -- by oms_outage_size (the device's cached size); the others, a few rows
+        -- each, counted together.
         SELECT o.id AS outage_event_id, z.meters, z.meters_out, z.meters - z.meters_out AS meters_back,
                z.customers, z.customers_out
           FROM oms_outage_events o CROSS JOIN LATERAL oms_outage_size(o) z
-         WHERE o.id = ANY (p_outage_ids) AND o.status NOT IN ('cancelled', 'merged')
+         WHERE o.id = ANY (p_outage_ids) AND o.status NOT IN ('cancelled', 'merged') AND o.covers_device
+        UNION ALL
+        SELECT om.outage_event_id, count(*), count(*) FILTER (WHERE om.restored_at IS NULL),
+               count(*) FILTER (WHERE om.restored_at IS NOT NULL), count(DISTINCT m.customer_id),
+               count(DISTINCT m.customer_id) FILTER (WHERE om.restored_at IS NULL)
+          FROM oms_outage_events o
+          JOIN oms_outage_meters om ON om.outage_event_id = o.id
+          JOIN oms_meters m ON m.id = om.meter_id
+         WHERE o.id = ANY (p_outage_ids) AND o.status NOT IN ('cancelled', 'merged') AND NOT o.covers_device
+         GROUP BY om.outage_event_id
     ),
-    next AS (
+    next AS MATERIALIZED (
         SELECT o.id, o.status AS old_status,
                CASE
                    WHEN o.status = 'predicted' AND (e.feeds >= 2 OR e.confidence >= v_threshold) THEN 'confirmed'
@@ -154,6 +164,14 @@ BEGIN
                last_updated_at = now()
           FROM next n
          WHERE o.id = n.id
+           -- Only what moved: an outage under a storm is read by every batch, and a
+           -- row rewritten each time bloats and serializes them.
+           AND (o.status, o.confidence_score, o.affected_meters_count, o.affected_customers_count, o.meters_out,
+                o.customers_out)
+               IS DISTINCT FROM
+               (n.new_status, n.confidence, coalesce(n.meters, 0), coalesce(n.customers, 0),
+                CASE WHEN n.new_status IN ('restored', 'closed') THEN 0 ELSE coalesce(n.meters_out, 0) END,
+                CASE WHEN n.new_status IN ('restored', 'closed') THEN 0 ELSE coalesce(n.customers_out, 0) END)
      RETURNING o.id, n.old_status, n.new_status, n.meters_out, n.meters_back, n.confidence, n.feeds
     )
     INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
@@ -462,6 +480,12 @@ BEGIN
             WITH opened_links AS MATERIALIZED (
                 SELECT l.outage_event_id, l.meter_id, l.event_time FROM oms_evidence_links l
                  WHERE l.evidence = 'outage' AND l.outage_event_id = ANY (v_opened)
+            ),
+            -- Restored outages covering those meters by device, looked up once for all.
+            covering AS MATERIALIZED (
+                SELECT c.meter_id, c.outage_event_id
+                  FROM oms_covering_outages(ARRAY(SELECT DISTINCT x.meter_id FROM opened_links x),
+                                            ARRAY['restored', 'closed']) c
             )
             SELECT n.id AS nested, n.event_id AS nested_code, p.id AS parent, p.event_id AS parent_code,
                    p.first_detected_at AS parent_start, p.actual_restoration_time AS parent_restored,
@@ -477,9 +501,9 @@ BEGIN
                   UNION
                   -- Covering the meter by its device, with no power-up from it.
                   SELECT p.id, p.event_id, p.first_detected_at, p.actual_restoration_time
-                    FROM oms_covering_outages(ARRAY[l.meter_id], ARRAY['restored', 'closed']) c
+                    FROM covering c
                     JOIN oms_outage_events p ON p.id = c.outage_event_id
-                   WHERE p.id <> l.outage_event_id
+                   WHERE c.meter_id = l.meter_id AND p.id <> l.outage_event_id
                      AND p.actual_restoration_time BETWEEN l.event_time - v_nested AND l.event_time
                      AND NOT EXISTS (SELECT 1 FROM oms_outage_meters pm
                                       WHERE pm.outage_event_id = p.id AND pm.meter_id = l.meter_id

@@ -141,6 +141,15 @@ $$;
 COMMENT ON FUNCTION oms_outage_device_name(oms_outage_events) IS
     'The device an outage names, for its timeline: its distribution point, else feeder, else substation.';
 
+-- The kind of device an outage or a meter's lowest device is, as
+-- oms_device_sizes names it (inlined: no SET clause).
+CREATE OR REPLACE FUNCTION oms_device_kind(p_feeder_id uuid, p_dp_id uuid) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_dp_id IS NOT NULL THEN 'dp' WHEN p_feeder_id IS NOT NULL THEN 'feeder' ELSE 'substation' END
+$$;
+COMMENT ON FUNCTION oms_device_kind(uuid, uuid) IS
+    'dp, feeder or substation: the lowest of the given devices (oms_device_sizes.device_kind).';
+
 -- A device's size (oms_device_sizes): its active meters, customers, those able
 -- to report, and its children with meters (distribution points of a feeder,
 -- feeders of a substation), counted once per registry version
@@ -152,7 +161,7 @@ SET enable_seqscan = off
 SET jit = off
 AS $$
 DECLARE
-    v_kind    text := CASE WHEN p_dp_id IS NOT NULL THEN 'dp' WHEN p_feeder_id IS NOT NULL THEN 'feeder' ELSE 'substation' END;
+    v_kind    text := oms_device_kind(p_feeder_id, p_dp_id);
     v_id      uuid := coalesce(p_dp_id, p_feeder_id, p_substation_id);
     v_version bigint := (SELECT r.version FROM oms_registry_version r);
     v_size    oms_device_sizes;
@@ -407,9 +416,11 @@ AS $$
 DECLARE
     v_merged uuid[];
     v_codes  text;
+    v_start  timestamptz;
 BEGIN
-    SELECT array_agg(o.id ORDER BY o.first_detected_at), string_agg(o.event_id, ', ' ORDER BY o.first_detected_at)
-      INTO v_merged, v_codes
+    SELECT array_agg(o.id ORDER BY o.first_detected_at), string_agg(o.event_id, ', ' ORDER BY o.first_detected_at),
+           min(o.first_detected_at)
+      INTO v_merged, v_codes, v_start
       FROM oms_outage_events o
      WHERE o.id = ANY (p_merged) AND o.id <> p_survivor AND o.status NOT IN ('merged', 'cancelled');
     IF v_merged IS NULL THEN
@@ -446,11 +457,8 @@ BEGIN
     UPDATE oms_outage_events SET parent_outage_id = p_survivor WHERE parent_outage_id = ANY (v_merged);
     UPDATE oms_outage_events SET within_outage_id = p_survivor WHERE within_outage_id = ANY (v_merged);
 
-    UPDATE oms_outage_events o
-       SET first_detected_at = least(o.first_detected_at,
-                                     (SELECT min(m.first_detected_at) FROM oms_outage_events m WHERE m.id = ANY (v_merged))),
-           last_updated_at = now()
-     WHERE o.id = p_survivor;
+    UPDATE oms_outage_events o SET first_detected_at = v_start, last_updated_at = now()
+     WHERE o.id = p_survivor AND o.first_detected_at > v_start;
 
     WITH ended AS (
         UPDATE oms_outage_events o
@@ -527,6 +535,7 @@ DECLARE
     v_children_share numeric := oms_setting_numeric('rollup.children_share');
     v_customer_share numeric := oms_setting_numeric('rollup.customer_share');
     v_window         interval := oms_setting_interval_minutes('rollup.window_minutes');
+    v_version        bigint := (SELECT r.version FROM oms_registry_version r);
     v_changed        uuid[] := ARRAY[]::uuid[];
     v_row            record;
     v_parent         uuid;
@@ -536,11 +545,22 @@ BEGIN
     -- 1. Prediction of the detected outages touched, all in one statement: each
     -- passing one is predicted and covers its device; the active outages below
     -- it keep their meters (within_outage_id, as oms_outage_cover does).
+    -- The devices' sizes counted first where the cache lacks them (once per device
+    -- and registry version), then read from it with the outages.
+    PERFORM oms_device_size(o.substation_id, o.feeder_id, o.dp_id)
+       FROM oms_outage_events o
+      WHERE o.id = ANY (p_outage_ids) AND o.status = 'detected'
+        AND NOT EXISTS (SELECT 1 FROM oms_device_sizes z
+                         WHERE z.device_kind = oms_device_kind(o.feeder_id, o.dp_id)
+                           AND z.device_id = coalesce(o.dp_id, o.feeder_id, o.substation_id)
+                           AND z.registry_version = v_version);
     WITH passing AS MATERIALIZED (
         SELECT o.id, o.dp_id, o.feeder_id, o.substation_id, c.reports, z.capable_meters AS capable, z.meters,
                oms_outage_device_name(o) AS device
           FROM oms_outage_events o
-          CROSS JOIN LATERAL oms_device_size(o.substation_id, o.feeder_id, o.dp_id) z
+          JOIN oms_device_sizes z ON z.device_kind = oms_device_kind(o.feeder_id, o.dp_id)
+                                 AND z.device_id = coalesce(o.dp_id, o.feeder_id, o.substation_id)
+                                 AND z.registry_version = v_version
           CROSS JOIN LATERAL (SELECT count(*) AS reports FROM oms_outage_meters om
                                WHERE om.outage_event_id = o.id AND om.reported) c
          WHERE o.id = ANY (p_outage_ids) AND o.status = 'detected'
@@ -554,15 +574,28 @@ BEGIN
           FROM passing p WHERE o.id = p.id
         RETURNING o.id
     ),
+    below AS (
+        -- The active outages below each one, by the index of its kind of device
+        -- (the most specific when two cover one).
+        SELECT DISTINCT ON (b.id) b.id, b.held_by
+          FROM (SELECT c.id, p.id AS held_by, 1 AS spec FROM passing p JOIN oms_outage_events c ON c.dp_id = p.dp_id
+                 WHERE p.dp_id IS NOT NULL AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+                UNION ALL
+                SELECT c.id, p.id, 2 FROM passing p JOIN oms_outage_events c ON c.feeder_id = p.feeder_id
+                 WHERE p.dp_id IS NULL AND p.feeder_id IS NOT NULL
+                   AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+                UNION ALL
+                SELECT c.id, p.id, 3 FROM passing p JOIN oms_outage_events c ON c.substation_id = p.substation_id
+                 WHERE p.dp_id IS NULL AND p.feeder_id IS NULL
+                   AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')) b
+         WHERE b.id NOT IN (SELECT x.id FROM passing x)
+         ORDER BY b.id, b.spec
+    ),
     held AS (
-        UPDATE oms_outage_events c SET within_outage_id = p.id
-          FROM passing p
-         WHERE c.id <> p.id AND c.id NOT IN (SELECT x.id FROM passing x)
-           AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-           AND c.within_outage_id IS DISTINCT FROM p.id AND c.parent_outage_id IS DISTINCT FROM p.id
-           AND ((p.dp_id IS NOT NULL AND c.dp_id = p.dp_id)
-                OR (p.dp_id IS NULL AND p.feeder_id IS NOT NULL AND c.feeder_id = p.feeder_id)
-                OR (p.dp_id IS NULL AND p.feeder_id IS NULL AND c.substation_id = p.substation_id))
+        UPDATE oms_outage_events c SET within_outage_id = b.held_by
+          FROM below b
+         WHERE c.id = b.id AND c.within_outage_id IS DISTINCT FROM b.held_by
+           AND c.parent_outage_id IS DISTINCT FROM b.held_by
         RETURNING c.id
     ),
     logged AS (
