@@ -7,8 +7,8 @@ import OpenAPIHummingbird
 import OpenAPIRuntime
 import PostgresNIO
 
-/// Builds the HTTP application: the database pool, the live-event hub and the database gate
-/// run as its services, migrations run before the server accepts requests (or, when the
+/// Builds the HTTP application: the database pool, the live-event hub, the database gate and
+/// the engine's sweeper (deferred roll-ups) run as its services, migrations run before the server accepts requests (or, when the
 /// database cannot be used then, as soon as it can: the service starts anyway), routes come
 /// from `buildRouter`. Give the client `metrics.poolLogger(wrapping:)` as its background
 /// logger for `/metrics` to count the pool's connections in use, and `watch.poolLogger(wrapping:)`
@@ -35,7 +35,7 @@ public func buildApplication(
         router: router,
         server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "oms"),
-        services: [client, hub, gate],
+        services: [client, hub, gate, EngineSweeper(sweep: EngineSweep(client: client, logger: logger), logger: logger)],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
         logger: logger
     )

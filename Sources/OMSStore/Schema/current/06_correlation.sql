@@ -153,6 +153,20 @@ BEGIN
           LEFT JOIN size s ON s.outage_event_id = o.id
          WHERE o.id = ANY (p_outage_ids) AND o.status NOT IN ('cancelled', 'merged')
     ),
+    moving AS MATERIALIZED (
+        -- The rows that change, locked in id order: two batches refreshing the
+        -- same outages (a feeder's, under a storm) never wait on each other in a
+        -- circle; those that do not change are not locked at all.
+        SELECT o.id FROM oms_outage_events o JOIN next n ON n.id = o.id
+         WHERE (o.status, o.confidence_score, o.affected_meters_count, o.affected_customers_count, o.meters_out,
+                o.customers_out)
+               IS DISTINCT FROM
+               (n.new_status, n.confidence, coalesce(n.meters, 0), coalesce(n.customers, 0),
+                CASE WHEN n.new_status IN ('restored', 'closed') THEN 0 ELSE coalesce(n.meters_out, 0) END,
+                CASE WHEN n.new_status IN ('restored', 'closed') THEN 0 ELSE coalesce(n.customers_out, 0) END)
+         ORDER BY o.id
+           FOR NO KEY UPDATE OF o
+    ),
     changed AS (
         UPDATE oms_outage_events o
            SET status = n.new_status,
@@ -162,7 +176,7 @@ BEGIN
                meters_out = CASE WHEN n.new_status IN ('restored', 'closed') THEN 0 ELSE coalesce(n.meters_out, 0) END,
                customers_out = CASE WHEN n.new_status IN ('restored', 'closed') THEN 0 ELSE coalesce(n.customers_out, 0) END,
                last_updated_at = now()
-          FROM next n
+          FROM next n JOIN moving m ON m.id = n.id
          WHERE o.id = n.id
            -- Only what moved: an outage under a storm is read by every batch, and a
            -- row rewritten each time bloats and serializes them.
@@ -211,10 +225,9 @@ COMMENT ON FUNCTION oms_refresh_outages(uuid[], timestamptz, boolean) IS
 -- Each piece of evidence finds its candidates through indexes (the meter's
 -- outages; the partial indexes on active outages by device, with the window's
 -- condition on first_detected_at), so a call costs what its own evidence
--- costs, however many outages a storm has open. One writer per substation at a
--- time: the caller holds the substations' advisory locks (oms_sync_evidence
--- takes them first; the SCADA path takes the same): the engine's roll-up reads
--- and changes a substation's outages.
+-- costs, however many outages a storm has open. The caller holds the engine's
+-- locks of the meters (oms_sync_evidence takes them first:
+-- oms_lock_meter_devices).
 CREATE OR REPLACE FUNCTION oms_link_evidence(p_source_type text, p_source_table text, p_evidence oms_evidence[])
 RETURNS TABLE (source_event_id text, outage_event_id uuid, opened boolean)
 LANGUAGE plpgsql
@@ -245,8 +258,8 @@ BEGIN
     END IF;
     TRUNCATE oms_evidence_links;
 
-    -- The caller (oms_sync_evidence) holds the substations' locks already: it takes them
-    -- before its first row (oms_lock_substations).
+    -- The caller (oms_sync_evidence) holds the meters' engine locks already: it takes
+    -- them before its first row (oms_lock_meter_devices).
 
     WITH evidence AS MATERIALIZED (
         SELECT e.source_event_id, e.meter_id, e.event_time, e.description, m.dp_id, m.feeder_id, m.substation_id,
@@ -419,7 +432,16 @@ BEGIN
      WHERE om.outage_event_id = x.outage_event_id AND om.meter_id = x.meter_id
        AND om.restored_at IS NOT NULL AND om.last_evidence_at > om.restored_at;
 
-    -- An active outage starts at its earliest evidence (a loss delivered late moves it back).
+    -- An active outage starts at its earliest evidence (a loss delivered late moves it
+    -- back); its rows locked in id order first, as oms_refresh_outages does.
+    PERFORM 1 FROM oms_outage_events o
+      JOIN (SELECT l.outage_event_id, min(l.event_time) AS first_time
+              FROM oms_evidence_links l WHERE l.evidence = 'outage' AND NOT l.late AND l.outage_event_id IS NOT NULL
+             GROUP BY l.outage_event_id) f ON f.outage_event_id = o.id
+     WHERE f.first_time < o.first_detected_at AND o.parent_outage_id IS NULL
+       AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+     ORDER BY o.id
+       FOR NO KEY UPDATE OF o;
     UPDATE oms_outage_events o SET first_detected_at = f.first_time
       FROM (SELECT l.outage_event_id, min(l.event_time) AS first_time
               FROM oms_evidence_links l WHERE l.evidence = 'outage' AND NOT l.late AND l.outage_event_id IS NOT NULL
@@ -551,27 +573,71 @@ $$;
 COMMENT ON FUNCTION oms_link_evidence(text, text, oms_evidence[]) IS
     'Links outage or restoration evidence about meters, from many events, to outages (or opens one per DP), then lets the engine predict, roll up and restore.';
 
--- The advisory lock key of a substation (the engine's unit of serialization).
-CREATE OR REPLACE FUNCTION oms_substation_lock_key(p_substation_id uuid) RETURNS bigint
-LANGUAGE sql IMMUTABLE AS $$ SELECT hashtextextended('oms.substation.' || p_substation_id::text, 0) $$;
-COMMENT ON FUNCTION oms_substation_lock_key(uuid) IS
-    'The advisory lock key of a substation: every writer of its outages holds it.';
+-- The engine's locks: transaction-level advisory locks on devices, a
+-- hierarchy substation > feeder > distribution point, always taken in that
+-- order (substations, then feeders, then distribution points, each level by
+-- key), so that two writers never wait on each other in a circle.
+--   * A feed batch about meters (oms_sync_evidence) holds its meters'
+--     substations and feeders shared and their distribution points exclusive:
+--     batches about different distribution points run side by side. A meter
+--     without a distribution point holds its feeder exclusive; one without a
+--     feeder its substation (or itself, without one).
+--   * A SCADA message about a feeder holds its substation shared and the feeder
+--     exclusive; about a substation, the substation exclusive. So does an
+--     operator's action on the outages of a substation.
+--   * The roll-up to a feeder or a substation (oms_engine_rollup) needs the
+--     device exclusive: it tries, without waiting (a batch holding it shared
+--     cannot wait for another), and when another writer holds it the roll-up
+--     is deferred (oms_engine_pending) to oms_engine_sweep(), which the service
+--     runs a few times a second.
+CREATE OR REPLACE FUNCTION oms_device_lock_key(p_kind text, p_device_id uuid) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$ SELECT hashtextextended('oms.' || p_kind || '.' || p_device_id::text, 0) $$;
+COMMENT ON FUNCTION oms_device_lock_key(text, uuid) IS
+    'The advisory lock key of a device (substation, feeder, dp, meter) in the engine''s lock hierarchy.';
 
--- One writer per substation at a time: transaction-level advisory locks on the
--- substations of the given meters (or of the meters themselves, without one),
--- taken in one order so that two writers never wait on each other. The SCADA
--- path locks its substation with the same key (oms_substation_lock_key).
-CREATE OR REPLACE FUNCTION oms_lock_substations(p_meter_ids uuid[]) RETURNS void
+-- The advisory lock key of a substation (oms_device_lock_key).
+CREATE OR REPLACE FUNCTION oms_substation_lock_key(p_substation_id uuid) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$ SELECT oms_device_lock_key('substation', p_substation_id) $$;
+COMMENT ON FUNCTION oms_substation_lock_key(uuid) IS
+    'The advisory lock key of a substation: the top of the engine''s lock hierarchy.';
+
+-- A feed batch's locks for its meters (see above), in the hierarchy's order.
+CREATE OR REPLACE FUNCTION oms_lock_meter_devices(p_meter_ids uuid[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock(k)
-       FROM (SELECT DISTINCT oms_substation_lock_key(coalesce(m.substation_id, m.id)) AS k
-               FROM oms_meters m WHERE m.id = ANY (p_meter_ids)
-              ORDER BY 1) AS locks;
+    PERFORM CASE WHEN l.exclusive THEN pg_advisory_xact_lock(l.k) ELSE pg_advisory_xact_lock_shared(l.k) END
+       FROM (WITH m AS (SELECT m.id, m.substation_id, m.feeder_id, m.dp_id FROM oms_meters m WHERE m.id = ANY (p_meter_ids))
+             SELECT 1 AS level, oms_device_lock_key(CASE WHEN m.substation_id IS NULL THEN 'meter' ELSE 'substation' END,
+                                                    coalesce(m.substation_id, m.id)) AS k,
+                    bool_or(m.feeder_id IS NULL) AS exclusive
+               FROM m GROUP BY 2
+             UNION ALL
+             SELECT 2, oms_device_lock_key('feeder', m.feeder_id), bool_or(m.dp_id IS NULL)
+               FROM m WHERE m.feeder_id IS NOT NULL GROUP BY 2
+             UNION ALL
+             SELECT 3, oms_device_lock_key('dp', m.dp_id), true
+               FROM m WHERE m.dp_id IS NOT NULL GROUP BY 2
+             ORDER BY 1, 2) AS l;
 END;
 $$;
-COMMENT ON FUNCTION oms_lock_substations(uuid[]) IS
-    'Takes the transaction-level advisory locks of the given meters'' substations, in order: one writer per substation.';
+COMMENT ON FUNCTION oms_lock_meter_devices(uuid[]) IS
+    'A feed batch''s engine locks: its substations and feeders shared, its distribution points exclusive, in the hierarchy''s order.';
+
+-- A SCADA message's (or a device action's) locks: its substation shared and
+-- the feeder exclusive, or the substation exclusive.
+CREATE OR REPLACE FUNCTION oms_lock_device(p_substation_id uuid, p_feeder_id uuid) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_feeder_id IS NULL THEN
+        PERFORM pg_advisory_xact_lock(oms_device_lock_key('substation', p_substation_id));
+    ELSE
+        PERFORM pg_advisory_xact_lock_shared(oms_device_lock_key('substation', p_substation_id));
+        PERFORM pg_advisory_xact_lock(oms_device_lock_key('feeder', p_feeder_id));
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION oms_lock_device(uuid, uuid) IS
+    'The engine locks of a message about a feeder (substation shared, feeder exclusive) or a substation (exclusive).';
 
 -- ---------------------------------------------------------------------------
 -- Feed events about meters.
@@ -599,11 +665,13 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    -- 0. The substations' locks before any row is touched: two batches that share
-    -- meters (an ONU's two meters, a meter in both feeds) then never wait on
-    -- each other's rows in opposite orders (a deadlock).
-    PERFORM oms_lock_substations(ARRAY(SELECT u.meter_id FROM unnest(p_items) i
-                                         CROSS JOIN LATERAL unnest(i.meter_ids) AS u(meter_id)));
+    -- 0. The engine's locks before any row is touched (oms_lock_meter_devices):
+    -- two batches that share meters (an ONU's two meters, a meter in both feeds)
+    -- share a distribution point, so they never wait on each other's rows in
+    -- opposite orders (a deadlock); batches about other distribution points run
+    -- side by side.
+    PERFORM oms_lock_meter_devices(ARRAY(SELECT u.meter_id FROM unnest(p_items) i
+                                           CROSS JOIN LATERAL unnest(i.meter_ids) AS u(meter_id)));
 
     -- 1. Status changes, audited, as if one by one in event-time order.
     WITH pairs AS (

@@ -303,9 +303,10 @@ BEGIN
         END IF;
     END IF;
 
-    -- One writer per substation (the engine's lock, 06_correlation.sql): two
-    -- trips on it cannot both open an outage.
-    PERFORM pg_advisory_xact_lock(oms_substation_lock_key(v_substation.id));
+    -- The engine's locks (06_correlation.sql): the substation shared and the
+    -- feeder exclusive, or the substation exclusive: two trips on a device
+    -- cannot both open an outage.
+    PERFORM oms_lock_device(v_substation.id, v_feeder.id);
 
     -- One statement: the meters in scope (oms_supplied_meters), each
     -- classified at the event's time; offline ones set off (those not already
@@ -346,7 +347,12 @@ BEGIN
     -- the check found; the meters found offline are its own evidence.
     v_state := oms_scada_state(v_event.event_type, v_event.alarm_type);
     IF v_state IN ('open', 'locked_out', 'de_energized') THEN
-        v_outage.id := oms_device_state_apply(v_event, v_state, v_substation.id, v_feeder.id);
+        IF EXISTS (SELECT 1 FROM oms_device_state_history h WHERE h.scada_event_id = p_scada_event_id) THEN
+            -- Applied when it was stored unchecked: the outage it touched then.
+            v_outage.id := oms_apply_device_state(p_scada_event_id);
+        ELSE
+            v_outage.id := oms_device_state_apply(v_event, v_state, v_substation.id, v_feeder.id);
+        END IF;
         UPDATE scada_events e
            SET outage_event_id = coalesce(v_outage.id, e.outage_event_id), affected_meter_count = v_offline,
                meters_checked_at = now()

@@ -531,14 +531,9 @@ AS $$
 DECLARE
     v_min_reports    integer := oms_setting_numeric('predict.dp_min_reports');
     v_report_share   numeric := oms_setting_numeric('predict.dp_report_share');
-    v_min_children   integer := oms_setting_numeric('rollup.min_children');
-    v_children_share numeric := oms_setting_numeric('rollup.children_share');
     v_customer_share numeric := oms_setting_numeric('rollup.customer_share');
-    v_window         interval := oms_setting_interval_minutes('rollup.window_minutes');
     v_version        bigint := (SELECT r.version FROM oms_registry_version r);
     v_changed        uuid[] := ARRAY[]::uuid[];
-    v_row            record;
-    v_parent         uuid;
     v_feeders        uuid[];
     v_substations    uuid[];
 BEGIN
@@ -625,6 +620,37 @@ BEGIN
      WHERE o.id = ANY (v_changed)
        AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged') AND o.basis <> 'telemetry';
 
+    v_changed := v_changed || oms_engine_rollup(v_feeders, v_substations, p_time);
+
+    RETURN ARRAY(SELECT DISTINCT u FROM unnest(v_changed) u);
+END;
+$$;
+COMMENT ON FUNCTION oms_engine_evaluate(uuid[], timestamptz) IS
+    'Predicts detected outages whose evidence passes predict.*, then rolls up to feeders and substations (rollup.*); returns the outages changed.';
+
+-- The roll-up (oms_engine_evaluate's second step, and oms_engine_sweep's):
+-- feeders over their distribution points, then substations over their feeders,
+-- each only with the device's lock exclusive (oms_engine_lock_or_defer: a
+-- device another writer holds is deferred, not waited for). Returns the
+-- outages it changed.
+CREATE OR REPLACE FUNCTION oms_engine_rollup(p_feeders uuid[], p_substations uuid[], p_time timestamptz)
+RETURNS uuid[]
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET jit = off
+AS $$
+DECLARE
+    v_min_children   integer := oms_setting_numeric('rollup.min_children');
+    v_children_share numeric := oms_setting_numeric('rollup.children_share');
+    v_customer_share numeric := oms_setting_numeric('rollup.customer_share');
+    v_window         interval := oms_setting_interval_minutes('rollup.window_minutes');
+    v_changed        uuid[] := ARRAY[]::uuid[];
+    v_substations    uuid[] := coalesce(p_substations, ARRAY[]::uuid[]);
+    v_locked         uuid[];
+    v_row            record;
+    v_parent         uuid;
+BEGIN
+    v_locked := oms_engine_lock_or_defer('feeder', p_feeders, p_time);
     FOR v_row IN
         SELECT f.id AS feeder_id, f.feeder_id AS code, f.substation_id, k.children, k.out_children, k.out_ids,
                k.customers, k.reporting
@@ -635,6 +661,7 @@ BEGIN
                      (SELECT count(DISTINCT o.dp_id) FROM oms_outage_events o
                        WHERE o.feeder_id = f.id AND o.dp_id IS NOT NULL AND o.basis <> 'telemetry'
                          AND o.status IN ('predicted', 'confirmed', 'in_progress')
+                         AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
                          AND o.first_detected_at >= p_time - v_window) AS out_children,
                      (SELECT array_agg(o.id) FROM oms_outage_events o
                        WHERE o.feeder_id = f.id AND o.dp_id IS NOT NULL AND NOT o.operator_pinned
@@ -647,7 +674,7 @@ BEGIN
                        WHERE o.feeder_id = f.id AND o.dp_id IS NOT NULL AND o.basis <> 'telemetry'
                          AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
                          AND o.first_detected_at >= p_time - v_window) AS reporting) k
-         WHERE f.id = ANY (v_feeders)
+         WHERE f.id = ANY (v_locked)
            AND NOT oms_device_shown_closed('feeder', f.id)
            AND ((k.out_children >= v_min_children AND k.out_children >= v_children_share * k.children)
                 OR (k.customers > 0 AND k.reporting >= v_customer_share * k.customers))
@@ -662,6 +689,7 @@ BEGIN
         v_substations := v_substations || v_row.substation_id;
     END LOOP;
 
+    v_locked := oms_engine_lock_or_defer('substation', v_substations, p_time);
     FOR v_row IN
         SELECT s.id AS substation_id, s.substation_id AS code, k.children, k.out_children, k.out_ids, k.customers,
                k.reporting
@@ -673,6 +701,7 @@ BEGIN
                        WHERE o.substation_id = s.id AND o.feeder_id IS NOT NULL AND o.dp_id IS NULL
                          AND o.basis <> 'telemetry'
                          AND o.status IN ('predicted', 'confirmed', 'in_progress')
+                         AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
                          AND o.first_detected_at >= p_time - v_window) AS out_children,
                      (SELECT array_agg(o.id) FROM oms_outage_events o
                        WHERE o.substation_id = s.id AND o.feeder_id IS NOT NULL AND NOT o.operator_pinned
@@ -685,7 +714,7 @@ BEGIN
                        WHERE o.substation_id = s.id AND o.feeder_id IS NOT NULL AND o.basis <> 'telemetry'
                          AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
                          AND o.first_detected_at >= p_time - v_window) AS reporting) k
-         WHERE s.id = ANY (v_substations)
+         WHERE s.id = ANY (v_locked)
            AND NOT oms_device_shown_closed('substation', s.id)
            AND ((k.out_children >= v_min_children AND k.out_children >= v_children_share * k.children)
                 OR (k.customers > 0 AND k.reporting >= v_customer_share * k.customers))
@@ -702,8 +731,75 @@ BEGIN
     RETURN ARRAY(SELECT DISTINCT u FROM unnest(v_changed) u);
 END;
 $$;
-COMMENT ON FUNCTION oms_engine_evaluate(uuid[], timestamptz) IS
-    'Predicts detected outages whose evidence passes predict.*, then rolls up to feeders and substations (rollup.*); returns the outages changed.';
+COMMENT ON FUNCTION oms_engine_rollup(uuid[], uuid[], timestamptz) IS
+    'Roll-up: feeders over their distribution points, then substations over their feeders (rollup.*), each under its exclusive lock or deferred; returns the outages changed.';
+
+-- The devices among p_ids (feeders or substations) whose lock this
+-- transaction gets exclusive at once (it may hold it shared already); the
+-- others are deferred to oms_engine_sweep (oms_engine_pending, evaluated at
+-- p_time). Never waits: a batch holding the device shared must not wait for
+-- another that does too.
+CREATE OR REPLACE FUNCTION oms_engine_lock_or_defer(p_kind text, p_ids uuid[], p_time timestamptz) RETURNS uuid[]
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_locked uuid[] := ARRAY[]::uuid[];
+    v_id     uuid;
+BEGIN
+    FOR v_id IN SELECT DISTINCT u FROM unnest(p_ids) u WHERE u IS NOT NULL ORDER BY 1 LOOP
+        IF pg_try_advisory_xact_lock(oms_device_lock_key(p_kind, v_id)) THEN
+            v_locked := v_locked || v_id;
+        ELSIF pg_try_advisory_xact_lock(oms_device_lock_key('pending.' || p_kind, v_id)) THEN
+            -- (Only one writer records it at a time: none waits on another's row.)
+            INSERT INTO oms_engine_pending AS p (device_kind, device_id, due_at)
+            VALUES (p_kind, v_id, p_time)
+            ON CONFLICT (device_kind, device_id) DO UPDATE SET due_at = greatest(p.due_at, excluded.due_at);
+        END IF;
+    END LOOP;
+    RETURN v_locked;
+END;
+$$;
+COMMENT ON FUNCTION oms_engine_lock_or_defer(text, uuid[], timestamptz) IS
+    'The feeders or substations whose engine lock this transaction gets exclusive at once; the others deferred to oms_engine_sweep.';
+
+-- Does one deferred roll-up (the oldest), under the device's locks taken in
+-- the hierarchy's order (waiting for the writers that hold it), in the
+-- caller's transaction. Returns 1, or 0 when nothing is pending. The service
+-- calls it a few times a second, one transaction each, until it returns 0.
+CREATE OR REPLACE FUNCTION oms_engine_sweep() RETURNS integer
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET jit = off
+AS $$
+DECLARE
+    v_pending    oms_engine_pending;
+    v_substation uuid;
+    v_changed    uuid[];
+BEGIN
+    SELECT * INTO v_pending FROM oms_engine_pending p ORDER BY p.deferred_at, p.device_kind, p.device_id LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    -- First the lock a writer holds while it records this device (it never waits
+    -- for it), then the device's: whatever a writer deferred is committed before
+    -- the roll-up reads it, and none records it again meanwhile.
+    PERFORM pg_advisory_xact_lock(oms_device_lock_key('pending.' || v_pending.device_kind, v_pending.device_id));
+    IF v_pending.device_kind = 'feeder' THEN
+        SELECT f.substation_id INTO v_substation FROM network_feeders f WHERE f.id = v_pending.device_id;
+        PERFORM oms_lock_device(v_substation, v_pending.device_id);
+        v_changed := oms_engine_rollup(ARRAY[v_pending.device_id], ARRAY[]::uuid[], v_pending.due_at);
+    ELSE
+        PERFORM oms_lock_device(v_pending.device_id, NULL);
+        v_changed := oms_engine_rollup(ARRAY[]::uuid[], ARRAY[v_pending.device_id], v_pending.due_at);
+    END IF;
+    DELETE FROM oms_engine_pending p WHERE p.device_kind = v_pending.device_kind AND p.device_id = v_pending.device_id;
+    IF cardinality(v_changed) > 0 THEN
+        PERFORM oms_refresh_outages(v_changed, v_pending.due_at, false);
+    END IF;
+    RETURN 1;
+END;
+$$;
+COMMENT ON FUNCTION oms_engine_sweep() IS
+    'Does the oldest deferred roll-up under its device''s locks; 1, or 0 when none is pending. Called by the service until 0.';
 
 -- The roll-up's step: the device's outage (found, or opened as predicted)
 -- takes in the outages below it and covers every meter under it.

@@ -72,7 +72,7 @@ BEGIN
             RETURN NULL;
         END IF;
     END IF;
-    PERFORM pg_advisory_xact_lock(oms_substation_lock_key(v_substation.id));
+    PERFORM oms_lock_device(v_substation.id, v_feeder.id);
     v_outage := oms_device_state_apply(v_event, v_state, v_substation.id, v_feeder.id);
     IF v_outage IS NOT NULL THEN
         UPDATE scada_events SET outage_event_id = v_outage WHERE id = v_event.id AND outage_event_id IS NULL;

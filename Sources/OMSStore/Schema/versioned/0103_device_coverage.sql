@@ -42,6 +42,14 @@ CREATE INDEX oms_outage_events_covering_feeder_idx ON oms_outage_events (feeder_
 CREATE INDEX oms_outage_events_covering_substation_idx ON oms_outage_events (substation_id)
     WHERE covers_device AND dp_id IS NULL AND feeder_id IS NULL;
 
+-- The roll-up reads a feeder's active distribution-point outages and a
+-- substation's active feeder outages (an index on the parent alone made the
+-- planner intersect it with a scan of every active outage).
+CREATE INDEX oms_outage_events_active_dp_by_feeder_idx ON oms_outage_events (feeder_id, first_detected_at)
+    WHERE status NOT IN ('restored', 'closed', 'cancelled', 'merged') AND dp_id IS NOT NULL;
+CREATE INDEX oms_outage_events_active_feeder_by_substation_idx ON oms_outage_events (substation_id, first_detected_at)
+    WHERE status NOT IN ('restored', 'closed', 'cancelled', 'merged') AND dp_id IS NULL AND feeder_id IS NOT NULL;
+
 -- The registry's version: moves whenever meters, their links or the network change.
 CREATE TABLE oms_registry_version (
     singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -67,3 +75,19 @@ COMMENT ON TABLE oms_device_sizes IS
 
 -- oms_outage_cover() returns nothing now (it counted the rows it wrote).
 DROP FUNCTION IF EXISTS oms_outage_cover(uuid, timestamptz);
+
+-- Roll-ups the engine could not do at once: another writer held the device
+-- (current/19_outage_engine.sql: oms_engine_rollup defers, oms_engine_sweep
+-- does them).
+CREATE TABLE oms_engine_pending (
+    device_kind  text NOT NULL CHECK (device_kind IN ('feeder', 'substation')),
+    device_id    uuid NOT NULL,
+    due_at       timestamptz NOT NULL,
+    deferred_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (device_kind, device_id)
+);
+COMMENT ON TABLE oms_engine_pending IS
+    'Roll-ups deferred because another writer held the device: the evidence time to evaluate them at; oms_engine_sweep() does them.';
+
+-- The substations' exclusive locks became a hierarchy of device locks (oms_lock_meter_devices).
+DROP FUNCTION IF EXISTS oms_lock_substations(uuid[]);

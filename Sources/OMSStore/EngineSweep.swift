@@ -1,0 +1,29 @@
+import Logging
+import PostgresNIO
+
+/// The outage engine's deferred roll-ups (`oms_engine_sweep`, 19_outage_engine.sql): a roll-up
+/// to a feeder or substation that another writer's lock stopped is recorded instead of waited
+/// for, and done here, one per transaction, under the device's locks.
+public struct EngineSweep: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Does deferred roll-ups until none is left or `limit` are done; returns how many were done.
+    @discardableResult
+    public func run(limit: Int = 1_000) async throws -> Int {
+        var done = 0
+        while done < limit {
+            let rows = try await client.query("SELECT oms_engine_sweep()", logger: logger)
+            var did = 0
+            for try await value in rows.decode(Int.self) { did = value }
+            guard did > 0 else { break }
+            done += did
+        }
+        return done
+    }
+}
