@@ -3,7 +3,7 @@ import OMSStore
 import ServiceLifecycle
 
 /// Runs the engine's deferred roll-ups (`EngineSweep`) a few times a second, for as long as the
-/// service runs: feed batches about the same feeder or substation run side by side, and the one
+/// service runs, and once more, waiting, when it stops: feed batches about the same feeder or substation run side by side, and the one
 /// that cannot take a device's lock at once leaves its roll-up here rather than wait.
 public final class EngineSweeper: Service, Sendable {
     let sweep: EngineSweep
@@ -30,6 +30,13 @@ public final class EngineSweeper: Service, Sendable {
                 // The database may be away or still migrating: the gate reports it; try at the next tick.
                 logger.debug("engine: deferred roll-ups not done now", metadata: ["error": "\(error.readableDatabaseMessage)"])
             }
+        }
+        // Stopping: what is still deferred is done now, waiting for the devices' locks (the
+        // table keeps it otherwise, for the next start).
+        do {
+            try await sweep.run(patience: .zero)
+        } catch {
+            logger.notice("engine: deferred roll-ups left for the next start", metadata: ["error": "\(error.readableDatabaseMessage)"])
         }
     }
 }

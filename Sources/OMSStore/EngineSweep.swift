@@ -13,12 +13,15 @@ public struct EngineSweep: Sendable {
         self.logger = logger
     }
 
-    /// Does deferred roll-ups until none is left or `limit` are done; returns how many were done.
+    /// Does deferred roll-ups until none is left that it can do now or `limit` are done; returns
+    /// how many were done. A roll-up deferred longer than `patience` waits for its device's lock.
     @discardableResult
-    public func run(limit: Int = 1_000) async throws -> Int {
+    public func run(limit: Int = 1_000, patience: Duration = .seconds(2)) async throws -> Int {
+        let seconds = Double(patience.components.seconds) + Double(patience.components.attoseconds) / 1e18
         var done = 0
         while done < limit {
-            let rows = try await client.query("SELECT oms_engine_sweep()", logger: logger)
+            let rows = try await client.query(
+                "SELECT oms_engine_sweep(make_interval(secs => \(seconds)))", logger: logger)
             var did = 0
             for try await value in rows.decode(Int.self) { did = value }
             guard did > 0 else { break }

@@ -115,6 +115,30 @@ struct OutageEngineTests: SmallNetworkTesting {
         }
     }
 
+    @Test("an outage covering its device has no row per meter; its size follows the registry: a meter added under the device counts at the next evidence")
+    func coverageFollowsTheRegistry() async throws {
+        try await withNetwork { client in
+            try await gasp("M-F2-D1-1", at: 0, on: client)
+            try await gasp("M-F2-D1-2", at: 4, on: client)
+            // The two that reported are rows; the other two are covered by the device.
+            #expect(try await client.scalar("SELECT count(*)::int FROM oms_outage_meters", as: Int.self) == 2)
+            #expect(try await client.scalar("""
+                SELECT count(*)::int FROM oms_outage_events o, oms_outage_covered_meters(o.id) c WHERE o.covers_device
+                """, as: Int.self) == 4)
+            try await client.execute("""
+                INSERT INTO oms_meters (meter_number, dp_id, asset_mrid, power_status, communication_status)
+                SELECT 'M-F2-D1-5', d.id, 'A-F2-D1-5', 'on', 'online' FROM network_distribution_points d WHERE d.dp_id = 'F2-D1'
+                """)
+            try await gasp("M-F2-D1-3", at: 8, on: client)
+            let dp = try #require(try await visible(client).first)
+            #expect(dp.meters == 5)
+            #expect(dp.metersOut == 5)
+            // A power-up is a row of its own: one meter back.
+            try await powerUp("M-F2-D1-5", at: 60, on: client)
+            #expect(try #require(try await visible(client).first).metersOut == 4)
+        }
+    }
+
     @Test("roll-up: half the distribution points of a feeder out -> the feeder is predicted and takes them in; a feeder telemetry shows closed never is")
     func rollUp() async throws {
         try await withNetwork { client in

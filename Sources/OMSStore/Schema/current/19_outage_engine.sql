@@ -183,12 +183,16 @@ BEGIN
                ELSE 0 END
       INTO v_size
       FROM oms_device_meters(p_substation_id, p_feeder_id, p_dp_id) d;
-    INSERT INTO oms_device_sizes AS s VALUES (v_size.*)
-    ON CONFLICT (device_kind, device_id) DO UPDATE
-       SET registry_version = excluded.registry_version, meters = excluded.meters, customers = excluded.customers,
-           capable_meters = excluded.capable_meters, capable_customers = excluded.capable_customers,
-           children = excluded.children
-     WHERE s.registry_version <= excluded.registry_version;
+    -- Kept by one writer at a time, without waiting: another that is storing it now
+    -- (uncommitted) would make this one wait on its row, perhaps in a circle.
+    IF pg_try_advisory_xact_lock(oms_device_lock_key('size.' || v_kind, v_id)) THEN
+        INSERT INTO oms_device_sizes AS s VALUES (v_size.*)
+        ON CONFLICT (device_kind, device_id) DO UPDATE
+           SET registry_version = excluded.registry_version, meters = excluded.meters, customers = excluded.customers,
+               capable_meters = excluded.capable_meters, capable_customers = excluded.capable_customers,
+               children = excluded.children
+         WHERE s.registry_version <= excluded.registry_version;
+    END IF;
     RETURN v_size;
 END;
 $$;
@@ -289,7 +293,8 @@ COMMENT ON FUNCTION oms_outage_covered_meters(uuid) IS
 -- An outage's size: meters and customers it interrupted, and those out now.
 -- Covering a device without outages held apart: the device's cached size and
 -- the outage's own rows (those back), without reading the device's meters; a
--- customer counts back when one of its meters is. Otherwise from its meters.
+-- customer counts back when one of its meters is. Otherwise from the meters it
+-- covers (oms_outage_covered_meters).
 CREATE OR REPLACE FUNCTION oms_outage_size(p_outage oms_outage_events)
 RETURNS TABLE (meters bigint, meters_out bigint, customers bigint, customers_out bigint)
 LANGUAGE plpgsql
@@ -311,23 +316,13 @@ BEGIN
                     ELSE v_size.customers - (SELECT count(DISTINCT m.customer_id) FROM oms_outage_meters om
                                                JOIN oms_meters m ON m.id = om.meter_id
                                               WHERE om.outage_event_id = p_outage.id AND om.restored_at IS NOT NULL) END;
-    ELSIF p_outage.covers_device THEN
+    ELSE
+        -- (oms_refresh_outages counts many evidence-only outages, a few rows each, in
+        -- one statement the same way.)
         RETURN QUERY
         SELECT count(*), count(*) FILTER (WHERE c.restored_at IS NULL), count(DISTINCT m.customer_id),
                count(DISTINCT m.customer_id) FILTER (WHERE c.restored_at IS NULL)
           FROM oms_outage_covered_meters(p_outage.id) c JOIN oms_meters m ON m.id = c.meter_id;
-    ELSE
-        v_rows := (SELECT count(*) FROM oms_outage_meters om WHERE om.outage_event_id = p_outage.id);
-        v_out := (SELECT count(*) FROM oms_outage_meters om WHERE om.outage_event_id = p_outage.id AND om.restored_at IS NULL);
-        IF v_rows = p_outage.affected_meters_count AND v_out = p_outage.meters_out THEN
-            -- Nothing moved: the customers as counted before.
-            RETURN QUERY SELECT v_rows, v_out, p_outage.affected_customers_count::bigint, p_outage.customers_out::bigint;
-        ELSE
-            RETURN QUERY
-            SELECT v_rows, v_out, count(DISTINCT m.customer_id), count(DISTINCT m.customer_id) FILTER (WHERE om.restored_at IS NULL)
-              FROM oms_outage_meters om JOIN oms_meters m ON m.id = om.meter_id
-             WHERE om.outage_event_id = p_outage.id;
-        END IF;
     END IF;
 END;
 $$;
@@ -553,9 +548,14 @@ BEGIN
         SELECT o.id, o.dp_id, o.feeder_id, o.substation_id, c.reports, z.capable_meters AS capable, z.meters,
                oms_outage_device_name(o) AS device
           FROM oms_outage_events o
-          JOIN oms_device_sizes z ON z.device_kind = oms_device_kind(o.feeder_id, o.dp_id)
-                                 AND z.device_id = coalesce(o.dp_id, o.feeder_id, o.substation_id)
-                                 AND z.registry_version = v_version
+          -- (The cached row; counted here only if another writer is storing it just now.)
+          CROSS JOIN LATERAL (SELECT c.* FROM oms_device_sizes c
+                               WHERE c.device_kind = oms_device_kind(o.feeder_id, o.dp_id)
+                                 AND c.device_id = coalesce(o.dp_id, o.feeder_id, o.substation_id)
+                                 AND c.registry_version = v_version
+                              UNION ALL
+                              SELECT (oms_device_size(o.substation_id, o.feeder_id, o.dp_id)).*
+                              LIMIT 1) z
           CROSS JOIN LATERAL (SELECT count(*) AS reports FROM oms_outage_meters om
                                WHERE om.outage_event_id = o.id AND om.reported) c
          WHERE o.id = ANY (p_outage_ids) AND o.status = 'detected'
@@ -761,11 +761,13 @@ $$;
 COMMENT ON FUNCTION oms_engine_lock_or_defer(text, uuid[], timestamptz) IS
     'The feeders or substations whose engine lock this transaction gets exclusive at once; the others deferred to oms_engine_sweep.';
 
--- Does one deferred roll-up (the oldest), under the device's locks taken in
--- the hierarchy's order (waiting for the writers that hold it), in the
--- caller's transaction. Returns 1, or 0 when nothing is pending. The service
--- calls it a few times a second, one transaction each, until it returns 0.
-CREATE OR REPLACE FUNCTION oms_engine_sweep() RETURNS integer
+-- Does one deferred roll-up, in the caller's transaction: the oldest whose
+-- device's locks it gets at once (taken in the hierarchy's order); one
+-- deferred longer than p_patience waits for them (the writers holding the
+-- device finish; new ones queue behind the sweep). Returns 1, or 0 when
+-- nothing is pending that it can do now. The service calls it a few times a
+-- second, one transaction each, until it returns 0.
+CREATE OR REPLACE FUNCTION oms_engine_sweep(p_patience interval DEFAULT interval '2 seconds') RETURNS integer
 LANGUAGE plpgsql
 SET enable_seqscan = off
 SET jit = off
@@ -774,39 +776,62 @@ DECLARE
     v_pending    oms_engine_pending;
     v_substation uuid;
     v_changed    uuid[];
+    v_wait       boolean;
+    v_got        boolean;
 BEGIN
-    SELECT * INTO v_pending FROM oms_engine_pending p ORDER BY p.deferred_at, p.device_kind, p.device_id LIMIT 1;
-    IF NOT FOUND THEN
+    FOR v_pending IN SELECT * FROM oms_engine_pending p ORDER BY p.deferred_at, p.device_kind, p.device_id LOOP
+        v_wait := v_pending.deferred_at < clock_timestamp() - p_patience;
+        IF v_pending.device_kind = 'feeder' THEN
+            SELECT f.substation_id INTO v_substation FROM network_feeders f WHERE f.id = v_pending.device_id;
+        ELSE
+            v_substation := v_pending.device_id;
+        END IF;
+        -- First the lock a writer holds while it records this device (it never waits
+        -- for it), then the device's: whatever a writer deferred is committed before
+        -- the roll-up reads it, and none records it again meanwhile.
+        IF v_wait THEN
+            PERFORM pg_advisory_xact_lock(oms_device_lock_key('pending.' || v_pending.device_kind, v_pending.device_id));
+            PERFORM oms_lock_device(v_substation, CASE WHEN v_pending.device_kind = 'feeder' THEN v_pending.device_id END);
+            v_got := true;
+        ELSE
+            v_got := pg_try_advisory_xact_lock(oms_device_lock_key('pending.' || v_pending.device_kind, v_pending.device_id))
+                 AND CASE WHEN v_pending.device_kind = 'feeder'
+                          THEN pg_try_advisory_xact_lock_shared(oms_device_lock_key('substation', v_substation))
+                               AND pg_try_advisory_xact_lock(oms_device_lock_key('feeder', v_pending.device_id))
+                          ELSE pg_try_advisory_xact_lock(oms_device_lock_key('substation', v_substation)) END;
+        END IF;
+        IF v_got THEN
+            IF v_pending.device_kind = 'feeder' THEN
+                v_changed := oms_engine_rollup(ARRAY[v_pending.device_id], ARRAY[]::uuid[], v_pending.due_at);
+            ELSE
+                v_changed := oms_engine_rollup(ARRAY[]::uuid[], ARRAY[v_pending.device_id], v_pending.due_at);
+            END IF;
+            DELETE FROM oms_engine_pending p
+             WHERE p.device_kind = v_pending.device_kind AND p.device_id = v_pending.device_id;
+            IF cardinality(v_changed) > 0 THEN
+                PERFORM oms_refresh_outages(v_changed, v_pending.due_at, false);
+            END IF;
+            RETURN 1;
+        END IF;
+        -- (A lock tried and got stays held to the end of the transaction: end it,
+        -- the caller tries again at its next tick.)
         RETURN 0;
-    END IF;
-    -- First the lock a writer holds while it records this device (it never waits
-    -- for it), then the device's: whatever a writer deferred is committed before
-    -- the roll-up reads it, and none records it again meanwhile.
-    PERFORM pg_advisory_xact_lock(oms_device_lock_key('pending.' || v_pending.device_kind, v_pending.device_id));
-    IF v_pending.device_kind = 'feeder' THEN
-        SELECT f.substation_id INTO v_substation FROM network_feeders f WHERE f.id = v_pending.device_id;
-        PERFORM oms_lock_device(v_substation, v_pending.device_id);
-        v_changed := oms_engine_rollup(ARRAY[v_pending.device_id], ARRAY[]::uuid[], v_pending.due_at);
-    ELSE
-        PERFORM oms_lock_device(v_pending.device_id, NULL);
-        v_changed := oms_engine_rollup(ARRAY[]::uuid[], ARRAY[v_pending.device_id], v_pending.due_at);
-    END IF;
-    DELETE FROM oms_engine_pending p WHERE p.device_kind = v_pending.device_kind AND p.device_id = v_pending.device_id;
-    IF cardinality(v_changed) > 0 THEN
-        PERFORM oms_refresh_outages(v_changed, v_pending.due_at, false);
-    END IF;
-    RETURN 1;
+    END LOOP;
+    RETURN 0;
 END;
 $$;
-COMMENT ON FUNCTION oms_engine_sweep() IS
-    'Does the oldest deferred roll-up under its device''s locks; 1, or 0 when none is pending. Called by the service until 0.';
+COMMENT ON FUNCTION oms_engine_sweep(interval) IS
+    'Does the oldest deferred roll-up whose device it can lock now (waiting for one deferred longer than p_patience); 1, or 0 when none can be done now.';
 
 -- The roll-up's step: the device's outage (found, or opened as predicted)
 -- takes in the outages below it and covers every meter under it.
 CREATE OR REPLACE FUNCTION oms_rollup_to(p_substation_id uuid, p_feeder_id uuid, p_children uuid[], p_time timestamptz,
                                          p_reason text, p_numbers jsonb)
 RETURNS uuid
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET jit = off
+AS $$
 DECLARE
     v_outage  uuid := oms_device_outage(p_substation_id, p_feeder_id);
     v_device  text;
