@@ -555,11 +555,11 @@ BEGIN
     SELECT array_agg(DISTINCT l.outage_event_id), max(l.event_time) INTO v_restored, v_rtime
       FROM oms_evidence_links l WHERE l.evidence = 'restoration';
     IF v_outages IS NOT NULL THEN
-        PERFORM oms_refresh_outages(v_outages, v_time, false);
+        -- The engine first (it reads the meters' own evidence, not the counts), then one
+        -- refresh of what is left: an outage opened now and merged in the same batch (a
+        -- storm's distribution points rolled up into their feeder) is never counted.
         v_changed := oms_engine_evaluate(v_outages, v_time);
-        IF cardinality(v_changed) > 0 THEN
-            PERFORM oms_refresh_outages(v_changed, v_time, false);
-        END IF;
+        PERFORM oms_refresh_outages(ARRAY(SELECT DISTINCT u FROM unnest(v_outages || v_changed) u), v_time, false);
     END IF;
     IF v_restored IS NOT NULL THEN
         PERFORM oms_refresh_outages(v_restored, v_rtime, true);

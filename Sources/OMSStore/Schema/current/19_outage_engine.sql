@@ -836,8 +836,12 @@ DECLARE
     v_outage  uuid := oms_device_outage(p_substation_id, p_feeder_id);
     v_device  text;
     v_start   timestamptz;
+    v_confidence numeric;
 BEGIN
-    SELECT min(o.first_detected_at) INTO v_start FROM oms_outage_events o WHERE o.id = ANY (p_children);
+    -- From the children by primary key (a min() over "id = ANY" let the planner walk the
+    -- whole start-time index instead).
+    SELECT min(o.first_detected_at), max(o.confidence_score) INTO v_start, v_confidence
+      FROM unnest(p_children) AS c(id) JOIN oms_outage_events o ON o.id = c.id;
     v_start := coalesce(v_start, p_time);
     IF v_outage IS NULL THEN
         v_device := oms_device_name(p_substation_id, p_feeder_id, NULL);
@@ -847,7 +851,7 @@ BEGIN
         SELECT format('OMS_ROLLUP_%s_%s', floor(extract(epoch FROM v_start))::bigint,
                       left(md5(coalesce(p_feeder_id, p_substation_id)::text || '/' || v_start::text), 8)),
                'outage', 'predicted', 'rollup', 'high',
-               coalesce((SELECT max(o.confidence_score) FROM oms_outage_events o WHERE o.id = ANY (p_children)), 0.5),
+               coalesce(v_confidence, 0.5),
                format('Predicted outage of %s', v_device), p_reason,
                p_substation_id, p_feeder_id,
                coalesce(f.location_lat, s.location_lat), coalesce(f.location_lng, s.location_lng), v_start
