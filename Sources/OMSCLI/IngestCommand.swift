@@ -65,13 +65,18 @@ struct IngestInput: ParsableArguments {
     @Argument(help: "A file of messages, or - for standard input.")
     var file: String
 
-    /// Decodes the file, applies its messages, prints one line each; exit 1 if any was refused.
+    /// Decodes the file, applies its messages (and any roll-up left deferred), prints one line
+    /// each; exit 1 if any was refused.
     func ingest<Event: Sendable, Summary: FeedSummary & TerminalLine>(_ feed: Feed<Event, Summary>) async throws {
         let logger = database.makeLogger()
         let body = try readInput(file)
         let outcomes = try await database.withDatabase(logger: logger) { configuration, _ in
             try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
-                try await FeedIngestor(feed, client: client, logger: logger).ingest(body: body)
+                let outcomes = try await FeedIngestor(feed, client: client, logger: logger).ingest(body: body)
+                // A roll-up another writer's lock deferred (a service serving the same database
+                // does it too): done before the command ends, waiting for the lock.
+                try await EngineSweep(client: client, logger: logger).run(patience: .zero)
+                return outcomes
             }
         }
         var refused = 0
