@@ -71,8 +71,9 @@ BEGIN
             (SELECT string_agg(a.action, ', ') FROM oms_outage_actions() a)
             USING ERRCODE = 'invalid_parameter_value', COLUMN = 'action';
     END IF;
-    -- The substations' locks first (the outage's, and a merge target's), in order, as the engine
-    -- takes them: then the outage's row. The other order could deadlock with a feed's batch.
+    -- The substations' engine locks first, exclusive (the outage's, and a merge target's), in
+    -- order: the top of the lock hierarchy (06_correlation.sql), so no batch under them runs
+    -- meanwhile; then the outage's row. The other order could deadlock with a feed's batch.
     PERFORM pg_advisory_xact_lock(k)
        FROM (SELECT DISTINCT oms_substation_lock_key(coalesce(o.substation_id, o.id)) AS k
                FROM oms_outage_events o
