@@ -347,12 +347,7 @@ BEGIN
     -- the check found; the meters found offline are its own evidence.
     v_state := oms_scada_state(v_event.event_type, v_event.alarm_type);
     IF v_state IN ('open', 'locked_out', 'de_energized') THEN
-        IF EXISTS (SELECT 1 FROM oms_device_state_history h WHERE h.scada_event_id = p_scada_event_id) THEN
-            -- Applied when it was stored unchecked: the outage it touched then.
-            v_outage.id := oms_apply_device_state(p_scada_event_id);
-        ELSE
-            v_outage.id := oms_device_state_apply(v_event, v_state, v_substation.id, v_feeder.id);
-        END IF;
+        v_outage.id := oms_device_state_apply(v_event, v_state, v_substation.id, v_feeder.id);
         UPDATE scada_events e
            SET outage_event_id = coalesce(v_outage.id, e.outage_event_id), affected_meter_count = v_offline,
                meters_checked_at = now()

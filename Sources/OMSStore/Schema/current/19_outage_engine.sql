@@ -329,42 +329,44 @@ $$;
 COMMENT ON FUNCTION oms_outage_size(oms_outage_events) IS
     'An outage''s meters and customers interrupted and out now: by its device''s cached size when it covers it, else from its meters.';
 
--- The outage covers every active meter under its device from now on
--- (covers_device); the active outages below it keep theirs (within_outage_id).
-CREATE OR REPLACE FUNCTION oms_outage_cover(p_outage_id uuid, p_time timestamptz) RETURNS void
+-- The outages cover every active meter under their devices from now on
+-- (covers_device); the active outages below each keep theirs (within_outage_id:
+-- the most specific covering one when two cover one). One statement for any
+-- number of outages: a prediction covers many distribution points at once.
+CREATE OR REPLACE FUNCTION oms_outage_cover(p_outage_ids uuid[]) RETURNS void
 LANGUAGE plpgsql
 SET enable_seqscan = off
 SET jit = off
 AS $$
-DECLARE
-    v_outage oms_outage_events;
 BEGIN
-    UPDATE oms_outage_events SET covers_device = true WHERE id = p_outage_id AND NOT covers_device
-    RETURNING * INTO v_outage;
-    IF NOT FOUND THEN
-        SELECT * INTO v_outage FROM oms_outage_events WHERE id = p_outage_id;
-    END IF;
-    -- One statement per kind of device, each on its index.
-    IF v_outage.dp_id IS NOT NULL THEN
-        UPDATE oms_outage_events c SET within_outage_id = p_outage_id
-         WHERE c.dp_id = v_outage.dp_id AND c.id <> p_outage_id
-           AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-           AND c.within_outage_id IS DISTINCT FROM p_outage_id AND c.parent_outage_id IS DISTINCT FROM p_outage_id;
-    ELSIF v_outage.feeder_id IS NOT NULL THEN
-        UPDATE oms_outage_events c SET within_outage_id = p_outage_id
-         WHERE c.feeder_id = v_outage.feeder_id AND c.id <> p_outage_id
-           AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-           AND c.within_outage_id IS DISTINCT FROM p_outage_id AND c.parent_outage_id IS DISTINCT FROM p_outage_id;
-    ELSE
-        UPDATE oms_outage_events c SET within_outage_id = p_outage_id
-         WHERE c.substation_id = v_outage.substation_id AND c.id <> p_outage_id
-           AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-           AND c.within_outage_id IS DISTINCT FROM p_outage_id AND c.parent_outage_id IS DISTINCT FROM p_outage_id;
-    END IF;
+    UPDATE oms_outage_events SET covers_device = true WHERE id = ANY (p_outage_ids) AND NOT covers_device;
+    WITH covering AS MATERIALIZED (
+        SELECT o.id, o.dp_id, o.feeder_id, o.substation_id FROM oms_outage_events o WHERE o.id = ANY (p_outage_ids)
+    ),
+    below AS (
+        -- By the index of each kind of device.
+        SELECT DISTINCT ON (b.id) b.id, b.held_by
+          FROM (SELECT c.id, p.id AS held_by, 1 AS spec FROM covering p JOIN oms_outage_events c ON c.dp_id = p.dp_id
+                 WHERE p.dp_id IS NOT NULL AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+                UNION ALL
+                SELECT c.id, p.id, 2 FROM covering p JOIN oms_outage_events c ON c.feeder_id = p.feeder_id
+                 WHERE p.dp_id IS NULL AND p.feeder_id IS NOT NULL
+                   AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+                UNION ALL
+                SELECT c.id, p.id, 3 FROM covering p JOIN oms_outage_events c ON c.substation_id = p.substation_id
+                 WHERE p.dp_id IS NULL AND p.feeder_id IS NULL
+                   AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')) b
+         WHERE b.id <> ALL (p_outage_ids)
+         ORDER BY b.id, b.spec
+    )
+    UPDATE oms_outage_events c SET within_outage_id = b.held_by
+      FROM below b
+     WHERE c.id = b.id AND c.within_outage_id IS DISTINCT FROM b.held_by
+       AND c.parent_outage_id IS DISTINCT FROM b.held_by;
 END;
 $$;
-COMMENT ON FUNCTION oms_outage_cover(uuid, timestamptz) IS
-    'The outage covers every active meter under its device (the active outages below keep theirs).';
+COMMENT ON FUNCTION oms_outage_cover(uuid[]) IS
+    'The outages cover every active meter under their devices (the active outages below keep theirs).';
 
 -- Writes a row for every meter the outage covers by its device and stops
 -- covering by device: before an operator merges or splits it, which move
@@ -533,8 +535,7 @@ DECLARE
     v_substations    uuid[];
 BEGIN
     -- 1. Prediction of the detected outages touched, all in one statement: each
-    -- passing one is predicted and covers its device; the active outages below
-    -- it keep their meters (within_outage_id, as oms_outage_cover does).
+    -- passing one is predicted, then they cover their devices (oms_outage_cover).
     -- The devices' sizes counted first where the cache lacks them (once per device
     -- and registry version), then read from it with the outages.
     PERFORM oms_device_size(o.substation_id, o.feeder_id, o.dp_id)
@@ -564,34 +565,9 @@ BEGIN
                     ELSE c.reports >= v_customer_share * greatest(z.capable_meters, 1) END
     ),
     predicted AS (
-        UPDATE oms_outage_events o
-           SET status = 'predicted', basis = 'prediction', covers_device = true, last_updated_at = now()
+        UPDATE oms_outage_events o SET status = 'predicted', basis = 'prediction', last_updated_at = now()
           FROM passing p WHERE o.id = p.id
         RETURNING o.id
-    ),
-    below AS (
-        -- The active outages below each one, by the index of its kind of device
-        -- (the most specific when two cover one).
-        SELECT DISTINCT ON (b.id) b.id, b.held_by
-          FROM (SELECT c.id, p.id AS held_by, 1 AS spec FROM passing p JOIN oms_outage_events c ON c.dp_id = p.dp_id
-                 WHERE p.dp_id IS NOT NULL AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-                UNION ALL
-                SELECT c.id, p.id, 2 FROM passing p JOIN oms_outage_events c ON c.feeder_id = p.feeder_id
-                 WHERE p.dp_id IS NULL AND p.feeder_id IS NOT NULL
-                   AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-                UNION ALL
-                SELECT c.id, p.id, 3 FROM passing p JOIN oms_outage_events c ON c.substation_id = p.substation_id
-                 WHERE p.dp_id IS NULL AND p.feeder_id IS NULL
-                   AND c.status NOT IN ('restored', 'closed', 'cancelled', 'merged')) b
-         WHERE b.id NOT IN (SELECT x.id FROM passing x)
-         ORDER BY b.id, b.spec
-    ),
-    held AS (
-        UPDATE oms_outage_events c SET within_outage_id = b.held_by
-          FROM below b
-         WHERE c.id = b.id AND c.within_outage_id IS DISTINCT FROM b.held_by
-           AND c.parent_outage_id IS DISTINCT FROM b.held_by
-        RETURNING c.id
     ),
     logged AS (
         INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
@@ -608,6 +584,7 @@ BEGIN
     )
     SELECT coalesce(array_agg(p.id), ARRAY[]::uuid[]) INTO v_changed
       FROM predicted p;
+    PERFORM oms_outage_cover(v_changed);
 
     -- 2. Roll-up to feeders, then to substations: the parents of the outages
     -- whose state changed (a parent's numbers move only when a child is
@@ -628,6 +605,36 @@ $$;
 COMMENT ON FUNCTION oms_engine_evaluate(uuid[], timestamptz) IS
     'Predicts detected outages whose evidence passes predict.*, then rolls up to feeders and substations (rollup.*); returns the outages changed.';
 
+-- What the roll-up counts under a feeder (its distribution points' outages)
+-- or a substation (its feeders' outages, and outages below them), among the
+-- active ones not confirmed by telemetry first detected since p_since: the
+-- children out (predicted or further; for a substation, feeder outages), the
+-- outages it would take in (not pinned by an operator), and the customers
+-- whose meters reported under them.
+CREATE OR REPLACE FUNCTION oms_rollup_children(p_kind text, p_device_id uuid, p_since timestamptz)
+RETURNS TABLE (out_children bigint, out_ids uuid[], reporting bigint)
+LANGUAGE sql STABLE AS $$
+    WITH children AS MATERIALIZED (
+        SELECT o.id, o.status, o.operator_pinned, o.dp_id, o.feeder_id FROM oms_outage_events o
+         WHERE p_kind = 'feeder' AND o.feeder_id = p_device_id AND o.dp_id IS NOT NULL
+           AND o.basis <> 'telemetry' AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+           AND o.first_detected_at >= p_since
+        UNION ALL
+        SELECT o.id, o.status, o.operator_pinned, o.dp_id, o.feeder_id FROM oms_outage_events o
+         WHERE p_kind = 'substation' AND o.substation_id = p_device_id AND o.feeder_id IS NOT NULL
+           AND o.basis <> 'telemetry' AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+           AND o.first_detected_at >= p_since
+    )
+    SELECT (SELECT count(DISTINCT CASE p_kind WHEN 'feeder' THEN c.dp_id ELSE c.feeder_id END) FROM children c
+             WHERE c.status IN ('predicted', 'confirmed', 'in_progress') AND (p_kind = 'feeder' OR c.dp_id IS NULL)),
+           (SELECT array_agg(c.id) FROM children c WHERE NOT c.operator_pinned),
+           (SELECT count(DISTINCT m.customer_id) FROM children c
+              JOIN oms_outage_meters om ON om.outage_event_id = c.id AND om.reported
+              JOIN oms_meters m ON m.id = om.meter_id)
+$$;
+COMMENT ON FUNCTION oms_rollup_children(text, uuid, timestamptz) IS
+    'Under a feeder or substation: the children out, the outages a roll-up would take in, the customers reporting (rollup.*).';
+
 -- The roll-up (oms_engine_evaluate's second step, and oms_engine_sweep's):
 -- feeders over their distribution points, then substations over their feeders,
 -- each only with the device's lock exclusive (oms_engine_lock_or_defer: a
@@ -647,85 +654,39 @@ DECLARE
     v_changed        uuid[] := ARRAY[]::uuid[];
     v_substations    uuid[] := coalesce(p_substations, ARRAY[]::uuid[]);
     v_locked         uuid[];
+    v_kind           text;
     v_row            record;
     v_parent         uuid;
 BEGIN
-    v_locked := oms_engine_lock_or_defer('feeder', p_feeders, p_time);
-    FOR v_row IN
-        SELECT f.id AS feeder_id, f.feeder_id AS code, f.substation_id, k.children, k.out_children, k.out_ids,
-               k.customers, k.reporting
-          FROM network_feeders f
-          CROSS JOIN LATERAL oms_device_size(f.substation_id, f.id, NULL) z
-          CROSS JOIN LATERAL (
-              SELECT z.children, z.capable_customers AS customers,
-                     (SELECT count(DISTINCT o.dp_id) FROM oms_outage_events o
-                       WHERE o.feeder_id = f.id AND o.dp_id IS NOT NULL AND o.basis <> 'telemetry'
-                         AND o.status IN ('predicted', 'confirmed', 'in_progress')
-                         AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-                         AND o.first_detected_at >= p_time - v_window) AS out_children,
-                     (SELECT array_agg(o.id) FROM oms_outage_events o
-                       WHERE o.feeder_id = f.id AND o.dp_id IS NOT NULL AND NOT o.operator_pinned
-                         AND o.basis <> 'telemetry'
-                         AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-                         AND o.first_detected_at >= p_time - v_window) AS out_ids,
-                     (SELECT count(DISTINCT m.customer_id) FROM oms_outage_events o
-                        JOIN oms_outage_meters om ON om.outage_event_id = o.id AND om.reported
-                        JOIN oms_meters m ON m.id = om.meter_id
-                       WHERE o.feeder_id = f.id AND o.dp_id IS NOT NULL AND o.basis <> 'telemetry'
-                         AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-                         AND o.first_detected_at >= p_time - v_window) AS reporting) k
-         WHERE f.id = ANY (v_locked)
-           AND NOT oms_device_shown_closed('feeder', f.id)
-           AND ((k.out_children >= v_min_children AND k.out_children >= v_children_share * k.children)
-                OR (k.customers > 0 AND k.reporting >= v_customer_share * k.customers))
-    LOOP
-        v_parent := oms_rollup_to(v_row.substation_id, v_row.feeder_id, v_row.out_ids, p_time,
-            format('%s of %s distribution points of feeder %s out, %s of %s customers able to report reported, within %s; rollup.min_children = %s, rollup.children_share = %s, rollup.customer_share = %s -> feeder %s predicted',
-                   v_row.out_children, v_row.children, v_row.code, v_row.reporting, v_row.customers, v_window,
-                   v_min_children, v_children_share, v_customer_share, v_row.code),
-            jsonb_build_object('rule', 'rollup', 'children', v_row.children, 'children_out', v_row.out_children,
-                               'customers', v_row.customers, 'customers_reporting', v_row.reporting));
-        v_changed := v_changed || v_parent;
-        v_substations := v_substations || v_row.substation_id;
-    END LOOP;
-
-    v_locked := oms_engine_lock_or_defer('substation', v_substations, p_time);
-    FOR v_row IN
-        SELECT s.id AS substation_id, s.substation_id AS code, k.children, k.out_children, k.out_ids, k.customers,
-               k.reporting
-          FROM network_substations s
-          CROSS JOIN LATERAL oms_device_size(s.id, NULL, NULL) z
-          CROSS JOIN LATERAL (
-              SELECT z.children, z.capable_customers AS customers,
-                     (SELECT count(DISTINCT o.feeder_id) FROM oms_outage_events o
-                       WHERE o.substation_id = s.id AND o.feeder_id IS NOT NULL AND o.dp_id IS NULL
-                         AND o.basis <> 'telemetry'
-                         AND o.status IN ('predicted', 'confirmed', 'in_progress')
-                         AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-                         AND o.first_detected_at >= p_time - v_window) AS out_children,
-                     (SELECT array_agg(o.id) FROM oms_outage_events o
-                       WHERE o.substation_id = s.id AND o.feeder_id IS NOT NULL AND NOT o.operator_pinned
-                         AND o.basis <> 'telemetry'
-                         AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-                         AND o.first_detected_at >= p_time - v_window) AS out_ids,
-                     (SELECT count(DISTINCT m.customer_id) FROM oms_outage_events o
-                        JOIN oms_outage_meters om ON om.outage_event_id = o.id AND om.reported
-                        JOIN oms_meters m ON m.id = om.meter_id
-                       WHERE o.substation_id = s.id AND o.feeder_id IS NOT NULL AND o.basis <> 'telemetry'
-                         AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-                         AND o.first_detected_at >= p_time - v_window) AS reporting) k
-         WHERE s.id = ANY (v_locked)
-           AND NOT oms_device_shown_closed('substation', s.id)
-           AND ((k.out_children >= v_min_children AND k.out_children >= v_children_share * k.children)
-                OR (k.customers > 0 AND k.reporting >= v_customer_share * k.customers))
-    LOOP
-        v_parent := oms_rollup_to(v_row.substation_id, NULL, v_row.out_ids, p_time,
-            format('%s of %s feeders of substation %s out, %s of %s customers able to report reported, within %s; rollup.min_children = %s, rollup.children_share = %s, rollup.customer_share = %s -> substation %s predicted',
-                   v_row.out_children, v_row.children, v_row.code, v_row.reporting, v_row.customers, v_window,
-                   v_min_children, v_children_share, v_customer_share, v_row.code),
-            jsonb_build_object('rule', 'rollup', 'children', v_row.children, 'children_out', v_row.out_children,
-                               'customers', v_row.customers, 'customers_reporting', v_row.reporting));
-        v_changed := v_changed || v_parent;
+    -- Feeders first (their roll-ups make substations to evaluate), then substations.
+    FOREACH v_kind IN ARRAY ARRAY['feeder', 'substation'] LOOP
+        v_locked := oms_engine_lock_or_defer(v_kind, CASE v_kind WHEN 'feeder' THEN p_feeders ELSE v_substations END,
+                                             p_time);
+        FOR v_row IN
+            SELECT d.substation_id, d.feeder_id, d.code, z.children, z.capable_customers AS customers,
+                   k.out_children, k.out_ids, k.reporting
+              FROM (SELECT f.substation_id, f.id AS feeder_id, f.feeder_id AS code FROM network_feeders f
+                     WHERE v_kind = 'feeder' AND f.id = ANY (v_locked)
+                    UNION ALL
+                    SELECT s.id, NULL::uuid, s.substation_id FROM network_substations s
+                     WHERE v_kind = 'substation' AND s.id = ANY (v_locked)) d
+              CROSS JOIN LATERAL oms_device_size(d.substation_id, d.feeder_id, NULL) z
+              CROSS JOIN LATERAL oms_rollup_children(v_kind, coalesce(d.feeder_id, d.substation_id), p_time - v_window) k
+             WHERE NOT oms_device_shown_closed(v_kind, coalesce(d.feeder_id, d.substation_id))
+               AND ((k.out_children >= v_min_children AND k.out_children >= v_children_share * z.children)
+                    OR (z.capable_customers > 0 AND k.reporting >= v_customer_share * z.capable_customers))
+        LOOP
+            v_parent := oms_rollup_to(v_row.substation_id, v_row.feeder_id, v_row.out_ids, p_time,
+                format('%s of %s %s of %s %s out, %s of %s customers able to report reported, within %s; rollup.min_children = %s, rollup.children_share = %s, rollup.customer_share = %s -> %s %s predicted',
+                       v_row.out_children, v_row.children,
+                       CASE v_kind WHEN 'feeder' THEN 'distribution points' ELSE 'feeders' END, v_kind, v_row.code,
+                       v_row.reporting, v_row.customers, v_window, v_min_children, v_children_share, v_customer_share,
+                       v_kind, v_row.code),
+                jsonb_build_object('rule', 'rollup', 'children', v_row.children, 'children_out', v_row.out_children,
+                                   'customers', v_row.customers, 'customers_reporting', v_row.reporting));
+            v_changed := v_changed || v_parent;
+            v_substations := v_substations || v_row.substation_id;
+        END LOOP;
     END LOOP;
 
     RETURN ARRAY(SELECT DISTINCT u FROM unnest(v_changed) u);
@@ -868,7 +829,7 @@ BEGIN
           FROM oms_outage_events o WHERE o.id = v_outage;
     END IF;
     PERFORM oms_merge_outages(v_outage, p_children, 'rollup', p_reason, p_time);
-    PERFORM oms_outage_cover(v_outage, p_time);
+    PERFORM oms_outage_cover(ARRAY[v_outage]);
     RETURN v_outage;
 END;
 $$;

@@ -54,10 +54,6 @@ BEGIN
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
-    SELECT h.outage_event_id INTO v_outage FROM oms_device_state_history h WHERE h.scada_event_id = p_scada_event_id;
-    IF FOUND THEN
-        RETURN (SELECT coalesce(o.merged_into_id, o.id) FROM oms_outage_events o WHERE o.id = v_outage);
-    END IF;
     v_state := oms_scada_state(v_event.event_type, v_event.alarm_type);
     IF v_state IS NULL THEN
         RETURN NULL;
@@ -84,10 +80,11 @@ COMMENT ON FUNCTION oms_apply_device_state(uuid) IS
     'Applies a stored SCADA message''s device state (once): confirms or restores the device''s outage. Returns the outage touched.';
 
 -- The rule itself, for a message whose state and device are known (the SCADA
--- check calls it with what it resolved; the caller holds the substation's
--- lock and links the message to the outage returned): the state in force,
+-- check calls it with what it resolved; the caller holds the device's engine
+-- locks and links the message to the outage returned): the state in force,
 -- the device's outage confirmed, reopened or restored, the history row, the
--- evidence, the outage's numbers.
+-- evidence, the outage's numbers. Once per message: applied already, it
+-- returns the outage it touched then.
 CREATE OR REPLACE FUNCTION oms_device_state_apply(p_event scada_events, p_state text, p_substation_id uuid,
                                                   p_feeder_id uuid)
 RETURNS uuid
@@ -106,6 +103,11 @@ DECLARE
     v_reclose    interval := make_interval(secs => oms_setting_numeric('telemetry.reclose_seconds'));
     v_name       text := oms_device_name(p_substation_id, p_feeder_id, NULL);
 BEGIN
+    -- Applied already (a message stored unchecked, checked when sent again): the outage it touched.
+    SELECT h.outage_event_id INTO v_outage FROM oms_device_state_history h WHERE h.scada_event_id = v_event.id;
+    IF FOUND THEN
+        RETURN (SELECT coalesce(o.merged_into_id, o.id) FROM oms_outage_events o WHERE o.id = v_outage);
+    END IF;
     SELECT * INTO v_current FROM oms_device_states s
      WHERE s.device_kind = v_kind AND s.device_id = v_device FOR UPDATE;
     v_applied := v_current IS NULL OR v_current.state_at IS NULL OR v_event.event_timestamp >= v_current.state_at;
@@ -293,7 +295,7 @@ BEGIN
             'scada');
     END IF;
     UPDATE oms_outage_events SET first_detected_at = v_time WHERE id = v_outage.id AND first_detected_at > v_time;
-    PERFORM oms_outage_cover(v_outage.id, v_time);
+    PERFORM oms_outage_cover(ARRAY[v_outage.id]);
     RETURN (SELECT coalesce(o.merged_into_id, o.id) FROM oms_outage_events o WHERE o.id = v_outage.id);
 END;
 $$;
