@@ -272,43 +272,25 @@ BEGIN
     ),
     -- The outages that could take each piece of evidence, found by index from
     -- the evidence (the cost follows the batch, not the number of outages).
-    -- Outages covering the evidence's meters by device, active or restored
-    -- (most specific device first: an outage held apart sits below).
-    covering AS MATERIALIZED (
-        SELECT c.meter_id, c.outage_event_id, c.spec
-          FROM oms_covering_outages(ARRAY(SELECT DISTINCT e.meter_id FROM evidence e),
-                                    ARRAY['detected', 'predicted', 'confirmed', 'in_progress', 'restored', 'closed']) c
+    -- The outages holding the evidence's meters, active or restored (a row of
+    -- their own, or covering a device: the most specific first, an outage held
+    -- apart sits below).
+    holders AS MATERIALIZED (
+        SELECT h.meter_id, h.outage_event_id, h.spec
+          FROM oms_meter_holders(ARRAY(SELECT DISTINCT e.meter_id FROM evidence e),
+                                 ARRAY['detected', 'predicted', 'confirmed', 'in_progress', 'restored', 'closed']) h
     ),
     candidates AS (
-        -- An active outage holding the meter: its own row, or covering its device.
-        SELECT e.source_event_id, e.meter_id, o.id, 0 AS rank, 0 AS spec, o.first_detected_at, false AS late
+        -- An active outage holding the meter; else a restored one that held it when the
+        -- event happened (it came late).
+        SELECT e.source_event_id, e.meter_id, o.id, CASE WHEN o.status IN ('restored', 'closed') THEN 1 ELSE 0 END AS rank,
+               h.spec, o.first_detected_at, o.status IN ('restored', 'closed') AS late
           FROM evidence e
-          JOIN oms_outage_meters om ON om.meter_id = e.meter_id
-          JOIN oms_outage_events o ON o.id = om.outage_event_id
-         WHERE o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-           AND o.first_detected_at <= e.event_time + v_window
-        UNION ALL
-        SELECT e.source_event_id, e.meter_id, o.id, 0, c.spec, o.first_detected_at, false
-          FROM evidence e
-          JOIN covering c ON c.meter_id = e.meter_id
-          JOIN oms_outage_events o ON o.id = c.outage_event_id
-         WHERE o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-           AND o.first_detected_at <= e.event_time + v_window
-        UNION ALL
-        -- A restored outage that held the meter when the event happened (it came late).
-        SELECT e.source_event_id, e.meter_id, o.id, 1, 0, o.first_detected_at, true
-          FROM evidence e
-          JOIN oms_outage_meters om ON om.meter_id = e.meter_id
-          JOIN oms_outage_events o ON o.id = om.outage_event_id
-         WHERE o.status IN ('restored', 'closed')
-           AND e.event_time BETWEEN o.first_detected_at - interval '1 minute' AND o.actual_restoration_time
-        UNION ALL
-        SELECT e.source_event_id, e.meter_id, o.id, 1, c.spec, o.first_detected_at, true
-          FROM evidence e
-          JOIN covering c ON c.meter_id = e.meter_id
-          JOIN oms_outage_events o ON o.id = c.outage_event_id
-         WHERE o.status IN ('restored', 'closed')
-           AND e.event_time BETWEEN o.first_detected_at - interval '1 minute' AND o.actual_restoration_time
+          JOIN holders h ON h.meter_id = e.meter_id
+          JOIN oms_outage_events o ON o.id = h.outage_event_id
+         WHERE CASE WHEN o.status IN ('restored', 'closed')
+                    THEN e.event_time BETWEEN o.first_detected_at - interval '1 minute' AND o.actual_restoration_time
+                    ELSE o.first_detected_at <= e.event_time + v_window END
         UNION ALL
         SELECT e.source_event_id, e.meter_id, o.id, 2, 0, o.first_detected_at, false
           FROM evidence e
@@ -389,16 +371,10 @@ BEGIN
         SELECT e.* FROM unnest(p_evidence) e WHERE e.evidence = 'restoration'
     ),
     holders AS (
-        SELECT r.source_event_id, r.meter_id, om.outage_event_id, 0 AS spec
+        SELECT r.source_event_id, r.meter_id, h.outage_event_id, h.spec
           FROM restoration r
-          JOIN oms_outage_meters om ON om.meter_id = r.meter_id
-          JOIN oms_outage_events o ON o.id = om.outage_event_id
-                                  AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-        UNION ALL
-        SELECT r.source_event_id, r.meter_id, c.outage_event_id, c.spec
-          FROM restoration r
-          JOIN oms_covering_outages(ARRAY(SELECT DISTINCT x.meter_id FROM restoration x),
-                                    ARRAY['detected', 'predicted', 'confirmed', 'in_progress']) c ON c.meter_id = r.meter_id
+          JOIN oms_meter_holders(ARRAY(SELECT DISTINCT x.meter_id FROM restoration x),
+                                 ARRAY['detected', 'predicted', 'confirmed', 'in_progress']) h ON h.meter_id = r.meter_id
     )
     INSERT INTO oms_evidence_links (source_event_id, meter_id, outage_event_id, opened, evidence, event_time, description, late)
     SELECT DISTINCT ON (r.source_event_id, r.meter_id)
@@ -497,39 +473,26 @@ BEGIN
     SELECT array_agg(DISTINCT l.outage_event_id) INTO v_opened FROM oms_evidence_links l WHERE l.opened;
     IF v_opened IS NOT NULL AND v_nested > interval '0' THEN
         FOR v_row IN
-            -- Driven by the new outages' evidence, each meter's outages looked up by index
-            -- (LATERAL: whatever the planner guesses of the working set).
+            -- Driven by the new outages' evidence: the outages holding its meters, looked
+            -- up by index once for the batch (oms_meter_holders).
             WITH opened_links AS MATERIALIZED (
                 SELECT l.outage_event_id, l.meter_id, l.event_time FROM oms_evidence_links l
                  WHERE l.evidence = 'outage' AND l.outage_event_id = ANY (v_opened)
             ),
-            -- Restored outages covering those meters by device, looked up once for all.
-            covering AS MATERIALIZED (
-                SELECT c.meter_id, c.outage_event_id
-                  FROM oms_covering_outages(ARRAY(SELECT DISTINCT x.meter_id FROM opened_links x),
-                                            ARRAY['restored', 'closed']) c
+            -- Restored outages holding those meters, looked up once for all.
+            holders AS MATERIALIZED (
+                SELECT h.meter_id, h.outage_event_id, h.powered_up
+                  FROM oms_meter_holders(ARRAY(SELECT DISTINCT x.meter_id FROM opened_links x),
+                                         ARRAY['restored', 'closed']) h
             )
             SELECT n.id AS nested, n.event_id AS nested_code, p.id AS parent, p.event_id AS parent_code,
                    p.first_detected_at AS parent_start, p.actual_restoration_time AS parent_restored,
                    array_agg(DISTINCT l.meter_id) AS meters
               FROM opened_links l
               JOIN oms_outage_events n ON n.id = l.outage_event_id AND n.parent_outage_id IS NULL
-              CROSS JOIN LATERAL (
-                  SELECT p.id, p.event_id, p.first_detected_at, p.actual_restoration_time
-                    FROM oms_outage_meters pm JOIN oms_outage_events p ON p.id = pm.outage_event_id
-                   WHERE pm.meter_id = l.meter_id AND pm.outage_event_id <> l.outage_event_id
-                     AND pm.restored_by IS DISTINCT FROM 'power_up' AND p.status IN ('restored', 'closed')
-                     AND p.actual_restoration_time BETWEEN l.event_time - v_nested AND l.event_time
-                  UNION
-                  -- Covering the meter by its device, with no power-up from it.
-                  SELECT p.id, p.event_id, p.first_detected_at, p.actual_restoration_time
-                    FROM covering c
-                    JOIN oms_outage_events p ON p.id = c.outage_event_id
-                   WHERE c.meter_id = l.meter_id AND p.id <> l.outage_event_id
-                     AND p.actual_restoration_time BETWEEN l.event_time - v_nested AND l.event_time
-                     AND NOT EXISTS (SELECT 1 FROM oms_outage_meters pm
-                                      WHERE pm.outage_event_id = p.id AND pm.meter_id = l.meter_id
-                                        AND pm.restored_by = 'power_up')) p
+              JOIN holders h ON h.meter_id = l.meter_id AND NOT h.powered_up
+              JOIN oms_outage_events p ON p.id = h.outage_event_id AND p.id <> l.outage_event_id
+                                      AND p.actual_restoration_time BETWEEN l.event_time - v_nested AND l.event_time
              GROUP BY n.id, n.event_id, p.id, p.event_id, p.first_detected_at, p.actual_restoration_time
         LOOP
             UPDATE oms_outage_events SET first_detected_at = v_row.parent_start, parent_outage_id = v_row.parent

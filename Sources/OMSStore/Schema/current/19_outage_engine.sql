@@ -121,6 +121,30 @@ $$;
 COMMENT ON FUNCTION oms_covering_outages(uuid[], text[]) IS
     'The outages in the given statuses that cover the meters by their devices, with how specific each device is.';
 
+-- The outages in the given statuses holding each meter: by a row of their own
+-- (spec 0) or covering one of its devices (oms_covering_outages' spec), and
+-- whether the meter's power-up restored it there. What evidence about a meter
+-- looks up first (oms_link_evidence: the outage it joins, a late loss's
+-- outage, a restoration's, a nested outage's parent).
+CREATE OR REPLACE FUNCTION oms_meter_holders(p_meter_ids uuid[], p_statuses text[])
+RETURNS TABLE (meter_id uuid, outage_event_id uuid, spec integer, powered_up boolean)
+LANGUAGE sql STABLE
+SET enable_seqscan = off
+SET jit = off
+AS $$
+    SELECT om.meter_id, om.outage_event_id, 0, om.restored_by IS NOT DISTINCT FROM 'power_up'
+      FROM oms_outage_meters om JOIN oms_outage_events o ON o.id = om.outage_event_id
+     WHERE om.meter_id = ANY (p_meter_ids) AND o.status = ANY (p_statuses)
+    UNION ALL
+    SELECT c.meter_id, c.outage_event_id, c.spec,
+           EXISTS (SELECT 1 FROM oms_outage_meters om
+                    WHERE om.outage_event_id = c.outage_event_id AND om.meter_id = c.meter_id
+                      AND om.restored_by = 'power_up')
+      FROM oms_covering_outages(p_meter_ids, p_statuses) c
+$$;
+COMMENT ON FUNCTION oms_meter_holders(uuid[], text[]) IS
+    'The outages in the given statuses holding each meter (a row of its own, or covering its device), most specific first by spec.';
+
 -- How a device is named in timelines: "distribution point DP001", "feeder FD002",
 -- "substation SS001" (the lowest level given).
 CREATE OR REPLACE FUNCTION oms_device_name(p_substation_id uuid, p_feeder_id uuid, p_dp_id uuid) RETURNS text
