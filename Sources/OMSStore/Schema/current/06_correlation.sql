@@ -153,40 +153,35 @@ BEGIN
           LEFT JOIN size s ON s.outage_event_id = o.id
          WHERE o.id = ANY (p_outage_ids) AND o.status NOT IN ('cancelled', 'merged')
     ),
+    target AS MATERIALIZED (
+        -- The row as it should read (nothing out once restored).
+        SELECT n.*, coalesce(n.meters, 0) AS affected_meters, coalesce(n.customers, 0) AS affected_customers,
+               CASE WHEN n.new_status IN ('restored', 'closed') THEN 0 ELSE coalesce(n.meters_out, 0) END AS out_meters,
+               CASE WHEN n.new_status IN ('restored', 'closed') THEN 0 ELSE coalesce(n.customers_out, 0) END AS out_customers
+          FROM next n
+    ),
     moving AS MATERIALIZED (
         -- The rows that change, locked in id order: two batches refreshing the
         -- same outages (a feeder's, under a storm) never wait on each other in a
         -- circle; those that do not change are not locked at all.
-        SELECT o.id FROM oms_outage_events o JOIN next n ON n.id = o.id
+        SELECT o.id FROM oms_outage_events o JOIN target t ON t.id = o.id
          WHERE (o.status, o.confidence_score, o.affected_meters_count, o.affected_customers_count, o.meters_out,
                 o.customers_out)
                IS DISTINCT FROM
-               (n.new_status, n.confidence, coalesce(n.meters, 0), coalesce(n.customers, 0),
-                CASE WHEN n.new_status IN ('restored', 'closed') THEN 0 ELSE coalesce(n.meters_out, 0) END,
-                CASE WHEN n.new_status IN ('restored', 'closed') THEN 0 ELSE coalesce(n.customers_out, 0) END)
+               (t.new_status, t.confidence, t.affected_meters, t.affected_customers, t.out_meters, t.out_customers)
          ORDER BY o.id
            FOR NO KEY UPDATE OF o
     ),
     changed AS (
+        -- Only what moved (moving): an outage under a storm is read by every batch, and a
+        -- row rewritten each time bloats and serializes them.
         UPDATE oms_outage_events o
-           SET status = n.new_status,
-               confidence_score = n.confidence,
-               affected_meters_count = coalesce(n.meters, 0),
-               affected_customers_count = coalesce(n.customers, 0),
-               meters_out = CASE WHEN n.new_status IN ('restored', 'closed') THEN 0 ELSE coalesce(n.meters_out, 0) END,
-               customers_out = CASE WHEN n.new_status IN ('restored', 'closed') THEN 0 ELSE coalesce(n.customers_out, 0) END,
-               last_updated_at = now()
-          FROM next n JOIN moving m ON m.id = n.id
-         WHERE o.id = n.id
-           -- Only what moved: an outage under a storm is read by every batch, and a
-           -- row rewritten each time bloats and serializes them.
-           AND (o.status, o.confidence_score, o.affected_meters_count, o.affected_customers_count, o.meters_out,
-                o.customers_out)
-               IS DISTINCT FROM
-               (n.new_status, n.confidence, coalesce(n.meters, 0), coalesce(n.customers, 0),
-                CASE WHEN n.new_status IN ('restored', 'closed') THEN 0 ELSE coalesce(n.meters_out, 0) END,
-                CASE WHEN n.new_status IN ('restored', 'closed') THEN 0 ELSE coalesce(n.customers_out, 0) END)
-     RETURNING o.id, n.old_status, n.new_status, n.meters_out, n.meters_back, n.confidence, n.feeds
+           SET status = t.new_status, confidence_score = t.confidence, affected_meters_count = t.affected_meters,
+               affected_customers_count = t.affected_customers, meters_out = t.out_meters,
+               customers_out = t.out_customers, last_updated_at = now()
+          FROM target t JOIN moving m ON m.id = t.id
+         WHERE o.id = t.id
+     RETURNING o.id, t.old_status, t.new_status, t.meters_out, t.meters_back, t.confidence, t.feeds
     )
     INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
     SELECT c.id,
