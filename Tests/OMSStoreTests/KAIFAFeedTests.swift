@@ -23,12 +23,17 @@ struct KAIFAFeedTests {
         return (asset, point)
     }
 
-    /// Sessions blocked on a lock while running `function`, polled until there is one (10 s at most).
+    /// Sessions of this test's database blocked on a lock while running `function`, polled until
+    /// there is one (60 s at most: a loaded CI machine may be slow to open the second connection).
+    /// Other tests' databases share the cluster and may wait on their own locks, hence `datname`.
     func sessionsWaitingOnALock(running function: String, on client: PostgresClient) async throws -> Int {
         let pattern = "%\(function)%"
-        for _ in 0..<500 {
+        for _ in 0..<3000 {
             let waiting = try await client.scalar(
-                "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE \(pattern)",
+                """
+                SELECT count(*)::int FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE \(pattern)
+                """,
                 as: Int.self)
             if waiting > 0 { return waiting }
             try await Task.sleep(for: .milliseconds(20))
