@@ -11,16 +11,17 @@ import Testing
 struct EngineLockTests: SmallNetworkTesting {
     let base = SmallNetwork.twoHoursAgo()
 
-    /// Runs `body` while another connection holds `feeder`'s engine lock shared, as a feed batch
-    /// about a meter under it does until it commits.
-    func whileAnotherWriterHolds(feeder: String, on client: PostgresClient, _ body: () async throws -> Void)
-        async throws
-    {
+    /// Runs `body` while another connection holds a device's engine lock shared (`kind` feeder or
+    /// substation, `code` its id), as a feed batch about a meter under it does until it commits.
+    func whileAnotherWriterHolds(_ kind: String, _ code: String, on client: PostgresClient,
+                                 _ body: () async throws -> Void) async throws {
         try await client.withConnection { other in
             try await other.query("BEGIN", logger: TestDatabase.logger)
             try await other.query("""
-                SELECT pg_advisory_xact_lock_shared(oms_device_lock_key('feeder', f.id))
-                  FROM network_feeders f WHERE f.feeder_id = \(feeder)
+                SELECT pg_advisory_xact_lock_shared(oms_device_lock_key(\(kind), d.id))
+                  FROM (SELECT id FROM network_feeders WHERE \(kind) = 'feeder' AND feeder_id = \(code)
+                        UNION ALL
+                        SELECT id FROM network_substations WHERE \(kind) = 'substation' AND substation_id = \(code)) d
                 """, logger: TestDatabase.logger)
             do {
                 try await body()
@@ -41,10 +42,11 @@ struct EngineLockTests: SmallNetworkTesting {
             """, as: String.self)
     }
 
-    @Test("a feeder's roll-up that another writer's lock stops is deferred, not waited for; the sweep does it after")
-    func deferredRollup() async throws {
+    @Test("a feeder's roll-up that another writer's lock stops is deferred, not waited for; the sweep does it after",
+          .timeLimit(.minutes(1)))
+    func deferredFeederRollup() async throws {
         try await withNetwork { client in
-            try await whileAnotherWriterHolds(feeder: "F1", on: client) {
+            try await whileAnotherWriterHolds("feeder", "F1", on: client) {
                 // Two distribution points of F1 predicted: the roll-up rule fires, but F1 is held.
                 for (offset, meter) in ["M-F1-D1-1", "M-F1-D1-2", "M-F1-D2-1", "M-F1-D2-2"].enumerated() {
                     try await gasp(meter, at: Double(offset), on: client)
@@ -62,6 +64,36 @@ struct EngineLockTests: SmallNetworkTesting {
             #expect(shown.first?.basis == "rollup")
             #expect(shown.first?.meters == 16)
             #expect(try await outages(client).filter { $0.status == "merged" }.count == 2)
+            #expect(try await pending(client) == "")
+            #expect(try await EngineSweep(client: client, logger: TestDatabase.logger).run() == 0)
+        }
+    }
+
+    @Test("a substation's roll-up that another writer's lock stops is deferred, not waited for; the sweep does it after",
+          .timeLimit(.minutes(1)))
+    func deferredSubstationRollup() async throws {
+        try await withNetwork { client in
+            try await whileAnotherWriterHolds("substation", "S1", on: client) {
+                // F1 and F2 roll up in their batches, so the substation's rule fires, but S1 is held.
+                let meters = ["M-F1-D1-1", "M-F1-D1-2", "M-F1-D2-1", "M-F1-D2-2",
+                              "M-F2-D1-1", "M-F2-D1-2", "M-F2-D2-1", "M-F2-D2-2"]
+                for (offset, meter) in meters.enumerated() {
+                    try await gasp(meter, at: Double(offset), on: client)
+                }
+                let shown = try await visible(client)
+                #expect(shown.map(\.device) == ["F1", "F2"])
+                #expect(shown.allSatisfy { ["predicted", "confirmed"].contains($0.status) && $0.basis == "rollup" })
+                #expect(try await pending(client) == "substation S1")
+            }
+            // Nothing swept yet: the state stands until the sweep.
+            #expect(try await visible(client).count == 2)
+            #expect(try await EngineSweep(client: client, logger: TestDatabase.logger).run() == 1)
+            let shown = try await visible(client)
+            #expect(shown.map(\.device) == ["S1"])
+            #expect(shown.first?.basis == "rollup")
+            #expect(shown.first?.meters == 48)
+            #expect(try await outages(client).filter { $0.status == "merged" }.map(\.device).sorted()
+                    == ["F1", "F1-D1", "F1-D2", "F2", "F2-D1", "F2-D2"])
             #expect(try await pending(client) == "")
             #expect(try await EngineSweep(client: client, logger: TestDatabase.logger).run() == 0)
         }

@@ -160,6 +160,41 @@ struct OutageEngineTests: SmallNetworkTesting {
         }
     }
 
+    @Test("one batch whose evidence predicts two distribution points of a feeder rolls it up in the same call: the feeder takes their feed rows, sources and meters; over two feeders, the substation")
+    func rollUpInOneBatch() async throws {
+        try await withNetwork { client in
+            try await gasps(["M-F1-D1-1", "M-F1-D1-2", "M-F1-D2-1", "M-F1-D2-3"], at: 0, on: client)
+            let shown = try await visible(client)
+            #expect(shown.map(\.device) == ["F1"])
+            #expect(try await outages(client).filter { $0.status == "merged" }.map(\.device).sorted() == ["F1-D1", "F1-D2"])
+            let f1 = try #require(shown.first)
+            #expect(["predicted", "confirmed"].contains(f1.status) && f1.basis == "rollup")
+            #expect(f1.meters == 16)
+            #expect(f1.startOffset == 0)
+            #expect(try await timeline(f1.code, client).contains {
+                $0.contains("2 of 4 distribution points of feeder F1 out") && $0.contains("rollup.min_children = 2")
+            })
+            // Its evidence is its own: the feed rows, the sources and the meters that reported.
+            let evidence = try await client.scalar("""
+                SELECT (SELECT count(*) FROM kaifa_events k WHERE k.outage_event_id = o.id)::text || ' '
+                       || (SELECT count(*) FROM oms_event_sources s WHERE s.outage_event_id = o.id)::text || ' '
+                       || (SELECT count(*) FROM oms_outage_meters m WHERE m.outage_event_id = o.id AND m.reported)::text
+                  FROM oms_outage_events o WHERE o.event_id = \(f1.code)
+                """, as: String.self)
+            #expect(evidence == "4 4 4")
+
+            // Another feeder's worth in one batch: F2 rolls up, then S1 over F1 and F2.
+            try await gasps(["M-F2-D1-1", "M-F2-D1-2", "M-F2-D2-1", "M-F2-D2-3"], at: 10, on: client)
+            let all = try await visible(client)
+            #expect(all.map(\.device) == ["S1"])
+            #expect(all.first?.meters == 48)
+            #expect(try await outages(client).filter { $0.status == "merged" }.map(\.device).sorted()
+                    == ["F1", "F1-D1", "F1-D2", "F2", "F2-D1", "F2-D2"])
+            #expect(try await client.scalar(
+                "SELECT count(DISTINCT outage_event_id)::int FROM kaifa_events", as: Int.self) == 1)
+        }
+    }
+
     @Test("restoration: power-ups restore meters one by one; a distribution point is restored when half its meters are back, at the first power-up")
     func restorationByMeters() async throws {
         try await withNetwork { client in

@@ -95,6 +95,16 @@ extension SmallNetworkTesting {
         try await client.execute("SELECT insert_kaifa_event_from_json_with_meter_sync(\(message)::jsonb)")
     }
 
+    /// Last gasps of many meters in one KAIFA batch (one call of insert_kaifa_events_with_meter_sync),
+    /// one second apart from `seconds`.
+    func gasps(_ meters: [String], at seconds: Double, on client: PostgresClient) async throws {
+        let messages = meters.enumerated().map { offset, meter in
+            #"{"mRID": "down-\#(meter)-\#(seconds)", "createdDateTime": "\#(at(seconds + Double(offset)))", "eventTypeRef": "3.26.0.47", "assetMRID": "A-\#(meter.dropFirst(2))"}"#
+        }
+        let batch = "[" + messages.joined(separator: ", ") + "]"
+        try await client.execute("SELECT insert_kaifa_events_with_meter_sync(\(batch)::jsonb)")
+    }
+
     func gasp(_ meter: String, at seconds: Double, on client: PostgresClient) async throws {
         try await kaifa("3.26.0.47", meter: meter, at: seconds, id: "down-\(meter)-\(seconds)", on: client)
     }

@@ -17,6 +17,7 @@
 \ir versioned/0101_drop_dead_functions.sql
 \ir versioned/0102_outage_engine.sql
 \ir versioned/0103_device_coverage.sql
+\ir versioned/0104_set_based_rollup.sql
 
 \ir current/01_helpers.sql
 \ir current/02_settings.sql

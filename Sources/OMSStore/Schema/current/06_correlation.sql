@@ -247,11 +247,12 @@ BEGIN
     END IF;
     -- Working set of this call (a session's temp table, emptied at each call;
     -- renamed when its columns change: a session may hold an older one).
-    IF to_regclass('pg_temp.oms_evidence_links') IS NULL THEN
-        CREATE TEMP TABLE oms_evidence_links (source_event_id text, meter_id uuid, outage_event_id uuid, opened boolean,
-                                     evidence text, event_time timestamptz, description text, late boolean);
+    IF to_regclass('pg_temp.oms_evidence_work') IS NULL THEN
+        CREATE TEMP TABLE oms_evidence_work (source_event_id text, meter_id uuid, outage_event_id uuid, opened boolean,
+                                    evidence text, event_time timestamptz, description text, late boolean,
+                                    scope_key text);
     END IF;
-    TRUNCATE oms_evidence_links;
+    TRUNCATE oms_evidence_work;
 
     -- The caller (oms_sync_evidence) holds the meters' engine locks already: it takes
     -- them before its first row (oms_lock_meter_devices).
@@ -311,23 +312,32 @@ BEGIN
           FROM candidates c
          ORDER BY c.source_event_id, c.meter_id, c.rank, c.spec, c.first_detected_at DESC
     ),
-    links AS MATERIALIZED (
+    links AS (
         SELECT e.source_event_id, e.meter_id, e.event_time, e.description, c.id AS outage_id, e.scope_key,
                coalesce(c.late, false) AS late
           FROM evidence e
           LEFT JOIN chosen c ON c.source_event_id = e.source_event_id AND c.meter_id = e.meter_id
-    ),
+    )
+    INSERT INTO oms_evidence_work (source_event_id, meter_id, outage_event_id, opened, evidence, event_time, description,
+                                   late, scope_key)
+    SELECT l.source_event_id, l.meter_id, l.outage_id, false, 'outage', l.event_time, l.description, l.late, l.scope_key
+      FROM links l;
+    -- The working set's real size for the planner (a temp table has no statistics;
+    -- estimated from the batch's array, a join of a thousand new outages to their
+    -- evidence was planned as a nested loop: 200 ms a batch).
+    ANALYZE oms_evidence_work;
+
     -- Scopes nothing covers: one new outage each, opened by their earliest event.
-    uncovered AS (
+    WITH uncovered AS (
         SELECT l.scope_key,
                (array_agg(l.meter_id ORDER BY l.event_time, l.source_event_id))[1] AS any_meter,
                (array_agg(l.source_event_id ORDER BY l.event_time, l.source_event_id))[1] AS opener,
                (array_agg(l.description ORDER BY l.event_time, l.source_event_id))[1] AS description,
                min(l.event_time) AS first_time
-          FROM links l WHERE l.outage_id IS NULL
+          FROM oms_evidence_work l WHERE l.evidence = 'outage' AND l.outage_event_id IS NULL
          GROUP BY l.scope_key
     ),
-    coded AS (
+    coded AS MATERIALIZED (
         SELECT u.*, format('OMS_%s_%s_%s', upper(p_source_type), floor(extract(epoch FROM u.first_time))::bigint,
                            left(md5(coalesce(u.opener, '') || '/' || u.scope_key), 8)) AS event_code
           FROM uncovered u
@@ -352,13 +362,10 @@ BEGIN
         ON CONFLICT (event_id) DO NOTHING
         RETURNING oms_outage_events.id, oms_outage_events.event_id
     )
-    INSERT INTO oms_evidence_links (source_event_id, meter_id, outage_event_id, opened, evidence, event_time, description, late)
-    SELECT l.source_event_id, l.meter_id, coalesce(l.outage_id, o.id),
-           o.id IS NOT NULL AND u.opener IS NOT DISTINCT FROM l.source_event_id, 'outage', l.event_time, l.description,
-           l.late
-      FROM links l
-      LEFT JOIN coded u ON l.outage_id IS NULL AND u.scope_key = l.scope_key
-      LEFT JOIN opened o ON o.event_id = u.event_code;
+    UPDATE oms_evidence_work l
+       SET outage_event_id = o.id, opened = u.opener IS NOT DISTINCT FROM l.source_event_id
+      FROM coded u JOIN opened o ON o.event_id = u.event_code
+     WHERE l.evidence = 'outage' AND l.outage_event_id IS NULL AND l.scope_key = u.scope_key;
 
     -- Restoration evidence: the active outage holding each meter (its own row,
     -- else the most specific device covering it).
@@ -371,22 +378,22 @@ BEGIN
           JOIN oms_meter_holders(ARRAY(SELECT DISTINCT x.meter_id FROM restoration x),
                                  ARRAY['detected', 'predicted', 'confirmed', 'in_progress']) h ON h.meter_id = r.meter_id
     )
-    INSERT INTO oms_evidence_links (source_event_id, meter_id, outage_event_id, opened, evidence, event_time, description, late)
+    INSERT INTO oms_evidence_work (source_event_id, meter_id, outage_event_id, opened, evidence, event_time, description, late)
     SELECT DISTINCT ON (r.source_event_id, r.meter_id)
            r.source_event_id, r.meter_id, h.outage_event_id, false, 'restoration', r.event_time, r.description, false
       FROM restoration r
       JOIN holders h ON h.source_event_id = r.source_event_id AND h.meter_id = r.meter_id
      ORDER BY r.source_event_id, r.meter_id, h.spec;
 
-    -- The working set's real size for the planner (a temp table has no statistics).
-    ANALYZE oms_evidence_links;
+    -- Its size again for the planner, with the restoration evidence.
+    ANALYZE oms_evidence_work;
 
     -- The meters: their own evidence; a loss after a meter's power-up in an
     -- active outage puts it out again.
     INSERT INTO oms_outage_meters AS om (outage_event_id, meter_id, source_type, first_evidence_at, last_evidence_at,
                                          reported)
     SELECT l.outage_event_id, l.meter_id, p_source_type, min(l.event_time), max(l.event_time), true
-      FROM oms_evidence_links l WHERE l.evidence = 'outage' AND l.outage_event_id IS NOT NULL
+      FROM oms_evidence_work l WHERE l.evidence = 'outage' AND l.outage_event_id IS NOT NULL
      GROUP BY l.outage_event_id, l.meter_id
     ON CONFLICT (outage_event_id, meter_id) DO UPDATE
        SET reported = true,
@@ -396,7 +403,7 @@ BEGIN
            last_evidence_at = greatest(om.last_evidence_at, excluded.last_evidence_at);
     UPDATE oms_outage_meters om SET restored_at = NULL, restored_by = NULL
       FROM (SELECT DISTINCT l.outage_event_id, l.meter_id
-              FROM oms_evidence_links l
+              FROM oms_evidence_work l
               JOIN oms_outage_events o ON o.id = l.outage_event_id
                                       AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
              WHERE l.evidence = 'outage') x
@@ -407,7 +414,7 @@ BEGIN
     -- back); its rows locked in id order first, as oms_refresh_outages does.
     PERFORM 1 FROM oms_outage_events o
       JOIN (SELECT l.outage_event_id, min(l.event_time) AS first_time
-              FROM oms_evidence_links l WHERE l.evidence = 'outage' AND NOT l.late AND l.outage_event_id IS NOT NULL
+              FROM oms_evidence_work l WHERE l.evidence = 'outage' AND NOT l.late AND l.outage_event_id IS NOT NULL
              GROUP BY l.outage_event_id) f ON f.outage_event_id = o.id
      WHERE f.first_time < o.first_detected_at AND o.parent_outage_id IS NULL
        AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
@@ -415,7 +422,7 @@ BEGIN
        FOR NO KEY UPDATE OF o;
     UPDATE oms_outage_events o SET first_detected_at = f.first_time
       FROM (SELECT l.outage_event_id, min(l.event_time) AS first_time
-              FROM oms_evidence_links l WHERE l.evidence = 'outage' AND NOT l.late AND l.outage_event_id IS NOT NULL
+              FROM oms_evidence_work l WHERE l.evidence = 'outage' AND NOT l.late AND l.outage_event_id IS NOT NULL
              GROUP BY l.outage_event_id) f
      WHERE o.id = f.outage_event_id AND f.first_time < o.first_detected_at AND o.parent_outage_id IS NULL
        AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged');
@@ -427,7 +434,7 @@ BEGIN
     SELECT r.outage_event_id, r.meter_id, 'system', o.first_detected_at, o.first_detected_at, false, r.event_time,
            'power_up'
       FROM (SELECT l.outage_event_id, l.meter_id, min(l.event_time) AS event_time
-              FROM oms_evidence_links l WHERE l.evidence = 'restoration'
+              FROM oms_evidence_work l WHERE l.evidence = 'restoration'
              GROUP BY l.outage_event_id, l.meter_id) r
       JOIN oms_outage_events o ON o.id = r.outage_event_id
      WHERE r.event_time >= o.first_detected_at
@@ -440,7 +447,7 @@ BEGIN
         SELECT l.outage_event_id, l.source_event_id, l.evidence, min(l.event_time) AS event_time,
                bool_or(l.opened) AS opened, bool_and(l.late) AS late, min(l.description) AS description,
                count(*) AS meters
-          FROM oms_evidence_links l WHERE l.outage_event_id IS NOT NULL
+          FROM oms_evidence_work l WHERE l.outage_event_id IS NOT NULL
          GROUP BY l.outage_event_id, l.source_event_id, l.evidence
     ),
     linked AS (
@@ -465,13 +472,13 @@ BEGIN
 
     -- Nested: an outage opened now by meters whose outage was restored less than
     -- restoration.nested_minutes before, with no power-up from them since.
-    SELECT array_agg(DISTINCT l.outage_event_id) INTO v_opened FROM oms_evidence_links l WHERE l.opened;
+    SELECT array_agg(DISTINCT l.outage_event_id) INTO v_opened FROM oms_evidence_work l WHERE l.opened;
     IF v_opened IS NOT NULL AND v_nested > interval '0' THEN
         FOR v_row IN
             -- Driven by the new outages' evidence: the outages holding its meters, looked
             -- up by index once for the batch (oms_meter_holders).
             WITH opened_links AS MATERIALIZED (
-                SELECT l.outage_event_id, l.meter_id, l.event_time FROM oms_evidence_links l
+                SELECT l.outage_event_id, l.meter_id, l.event_time FROM oms_evidence_work l
                  WHERE l.evidence = 'outage' AND l.outage_event_id = ANY (v_opened)
             ),
             -- Restored outages holding those meters, looked up once for all.
@@ -509,9 +516,9 @@ BEGIN
     END IF;
 
     SELECT array_agg(DISTINCT l.outage_event_id), max(l.event_time) INTO v_outages, v_time
-      FROM oms_evidence_links l WHERE l.evidence = 'outage' AND l.outage_event_id IS NOT NULL AND NOT l.late;
+      FROM oms_evidence_work l WHERE l.evidence = 'outage' AND l.outage_event_id IS NOT NULL AND NOT l.late;
     SELECT array_agg(DISTINCT l.outage_event_id), max(l.event_time) INTO v_restored, v_rtime
-      FROM oms_evidence_links l WHERE l.evidence = 'restoration';
+      FROM oms_evidence_work l WHERE l.evidence = 'restoration';
     IF v_outages IS NOT NULL THEN
         -- The engine first (it reads the meters' own evidence, not the counts), then one
         -- refresh of what is left: an outage opened now and merged in the same batch (a
@@ -525,7 +532,7 @@ BEGIN
 
     RETURN QUERY
     SELECT DISTINCT l.source_event_id, coalesce(o.merged_into_id, l.outage_event_id), l.opened
-      FROM oms_evidence_links l JOIN oms_outage_events o ON o.id = l.outage_event_id;
+      FROM oms_evidence_work l JOIN oms_outage_events o ON o.id = l.outage_event_id;
 END;
 $$;
 COMMENT ON FUNCTION oms_link_evidence(text, text, oms_evidence[]) IS

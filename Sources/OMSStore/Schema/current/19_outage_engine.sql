@@ -422,13 +422,15 @@ COMMENT ON FUNCTION oms_outage_materialize(uuid) IS
 -- ---------------------------------------------------------------------------
 -- Merging.
 
--- Folds outages into a survivor: the feed rows, the evidence and the meters
--- move to it, its start is the earliest of theirs, and each merged outage ends
--- as status merged pointing at it (outages merged into them earlier too). A
--- timeline entry on both sides says which rule merged them. Returns how many
--- were merged.
-CREATE OR REPLACE FUNCTION oms_merge_outages(p_survivor uuid, p_merged uuid[], p_rule text, p_reason text,
-                                             p_time timestamptz, p_source text DEFAULT 'system')
+-- Folds outages into survivors, many at once: p_merged[i] into p_into[i], for
+-- p_reasons[i]. The feed rows, the evidence and the meters move to the
+-- survivor, its start is the earliest of theirs, and each merged outage ends as
+-- status merged pointing at it (outages merged into them earlier too). A
+-- timeline entry on both sides says which rule merged them. One statement per
+-- step for all the pairs (a storm's roll-up folds hundreds of distribution
+-- points into their feeders at once). Returns how many were merged.
+CREATE OR REPLACE FUNCTION oms_merge_outage_pairs(p_merged uuid[], p_into uuid[], p_reasons text[], p_rule text,
+                                                  p_time timestamptz, p_source text DEFAULT 'system')
 RETURNS integer
 LANGUAGE plpgsql
 SET enable_seqscan = off
@@ -436,37 +438,48 @@ SET jit = off
 AS $$
 DECLARE
     v_merged uuid[];
-    v_codes  text;
-    v_start  timestamptz;
+    v_into   uuid[];
+    v_reason text[];
 BEGIN
-    SELECT array_agg(o.id ORDER BY o.first_detected_at), string_agg(o.event_id, ', ' ORDER BY o.first_detected_at),
-           min(o.first_detected_at)
-      INTO v_merged, v_codes, v_start
-      FROM oms_outage_events o
-     WHERE o.id = ANY (p_merged) AND o.id <> p_survivor AND o.status NOT IN ('merged', 'cancelled');
+    -- The pairs still to merge (not a survivor itself, not ended), oldest first.
+    SELECT array_agg(o.id ORDER BY p.survivor, o.first_detected_at), array_agg(p.survivor ORDER BY p.survivor, o.first_detected_at),
+           array_agg(p.reason ORDER BY p.survivor, o.first_detected_at)
+      INTO v_merged, v_into, v_reason
+      FROM (SELECT DISTINCT ON (x.merged) x.merged, x.survivor, x.reason
+              FROM unnest(p_merged, p_into, p_reasons) AS x(merged, survivor, reason)
+             WHERE x.merged IS NOT NULL AND x.survivor IS NOT NULL) p
+      JOIN oms_outage_events o ON o.id = p.merged
+     WHERE o.id <> p.survivor AND o.status NOT IN ('merged', 'cancelled');
     IF v_merged IS NULL THEN
         RETURN 0;
     END IF;
 
-    UPDATE scada_events SET outage_event_id = p_survivor WHERE outage_event_id = ANY (v_merged);
-    UPDATE onu_events SET outage_event_id = p_survivor WHERE outage_event_id = ANY (v_merged);
-    UPDATE kaifa_events SET outage_event_id = p_survivor WHERE outage_event_id = ANY (v_merged);
-    UPDATE callcenter_tickets SET outage_event_id = p_survivor WHERE outage_event_id = ANY (v_merged);
-    UPDATE oms_device_state_history SET outage_event_id = p_survivor WHERE outage_event_id = ANY (v_merged);
+    UPDATE scada_events t SET outage_event_id = w.survivor
+      FROM unnest(v_merged, v_into) AS w(merged, survivor) WHERE t.outage_event_id = w.merged;
+    UPDATE onu_events t SET outage_event_id = w.survivor
+      FROM unnest(v_merged, v_into) AS w(merged, survivor) WHERE t.outage_event_id = w.merged;
+    UPDATE kaifa_events t SET outage_event_id = w.survivor
+      FROM unnest(v_merged, v_into) AS w(merged, survivor) WHERE t.outage_event_id = w.merged;
+    UPDATE callcenter_tickets t SET outage_event_id = w.survivor
+      FROM unnest(v_merged, v_into) AS w(merged, survivor) WHERE t.outage_event_id = w.merged;
+    UPDATE oms_device_state_history t SET outage_event_id = w.survivor
+      FROM unnest(v_merged, v_into) AS w(merged, survivor) WHERE t.outage_event_id = w.merged;
 
     INSERT INTO oms_event_sources (outage_event_id, source_type, source_event_id, source_table, correlation_weight,
                                    detected_at, evidence)
-    SELECT p_survivor, s.source_type, s.source_event_id, s.source_table, s.correlation_weight, s.detected_at, s.evidence
-      FROM oms_event_sources s WHERE s.outage_event_id = ANY (v_merged)
+    SELECT w.survivor, s.source_type, s.source_event_id, s.source_table, s.correlation_weight, s.detected_at, s.evidence
+      FROM unnest(v_merged, v_into) AS w(merged, survivor)
+      JOIN oms_event_sources s ON s.outage_event_id = w.merged
     ON CONFLICT (outage_event_id, source_type, source_event_id) DO NOTHING;
     DELETE FROM oms_event_sources WHERE outage_event_id = ANY (v_merged);
 
     INSERT INTO oms_outage_meters AS om (outage_event_id, meter_id, source_type, first_evidence_at, last_evidence_at,
                                          reported, restored_at, restored_by)
-    SELECT DISTINCT ON (m.meter_id) p_survivor, m.meter_id, m.source_type, m.first_evidence_at, m.last_evidence_at,
-           m.reported, m.restored_at, m.restored_by
-      FROM oms_outage_meters m WHERE m.outage_event_id = ANY (v_merged)
-     ORDER BY m.meter_id, m.reported DESC, m.first_evidence_at
+    SELECT DISTINCT ON (w.survivor, m.meter_id) w.survivor, m.meter_id, m.source_type, m.first_evidence_at,
+           m.last_evidence_at, m.reported, m.restored_at, m.restored_by
+      FROM unnest(v_merged, v_into) AS w(merged, survivor)
+      JOIN oms_outage_meters m ON m.outage_event_id = w.merged
+     ORDER BY w.survivor, m.meter_id, m.reported DESC, m.first_evidence_at
     ON CONFLICT (outage_event_id, meter_id) DO UPDATE
        SET first_evidence_at = least(om.first_evidence_at, excluded.first_evidence_at),
            last_evidence_at = greatest(om.last_evidence_at, excluded.last_evidence_at),
@@ -474,33 +487,61 @@ BEGIN
            source_type = CASE WHEN om.reported THEN om.source_type ELSE excluded.source_type END;
     DELETE FROM oms_outage_meters WHERE outage_event_id = ANY (v_merged);
 
-    UPDATE oms_outage_events SET merged_into_id = p_survivor WHERE merged_into_id = ANY (v_merged);
-    UPDATE oms_outage_events SET parent_outage_id = p_survivor WHERE parent_outage_id = ANY (v_merged);
-    UPDATE oms_outage_events SET within_outage_id = p_survivor WHERE within_outage_id = ANY (v_merged);
+    UPDATE oms_outage_events o SET merged_into_id = w.survivor
+      FROM unnest(v_merged, v_into) AS w(merged, survivor) WHERE o.merged_into_id = w.merged;
+    UPDATE oms_outage_events o SET parent_outage_id = w.survivor
+      FROM unnest(v_merged, v_into) AS w(merged, survivor) WHERE o.parent_outage_id = w.merged;
+    UPDATE oms_outage_events o SET within_outage_id = w.survivor
+      FROM unnest(v_merged, v_into) AS w(merged, survivor) WHERE o.within_outage_id = w.merged;
 
-    UPDATE oms_outage_events o SET first_detected_at = v_start, last_updated_at = now()
-     WHERE o.id = p_survivor AND o.first_detected_at > v_start;
+    UPDATE oms_outage_events o SET first_detected_at = x.start, last_updated_at = now()
+      FROM (SELECT w.survivor, min(m.first_detected_at) AS start
+              FROM unnest(v_merged, v_into) AS w(merged, survivor)
+              JOIN oms_outage_events m ON m.id = w.merged
+             GROUP BY w.survivor) x
+     WHERE o.id = x.survivor AND o.first_detected_at > x.start;
 
-    WITH ended AS (
+    WITH pairs AS (
+        SELECT w.merged, w.survivor, w.reason, s.event_id AS survivor_code, s.status AS survivor_status
+          FROM unnest(v_merged, v_into, v_reason) AS w(merged, survivor, reason)
+          JOIN oms_outage_events s ON s.id = w.survivor
+    ),
+    ended AS (
         UPDATE oms_outage_events o
-           SET status = 'merged', merged_into_id = p_survivor, meters_out = 0, customers_out = 0,
+           SET status = 'merged', merged_into_id = p.survivor, meters_out = 0, customers_out = 0,
                last_updated_at = now()
-         WHERE o.id = ANY (v_merged)
-     RETURNING o.id, o.event_id
+          FROM pairs p
+         WHERE o.id = p.merged
+     RETURNING o.id, o.event_id, o.first_detected_at, p.survivor, p.survivor_code, p.survivor_status, p.reason
     )
     INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
     SELECT e.id, 'merged', 'merged',
-           format('Merged into %s (%s): %s', s.event_id, p_rule, p_reason), p_source, p_time,
-           jsonb_build_object('rule', p_rule, 'merged_into', s.event_id)
-      FROM ended e CROSS JOIN (SELECT event_id, status FROM oms_outage_events WHERE id = p_survivor) s
+           format('Merged into %s (%s): %s', e.survivor_code, p_rule, e.reason), p_source, p_time,
+           jsonb_build_object('rule', p_rule, 'merged_into', e.survivor_code)
+      FROM ended e
     UNION ALL
-    SELECT p_survivor, 'outages_merged', s.status,
-           format('Took in %s (%s): %s', v_codes, p_rule, p_reason), p_source, p_time,
-           jsonb_build_object('rule', p_rule, 'merged', to_jsonb(string_to_array(v_codes, ', ')))
-      FROM oms_outage_events s WHERE s.id = p_survivor;
+    SELECT e.survivor, 'outages_merged', min(e.survivor_status),
+           format('Took in %s (%s): %s', string_agg(e.event_id, ', ' ORDER BY e.first_detected_at, e.event_id), p_rule,
+                  min(e.reason)),
+           p_source, p_time,
+           jsonb_build_object('rule', p_rule, 'merged', jsonb_agg(e.event_id ORDER BY e.first_detected_at, e.event_id))
+      FROM ended e
+     GROUP BY e.survivor;
 
     RETURN cardinality(v_merged);
 END;
+$$;
+COMMENT ON FUNCTION oms_merge_outage_pairs(uuid[], uuid[], text[], text, timestamptz, text) IS
+    'Folds outages into survivors, many pairs at once: feed rows, evidence and meters move; each merged one ends as status merged pointing at its survivor.';
+
+-- Folds outages into one survivor (oms_merge_outage_pairs with one survivor).
+CREATE OR REPLACE FUNCTION oms_merge_outages(p_survivor uuid, p_merged uuid[], p_rule text, p_reason text,
+                                             p_time timestamptz, p_source text DEFAULT 'system')
+RETURNS integer
+LANGUAGE sql AS $$
+    SELECT oms_merge_outage_pairs(p_merged, array_fill(p_survivor, ARRAY[coalesce(cardinality(p_merged), 0)]),
+                                  array_fill(p_reason, ARRAY[coalesce(cardinality(p_merged), 0)]), p_rule, p_time,
+                                  p_source)
 $$;
 COMMENT ON FUNCTION oms_merge_outages(uuid, uuid[], text, text, timestamptz, text) IS
     'Folds outages into a survivor: feed rows, evidence and meters move; each merged one ends as status merged pointing at it.';
@@ -539,6 +580,19 @@ LANGUAGE sql STABLE AS $$
 $$;
 COMMENT ON FUNCTION oms_device_shown_closed(text, uuid) IS
     'Whether the device''s state in force, from telemetry, is closed (energized): a ceiling for prediction.';
+
+-- The prediction rule: a distribution point is predicted out at
+-- predict.dp_min_reports reports or predict.dp_report_share of its meters able
+-- to report; a feeder or substation at rollup.customer_share of them.
+CREATE OR REPLACE FUNCTION oms_prediction_passes(p_kind text, p_reports bigint, p_capable bigint) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN p_kind = 'dp'
+                THEN p_reports >= oms_setting_numeric('predict.dp_min_reports')
+                     OR p_reports >= oms_setting_numeric('predict.dp_report_share') * greatest(p_capable, 1)
+                ELSE p_reports >= oms_setting_numeric('rollup.customer_share') * greatest(p_capable, 1) END
+$$;
+COMMENT ON FUNCTION oms_prediction_passes(text, bigint, bigint) IS
+    'The prediction rule (predict.*): whether p_reports of p_capable meters able to report predict a device of kind p_kind out.';
 
 -- Predicts the detected outages among p_outage_ids whose evidence passes the
 -- threshold, then rolls up: feeders over their distribution points, then
@@ -584,9 +638,7 @@ BEGIN
           CROSS JOIN LATERAL (SELECT count(*) AS reports FROM oms_outage_meters om
                                WHERE om.outage_event_id = o.id AND om.reported) c
          WHERE o.id = ANY (p_outage_ids) AND o.status = 'detected'
-           AND CASE WHEN o.dp_id IS NOT NULL
-                    THEN c.reports >= v_min_reports OR c.reports >= v_report_share * greatest(z.capable_meters, 1)
-                    ELSE c.reports >= v_customer_share * greatest(z.capable_meters, 1) END
+           AND oms_prediction_passes(oms_device_kind(o.feeder_id, o.dp_id), c.reports, z.capable_meters)
     ),
     predicted AS (
         UPDATE oms_outage_events o SET status = 'predicted', basis = 'prediction', last_updated_at = now()
@@ -662,7 +714,8 @@ COMMENT ON FUNCTION oms_rollup_children(text, uuid, timestamptz) IS
 -- The roll-up (oms_engine_evaluate's second step, and oms_engine_sweep's):
 -- feeders over their distribution points, then substations over their feeders,
 -- each only with the device's lock exclusive (oms_engine_lock_or_defer: a
--- device another writer holds is deferred, not waited for). Returns the
+-- device another writer holds is deferred, not waited for). All the devices of
+-- a level whose rule fires roll up together (oms_rollup_devices). Returns the
 -- outages it changed.
 CREATE OR REPLACE FUNCTION oms_engine_rollup(p_feeders uuid[], p_substations uuid[], p_time timestamptz)
 RETURNS uuid[]
@@ -679,38 +732,42 @@ DECLARE
     v_substations    uuid[] := coalesce(p_substations, ARRAY[]::uuid[]);
     v_locked         uuid[];
     v_kind           text;
-    v_row            record;
-    v_parent         uuid;
+    v_parents        uuid[];
 BEGIN
+    -- Working set (a session's temp table, emptied at each level): the devices that roll up.
+    IF to_regclass('pg_temp.oms_rollup_work') IS NULL THEN
+        CREATE TEMP TABLE oms_rollup_work (substation_id uuid, feeder_id uuid, code text, children_ids uuid[],
+                                           reason text, numbers jsonb, outage_id uuid, opened boolean);
+    END IF;
     -- Feeders first (their roll-ups make substations to evaluate), then substations.
     FOREACH v_kind IN ARRAY ARRAY['feeder', 'substation'] LOOP
         v_locked := oms_engine_lock_or_defer(v_kind, CASE v_kind WHEN 'feeder' THEN p_feeders ELSE v_substations END,
                                              p_time);
-        FOR v_row IN
-            SELECT d.substation_id, d.feeder_id, d.code, z.children, z.capable_customers AS customers,
-                   k.out_children, k.out_ids, k.reporting
-              FROM (SELECT f.substation_id, f.id AS feeder_id, f.feeder_id AS code FROM network_feeders f
-                     WHERE v_kind = 'feeder' AND f.id = ANY (v_locked)
-                    UNION ALL
-                    SELECT s.id, NULL::uuid, s.substation_id FROM network_substations s
-                     WHERE v_kind = 'substation' AND s.id = ANY (v_locked)) d
-              CROSS JOIN LATERAL oms_device_size(d.substation_id, d.feeder_id, NULL) z
-              CROSS JOIN LATERAL oms_rollup_children(v_kind, coalesce(d.feeder_id, d.substation_id), p_time - v_window) k
-             WHERE NOT oms_device_shown_closed(v_kind, coalesce(d.feeder_id, d.substation_id))
-               AND ((k.out_children >= v_min_children AND k.out_children >= v_children_share * z.children)
-                    OR (z.capable_customers > 0 AND k.reporting >= v_customer_share * z.capable_customers))
-        LOOP
-            v_parent := oms_rollup_to(v_row.substation_id, v_row.feeder_id, v_row.out_ids, p_time,
-                format('%s of %s %s of %s %s out, %s of %s customers able to report reported, within %s; rollup.min_children = %s, rollup.children_share = %s, rollup.customer_share = %s -> %s %s predicted',
-                       v_row.out_children, v_row.children,
-                       CASE v_kind WHEN 'feeder' THEN 'distribution points' ELSE 'feeders' END, v_kind, v_row.code,
-                       v_row.reporting, v_row.customers, v_window, v_min_children, v_children_share, v_customer_share,
-                       v_kind, v_row.code),
-                jsonb_build_object('rule', 'rollup', 'children', v_row.children, 'children_out', v_row.out_children,
-                                   'customers', v_row.customers, 'customers_reporting', v_row.reporting));
-            v_changed := v_changed || v_parent;
-            v_substations := v_substations || v_row.substation_id;
-        END LOOP;
+        TRUNCATE oms_rollup_work;
+        INSERT INTO oms_rollup_work (substation_id, feeder_id, code, children_ids, reason, numbers)
+        SELECT d.substation_id, d.feeder_id, d.code, k.out_ids,
+               format('%s of %s %s of %s %s out, %s of %s customers able to report reported, within %s; rollup.min_children = %s, rollup.children_share = %s, rollup.customer_share = %s -> %s %s predicted',
+                      k.out_children, z.children,
+                      CASE v_kind WHEN 'feeder' THEN 'distribution points' ELSE 'feeders' END, v_kind, d.code,
+                      k.reporting, z.capable_customers, v_window, v_min_children, v_children_share, v_customer_share,
+                      v_kind, d.code),
+               jsonb_build_object('rule', 'rollup', 'children', z.children, 'children_out', k.out_children,
+                                  'customers', z.capable_customers, 'customers_reporting', k.reporting)
+          FROM (SELECT f.substation_id, f.id AS feeder_id, f.feeder_id AS code FROM network_feeders f
+                 WHERE v_kind = 'feeder' AND f.id = ANY (v_locked)
+                UNION ALL
+                SELECT s.id, NULL::uuid, s.substation_id FROM network_substations s
+                 WHERE v_kind = 'substation' AND s.id = ANY (v_locked)) d
+          CROSS JOIN LATERAL oms_device_size(d.substation_id, d.feeder_id, NULL) z
+          CROSS JOIN LATERAL oms_rollup_children(v_kind, coalesce(d.feeder_id, d.substation_id), p_time - v_window) k
+         WHERE NOT oms_device_shown_closed(v_kind, coalesce(d.feeder_id, d.substation_id))
+           AND ((k.out_children >= v_min_children AND k.out_children >= v_children_share * z.children)
+                OR (z.capable_customers > 0 AND k.reporting >= v_customer_share * z.capable_customers));
+        IF FOUND THEN
+            v_parents := oms_rollup_devices(p_time);
+            v_changed := v_changed || v_parents;
+            v_substations := v_substations || ARRAY(SELECT w.substation_id FROM oms_rollup_work w);
+        END IF;
     END LOOP;
 
     RETURN ARRAY(SELECT DISTINCT u FROM unnest(v_changed) u);
@@ -808,57 +865,73 @@ $$;
 COMMENT ON FUNCTION oms_engine_sweep(interval) IS
     'Does the oldest deferred roll-up whose device it can lock now (waiting for one deferred longer than p_patience); 1, or 0 when none can be done now.';
 
--- The roll-up's step: the device's outage (found, or opened as predicted)
--- takes in the outages below it and covers every meter under it.
-CREATE OR REPLACE FUNCTION oms_rollup_to(p_substation_id uuid, p_feeder_id uuid, p_children uuid[], p_time timestamptz,
-                                         p_reason text, p_numbers jsonb)
-RETURNS uuid
+-- The roll-up's step, for the devices in the working set oms_rollup_work
+-- (filled by oms_engine_rollup, one level at a time): each device's outage
+-- (found, or opened as predicted) takes in the outages below it and covers
+-- every meter under it. A fixed number of statements however many devices roll
+-- up. Returns the devices' outages.
+CREATE OR REPLACE FUNCTION oms_rollup_devices(p_time timestamptz) RETURNS uuid[]
 LANGUAGE plpgsql
 SET enable_seqscan = off
 SET jit = off
 AS $$
 DECLARE
-    v_outage  uuid := oms_device_outage(p_substation_id, p_feeder_id);
-    v_device  text;
-    v_start   timestamptz;
-    v_confidence numeric;
+    v_outages uuid[];
 BEGIN
-    -- From the children by primary key (a min() over "id = ANY" let the planner walk the
-    -- whole start-time index instead).
-    SELECT min(o.first_detected_at), max(o.confidence_score) INTO v_start, v_confidence
-      FROM unnest(p_children) AS c(id) JOIN oms_outage_events o ON o.id = c.id;
-    v_start := coalesce(v_start, p_time);
-    IF v_outage IS NULL THEN
-        v_device := oms_device_name(p_substation_id, p_feeder_id, NULL);
+    ANALYZE oms_rollup_work;  -- (a temp table has no statistics of its own)
+    -- The device's active outage, if it has one.
+    UPDATE oms_rollup_work w SET outage_id = oms_device_outage(w.substation_id, w.feeder_id), opened = false;
+
+    -- The others opened as predicted, starting with their earliest child; their
+    -- confidence the children's best (from the children by primary key: a min()
+    -- over "id = ANY" let the planner walk the whole start-time index instead).
+    WITH starts AS (
+        SELECT w.substation_id, w.feeder_id, w.reason, coalesce(min(o.first_detected_at), p_time) AS start,
+               max(o.confidence_score) AS confidence
+          FROM oms_rollup_work w
+          LEFT JOIN LATERAL unnest(w.children_ids) AS c(id) ON true
+          LEFT JOIN oms_outage_events o ON o.id = c.id
+         WHERE w.outage_id IS NULL
+         GROUP BY w.substation_id, w.feeder_id, w.reason
+    ),
+    opened AS (
         INSERT INTO oms_outage_events (event_id, event_type, status, basis, severity, confidence_score, root_cause,
                                        description, substation_id, feeder_id, event_latitude, event_longitude,
                                        first_detected_at)
-        SELECT format('OMS_ROLLUP_%s_%s', floor(extract(epoch FROM v_start))::bigint,
-                      left(md5(coalesce(p_feeder_id, p_substation_id)::text || '/' || v_start::text), 8)),
-               'outage', 'predicted', 'rollup', 'high',
-               coalesce(v_confidence, 0.5),
-               format('Predicted outage of %s', v_device), p_reason,
-               p_substation_id, p_feeder_id,
-               coalesce(f.location_lat, s.location_lat), coalesce(f.location_lng, s.location_lng), v_start
-          FROM network_substations s LEFT JOIN network_feeders f ON f.id = p_feeder_id
-         WHERE s.id = p_substation_id
-        RETURNING id INTO v_outage;
-        INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
-        VALUES (v_outage, 'predicted', 'predicted', p_reason, 'system', p_time, p_numbers);
-    ELSE
-        UPDATE oms_outage_events SET status = 'predicted', basis = 'rollup', last_updated_at = now()
-         WHERE id = v_outage AND status = 'detected';
-        INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
-        SELECT v_outage, 'rolled_up', o.status, p_reason, 'system', p_time, p_numbers
-          FROM oms_outage_events o WHERE o.id = v_outage;
-    END IF;
-    PERFORM oms_merge_outages(v_outage, p_children, 'rollup', p_reason, p_time);
-    PERFORM oms_outage_cover(ARRAY[v_outage]);
-    RETURN v_outage;
+        SELECT format('OMS_ROLLUP_%s_%s', floor(extract(epoch FROM x.start))::bigint,
+                      left(md5(coalesce(x.feeder_id, x.substation_id)::text || '/' || x.start::text), 8)),
+               'outage', 'predicted', 'rollup', 'high', coalesce(x.confidence, 0.5),
+               format('Predicted outage of %s', oms_device_name(x.substation_id, x.feeder_id, NULL)), x.reason,
+               x.substation_id, x.feeder_id,
+               coalesce(f.location_lat, s.location_lat), coalesce(f.location_lng, s.location_lng), x.start
+          FROM starts x
+          JOIN network_substations s ON s.id = x.substation_id
+          LEFT JOIN network_feeders f ON f.id = x.feeder_id
+        RETURNING id, substation_id, feeder_id
+    )
+    UPDATE oms_rollup_work w SET outage_id = o.id, opened = true
+      FROM opened o
+     WHERE w.outage_id IS NULL AND o.substation_id = w.substation_id
+       AND o.feeder_id IS NOT DISTINCT FROM w.feeder_id;
+
+    -- An outage found: predicted now if it was only detected.
+    UPDATE oms_outage_events o SET status = 'predicted', basis = 'rollup', last_updated_at = now()
+      FROM oms_rollup_work w
+     WHERE o.id = w.outage_id AND NOT w.opened AND o.status = 'detected';
+    INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
+    SELECT w.outage_id, CASE WHEN w.opened THEN 'predicted' ELSE 'rolled_up' END, o.status, w.reason, 'system', p_time,
+           w.numbers
+      FROM oms_rollup_work w JOIN oms_outage_events o ON o.id = w.outage_id;
+
+    PERFORM oms_merge_outage_pairs(array_agg(c.id), array_agg(w.outage_id), array_agg(w.reason), 'rollup', p_time)
+       FROM oms_rollup_work w CROSS JOIN LATERAL unnest(w.children_ids) AS c(id);
+    v_outages := ARRAY(SELECT w.outage_id FROM oms_rollup_work w WHERE w.outage_id IS NOT NULL);
+    PERFORM oms_outage_cover(v_outages);
+    RETURN v_outages;
 END;
 $$;
-COMMENT ON FUNCTION oms_rollup_to(uuid, uuid, uuid[], timestamptz, text, jsonb) IS
-    'Roll-up: the feeder''s or substation''s outage (found or opened as predicted) takes in the outages below and covers every meter under it.';
+COMMENT ON FUNCTION oms_rollup_devices(timestamptz) IS
+    'Roll-up of the devices in oms_rollup_work: each device''s outage (found or opened as predicted) takes in the outages below and covers every meter under it.';
 
 -- ---------------------------------------------------------------------------
 -- Restoration.
