@@ -70,7 +70,7 @@ let package = Package(
         ),
         .target(
             name: "OMSFuzzing",
-            dependencies: ["OMSFeeds", "OMSSimulation"],
+            dependencies: ["OMSDomain", "OMSFeeds", "OMSSimulation"],
             swiftSettings: swiftSettings
         ),
         // The decoders as a libFuzzer target (scripts/fuzz-decoders.sh); without -DLIBFUZZER it

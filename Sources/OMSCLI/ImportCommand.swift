@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OMSDomain
 import OMSStore
 
 /// `oms import PATH`: the network and the meter registry from CSV or GeoJSON files.

@@ -1,4 +1,5 @@
 import Foundation
+import OMSDomain
 import OMSFeeds
 import OMSSimulation
 
@@ -113,13 +114,5 @@ public enum FeedFuzzer {
             }
         }
         return broken
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as a Double.
-    var seconds: Double {
-        let (whole, attoseconds) = components
-        return Double(whole) + Double(attoseconds) / 1e18
     }
 }

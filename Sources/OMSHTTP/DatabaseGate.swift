@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import OMSDomain
 import OMSStore
 import PostgresNIO
 import ServiceLifecycle
@@ -208,7 +209,7 @@ public final class DatabaseGate: Service, Sendable {
             return .reachable
         }
         do {
-            try await withTimeout(seconds: Double(probeTimeout.components.seconds) + Double(probeTimeout.components.attoseconds) / 1e18) {
+            try await withTimeout(seconds: probeTimeout.seconds) {
                 try await DatabasePing(client: self.client, logger: self.logger).run()
             }
             return .reachable
@@ -225,9 +226,8 @@ public final class DatabaseGate: Service, Sendable {
 
     /// Whether the pool hands out a connection that answers `SELECT 1` within `limit`.
     private func poolAnswers(within limit: Duration) async -> Bool {
-        let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
         do {
-            try await withTimeout(seconds: seconds) { () async throws -> Void in
+            try await withTimeout(seconds: limit.seconds) { () async throws -> Void in
                 try await DatabasePing(client: self.client, logger: self.logger).run()
             }
             return true

@@ -128,8 +128,7 @@ struct RequireScope<Context: RequestContext>: RouterMiddleware {
 
     /// Whole seconds, rounded up, at least 1.
     static func seconds(_ duration: Duration) -> Int {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        return max(1, Int(seconds.rounded(.up)))
+        max(1, Int(duration.seconds.rounded(.up)))
     }
 
     /// What the log may show of a presented key: at most its first 12 characters (what `oms keys

@@ -1,4 +1,5 @@
 import Logging
+import OMSDomain
 import PostgresNIO
 
 /// The outage engine's deferred roll-ups (`oms_engine_sweep`, 19_outage_engine.sql): a roll-up
@@ -17,11 +18,10 @@ public struct EngineSweep: Sendable {
     /// how many were done. A roll-up deferred longer than `patience` waits for its device's lock.
     @discardableResult
     public func run(limit: Int = 1_000, patience: Duration = .seconds(2)) async throws -> Int {
-        let seconds = Double(patience.components.seconds) + Double(patience.components.attoseconds) / 1e18
         var done = 0
         while done < limit {
             let rows = try await client.query(
-                "SELECT oms_engine_sweep(make_interval(secs => \(seconds)))", logger: logger)
+                "SELECT oms_engine_sweep(make_interval(secs => \(patience.seconds)))", logger: logger)
             var did = 0
             for try await value in rows.decode(Int.self) { did = value }
             guard did > 0 else { break }

@@ -1,3 +1,4 @@
+import OMSDomain
 import OMSSimulation
 
 /// Durations of repeated runs of one operation, and their percentiles.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import OMSDomain
 import OMSStore
 import PostgresNIO
 

@@ -241,6 +241,7 @@ DECLARE
     v_time      timestamptz;
     v_rtime     timestamptz;
     v_row       record;
+    v_restorations integer;
 BEGIN
     IF coalesce(cardinality(p_evidence), 0) = 0 THEN
         RETURN;  -- e.g. communication loss: nothing to link
@@ -384,9 +385,10 @@ BEGIN
       FROM restoration r
       JOIN holders h ON h.source_event_id = r.source_event_id AND h.meter_id = r.meter_id
      ORDER BY r.source_event_id, r.meter_id, h.spec;
-
-    -- Its size again for the planner, with the restoration evidence.
-    ANALYZE oms_evidence_work;
+    GET DIAGNOSTICS v_restorations = ROW_COUNT;
+    IF v_restorations > 0 THEN
+        ANALYZE oms_evidence_work;  -- its size again for the planner, with the restoration evidence
+    END IF;
 
     -- The meters: their own evidence; a loss after a meter's power-up in an
     -- active outage puts it out again.

@@ -441,7 +441,7 @@ DECLARE
     v_into   uuid[];
     v_reason text[];
 BEGIN
-    -- The pairs still to merge (not a survivor itself, not ended), oldest first.
+    -- The pairs still to merge (not into itself, not ended), by survivor, oldest first.
     SELECT array_agg(o.id ORDER BY p.survivor, o.first_detected_at), array_agg(p.survivor ORDER BY p.survivor, o.first_detected_at),
            array_agg(p.reason ORDER BY p.survivor, o.first_detected_at)
       INTO v_merged, v_into, v_reason
@@ -732,7 +732,6 @@ DECLARE
     v_substations    uuid[] := coalesce(p_substations, ARRAY[]::uuid[]);
     v_locked         uuid[];
     v_kind           text;
-    v_parents        uuid[];
 BEGIN
     -- Working set (a session's temp table, emptied at each level): the devices that roll up.
     IF to_regclass('pg_temp.oms_rollup_work') IS NULL THEN
@@ -764,8 +763,7 @@ BEGIN
            AND ((k.out_children >= v_min_children AND k.out_children >= v_children_share * z.children)
                 OR (z.capable_customers > 0 AND k.reporting >= v_customer_share * z.capable_customers));
         IF FOUND THEN
-            v_parents := oms_rollup_devices(p_time);
-            v_changed := v_changed || v_parents;
+            v_changed := v_changed || oms_rollup_devices(p_time);
             v_substations := v_substations || ARRAY(SELECT w.substation_id FROM oms_rollup_work w);
         END IF;
     END LOOP;
@@ -843,11 +841,9 @@ BEGIN
                           ELSE pg_try_advisory_xact_lock(oms_device_lock_key('substation', v_substation)) END;
         END IF;
         IF v_got THEN
-            IF v_pending.device_kind = 'feeder' THEN
-                v_changed := oms_engine_rollup(ARRAY[v_pending.device_id], ARRAY[]::uuid[], v_pending.due_at);
-            ELSE
-                v_changed := oms_engine_rollup(ARRAY[]::uuid[], ARRAY[v_pending.device_id], v_pending.due_at);
-            END IF;
+            v_changed := oms_engine_rollup(
+                CASE WHEN v_pending.device_kind = 'feeder' THEN ARRAY[v_pending.device_id] END,
+                CASE WHEN v_pending.device_kind = 'substation' THEN ARRAY[v_pending.device_id] END, v_pending.due_at);
             DELETE FROM oms_engine_pending p
              WHERE p.device_kind = v_pending.device_kind AND p.device_id = v_pending.device_id;
             IF cardinality(v_changed) > 0 THEN
