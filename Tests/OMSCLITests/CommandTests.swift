@@ -56,7 +56,7 @@ struct CommandTests: RunsOMSCommands {
             try await run(["db", "url", "--data-dir", dataDir])
             let server = try managed(dataDir)
             guard case .running = try server.status() else { Issue.record("db url did not start the server"); return }
-            let psql = try ExternalCommand.run(
+            let psql = try await ExternalCommand.run(
                 server.installation.tool("psql"), ["-X", "-A", "-t", "-d", try server.connectionURL(), "-c", "SELECT 1"],
                 workingDirectory: "/")
             #expect(psql.status == 0)

@@ -51,20 +51,13 @@ struct OpenAPITests {
     }
 
     @Test("the generated API code is that of this document (run scripts/generate-api.sh after changing openapi.json)")
-    func generatedCodeIsCurrent() throws {
+    func generatedCodeIsCurrent() async throws {
         let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Sources/OMSAPI")
         let recorded = try String(contentsOf: sources.appendingPathComponent("Generated/openapi.json.sha256"), encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         // As the script computes it: sha256sum of the file.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["sha256sum", sources.appendingPathComponent("openapi.json").path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let text = try await ExternalCommand.run("/usr/bin/sha256sum", [sources.appendingPathComponent("openapi.json").path]).output
         let digest = text.split(separator: " ").first.map(String.init)
         #expect(digest == recorded, "openapi.json changed since the code was generated: run scripts/generate-api.sh")
     }

@@ -16,9 +16,9 @@ struct TimeoutTests {
     func givesUpOnTime() async throws {
         let start = ContinuousClock.now
         await #expect(throws: TimeoutError.self) {
-            try await withTimeout(seconds: 0.2) { await Self.ignoringCancellation(5) }
+            try await withTimeout(seconds: 0.2) { await Self.ignoringCancellation(30) }
         }
-        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(ContinuousClock.now - start < .seconds(10))
     }
 
     @Test("an answer within the limit is returned, and an error is the operation's own")

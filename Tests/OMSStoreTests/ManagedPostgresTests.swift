@@ -81,7 +81,8 @@ struct ManagedPostgresTests {
             waitpid(pid, &status, 0)
             let layout = try #require(try server.layout())
             // The server's helper processes notice the postmaster's death and exit.
-            for _ in 0..<200 where (try? ExternalCommand.run("/usr/bin/pgrep", ["-f", layout.dataDirectory]))?.status == 0 {
+            for _ in 0..<200 {
+                guard (try? await ExternalCommand.run("/usr/bin/pgrep", ["-f", layout.dataDirectory]))?.status == 0 else { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
             #expect(FileManager.default.fileExists(atPath: "\(layout.dataDirectory)/postmaster.pid"))
@@ -105,7 +106,7 @@ struct ManagedPostgresTests {
                 try await client.scalar("SELECT current_database()", as: String.self)
             }
             #expect(viaURL == "oms")
-            let psql = try ExternalCommand.run(
+            let psql = try await ExternalCommand.run(
                 server.installation.tool("psql"), ["-X", "-A", "-t", "-d", url, "-c", "SELECT 6 * 7"], workingDirectory: "/")
             #expect(psql.status == 0)
             #expect(psql.output.trimmingCharacters(in: .whitespacesAndNewlines) == "42")

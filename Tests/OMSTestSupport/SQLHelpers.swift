@@ -43,7 +43,7 @@ extension TestDatabase.Handle {
         let server = try await TestDatabase.server()
         let url = try server.connectionURL(database: name)
         let null = "\u{2205}"
-        let result = try ExternalCommand.run(
+        let result = try await ExternalCommand.run(
             server.installation.tool("psql"),
             ["-X", "-q", "-A", "-F", "\t", "-P", "footer=off", "-P", "null=\(null)", "-v", "ON_ERROR_STOP=1",
              "-d", url, "-c", sql],
@@ -63,7 +63,7 @@ extension TestDatabase.Handle {
         let server = try await TestDatabase.server()
         let url = try server.connectionURL(database: name)
         for path in paths {
-            let result = try ExternalCommand.run(
+            let result = try await ExternalCommand.run(
                 server.installation.tool("psql"),
                 ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", path], workingDirectory: "/")
             guard result.status == 0 else { throw PsqlError(status: result.status, output: "\(path): \(result.output)") }
@@ -78,7 +78,7 @@ extension TestDatabase.Handle {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("oms-\(UUID().uuidString).psql").path
         try script.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let result = try ExternalCommand.run(
+        let result = try await ExternalCommand.run(
             server.installation.tool("psql"),
             ["-X", "-q", "-A", "-F", "\t", "-P", "footer=off", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", path],
             workingDirectory: "/")

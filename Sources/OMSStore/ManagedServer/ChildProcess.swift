@@ -73,18 +73,67 @@ enum ChildProcess {
     }
 
     /// Runs `executable` to completion; returns its exit status and combined output.
+    ///
+    /// Waits without holding a thread: Swift's shared pool has as many threads as cores (two in
+    /// CI), and two callers blocked in `waitpid` there stall every task of the process, including
+    /// those the child may be waiting for (a test suite hung so). A cancelled caller kills the child.
     static func run(
         _ executable: String,
         _ arguments: [String],
         workingDirectory: String? = nil
+    ) async throws -> (status: Int32, output: String) {
+        try await withOutputFile { outputFile in
+            let pid = try spawn(executable, arguments, outputFile: outputFile, workingDirectory: workingDirectory)
+            return await waitForExitWithoutBlocking(pid)
+        }
+    }
+
+    /// `run` for the few synchronous callers whose program answers at once (`pg_config
+    /// --bindir`, `test -w`): blocks its thread until the child exits.
+    static func runBlocking(
+        _ executable: String,
+        _ arguments: [String],
+        workingDirectory: String? = nil
     ) throws -> (status: Int32, output: String) {
-        let outputFile = FileManager.default.temporaryDirectory
-            .appendingPathComponent("oms-child-\(getpid())-\(UUID().uuidString).log").path
+        let outputFile = temporaryOutputFile()
         defer { try? FileManager.default.removeItem(atPath: outputFile) }
         let pid = try spawn(executable, arguments, outputFile: outputFile, workingDirectory: workingDirectory)
         let status = waitForExit(pid)
-        let output = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
-        return (status, output)
+        return (status, (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "")
+    }
+
+    private static func temporaryOutputFile() -> String {
+        FileManager.default.temporaryDirectory
+            .appendingPathComponent("oms-child-\(getpid())-\(UUID().uuidString).log").path
+    }
+
+    private static func withOutputFile(
+        _ body: (String) async throws -> Int32
+    ) async throws -> (status: Int32, output: String) {
+        let outputFile = temporaryOutputFile()
+        defer { try? FileManager.default.removeItem(atPath: outputFile) }
+        let status = try await body(outputFile)
+        return (status, (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "")
+    }
+
+    /// Polls for the child's exit, sleeping between looks (1 ms at first, at most 20 ms).
+    static func waitForExitWithoutBlocking(_ pid: pid_t) async -> Int32 {
+        var pause = 1
+        while true {
+            var status: Int32 = 0
+            switch waitpid(pid, &status, WNOHANG) {
+            case pid: return decode(status)
+            case -1 where errno != EINTR: return -1
+            default: break
+            }
+            do {
+                try await Task.sleep(for: .milliseconds(pause))
+            } catch {
+                kill(pid, SIGKILL)
+                return waitForExit(pid)
+            }
+            pause = min(pause * 2, 20)
+        }
     }
 
     /// Blocks until the child `pid` exits; its exit code (128 + signal when killed).

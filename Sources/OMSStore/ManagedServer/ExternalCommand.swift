@@ -1,9 +1,9 @@
 /// Runs an external program to completion (for tools such as psql).
 public enum ExternalCommand {
     /// Exit status and combined stdout/stderr of `executable` run with `arguments`.
-    public static func run(_ executable: String, _ arguments: [String], workingDirectory: String? = nil) throws
+    public static func run(_ executable: String, _ arguments: [String], workingDirectory: String? = nil) async throws
         -> (status: Int32, output: String)
     {
-        try ChildProcess.run(executable, arguments, workingDirectory: workingDirectory)
+        try await ChildProcess.run(executable, arguments, workingDirectory: workingDirectory)
     }
 }

@@ -124,7 +124,7 @@ public struct ManagedPostgres: Sendable {
 
     /// Creates the cluster unless it exists; returns its layout.
     @discardableResult
-    public func initializeIfNeeded() throws -> Layout {
+    public func initializeIfNeeded() async throws -> Layout {
         if let layout = try layout(), isInitialized(layout) { return layout }
 
         let serverUser = try ServerUser.forCurrentProcess()
@@ -159,7 +159,7 @@ public struct ManagedPostgres: Sendable {
         ]
         if options.unsafeFast { arguments.append("--no-sync") }
         logger.info("initialising the managed PostgreSQL cluster", metadata: ["data": "\(layout.dataDirectory)"])
-        let result = try runAsServerUser(installation.tool("initdb"), arguments, user: serverUser, workingDirectory: base)
+        let result = try await runAsServerUser(installation.tool("initdb"), arguments, user: serverUser, workingDirectory: base)
         guard result.status == 0 else { throw ManagedPostgresError.initdbFailed(output: result.output) }
 
         let encoder = JSONEncoder()
@@ -185,7 +185,7 @@ public struct ManagedPostgres: Sendable {
     /// Starts the server unless it runs, waits until it accepts connections and
     /// creates the `oms` database. A pid file left by a crashed server is removed first.
     public func start() async throws -> StartOutcome {
-        let layout = try initializeIfNeeded()
+        let layout = try await initializeIfNeeded()
         switch try status() {
         case .running(let pid):
             try await createDatabaseIfNeeded()
@@ -306,10 +306,10 @@ public struct ManagedPostgres: Sendable {
     }
 
     func runAsServerUser(_ executable: String, _ arguments: [String], user: ServerUser?, workingDirectory: String)
-        throws -> (status: Int32, output: String)
+        async throws -> (status: Int32, output: String)
     {
         let (program, fullArguments) = user?.wrap(executable, arguments) ?? (executable, arguments)
-        return try ChildProcess.run(program, fullArguments, workingDirectory: workingDirectory)
+        return try await ChildProcess.run(program, fullArguments, workingDirectory: workingDirectory)
     }
 
     func createFolder(_ path: String) throws {

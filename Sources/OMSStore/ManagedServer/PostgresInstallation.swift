@@ -31,7 +31,7 @@ public struct PostgresInstallation: Sendable, Equatable {
         let path = environment["PATH"] ?? ""
         for directory in path.split(separator: ":") { candidates.append(String(directory)) }
         if let pgConfig = ChildProcess.which("pg_config", path: path),
-           let result = try? ChildProcess.run(pgConfig, ["--bindir"]), result.status == 0 {
+           let result = try? ChildProcess.runBlocking(pgConfig, ["--bindir"]), result.status == 0 {
             candidates.append(result.output.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         candidates += standardFolders

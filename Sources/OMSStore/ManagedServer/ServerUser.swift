@@ -47,6 +47,6 @@ struct ServerUser: Sendable {
     /// Whether this user can enter and write `path` (every parent folder searchable).
     func canWrite(_ path: String) -> Bool {
         let (executable, arguments) = wrap("/usr/bin/test", ["-x", path, "-a", "-w", path])
-        return (try? ChildProcess.run(executable, arguments, workingDirectory: "/"))?.status == 0
+        return (try? ChildProcess.runBlocking(executable, arguments, workingDirectory: "/"))?.status == 0
     }
 }
