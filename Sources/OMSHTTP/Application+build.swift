@@ -35,7 +35,7 @@ public func buildApplication(
         router: router,
         server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "oms"),
-        services: [client, hub, gate, EngineSweeper(sweep: EngineSweep(client: client, logger: logger), logger: logger)],
+        services: [client, hub, gate, EngineSweeper(sweep: EngineSweep(client: client, logger: logger), gate: gate, logger: logger)],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
         logger: logger
     )

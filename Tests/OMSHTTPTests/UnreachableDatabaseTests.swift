@@ -8,6 +8,7 @@ import OMSHTTP
 import OMSStore
 import OMSTestSupport
 import PostgresNIO
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -157,6 +158,31 @@ struct UnreachableDatabaseTests {
                 #expect(answer.status == .ok)
                 #expect(try await Self.ready(http).0 == .ok)
             }
+        }
+    }
+
+    @Test("the service stops within seconds while its database is down (its services queue nothing in the pool)")
+    func stopsWhileTheDatabaseIsDown() async throws {
+        try await TestDatabase.withPrivateServer { server in
+            let configuration = try server.clientConfiguration()
+            try await DatabaseBootstrap.withClient(configuration, logger: TestDatabase.logger) { client in
+                _ = try await MigrationRunner.bundled(logger: TestDatabase.logger).migrate(client)
+            }
+            let app = try Self.served(configuration)
+            let clock = ContinuousClock()
+            let stopping = Mutex(clock.now)
+            try await app.test(.router) { http in
+                #expect(try await Self.timed(http, "/health").status == .ok)
+                #expect(try await server.stop())
+                // The gate learns it (the engine's sweeper ticks meanwhile, five times a second).
+                #expect(try await Self.ready(http).0 == .serviceUnavailable)
+                try await Task.sleep(for: .seconds(3))
+                stopping.withLock { $0 = clock.now }
+            }
+            // Before: the sweeper's tick and its last sweep waited in the pool for a database
+            // that was not there, and the service did not stop.
+            let took = clock.now - stopping.withLock { $0 }
+            #expect(took < Self.limit, "stopping took \(took)")
         }
     }
 }
