@@ -7,6 +7,10 @@ import Testing
 /// The engine's lock hierarchy (06_correlation.sql) and its deferred roll-ups
 /// (oms_engine_rollup, oms_engine_sweep in 19_outage_engine.sql), with a second connection
 /// standing for another writer.
+///
+/// A batch that waited for the other writer's lock would wait for ever: the time limits catch
+/// that. They are minutes, not seconds, because they also cover the test's database, which at
+/// the suite's start waits for the shared server and its templates (a minute on two busy cores).
 @Suite("Engine locks: batches side by side, a roll-up another writer blocks is deferred and swept")
 struct EngineLockTests: SmallNetworkTesting {
     let base = SmallNetwork.twoHoursAgo()
@@ -43,7 +47,7 @@ struct EngineLockTests: SmallNetworkTesting {
     }
 
     @Test("a feeder's roll-up that another writer's lock stops is deferred, not waited for; the sweep does it after",
-          .timeLimit(.minutes(1)))
+          .timeLimit(.minutes(3)))
     func deferredFeederRollup() async throws {
         try await withNetwork { client in
             try await whileAnotherWriterHolds("feeder", "F1", on: client) {
@@ -70,7 +74,7 @@ struct EngineLockTests: SmallNetworkTesting {
     }
 
     @Test("a substation's roll-up that another writer's lock stops is deferred, not waited for; the sweep does it after",
-          .timeLimit(.minutes(1)))
+          .timeLimit(.minutes(3)))
     func deferredSubstationRollup() async throws {
         try await withNetwork { client in
             try await whileAnotherWriterHolds("substation", "S1", on: client) {
@@ -110,7 +114,7 @@ struct EngineLockTests: SmallNetworkTesting {
         }
     }
 
-    @Test("a batch about another feeder does not wait for a writer holding one", .timeLimit(.minutes(1)))
+    @Test("a batch about another feeder does not wait for a writer holding one", .timeLimit(.minutes(3)))
     func otherFeederRunsAlongside() async throws {
         try await withNetwork { client in
             try await client.withConnection { other in
