@@ -45,7 +45,7 @@ public final class EngineSweeper: Service, Sendable {
         // table keeps it otherwise, for the next start).
         do {
             try gate.admit()
-            try await withTimeout(seconds: finalSweepLimit.seconds) { try await self.sweep.run(patience: .zero) }
+            _ = try await withTimeout(seconds: finalSweepLimit.seconds) { try await self.sweep.run(patience: .zero) }
         } catch {
             logger.notice("engine: deferred roll-ups left for the next start", metadata: ["error": "\(error.readableDatabaseMessage)"])
         }

@@ -132,6 +132,7 @@ struct HostileInputTests {
                 let stream = try RawConnection(port: port)
                 try stream.send("GET /api/v1/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(created.key)\r\n\r\n")
                 _ = try await stream.read(timeout: .seconds(10)) { $0.contains(": oms live events") }
+                try await untilTheHubListens(database)
                 let started = ContinuousClock.now
                 try await database.client.execute("SELECT oms_api_key_revoke(\(created.id))")
                 let (text, _) = try await stream.read(timeout: .seconds(20)) { $0.contains("event: stream.closed") }

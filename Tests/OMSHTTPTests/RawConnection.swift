@@ -107,3 +107,19 @@ func residentMiB() -> Double {
           let kib = Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return 0 }
     return kib / 1024
 }
+
+/// Waits until the service's live-event hub has its LISTEN connection in this database: what is
+/// announced before then reaches no stream (a stream catches a revocation it missed at its next
+/// keep-alive, 15 s later).
+func untilTheHubListens(_ database: TestDatabase.Handle, within limit: Duration = .seconds(30)) async throws {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        let listening = try await database.client.scalar("""
+            SELECT count(*)::int FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE 'LISTEN%'
+            """, as: Int.self)
+        if listening > 0 { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw RawConnectionError("the live-event hub did not listen within \(limit)")
+}
