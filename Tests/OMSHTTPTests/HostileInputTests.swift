@@ -97,6 +97,7 @@ struct HostileInputTests {
                 let slow = try RawConnection(port: port, receiveBuffer: 4096)
                 try slow.send("GET /api/v1/stream HTTP/1.1\r\nHost: x\r\nAuthorization: \(key)\r\n\r\n")
                 _ = try await slow.read(timeout: .seconds(10)) { $0.contains(": oms live events") }
+                try await untilTheHubListens(database)
                 let before = residentMiB()
                 // 4,000 announcements of 7 KB: 28 MB, far more than the socket buffers and 50 events.
                 let pad = String(repeating: "x", count: 7000)
