@@ -95,7 +95,7 @@ public func buildRouter(
         feed: .callCenter, ingestor: FeedIngestor(.callCenter, client: client, logger: logger),
         path: "callcenter/tickets", bodyLimits: BodyLimits(settings), scope: .ingestCallCenter, keys: keys, metrics: metrics
     ).addRoutes(to: api)
-    StreamController(hub: hub, keys: keys).addRoutes(to: api)
+    StreamController(hub: hub, keys: keys, closeGrace: .milliseconds(Int(settings.streamCloseGrace * 1000))).addRoutes(to: api)
     router.group("metrics").add(middleware: RequireScope(scope: .read, keys: keys)).get { _, _ in
         let text = try await metrics.exposition(client: client, logger: logger)
         return Response(

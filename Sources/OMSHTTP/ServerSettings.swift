@@ -15,6 +15,9 @@ public struct ServerSettings: Sendable {
     public var bodyReadTimeout: Double
     /// How many events may wait for one live-stream client before it is ended as too slow.
     public var streamBufferEvents: Int
+    /// How long a stream the service ended may take to deliver its `stream.closed` event before
+    /// its connection is closed (seconds): a client that does not read within it never learns why.
+    public var streamCloseGrace: Double = 5
     /// How many failed API key checks an address may make, and how fast they are forgotten.
     public var failedKeyLimit = FailedKeyLimiter.Settings()
 

@@ -93,6 +93,9 @@ struct HostileInputTests {
             let key = try await bearer(database, [.read])
             var settings = ServerSettings(host: "127.0.0.1", port: 0, migrateOnStart: false)
             settings.streamBufferEvents = 50
+            // The client reads again only after the flood, which takes longer than the default 5 s
+            // grace on a busy machine: the connection would be closed before it could learn why.
+            settings.streamCloseGrace = 120
             try await withLiveApp(database, settings: settings) { port in
                 let slow = try RawConnection(port: port, receiveBuffer: 4096)
                 try slow.send("GET /api/v1/stream HTTP/1.1\r\nHost: x\r\nAuthorization: \(key)\r\n\r\n")
