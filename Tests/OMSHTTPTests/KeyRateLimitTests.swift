@@ -121,7 +121,9 @@ struct KeyRateLimitTests {
                 let limited = try await get("oms_guess-eleven-" + String(repeating: "y", count: 30))
                 #expect(limited.0 == .tooManyRequests)
                 #expect(limited.1.flatMap(Int.init).map { $0 >= 1 && $0 <= 600 } == true, "Retry-After \(limited.1 ?? "none")")
-                #expect(limited.2 < .seconds(1), "took \(limited.2)")
+                // The 429 itself shows the database was not asked (asked, it answers 503); the bound
+                // is loose because a loaded 2-core machine took 1.3 s to answer at all.
+                #expect(limited.2 < .seconds(5), "took \(limited.2)")
                 try await DatabaseBootstrap.withClient(maintenance, logger: TestDatabase.logger) { admin in
                     try await admin.query(
                         PostgresQuery(unsafeSQL: "ALTER DATABASE \(database.name) ALLOW_CONNECTIONS true"), logger: TestDatabase.logger)

@@ -78,7 +78,7 @@ struct UnreachableDatabaseTests {
                 #expect(answer.status == .serviceUnavailable, "\(uri): \(answer.status) \(answer.body)")
                 #expect(answer.retryAfter == "5")
                 #expect(answer.contentType == "application/problem+json")
-                #expect(answer.took < .seconds(2), "\(uri) took \(answer.took)")
+                #expect(answer.took < .seconds(5), "\(uri) took \(answer.took)")
             }
             // A request without a key is still refused for that (no database needed to say so).
             #expect(try await Self.timed(http, "/api/v1/settings").status == .unauthorized)
@@ -115,7 +115,7 @@ struct UnreachableDatabaseTests {
             #expect(ready.error?.contains("connection refused at 127.0.0.1:\(port)") == true, "\(ready.error ?? "")")
             let answer = try await Self.timed(http, "/api/v1/meters/M10000001", key: "oms_not-a-key")
             #expect(answer.status == .serviceUnavailable)
-            #expect(answer.took < .seconds(2), "took \(answer.took)")
+            #expect(answer.took < .seconds(5), "took \(answer.took)")
             #expect(try await Self.timed(http, "/health").status == .ok)
         }
     }
