@@ -82,10 +82,10 @@ enum ChildProcess {
         _ arguments: [String],
         workingDirectory: String? = nil
     ) async throws -> (status: Int32, output: String) {
-        try await withOutputFile { outputFile in
-            let pid = try spawn(executable, arguments, outputFile: outputFile, workingDirectory: workingDirectory)
-            return await waitForExitWithoutBlocking(pid)
-        }
+        let outputFile = temporaryOutputFile()
+        defer { try? FileManager.default.removeItem(atPath: outputFile) }
+        let pid = try spawn(executable, arguments, outputFile: outputFile, workingDirectory: workingDirectory)
+        return (await waitForExitWithoutBlocking(pid), contents(of: outputFile))
     }
 
     /// `run` for the few synchronous callers whose program answers at once (`pg_config
@@ -98,22 +98,17 @@ enum ChildProcess {
         let outputFile = temporaryOutputFile()
         defer { try? FileManager.default.removeItem(atPath: outputFile) }
         let pid = try spawn(executable, arguments, outputFile: outputFile, workingDirectory: workingDirectory)
-        let status = waitForExit(pid)
-        return (status, (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "")
+        return (waitForExit(pid), contents(of: outputFile))
     }
 
+    /// Where a child's output goes: a file of its own under the temp directory.
     private static func temporaryOutputFile() -> String {
         FileManager.default.temporaryDirectory
             .appendingPathComponent("oms-child-\(getpid())-\(UUID().uuidString).log").path
     }
 
-    private static func withOutputFile(
-        _ body: (String) async throws -> Int32
-    ) async throws -> (status: Int32, output: String) {
-        let outputFile = temporaryOutputFile()
-        defer { try? FileManager.default.removeItem(atPath: outputFile) }
-        let status = try await body(outputFile)
-        return (status, (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "")
+    private static func contents(of outputFile: String) -> String {
+        (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
     }
 
     /// Polls for the child's exit, sleeping between looks (1 ms at first, at most 20 ms).
