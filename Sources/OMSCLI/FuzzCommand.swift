@@ -69,7 +69,7 @@ struct FuzzCommand: ParsableCommand {
             }
             reports.append(report)
             print(String(
-                format: "%@: %d inputs (%.1f MiB) in %.1f s, %d with messages accepted (%d messages), %d refused whole or in part; slowest %.4f s (input %d); %d broken properties",
+                format: "%@: %d inputs (%.1f MiB) in %.1f s, %d with messages accepted (%d messages), %d refused whole or in part; slowest %.4f s of CPU time (input %d); %d broken properties",
                 feed.rawValue, report.inputs, Double(report.bytes) / 1_048_576, report.seconds, report.accepted,
                 report.messagesAccepted, report.refused, report.slowestSeconds, report.slowestIndex, report.violations.count))
             for violation in report.violations.prefix(20) { print("  \(violation)") }

@@ -18,7 +18,7 @@ struct FuzzTests {
         // other (database) test of the run shares.
         let report = await onOwnThread { FeedFuzzer.run(feed: feed, count: Self.inputsPerFeed, seed: Self.seed, timeLimit: .seconds(5)) }
         print("fuzz \(feed.rawValue): \(report.inputs) inputs (\(report.bytes / 1024) KiB) in \(report.seconds) s; "
-              + "\(report.accepted) with messages accepted, \(report.refused) refused; slowest \(report.slowestSeconds) s (input \(report.slowestIndex))")
+              + "\(report.accepted) with messages accepted, \(report.refused) refused; slowest \(report.slowestSeconds) s of CPU time (input \(report.slowestIndex))")
         #expect(report.inputs == Self.inputsPerFeed)
         #expect(report.violations.isEmpty, "\(report.violations.prefix(5).map(\.description).joined(separator: "\n"))")
         // A generator that only made garbage (or only valid messages) would test little.
