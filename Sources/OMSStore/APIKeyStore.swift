@@ -27,19 +27,19 @@ public struct APIKeyStore: Sendable {
     /// Creates a key with these scopes; returns its id and the key, which is shown only now.
     public func create(scopes: [APIScope], name: String) async throws -> (id: UUID, key: String) {
         let key = Self.generateKey()
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             "SELECT oms_api_key_create(\(key), \(scopes.map(\.rawValue)), \(name))", logger: logger)
-        for try await id in rows.decode(UUID.self) { return (id, key) }
+        for id in try rows.decode(UUID.self) { return (id, key) }
         throw NoKeyCreated()
     }
 
     /// Every key, newest first (revoked ones too).
     public func list() async throws -> [APIKeyRecord] {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             "SELECT id, name, scopes, key_prefix, created_at, revoked_at FROM oms_api_keys ORDER BY created_at DESC, id",
             logger: logger)
         var keys: [APIKeyRecord] = []
-        for try await (id, name, scopes, prefix, created, revoked) in rows.decode((UUID, String, [String], String, Date, Date?).self) {
+        for (id, name, scopes, prefix, created, revoked) in try rows.decode((UUID, String, [String], String, Date, Date?).self) {
             keys.append(APIKeyRecord(
                 id: id, name: name, scopes: scopes.compactMap(APIScope.init(rawValue:)), prefix: prefix,
                 createdAt: created, revokedAt: revoked))
@@ -49,15 +49,15 @@ public struct APIKeyStore: Sendable {
 
     /// Revokes a key; false when no key in force has this id.
     public func revoke(id: UUID) async throws -> Bool {
-        let rows = try await client.query("SELECT oms_api_key_revoke(\(id))", logger: logger)
-        for try await revoked in rows.decode(Bool.self) { return revoked }
+        let rows = try await client.fetch("SELECT oms_api_key_revoke(\(id))", logger: logger)
+        for revoked in try rows.decode(Bool.self) { return revoked }
         return false
     }
 
     /// The key in force that `key` is, or nil.
     public func authenticate(_ key: String) async throws -> AuthenticatedKey? {
-        let rows = try await client.query("SELECT key_id, name, scopes FROM oms_api_key_authenticate(\(key))", logger: logger)
-        for try await (id, name, scopes) in rows.decode((UUID, String, [String]).self) {
+        let rows = try await client.fetch("SELECT key_id, name, scopes FROM oms_api_key_authenticate(\(key))", logger: logger)
+        for (id, name, scopes) in try rows.decode((UUID, String, [String]).self) {
             return AuthenticatedKey(id: id, name: name, scopes: scopes.compactMap(APIScope.init(rawValue:)))
         }
         return nil

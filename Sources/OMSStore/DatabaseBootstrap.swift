@@ -55,12 +55,12 @@ public enum DatabaseBootstrap {
         logger: Logger
     ) async throws {
         try await withClient(maintenance, logger: logger) { client in
-            let rows = try await client.query("SELECT 1 FROM pg_database WHERE datname = \(name)", logger: logger)
-            for try await _ in rows { return }
+            let existing = try await client.fetch("SELECT 1 FROM pg_database WHERE datname = \(name)", logger: logger)
+            if !existing.rows.isEmpty { return }
             let templateClause = template.map { " TEMPLATE \(quoteIdentifier($0))" } ?? ""
             logger.info("creating the database", metadata: ["name": "\(name)", "template": "\(template ?? "-")"])
             do {
-                try await client.query(
+                try await client.fetch(
                     PostgresQuery(unsafeSQL: "CREATE DATABASE \(quoteIdentifier(name))\(templateClause)"),
                     logger: logger)
             } catch where error.databaseSQLState == "42P04" {

@@ -14,16 +14,16 @@ public struct DatabaseMaintenance: Sendable {
 
     /// `VACUUM ANALYZE` of every table of the database.
     public func vacuumAnalyze() async throws {
-        try await client.query("VACUUM ANALYZE", logger: logger)
+        try await client.fetch("VACUUM ANALYZE", logger: logger)
     }
 
     /// `VACUUM ANALYZE oms_meters` (after many meters changed).
     public func vacuumAnalyzeMeters() async throws {
-        try await client.query("VACUUM ANALYZE oms_meters", logger: logger)
+        try await client.fetch("VACUUM ANALYZE oms_meters", logger: logger)
     }
 
     /// `CHECKPOINT`. Needs superuser or `pg_checkpoint`: without, it throws SQLSTATE 42501.
     public func checkpoint() async throws {
-        try await client.query("CHECKPOINT", logger: logger)
+        try await client.fetch("CHECKPOINT", logger: logger)
     }
 }

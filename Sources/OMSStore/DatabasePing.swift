@@ -14,7 +14,6 @@ public struct DatabasePing: Sendable {
 
     /// Sends `SELECT 1` and reads its answer; throws what the pool or the server said.
     public func run() async throws {
-        let rows = try await client.query("SELECT 1", logger: logger)
-        for try await _ in rows {}
+        try await client.fetch("SELECT 1", logger: logger)
     }
 }

@@ -15,7 +15,7 @@ public struct DatabaseReset: Sendable {
 
     /// `DROP SCHEMA public CASCADE`, then `CREATE SCHEMA public`.
     public func recreatePublicSchema() async throws {
-        try await client.query("DROP SCHEMA public CASCADE", logger: logger)
-        try await client.query("CREATE SCHEMA public", logger: logger)
+        try await client.fetch("DROP SCHEMA public CASCADE", logger: logger)
+        try await client.fetch("CREATE SCHEMA public", logger: logger)
     }
 }

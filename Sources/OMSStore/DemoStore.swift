@@ -48,7 +48,7 @@ public struct DemoStore: Sendable {
     /// The meters in the registry (active or not).
     public func meterCount() async throws -> Int {
         var meters = 0
-        for try await count in try await client.query("SELECT count(*) FROM oms_meters", logger: logger).decode(Int.self) {
+        for count in try await client.fetch("SELECT count(*) FROM oms_meters", logger: logger).decode(Int.self) {
             meters = count
         }
         return meters
@@ -56,13 +56,13 @@ public struct DemoStore: Sendable {
 
     /// `network_substations_with_meters`, by substation id.
     public func substationsWithMeters() async throws -> [Substation] {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             """
             SELECT substation_id, name, feeder_count, total_meters, online_meters, offline_meters, unknown_meters
               FROM network_substations_with_meters ORDER BY substation_id
             """, logger: logger)
         var substations: [Substation] = []
-        for try await (id, name, feeders, total, online, offline, unknown) in rows.decode(
+        for (id, name, feeders, total, online, offline, unknown) in try rows.decode(
             (String, String?, Int, Int, Int, Int, Int).self)
         {
             substations.append(Substation(
@@ -74,22 +74,22 @@ public struct DemoStore: Sendable {
 
     /// A meter's smart-meter asset mRID; nil when there is no such meter.
     public func assetMRID(meterNumber: String) async throws -> String? {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             "SELECT asset_mrid FROM oms_meters WHERE meter_number = \(meterNumber)", logger: logger)
         var asset: String?
-        for try await value in rows.decode(String.self) { asset = value }
+        for value in try rows.decode(String.self) { asset = value }
         return asset
     }
 
     /// The state of the active outage with this id; nil when there is none (or no id).
     public func activeOutageState(id: UUID?) async throws -> OutageState? {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             """
             SELECT event_id, status, confidence_score::text, array_to_string(source_types, '+')
               FROM oms_active_outages WHERE id = \(id)
             """, logger: logger)
         var state: OutageState?
-        for try await (eventID, status, confidence, sources) in rows.decode((String, String, String, String).self) {
+        for (eventID, status, confidence, sources) in try rows.decode((String, String, String, String).self) {
             state = OutageState(eventID: eventID, status: status, confidence: confidence, sourceTypes: sources)
         }
         return state
@@ -97,14 +97,14 @@ public struct DemoStore: Sendable {
 
     /// `oms_active_outages`, as the view lists them.
     public func activeOutages() async throws -> [ActiveOutage] {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             """
             SELECT event_id, status, confidence_score::text, affected_meters_count, affected_customers_count,
                    substation_code, feeder_code, root_cause, source_count
               FROM oms_active_outages
             """, logger: logger)
         var outages: [ActiveOutage] = []
-        for try await (id, status, confidence, meters, customers, substation, feeder, cause, sources) in rows.decode(
+        for (id, status, confidence, meters, customers, substation, feeder, cause, sources) in try rows.decode(
             (String, String, String, Int, Int, String?, String?, String?, Int).self)
         {
             outages.append(ActiveOutage(

@@ -20,10 +20,10 @@ public struct EngineSweep: Sendable {
     public func run(limit: Int = 1_000, patience: Duration = .seconds(2)) async throws -> Int {
         var done = 0
         while done < limit {
-            let rows = try await client.query(
+            let rows = try await client.fetch(
                 "SELECT oms_engine_sweep(make_interval(secs => \(patience.seconds)))", logger: logger)
             var did = 0
-            for try await value in rows.decode(Int.self) { did = value }
+            for value in try rows.decode(Int.self) { did = value }
             guard did > 0 else { break }
             done += did
         }

@@ -52,13 +52,13 @@ public struct MeterQueries: Sendable {
     public func setPowerStatus(
         _ meterNumber: String, status: PowerStatus, requestID: String, at time: Date?, note: String?
     ) async throws -> ManualStatusChange {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             """
             SELECT status_event_id, duplicate, applied, newer_state_at
               FROM oms_set_meter_power_status(\(meterNumber), \(status.rawValue), \(requestID), \(time), \(note))
             """,
             logger: logger)
-        for try await (id, duplicate, applied, newer) in rows.decode((UUID, Bool, Bool, Date?).self) {
+        for (id, duplicate, applied, newer) in try rows.decode((UUID, Bool, Bool, Date?).self) {
             return ManualStatusChange(statusEventID: id, duplicate: duplicate, applied: applied, newerStateAt: newer)
         }
         throw NoRow()
@@ -100,10 +100,10 @@ public struct MeterQueries: Sendable {
     /// as jsonb. SQLSTATE P0002 for an unknown key, 22023 naming the bound for a value out of the setting's
     /// type or range.
     public func setSetting(_ key: String, value: JSONBValue<some Encodable & Sendable>) async throws -> SettingChange {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             "SELECT to_jsonb(s), s.value::text, s.previous_value::text FROM oms_setting_set(\(key), \(value)) s",
             logger: logger)
-        for try await (setting, value, previous) in rows.decode(
+        for (setting, value, previous) in try rows.decode(
             (Components.Schemas.Setting, String, String).self, context: APIRows.context)
         {
             return SettingChange(setting: setting, value: value, previousValue: previous)

@@ -21,9 +21,9 @@ public struct OutageActions: Sendable {
     /// (for split: the new one). Throws SQLSTATE 55000 (the status does not allow it, named),
     /// 22023 (a bad argument, named in the error's column), P0002 (no such outage).
     public func act(eventID: String, action: String, actor: String, arguments: String) async throws -> String {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             "SELECT oms_outage_act(\(eventID), \(action), \(actor), \(arguments)::jsonb)", logger: logger)
-        for try await code in rows.decode(String.self) { return code }
+        for code in try rows.decode(String.self) { return code }
         throw MeterQueries.NoRow()
     }
 

@@ -43,8 +43,8 @@ public struct OutageQueries: Sendable {
 
     /// One outage with its sources, timeline and meters; nil when there is none.
     public func detail(eventID: String) async throws -> Components.Schemas.OutageDetail? {
-        let rows = try await client.query("SELECT oms_outage_detail(\(eventID))", logger: logger)
-        for try await detail in rows.decode(Components.Schemas.OutageDetail?.self, context: APIRows.context) { return detail }
+        let rows = try await client.fetch("SELECT oms_outage_detail(\(eventID))", logger: logger)
+        for detail in try rows.decode(Components.Schemas.OutageDetail?.self, context: APIRows.context) { return detail }
         return nil
     }
 
@@ -52,12 +52,12 @@ public struct OutageQueries: Sendable {
     /// names (in its order; 0 for a status no outage has).
     public func countsByStatus() async throws -> [(status: String, count: Int)] {
         var counts: [String: Int] = [:]
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             "SELECT status, count(*)::int FROM oms_outage_events GROUP BY status", logger: logger)
-        for try await (status, count) in rows.decode((String, Int).self) { counts[status] = count }
+        for (status, count) in try rows.decode((String, Int).self) { counts[status] = count }
         var result: [(status: String, count: Int)] = []
-        let statuses = try await client.query("SELECT unnest(oms_outage_statuses())", logger: logger)
-        for try await status in statuses.decode(String.self) { result.append((status, counts[status] ?? 0)) }
+        let statuses = try await client.fetch("SELECT unnest(oms_outage_statuses())", logger: logger)
+        for status in try statuses.decode(String.self) { result.append((status, counts[status] ?? 0)) }
         return result
     }
 }

@@ -17,9 +17,9 @@ public struct RegistryMigration: Sendable {
     /// `reportLimit` merged groups and conflicts listed. A dry run writes nothing.
     public func run(dryRun: Bool = false, reportLimit: Int = 1_000) async throws -> RegistryMigrationReport {
         let limit = Int32(clamping: reportLimit)
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             "SELECT oms_migrate_registry(\(dryRun), \(limit))::text", logger: logger)
-        for try await json in rows.decode(String.self) {
+        for json in try rows.decode(String.self) {
             return try JSONDecoder().decode(RegistryMigrationReport.self, from: Data(json.utf8))
         }
         throw RegistryMigrationError.noReport

@@ -25,10 +25,10 @@ public struct SchemaInspector: Sendable {
 
     /// The validation checklist, as the database computes it.
     public func validationReport() async throws -> [ValidationCheck] {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             "SELECT check_name, passed, detail FROM oms_validation_report()", logger: logger)
         var checks: [ValidationCheck] = []
-        for try await (name, passed, detail) in rows.decode((String, Bool, String).self) {
+        for (name, passed, detail) in try rows.decode((String, Bool, String).self) {
             checks.append(ValidationCheck(name: name, passed: passed, detail: detail))
         }
         return checks

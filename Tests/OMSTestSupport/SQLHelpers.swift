@@ -6,15 +6,16 @@ import PostgresNIO
 extension PostgresClient {
     /// The single value of a one-row, one-column query, decoded.
     public func scalar<T: PostgresDecodable & Sendable>(_ query: PostgresQuery, as type: T.Type = T.self) async throws -> T {
-        let rows = try await self.query(query, logger: TestDatabase.logger)
-        for try await value in rows.decode(T.self) { return value }
+        // `fetch`, not `query`: a query that fails on the server must give its connection back
+        // (see `FetchedRows`); tests expect many such failures.
+        for value in try await self.fetch(query, logger: TestDatabase.logger).decode(T.self) { return value }
         throw NoRowError(query: query.sql)
     }
 
     /// Runs a statement to its end, discarding any rows (an error raised while
     /// rows are produced surfaces here too).
     public func execute(_ query: PostgresQuery) async throws {
-        for try await _ in try await self.query(query, logger: TestDatabase.logger) {}
+        try await self.fetch(query, logger: TestDatabase.logger)
     }
 }
 

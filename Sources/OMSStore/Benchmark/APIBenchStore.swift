@@ -15,7 +15,7 @@ public struct APIBenchStore: Sendable {
 
     /// Adds 100 history rows to each of the first 50 meters by number.
     public func addHistoryRows() async throws {
-        try await client.query(
+        try await client.fetch(
             """
             INSERT INTO oms_meter_status_events (meter_id, event_type, source_type, source_event_id, status_field,
                                                  previous_status, new_status, event_timestamp, applied)
@@ -27,7 +27,7 @@ public struct APIBenchStore: Sendable {
     /// The numbers of the meters that get history rows (the first 50 by number), in order.
     public func historyMeterNumbers() async throws -> [String] {
         var numbers: [String] = []
-        for try await number in try await client.query(
+        for number in try await client.fetch(
             "SELECT meter_number FROM oms_meters ORDER BY meter_number LIMIT 50", logger: logger).decode(String.self) {
             numbers.append(number)
         }
@@ -36,7 +36,7 @@ public struct APIBenchStore: Sendable {
 
     /// Removes the history rows `addHistoryRows` added.
     public func removeHistoryRows() async throws {
-        try await client.query(
+        try await client.fetch(
             "DELETE FROM oms_meter_status_events WHERE source_type = 'manual' AND source_event_id LIKE 'API-BENCH-%'", logger: logger)
     }
 }

@@ -15,21 +15,21 @@ public struct BenchmarkRegistryStore: Sendable {
     /// The number of active meters; nil when there is no schema yet; -1 when the database holds
     /// meters of another benchmark (`oms bench registry-migration`'s `B00000001`).
     public func activeMeterCount() async throws -> Int? {
-        let exists = try await client.query("SELECT to_regclass('oms_meters') IS NOT NULL", logger: logger)
-        for try await present in exists.decode(Bool.self) where !present { return nil }
-        let rows = try await client.query(
+        let exists = try await client.fetch("SELECT to_regclass('oms_meters') IS NOT NULL", logger: logger)
+        for present in try exists.decode(Bool.self) where !present { return nil }
+        let rows = try await client.fetch(
             """
             SELECT CASE WHEN EXISTS (SELECT 1 FROM oms_meters WHERE meter_number = 'B00000001')
                         THEN -1 ELSE (SELECT count(*)::int FROM oms_meters WHERE status = 'active') END
             """, logger: logger)
-        for try await count in rows.decode(Int.self) { return count }
+        for count in try rows.decode(Int.self) { return count }
         return nil
     }
 
     /// Sets every meter's states by its index n (meter number M1000000n): power off when n % 20 = 0,
     /// communication offline when n % 33 = 0, else on and online; last heard n % 600 seconds ago.
     public func setStatesByMeterIndex() async throws {
-        try await client.query(
+        try await client.fetch(
             """
             UPDATE oms_meters m
                SET power_status = CASE WHEN s.n % 20 = 0 THEN 'off' ELSE 'on' END,

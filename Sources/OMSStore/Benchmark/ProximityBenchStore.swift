@@ -16,9 +16,9 @@ public struct ProximityBenchStore: Sendable {
     /// The locations of the given meters, by meter number (meters without one, or unknown, are absent).
     public func locations(of meterNumbers: [String]) async throws -> [String: (latitude: Double, longitude: Double)] {
         var found: [String: (latitude: Double, longitude: Double)] = [:]
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             "SELECT meter_number, location_lat, location_lng FROM oms_meters WHERE meter_number = ANY(\(meterNumbers))", logger: logger)
-        for try await (number, latitude, longitude) in rows.decode((String, Double, Double).self) {
+        for (number, latitude, longitude) in try rows.decode((String, Double, Double).self) {
             found[number] = (latitude, longitude)
         }
         return found
@@ -27,19 +27,19 @@ public struct ProximityBenchStore: Sendable {
     /// `SELECT * FROM oms_meters WHERE meter_number = …`, every row read; returns how many there were.
     @discardableResult
     public func meterByNumber(_ meterNumber: String) async throws -> Int {
-        try await count(client.query("SELECT * FROM oms_meters WHERE meter_number = \(meterNumber)", logger: logger))
+        try await count(client.fetch("SELECT * FROM oms_meters WHERE meter_number = \(meterNumber)", logger: logger))
     }
 
     /// `SELECT * FROM oms_meters_within(lat, lng, radius)`, every row read; returns how many there were.
     @discardableResult
     public func metersWithin(latitude: Double, longitude: Double, radius: Double) async throws -> Int {
-        try await count(client.query("SELECT * FROM oms_meters_within(\(latitude), \(longitude), \(radius))", logger: logger))
+        try await count(client.fetch("SELECT * FROM oms_meters_within(\(latitude), \(longitude), \(radius))", logger: logger))
     }
 
     /// The same search by a scan of every active meter (no index), every row read; returns how many there were.
     @discardableResult
     public func metersWithinByFullScan(latitude: Double, longitude: Double, radius: Double) async throws -> Int {
-        try await count(client.query(
+        try await count(client.fetch(
             """
             SELECT id, meter_number, oms_earth_distance_km(\(latitude), \(longitude), location_lat, location_lng) AS distance_km
               FROM oms_meters
@@ -52,26 +52,22 @@ public struct ProximityBenchStore: Sendable {
     /// The lines of `EXPLAIN (ANALYZE, TIMING OFF, SUMMARY)` of one search: the plan run, with
     /// "Planning Time: … ms" and "Execution Time: … ms".
     public func explainAnalyzeMetersWithin(latitude: Double, longitude: Double, radius: Double) async throws -> [String] {
-        try await lines(client.query(
+        try await lines(client.fetch(
             "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY) SELECT * FROM oms_meters_within(\(latitude), \(longitude), \(radius))",
             logger: logger))
     }
 
     /// The lines of `EXPLAIN (COSTS OFF)` of one search: the plan, outermost node first.
     public func explainMetersWithin(latitude: Double, longitude: Double, radius: Double) async throws -> [String] {
-        try await lines(client.query(
+        try await lines(client.fetch(
             "EXPLAIN (COSTS OFF) SELECT * FROM oms_meters_within(\(latitude), \(longitude), \(radius))", logger: logger))
     }
 
-    private func count(_ rows: PostgresRowSequence) async throws -> Int {
-        var count = 0
-        for try await _ in rows { count += 1 }
-        return count
+    private func count(_ rows: FetchedRows) -> Int {
+        rows.rows.count
     }
 
-    private func lines(_ rows: PostgresRowSequence) async throws -> [String] {
-        var lines: [String] = []
-        for try await line in rows.decode(String.self) { lines.append(line) }
-        return lines
+    private func lines(_ rows: FetchedRows) throws -> [String] {
+        try rows.decode(String.self)
     }
 }

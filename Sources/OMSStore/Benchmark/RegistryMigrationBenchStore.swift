@@ -24,7 +24,7 @@ public struct RegistryMigrationBenchStore: Sendable {
     /// a CIS row spelling "b <number>" (j % 100 = 3: with a differing ONU id, m = 20 k + 1).
     public func insertSourceRows(uniqueRows u: Int, duplicateRows d: Int) async throws {
         let blocks = max(u / 20, 1)
-        try await client.query(
+        try await client.fetch(
             """
             INSERT INTO oms_registry_sources (source, source_ref, meter_number, onu_id, onu_serial, asset_mrid, usage_point_mrid)
             SELECT CASE WHEN i % 2 = 0 THEN 'cis' ELSE 'onu_inventory' END, 'U' || i, 'B' || lpad(i::text, 8, '0'),
@@ -33,39 +33,39 @@ public struct RegistryMigrationBenchStore: Sendable {
                    CASE WHEN i % 2 = 0 THEN 'BA' || i END, CASE WHEN i % 2 = 0 THEN 'UP' || i END
               FROM generate_series(1, \(u)::int) i WHERE i % 20 < 10
             """, logger: logger)
-        try await client.query(
+        try await client.fetch(
             """
             INSERT INTO kaifa_events (source_event_id, event_type_code, asset_mrid, usage_point_mrid, meter_number,
                                       event_timestamp, raw)
             SELECT 'BK' || i, '3.26.0.47', 'BA' || i, 'UP' || i, 'B' || lpad(i::text, 8, '0'), now(), '{}'
               FROM generate_series(1, \(u)::int) i WHERE i % 20 BETWEEN 10 AND 16
             """, logger: logger)
-        try await client.query(
+        try await client.fetch(
             """
             INSERT INTO callcenter_tickets (ticket_id, event_timestamp, meter_number, raw)
             SELECT 'BT' || i, now(), 'B' || lpad(i::text, 8, '0'), '{}'
               FROM generate_series(1, \(u)::int) i WHERE i % 20 >= 17
             """, logger: logger)
-        try await client.query(
+        try await client.fetch(
             """
             INSERT INTO callcenter_tickets (ticket_id, event_timestamp, meter_number, raw)
             SELECT 'BTD' || j, now(), 'b-' || lpad(((j::bigint * 7919) % \(u)::int + 1)::text, 8, '0'), '{}'
               FROM generate_series(1, \(d)::int) j WHERE j % 4 = 0
             """, logger: logger)
-        try await client.query(
+        try await client.fetch(
             """
             INSERT INTO kaifa_events (source_event_id, event_type_code, asset_mrid, meter_number, event_timestamp, raw)
             SELECT 'BKD' || j, '3.26.0.47', 'BA' || m, 'B' || lpad(m::text, 8, '0'), now(), '{}'
               FROM (SELECT j, (j::bigint * 7919) % \(u)::int + 1 AS m FROM generate_series(1, \(d)::int) j WHERE j % 4 = 1) x
             """, logger: logger)
-        try await client.query(
+        try await client.fetch(
             """
             INSERT INTO onu_events (source_event_id, event_type, onu_id, onu_serial, event_timestamp, raw)
             SELECT 'BOD' || j, 'ONU_LastGaspAlert', 'ONU-' || m, 'HWTC' || upper(lpad(to_hex(m), 8, '0')), now(), '{}'
               FROM (SELECT j, 20 * ((j::bigint * 7919) % \(blocks)::int) + 1 AS m
                       FROM generate_series(1, \(d)::int) j WHERE j % 4 = 2) x
             """, logger: logger)
-        try await client.query(
+        try await client.fetch(
             """
             INSERT INTO oms_registry_sources (source, source_ref, meter_number, onu_id)
             SELECT 'cis', 'D' || j, 'b ' || lpad(m::text, 8, '0'), CASE WHEN j % 100 = 3 THEN 'ONU-X' || m END
@@ -79,7 +79,7 @@ public struct RegistryMigrationBenchStore: Sendable {
     /// into a new table `bench_baseline_rows`, empties `oms_meters` (`TRUNCATE … CASCADE`) and
     /// refreshes the new table's statistics: the baseline's starting point.
     public func prepareBaseline() async throws {
-        try await client.query(
+        try await client.fetch(
             """
             CREATE TABLE bench_baseline_rows AS
             SELECT meter_number, onu_id, onu_serial, asset_mrid, usage_point_mrid
@@ -89,14 +89,14 @@ public struct RegistryMigrationBenchStore: Sendable {
             UNION ALL
             SELECT meter_number, NULL, NULL, NULL, NULL FROM callcenter_tickets WHERE meter_number IS NOT NULL
             """, logger: logger)
-        try await client.query("TRUNCATE oms_meters CASCADE", logger: logger)
-        try await client.query("VACUUM ANALYZE bench_baseline_rows", logger: logger)
+        try await client.fetch("TRUNCATE oms_meters CASCADE", logger: logger)
+        try await client.fetch("VACUUM ANALYZE bench_baseline_rows", logger: logger)
     }
 
     /// The baseline itself (the statement timed): `bench_baseline_rows` INSERTed into `oms_meters` as
     /// they are, without merging (`ON CONFLICT DO NOTHING` for exact repeats).
     public func insertBaselineRows() async throws {
-        try await client.query(
+        try await client.fetch(
             """
             INSERT INTO oms_meters (meter_number, onu_id, onu_serial_no, asset_mrid, usage_point_mrid)
             SELECT meter_number, onu_id, onu_serial, asset_mrid, usage_point_mrid FROM bench_baseline_rows
@@ -107,13 +107,13 @@ public struct RegistryMigrationBenchStore: Sendable {
     /// The rows of `bench_baseline_rows`.
     public func baselineRowCount() async throws -> Int {
         var rows = 0
-        for try await count in try await client.query("SELECT count(*)::int FROM bench_baseline_rows", logger: logger)
+        for count in try await client.fetch("SELECT count(*)::int FROM bench_baseline_rows", logger: logger)
             .decode(Int.self) { rows = count }
         return rows
     }
 
     /// Drops `bench_baseline_rows`.
     public func dropBaselineRows() async throws {
-        try await client.query("DROP TABLE bench_baseline_rows", logger: logger)
+        try await client.fetch("DROP TABLE bench_baseline_rows", logger: logger)
     }
 }

@@ -16,10 +16,10 @@ public struct SCADABenchStore: Sendable {
     /// `insert_scada_event_with_meter_check(message)`: the event stored, its meters checked, the outage
     /// opened or joined. Returns the stored event's id (from the summary, decoded from its jsonb).
     public func insertSCADAEventWithMeterCheck(_ message: String) async throws -> UUID {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             "SELECT insert_scada_event_with_meter_check(\(message)::jsonb)", logger: logger)
         var summary: SummaryRow?
-        for try await row in rows.decode(SummaryRow.self) { summary = row }
+        for row in try rows.decode(SummaryRow.self) { summary = row }
         guard let summary else { throw NoSummary() }
         return summary.value.scadaEventID
     }
@@ -40,7 +40,7 @@ public struct SCADABenchStore: Sendable {
     @discardableResult
     public func metersBySubstation(_ substationID: String) async throws -> Int {
         var count = 0
-        for try await _ in try await client.query("SELECT * FROM get_meters_by_substation(\(substationID))", logger: logger) {
+        for _ in try await client.fetch("SELECT * FROM get_meters_by_substation(\(substationID))", logger: logger) {
             count += 1
         }
         return count
@@ -49,12 +49,12 @@ public struct SCADABenchStore: Sendable {
     /// Clears what earlier runs left (outages, feed events, device states, audit rows) and puts
     /// every meter back on, so that a run measures the first-time work on a quiet network.
     public func clearOutageState() async throws {
-        try await client.query(
+        try await client.fetch(
             """
             TRUNCATE scada_events, onu_events, kaifa_events, callcenter_tickets, oms_outage_events,
                      oms_device_states, oms_meter_status_events CASCADE
             """, logger: logger)
-        try await client.query(
+        try await client.fetch(
             """
             UPDATE oms_meters SET power_status = 'on', last_status_change = NULL, last_power_change = NULL
              WHERE last_status_change IS NOT NULL

@@ -16,10 +16,10 @@ public struct StormBenchStore: Sendable {
     /// Empties the feed, outage and audit tables, puts every meter whose status changed back on,
     /// and refreshes `oms_meters`' statistics.
     public func reset() async throws {
-        try await client.query(
+        try await client.fetch(
             "TRUNCATE onu_events, kaifa_events, callcenter_tickets, oms_outage_events, oms_meter_status_events CASCADE",
             logger: logger)
-        try await client.query(
+        try await client.fetch(
             """
             UPDATE oms_meters SET power_status = 'on', last_status_change = NULL, last_power_change = NULL
              WHERE last_status_change IS NOT NULL
@@ -30,7 +30,7 @@ public struct StormBenchStore: Sendable {
     /// A JSON array of KAIFA events (`mRID`, `eventTypeRef`, `assetMRID`, `createdDateTime`) INSERTed
     /// as they are into `kaifa_events`, in one statement: no matching, no status, no outage.
     public func insertRawKAIFAEvents(jsonArray: String) async throws {
-        try await client.query(
+        try await client.fetch(
             """
             INSERT INTO kaifa_events (source_event_id, event_type_code, asset_mrid, event_timestamp, raw)
             SELECT e ->> 'mRID', e ->> 'eventTypeRef', e ->> 'assetMRID', (e ->> 'createdDateTime')::timestamptz, e
@@ -41,7 +41,7 @@ public struct StormBenchStore: Sendable {
     /// A JSON array of ONU events (`eventId`, `type`, `onuId`, `timestamp`) INSERTed as they are into
     /// `onu_events`, in one statement: no matching, no status, no outage.
     public func insertRawONUEvents(jsonArray: String) async throws {
-        try await client.query(
+        try await client.fetch(
             """
             INSERT INTO onu_events (source_event_id, event_type, onu_id, event_timestamp, raw)
             SELECT e ->> 'eventId', e ->> 'type', e ->> 'onuId', (e ->> 'timestamp')::timestamptz, e
@@ -51,12 +51,12 @@ public struct StormBenchStore: Sendable {
 
     /// KAIFA and ONU events linked to an outage.
     public func correlatedEventCount() async throws -> Int {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             """
             SELECT ((SELECT count(*) FROM kaifa_events WHERE outage_event_id IS NOT NULL)
                   + (SELECT count(*) FROM onu_events WHERE outage_event_id IS NOT NULL))::int
             """, logger: logger)
-        for try await count in rows.decode(Int.self) { return count }
+        for count in try rows.decode(Int.self) { return count }
         return 0
     }
 }

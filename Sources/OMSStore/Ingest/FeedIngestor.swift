@@ -171,9 +171,9 @@ extension FeedIngestor {
             do {
                 var query = PostgresQuery(unsafeSQL: "SELECT \(function)($1::jsonb)::text")
                 try query.binds.append(argument, context: .default)
-                let rows = try await client.query(query, logger: logger)
+                let rows = try await client.fetch(query, logger: logger)
                 var json = ""
-                for try await text in rows.decode(String.self) { json = text }
+                for text in try rows.decode(String.self) { json = text }
                 return json
             } catch let error as PSQLError
                 where ["40001", "40P01"].contains(error.serverInfo?[.sqlState]) && attempt < Self.conflictAttempts {
