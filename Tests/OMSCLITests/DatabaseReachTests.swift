@@ -69,8 +69,8 @@ struct DatabaseReachTests: RunsOMSCommands {
         let server = try await TestDatabase.server()
         let role = "oms_t_nologin"
         try await DatabaseBootstrap.withClient(try server.clientConfiguration(database: "postgres"), logger: TestDatabase.logger) { client in
-            try await client.query(PostgresQuery(unsafeSQL: "DROP ROLE IF EXISTS \(role)"), logger: TestDatabase.logger)
-            try await client.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) NOLOGIN"), logger: TestDatabase.logger)
+            try await client.fetch(PostgresQuery(unsafeSQL: "DROP ROLE IF EXISTS \(role)"), logger: TestDatabase.logger)
+            try await client.fetch(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) NOLOGIN"), logger: TestDatabase.logger)
         }
         let url = try server.connectionURL(database: "postgres")
             .replacingOccurrences(of: "postgresql://postgres@", with: "postgresql://\(role)@")
@@ -84,12 +84,12 @@ struct DatabaseReachTests: RunsOMSCommands {
         try await TestDatabase.withPrivateServer { server in
             // The superuser gets a password, then the socket asks for it (SCRAM).
             try await DatabaseBootstrap.withClient(try server.clientConfiguration(database: "postgres"), logger: TestDatabase.logger) { client in
-                try await client.query("ALTER ROLE postgres PASSWORD 'right-password'", logger: TestDatabase.logger)
-                let rows = try await client.query("SHOW hba_file", logger: TestDatabase.logger)
+                try await client.fetch("ALTER ROLE postgres PASSWORD 'right-password'", logger: TestDatabase.logger)
+                let rows = try await client.fetch("SHOW hba_file", logger: TestDatabase.logger)
                 var path = ""
-                for try await file in rows.decode(String.self) { path = file }
+                for file in try rows.decode(String.self) { path = file }
                 try "local all all scram-sha-256\n".write(toFile: path, atomically: false, encoding: .utf8)
-                try await client.query("SELECT pg_reload_conf()", logger: TestDatabase.logger)
+                try await client.fetch("SELECT pg_reload_conf()", logger: TestDatabase.logger)
             }
             try await Task.sleep(for: .milliseconds(300))
             let url = try server.connectionURL(database: "postgres")
@@ -147,14 +147,14 @@ struct DatabaseReachTests: RunsOMSCommands {
         let options = try DatabaseOptions.parse(["--database-url", try server.connectionURL(database: "postgres"), "--connect-timeout", "30"])
         let used = try await options.withDatabase(database: name, logger: TestDatabase.logger) { configuration, _ in
             try await DatabaseBootstrap.withClient(configuration, logger: TestDatabase.logger) { client in
-                let rows = try await client.query("SELECT current_database()", logger: TestDatabase.logger)
-                for try await name in rows.decode(String.self) { return name }
+                let rows = try await client.fetch("SELECT current_database()", logger: TestDatabase.logger)
+                for name in try rows.decode(String.self) { return name }
                 return ""
             }
         }
         #expect(used == name)
         try await DatabaseBootstrap.withClient(try server.clientConfiguration(database: "postgres"), logger: TestDatabase.logger) { client in
-            try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(name)"), logger: TestDatabase.logger)
+            try await client.fetch(PostgresQuery(unsafeSQL: "DROP DATABASE \(name)"), logger: TestDatabase.logger)
         }
     }
 
@@ -163,8 +163,8 @@ struct DatabaseReachTests: RunsOMSCommands {
         let server = try await TestDatabase.server()
         let role = "oms_t_nocreatedb"
         try await DatabaseBootstrap.withClient(try server.clientConfiguration(database: "postgres"), logger: TestDatabase.logger) { client in
-            try await client.query(PostgresQuery(unsafeSQL: "DROP ROLE IF EXISTS \(role)"), logger: TestDatabase.logger)
-            try await client.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN NOCREATEDB"), logger: TestDatabase.logger)
+            try await client.fetch(PostgresQuery(unsafeSQL: "DROP ROLE IF EXISTS \(role)"), logger: TestDatabase.logger)
+            try await client.fetch(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN NOCREATEDB"), logger: TestDatabase.logger)
         }
         let url = try server.connectionURL(database: "postgres")
             .replacingOccurrences(of: "postgresql://postgres@", with: "postgresql://\(role)@")
@@ -174,7 +174,7 @@ struct DatabaseReachTests: RunsOMSCommands {
         #expect(message.contains("permission denied to create database"), "\(message)")
         #expect(ContinuousClock.now - start < Self.limit)
         try await DatabaseBootstrap.withClient(try server.clientConfiguration(database: "postgres"), logger: TestDatabase.logger) { client in
-            try await client.query(PostgresQuery(unsafeSQL: "DROP ROLE \(role)"), logger: TestDatabase.logger)
+            try await client.fetch(PostgresQuery(unsafeSQL: "DROP ROLE \(role)"), logger: TestDatabase.logger)
         }
     }
 }

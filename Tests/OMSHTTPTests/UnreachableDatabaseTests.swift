@@ -37,7 +37,7 @@ struct UnreachableDatabaseTests {
         let watch = DatabaseWatch(configuration: configuration)
         let client = PostgresClient(configuration: configuration, backgroundLogger: watch.poolLogger(wrapping: TestDatabase.logger))
         return try buildApplication(
-            client: client, settings: ServerSettings(migrateOnStart: migrateOnStart, healthProbeTimeout: 5),
+            client: client, settings: ServerSettings(migrateOnStart: migrateOnStart, healthProbeTimeout: 30),
             logger: TestDatabase.logger, watch: watch)
     }
 
@@ -100,7 +100,7 @@ struct UnreachableDatabaseTests {
             #expect(try await Self.timed(http, "/api/v1/settings", key: key).status == .ok)
         }
         try await DatabaseBootstrap.withClient(try server.clientConfiguration(database: "postgres"), logger: TestDatabase.logger) { client in
-            try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: TestDatabase.logger)
+            try await client.fetch(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: TestDatabase.logger)
         }
     }
 

@@ -75,7 +75,7 @@ public enum TestDatabase {
 
     static func drop(_ name: String, maintenance: PostgresClient.Configuration) async throws {
         try await DatabaseBootstrap.withClient(maintenance, logger: logger) { client in
-            try await client.query(
+            try await client.fetch(
                 PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(DatabaseBootstrap.quoteIdentifier(name)) WITH (FORCE)"),
                 logger: logger)
         }
