@@ -94,7 +94,7 @@ struct KeyRateLimitTests {
             try await app.test(.live) { http in
                 // The pool's first connection, made before any timed request: at the suite's busiest
                 // a new connection can take longer than the test client's 20 s read timeout.
-                for try await _ in try await client.query("SELECT 1", logger: TestDatabase.logger) {}
+                try await client.fetch("SELECT 1", logger: TestDatabase.logger)
                 func get(_ key: String) async throws -> (HTTPResponse.Status, String?, Duration) {
                     let start = ContinuousClock.now
                     return try await http.execute(uri: "/api/v1/settings", method: .get, headers: [.authorization: "Bearer \(key)"]) {
@@ -113,9 +113,9 @@ struct KeyRateLimitTests {
                 // seconds and end in 503. The 11th guess is a 429 at once: it was not asked.
                 let maintenance = try await TestDatabase.server().clientConfiguration(database: "postgres")
                 try await DatabaseBootstrap.withClient(maintenance, logger: TestDatabase.logger) { admin in
-                    try await admin.query(
+                    try await admin.fetch(
                         PostgresQuery(unsafeSQL: "ALTER DATABASE \(database.name) ALLOW_CONNECTIONS false"), logger: TestDatabase.logger)
-                    try await admin.query(
+                    try await admin.fetch(
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(database.name)", logger: TestDatabase.logger)
                 }
                 let limited = try await get("oms_guess-eleven-" + String(repeating: "y", count: 30))
@@ -125,7 +125,7 @@ struct KeyRateLimitTests {
                 // is loose because a loaded 2-core machine took 1.3 s to answer at all.
                 #expect(limited.2 < .seconds(5), "took \(limited.2)")
                 try await DatabaseBootstrap.withClient(maintenance, logger: TestDatabase.logger) { admin in
-                    try await admin.query(
+                    try await admin.fetch(
                         PostgresQuery(unsafeSQL: "ALTER DATABASE \(database.name) ALLOW_CONNECTIONS true"), logger: TestDatabase.logger)
                 }
             }

@@ -212,21 +212,21 @@ struct PlausibleInputTests {
     func lateManualChange() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
             let client = database.client
-            let first = try await client.query(
+            let first = try await client.fetch(
                 "SELECT duplicate, applied, newer_state_at IS NULL FROM oms_set_meter_power_status('M10000311', 'off', 'R-NOW')",
                 logger: TestDatabase.logger)
-            for try await (duplicate, applied, noNewer) in first.decode((Bool, Bool, Bool).self) {
+            for (duplicate, applied, noNewer) in try first.decode((Bool, Bool, Bool).self) {
                 #expect(!duplicate && applied && noNewer)
             }
             let newest = try await client.scalar(
                 "SELECT last_status_change FROM oms_meters WHERE meter_number = 'M10000311'", as: Date.self)
             let earlier = Self.time(-3600)
             for _ in 0..<2 {
-                let late = try await client.query(
+                let late = try await client.fetch(
                     "SELECT duplicate, applied, newer_state_at FROM oms_set_meter_power_status('M10000311', 'on', 'R-LATE', \(earlier)::timestamptz)",
                     logger: TestDatabase.logger)
                 var rows = 0
-                for try await (_, applied, newer) in late.decode((Bool, Bool, Date?).self) {
+                for (_, applied, newer) in try late.decode((Bool, Bool, Date?).self) {
                     rows += 1
                     #expect(!applied)
                     #expect(newer == newest)

@@ -67,18 +67,18 @@ struct ProximityTests {
     func link(_ client: PostgresClient, only meters: [String]? = nil) async throws -> [ReportLine] {
         let ids = meters.map { "SELECT array_agg(id) FROM oms_meters WHERE meter_number = ANY (ARRAY['"
             + $0.joined(separator: "','") + "'])" } ?? "SELECT NULL::uuid[]"
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             PostgresQuery(unsafeSQL: "SELECT level, meters, changed, meter_numbers FROM oms_link_meters_by_proximity((\(ids)))"),
             logger: TestDatabase.logger)
         var lines: [ReportLine] = []
-        for try await (level, meters, changed, numbers) in rows.decode((String, Int, Int, [String]?).self) {
+        for (level, meters, changed, numbers) in try rows.decode((String, Int, Int, [String]?).self) {
             lines.append(ReportLine(level: level, meters: meters, changed: changed, meterNumbers: numbers))
         }
         return lines
     }
 
     func topology(_ meter: String, _ client: PostgresClient) async throws -> Topology {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             """
             SELECT d.dp_id, f.feeder_id, s.substation_id, m.topology_source, m.topology_distance_km
               FROM oms_meters m
@@ -87,8 +87,8 @@ struct ProximityTests {
               LEFT JOIN network_substations s ON s.id = m.substation_id
              WHERE m.meter_number = \(meter)
             """, logger: TestDatabase.logger)
-        for try await (dp, feeder, substation, source, distance)
-            in rows.decode((String?, String?, String?, String?, Double?).self) {
+        for (dp, feeder, substation, source, distance)
+            in try rows.decode((String?, String?, String?, String?, Double?).self) {
             return Topology(dp: dp, feeder: feeder, substation: substation, source: source, distance: distance)
         }
         throw UnknownMeter(meterNumber: meter)
@@ -109,9 +109,9 @@ struct ProximityTests {
 
     /// The distance (km) from a meter to a point.
     func distance(_ meter: String, _ lat: Double, _ lng: Double, _ client: PostgresClient) async throws -> Double {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             "SELECT location_lat, location_lng FROM oms_meters WHERE meter_number = \(meter)", logger: TestDatabase.logger)
-        for try await (meterLat, meterLng) in rows.decode((Double, Double).self) {
+        for (meterLat, meterLng) in try rows.decode((Double, Double).self) {
             return Self.haversine(meterLat, meterLng, lat, lng)
         }
         throw UnknownMeter(meterNumber: meter)
@@ -119,13 +119,13 @@ struct ProximityTests {
 
     /// Every active meter within `radius` km of a point, nearest first, by a scan computed here.
     func bruteForce(_ lat: Double, _ lng: Double, _ radius: Double, _ client: PostgresClient) async throws -> [String] {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             """
             SELECT meter_number, location_lat, location_lng FROM oms_meters
              WHERE status = 'active' AND location_lat IS NOT NULL AND location_lng IS NOT NULL
             """, logger: TestDatabase.logger)
         var found: [(meter: String, distance: Double)] = []
-        for try await (meter, meterLat, meterLng) in rows.decode((String, Double, Double).self) {
+        for (meter, meterLat, meterLng) in try rows.decode((String, Double, Double).self) {
             let distance = Self.haversine(lat, lng, meterLat, meterLng)
             if distance <= radius { found.append((meter, distance)) }
         }
@@ -136,10 +136,10 @@ struct ProximityTests {
     func within(_ lat: Double, _ lng: Double, _ radius: Double, _ client: PostgresClient)
         async throws -> [(meter: String, distance: Double)]
     {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             "SELECT meter_number, distance_km FROM oms_meters_within(\(lat), \(lng), \(radius))", logger: TestDatabase.logger)
         var found: [(meter: String, distance: Double)] = []
-        for try await row in rows.decode((String, Double).self) { found.append(row) }
+        for row in try rows.decode((String, Double).self) { found.append(row) }
         return found
     }
 
@@ -389,13 +389,13 @@ struct ProximityTests {
             let retired = try await client.scalar(
                 "SELECT meter_number FROM oms_meters_within(\(lat), \(lng), \(radius)) LIMIT 1", as: String.self)
             try await client.execute("UPDATE oms_meters SET status = 'inactive' WHERE meter_number = \(retired)")
-            let rows = try await client.query(
+            let rows = try await client.fetch(
                 """
                 SELECT meter_number, distance_km, coalesce(dp_code, '-') || '/' || feeder_code || '/' || substation_code
                   FROM oms_meters_within(\(lat), \(lng), \(radius))
                 """, logger: TestDatabase.logger)
             var found: [(meter: String, distance: Double, topology: String)] = []
-            for try await row in rows.decode((String, Double, String).self) { found.append(row) }
+            for row in try rows.decode((String, Double, String).self) { found.append(row) }
 
             // The same question answered the slow way: every meter, distances computed here.
             let expected = try await bruteForce(lat, lng, radius, client)

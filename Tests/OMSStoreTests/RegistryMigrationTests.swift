@@ -79,13 +79,13 @@ struct RegistryMigrationTests {
     }
 
     func meter(_ number: String, _ client: PostgresClient) async throws -> MeterIdentities? {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             """
             SELECT m.onu_id, m.onu_serial_no, m.asset_mrid, m.usage_point_mrid, c.customer_id
               FROM oms_meters m LEFT JOIN oms_customers c ON c.id = m.customer_id
              WHERE m.meter_number = \(number)
             """, logger: TestDatabase.logger)
-        for try await (onu, serial, asset, point, customer) in rows.decode(
+        for (onu, serial, asset, point, customer) in try rows.decode(
             (String?, String?, String?, String?, String?).self)
         {
             return MeterIdentities(onuID: onu, serial: serial, asset: asset, usagePoint: point, customer: customer)

@@ -27,7 +27,7 @@ struct SchemaLayoutTests {
     /// Every row of every table, as a digest per table (count and md5 of the rows as text).
     /// Each table's columns, in order (what `data` digests).
     func columns(_ client: PostgresClient) async throws -> [String: [String]] {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             """
             SELECT c.relname, a.attname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
              WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND c.relname NOT LIKE 'oms_schema_%'
@@ -35,7 +35,7 @@ struct SchemaLayoutTests {
              ORDER BY c.relname, a.attnum
             """, logger: logger)
         var columns: [String: [String]] = [:]
-        for try await (table, column) in rows.decode((String, String).self) { columns[table, default: []].append(column) }
+        for (table, column) in try rows.decode((String, String).self) { columns[table, default: []].append(column) }
         return columns
     }
 
@@ -220,11 +220,11 @@ struct SchemaLayoutTests {
         #expect(files.map(\.fileName) == LegacySchema.fileNames)
         #expect(files.map(\.version) == Array(1...31))
         try await TestDatabase.with(.empty) { database in
-            let checksums = try await database.client.query(
+            let checksums = try await database.client.fetch(
                 "SELECT encode(sha256(convert_to(t, 'UTF8')), 'hex') FROM unnest(\(files.map(\.sql))::text[]) WITH ORDINALITY AS x(t, n) ORDER BY n",
                 logger: logger)
             var computed: [String] = []
-            for try await checksum in checksums.decode(String.self) { computed.append(checksum) }
+            for checksum in try checksums.decode(String.self) { computed.append(checksum) }
             #expect(computed == LegacySchema.files.map(\.checksum))
         }
     }

@@ -117,7 +117,7 @@ extension SmallNetworkTesting {
 
     /// Every outage, oldest first (merged ones too).
     func outages(_ client: PostgresClient) async throws -> [SmallNetworkOutage] {
-        let rows = try await client.query("""
+        let rows = try await client.fetch("""
             SELECT o.event_id, o.status, o.basis, coalesce(d.dp_id, f.feeder_id, s.substation_id),
                    o.affected_meters_count, o.affected_customers_count, o.meters_out, o.momentary, o.interruptions,
                    (SELECT m.event_id FROM oms_outage_events m WHERE m.id = o.merged_into_id),
@@ -130,8 +130,8 @@ extension SmallNetworkTesting {
              ORDER BY o.first_detected_at, o.event_id
             """, logger: TestDatabase.logger)
         var result: [SmallNetworkOutage] = []
-        for try await (code, status, basis, device, meters, customers, out, momentary, interruptions, merged, parent, start, restored)
-            in rows.decode((String, String, String, String, Int, Int, Int, Bool, Int, String?, String?, Double, Double?).self) {
+        for (code, status, basis, device, meters, customers, out, momentary, interruptions, merged, parent, start, restored)
+            in try rows.decode((String, String, String, String, Int, Int, Int, Bool, Int, String?, String?, Double, Double?).self) {
             result.append(SmallNetworkOutage(
                 code: code, status: status, basis: basis, device: device, meters: meters, customers: customers,
                 metersOut: out, momentary: momentary, interruptions: interruptions, mergedInto: merged, parent: parent,
@@ -147,13 +147,13 @@ extension SmallNetworkTesting {
     }
 
     func timeline(_ code: String, _ client: PostgresClient) async throws -> [String] {
-        let rows = try await client.query("""
+        let rows = try await client.fetch("""
             SELECT t.event_type || ': ' || coalesce(t.description, '') FROM oms_event_timeline t
               JOIN oms_outage_events o ON o.id = t.outage_event_id
              WHERE o.event_id = \(code) ORDER BY t."timestamp", t.id
             """, logger: TestDatabase.logger)
         var lines: [String] = []
-        for try await line in rows.decode(String.self) { lines.append(line) }
+        for line in try rows.decode(String.self) { lines.append(line) }
         return lines
     }
 
