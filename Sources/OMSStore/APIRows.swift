@@ -28,11 +28,7 @@ enum APIRows {
 extension PostgresClient {
     /// The rows of a query whose one column is a `jsonb` object, decoded as `Row`, in order.
     func apiRows<Row: PostgresDecodable & Sendable>(_ query: PostgresQuery, as type: Row.Type, logger: Logger) async throws -> [Row] {
-        var rows: [Row] = []
-        for row in try await self.fetch(query, logger: logger).decode(Row.self, context: APIRows.context) {
-            rows.append(row)
-        }
-        return rows
+        try await fetch(query, logger: logger).decode(Row.self, context: APIRows.context)
     }
 }
 

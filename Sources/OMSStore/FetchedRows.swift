@@ -11,10 +11,8 @@ import PostgresNIO
 /// free connections leased for ever, idle on the server, and every later request waited for ever.
 /// `withConnection` returns the connection however the query ends. The store's reads are pages
 /// and single rows, so reading them whole costs nothing the caller would not spend anyway.
-public struct FetchedRows: Sendable, Sequence {
+public struct FetchedRows: Sendable {
     public let rows: [PostgresRow]
-
-    public func makeIterator() -> IndexingIterator<[PostgresRow]> { rows.makeIterator() }
 
     /// The rows decoded as `columns` (a type, or a tuple of types).
     public func decode<each Column: PostgresDecodable>(_ columns: (repeat each Column).Type) throws -> [(repeat each Column)] {

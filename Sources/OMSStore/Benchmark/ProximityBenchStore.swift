@@ -27,47 +27,40 @@ public struct ProximityBenchStore: Sendable {
     /// `SELECT * FROM oms_meters WHERE meter_number = …`, every row read; returns how many there were.
     @discardableResult
     public func meterByNumber(_ meterNumber: String) async throws -> Int {
-        try await count(client.fetch("SELECT * FROM oms_meters WHERE meter_number = \(meterNumber)", logger: logger))
+        try await client.fetch("SELECT * FROM oms_meters WHERE meter_number = \(meterNumber)", logger: logger).rows.count
     }
 
     /// `SELECT * FROM oms_meters_within(lat, lng, radius)`, every row read; returns how many there were.
     @discardableResult
     public func metersWithin(latitude: Double, longitude: Double, radius: Double) async throws -> Int {
-        try await count(client.fetch("SELECT * FROM oms_meters_within(\(latitude), \(longitude), \(radius))", logger: logger))
+        try await client.fetch("SELECT * FROM oms_meters_within(\(latitude), \(longitude), \(radius))", logger: logger).rows.count
     }
 
     /// The same search by a scan of every active meter (no index), every row read; returns how many there were.
     @discardableResult
     public func metersWithinByFullScan(latitude: Double, longitude: Double, radius: Double) async throws -> Int {
-        try await count(client.fetch(
+        try await client.fetch(
             """
             SELECT id, meter_number, oms_earth_distance_km(\(latitude), \(longitude), location_lat, location_lng) AS distance_km
               FROM oms_meters
              WHERE status = 'active'
                AND oms_earth_distance_km(\(latitude), \(longitude), location_lat, location_lng) <= \(radius)
              ORDER BY distance_km
-            """, logger: logger))
+            """, logger: logger).rows.count
     }
 
     /// The lines of `EXPLAIN (ANALYZE, TIMING OFF, SUMMARY)` of one search: the plan run, with
     /// "Planning Time: … ms" and "Execution Time: … ms".
     public func explainAnalyzeMetersWithin(latitude: Double, longitude: Double, radius: Double) async throws -> [String] {
-        try await lines(client.fetch(
+        try await client.fetch(
             "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY) SELECT * FROM oms_meters_within(\(latitude), \(longitude), \(radius))",
-            logger: logger))
+            logger: logger).decode(String.self)
     }
 
     /// The lines of `EXPLAIN (COSTS OFF)` of one search: the plan, outermost node first.
     public func explainMetersWithin(latitude: Double, longitude: Double, radius: Double) async throws -> [String] {
-        try await lines(client.fetch(
-            "EXPLAIN (COSTS OFF) SELECT * FROM oms_meters_within(\(latitude), \(longitude), \(radius))", logger: logger))
-    }
-
-    private func count(_ rows: FetchedRows) -> Int {
-        rows.rows.count
-    }
-
-    private func lines(_ rows: FetchedRows) throws -> [String] {
-        try rows.decode(String.self)
+        try await client.fetch(
+            "EXPLAIN (COSTS OFF) SELECT * FROM oms_meters_within(\(latitude), \(longitude), \(radius))", logger: logger)
+            .decode(String.self)
     }
 }

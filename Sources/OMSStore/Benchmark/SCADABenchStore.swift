@@ -39,11 +39,7 @@ public struct SCADABenchStore: Sendable {
     /// `SELECT * FROM get_meters_by_substation(id)`, every row read; returns how many there were.
     @discardableResult
     public func metersBySubstation(_ substationID: String) async throws -> Int {
-        var count = 0
-        for _ in try await client.fetch("SELECT * FROM get_meters_by_substation(\(substationID))", logger: logger) {
-            count += 1
-        }
-        return count
+        try await client.fetch("SELECT * FROM get_meters_by_substation(\(substationID))", logger: logger).rows.count
     }
 
     /// Clears what earlier runs left (outages, feed events, device states, audit rows) and puts
