@@ -113,6 +113,8 @@ let package = Package(
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
             ],
+            // The operator console's page, script and styles, served at / (no build step of their own).
+            resources: [.copy("Console")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -182,6 +184,7 @@ let package = Package(
             dependencies: [
                 "OMSCLI", "OMSDomain", "OMSHTTP", "OMSStore", "OMSTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings

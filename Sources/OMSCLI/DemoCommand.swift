@@ -54,6 +54,7 @@ struct DemoCommand: AsyncParsableCommand {
             }
             if serveAfterwards {
                 print("\nserving the API on http://127.0.0.1:\(port) (GET /health open; /api/v1 needs the key); Ctrl-C stops")
+                print("operator console: http://127.0.0.1:\(port)/ (sign in with the key above)")
                 try await serve(
                     configuration: configuration, settings: ServerSettings(port: port, migrateOnStart: false),
                     logger: logger)

@@ -17,10 +17,13 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve the HTTP API, keeping the managed database running while serving.",
         discussion: """
             Settings: flag, else environment (OMS_HOST, OMS_PORT, OMS_MAX_BODY_BYTES, OMS_IDLE_TIMEOUT, \
-            OMS_BODY_READ_TIMEOUT, OMS_STREAM_BUFFER, OMS_DATABASE_URL), else the JSON config file (--config or \
-            OMS_CONFIG: {"host", "port", "max_body_bytes", "idle_timeout", "body_read_timeout", "stream_buffer_events", \
-            "database_url"}), else the default (127.0.0.1:8080, 8 MiB bodies, idle connections closed after 30 s, \
-            bodies whole within 30 s, 1,000 events waiting per stream client, the managed cluster). A database that cannot be used \
+            OMS_BODY_READ_TIMEOUT, OMS_STREAM_BUFFER, OMS_SESSION_HOURS, OMS_LEAFLET_DIR, OMS_MAP_TILES, \
+            OMS_MAP_ATTRIBUTION, OMS_DATABASE_URL), else the JSON config file (--config or OMS_CONFIG: {"host", "port", \
+            "max_body_bytes", "idle_timeout", "body_read_timeout", "stream_buffer_events", "session_hours", "leaflet_dir", \
+            "map_tiles", "map_attribution", "database_url"}), else the default (127.0.0.1:8080, 8 MiB bodies, idle \
+            connections closed after 30 s, bodies whole within 30 s, 1,000 events waiting per stream client, console \
+            sessions of 12 hours, Leaflet from /usr/share/javascript/leaflet, no map tiles, the managed cluster). The \
+            operator console is at / (sign in with an API key that has the scope read). A database that cannot be used \
             (unreachable, refusing the login, missing) does not stop the service: /health answers 200, /ready 503 \
             with the server's reason, requests that need the database 503 with Retry-After, and once the database \
             can be used it is migrated and served, without a restart. --connect-timeout (OMS_CONNECT_TIMEOUT, 5 s) \
@@ -48,8 +51,28 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("stream-buffer"), help: "Events that may wait for one live-stream client before it is ended as too slow (default 1000).")
     var streamBuffer: Int?
 
+    @Option(name: .customLong("session-hours"), help: "Hours a console sign-in lasts at most (default 12, a shift).")
+    var sessionHours: Double?
+
+    @Option(name: .customLong("leaflet-dir"), help: "Where Leaflet's files are (default /usr/share/javascript/leaflet, Debian's libjs-leaflet).")
+    var leafletDirectory: String?
+
+    @Option(name: .customLong("map-tiles"), help: "A tile layer URL template for the console's map, e.g. https://tile.example/{z}/{x}/{y}.png (default none: the network is the map).")
+    var mapTiles: String?
+
+    @Option(name: .customLong("map-attribution"), help: "The tile layer's attribution, shown on the map.")
+    var mapAttribution: String?
+
     @Option(name: .customLong("config"), help: "A JSON file of settings (also $OMS_CONFIG).")
     var configFile: String?
+
+    /// The console's settings given by flag (nil: from the environment, the file or the default).
+    struct ConsoleFlags: Equatable {
+        var sessionHours: Double?
+        var leafletDirectory: String?
+        var mapTiles: String?
+        var mapAttribution: String?
+    }
 
     /// The connection and stream limits given by flag (nil: from the environment, the file or the default).
     struct LimitFlags: Equatable {
@@ -67,10 +90,16 @@ struct ServeCommand: AsyncParsableCommand {
         var bodyReadTimeout: Double?
         var streamBufferEvents: Int?
         var databaseURL: String?
+        var sessionHours: Double?
+        var leafletDirectory: String?
+        var mapTiles: String?
+        var mapAttribution: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case host, port, maxBodyBytes = "max_body_bytes", idleTimeout = "idle_timeout", bodyReadTimeout = "body_read_timeout"
             case streamBufferEvents = "stream_buffer_events", databaseURL = "database_url"
+            case sessionHours = "session_hours", leafletDirectory = "leaflet_dir", mapTiles = "map_tiles"
+            case mapAttribution = "map_attribution"
         }
 
         /// Reads and checks a config file: an unknown key or a wrong type is an error naming it.
@@ -95,7 +124,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// The server settings and the database URL (if any), by flag, environment, file, default.
     static func resolve(
-        host: String?, port: Int?, maxBodyBytes: Int?, limits: LimitFlags = LimitFlags(), databaseURL: String?,
+        host: String?, port: Int?, maxBodyBytes: Int?, limits: LimitFlags = LimitFlags(), console: ConsoleFlags = ConsoleFlags(),
+        databaseURL: String?,
         configFile: String?, environment: [String: String]
     ) throws -> (ServerSettings, databaseURL: String?) {
         let path = configFile ?? environment["OMS_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
@@ -119,6 +149,27 @@ struct ServeCommand: AsyncParsableCommand {
             ?? settings.bodyReadTimeout
         settings.streamBufferEvents = try limits.streamBuffer ?? number("OMS_STREAM_BUFFER") ?? file.streamBufferEvents
             ?? settings.streamBufferEvents
+        func text(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        func hours(_ name: String) throws -> Double? {
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            guard let value = Double(text) else { throw ValidationError("\(name)=\(text): not a number of hours") }
+            return value
+        }
+        settings.console.sessionHours = try console.sessionHours ?? hours("OMS_SESSION_HOURS") ?? file.sessionHours
+            ?? settings.console.sessionHours
+        settings.console.leafletDirectory = console.leafletDirectory ?? text("OMS_LEAFLET_DIR") ?? file.leafletDirectory
+            ?? settings.console.leafletDirectory
+        settings.console.tileURL = console.mapTiles ?? text("OMS_MAP_TILES") ?? file.mapTiles ?? settings.console.tileURL
+        settings.console.tileAttribution = console.mapAttribution ?? text("OMS_MAP_ATTRIBUTION") ?? file.mapAttribution
+            ?? settings.console.tileAttribution
+        guard settings.console.sessionHours > 0, settings.console.sessionHours <= 168 else {
+            throw ValidationError("session hours \(settings.console.sessionHours): must be more than 0 and at most 168")
+        }
+        if !settings.console.tileURL.isEmpty {
+            guard let url = URL(string: settings.console.tileURL.replacingOccurrences(of: "{", with: "").replacingOccurrences(of: "}", with: "")),
+                  ["http", "https"].contains(url.scheme ?? ""), url.host != nil
+            else { throw ValidationError("map tiles \(settings.console.tileURL): not an http(s) URL template") }
+        }
         guard (0...65535).contains(settings.port) else { throw ValidationError("port \(settings.port): not from 0 to 65535") }
         guard settings.maximumBodySize > 0 else { throw ValidationError("max body bytes \(settings.maximumBodySize): must be positive") }
         guard settings.idleTimeout > 0, settings.idleTimeout <= 86_400 else {
@@ -138,6 +189,8 @@ struct ServeCommand: AsyncParsableCommand {
         let (settings, url) = try Self.resolve(
             host: host, port: port, maxBodyBytes: maxBodyBytes,
             limits: LimitFlags(idleTimeout: idleTimeout, bodyReadTimeout: bodyReadTimeout, streamBuffer: streamBuffer),
+            console: ConsoleFlags(
+                sessionHours: sessionHours, leafletDirectory: leafletDirectory, mapTiles: mapTiles, mapAttribution: mapAttribution),
             databaseURL: database.databaseURL, configFile: configFile, environment: ProcessInfo.processInfo.environment)
         var database = database
         database.databaseURL = url
@@ -154,12 +207,21 @@ struct ServeCommand: AsyncParsableCommand {
 /// `/ready` 503 with the server's reason, requests that need the database 503 with
 /// `Retry-After` at once), and migrates and opens when the database can be used
 /// (`DatabaseGate`, which watches the pool through its background logger).
-func serve(configuration: PostgresClient.Configuration, settings: ServerSettings, logger: Logger) async throws {
+func serve(
+    configuration: PostgresClient.Configuration, settings: ServerSettings, logger: Logger,
+    onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+) async throws {
     let metrics = ServiceMetrics()
     let watch = DatabaseWatch(configuration: configuration)
     let client = PostgresClient(
         configuration: configuration, backgroundLogger: watch.poolLogger(wrapping: metrics.poolLogger(wrapping: logger)))
-    let app = try buildApplication(client: client, settings: settings, logger: logger, metrics: metrics, watch: watch)
-    logger.notice("serving", metadata: ["address": "http://\(settings.host):\(settings.port)"])
+    let app = try buildApplication(
+        client: client, settings: settings, logger: logger, metrics: metrics, watch: watch, onServerRunning: onServerRunning)
+    logger.notice("serving", metadata: ["address": "http://\(settings.host):\(settings.port)", "console": "http://\(settings.host):\(settings.port)/"])
+    if !FileManager.default.fileExists(atPath: settings.console.leafletDirectory + "/leaflet.js") {
+        logger.warning("the console's map needs Leaflet: install Debian's libjs-leaflet, or give --leaflet-dir", metadata: [
+            "leaflet_dir": "\(settings.console.leafletDirectory)",
+        ])
+    }
     try await app.runService()
 }

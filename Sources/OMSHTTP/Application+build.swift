@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import OMSAPI
@@ -56,6 +57,13 @@ public func buildRouter(
     router.middlewares.add(MetricsMiddleware(metrics: metrics))
     router.middlewares.add(ProblemMiddleware())
     router.middlewares.add(RequestHygieneMiddleware())
+    router.middlewares.add(SecurityHeadersMiddleware(tileURL: settings.console.tileURL))
+    // The console's files (index.html at /), and Leaflet from the OS package: what no route
+    // answers is looked for there.
+    if let console = Bundle.module.url(forResource: "Console", withExtension: nil) {
+        router.middlewares.add(FileMiddleware(console.path, searchForIndexHtml: true, logger: logger))
+    }
+    router.middlewares.add(FileMiddleware(settings.console.leafletDirectory, urlBasePath: "/vendor/leaflet", logger: logger))
     // The routes generated from openapi.json (reads, admin writes, health, readiness, metrics): each
     // operation's scope is the document's (`x-oms-scope`), bodies are read within the limits first.
     let keys = hub.keyCheck
@@ -94,6 +102,9 @@ public func buildRouter(
     FeedController(
         feed: .callCenter, ingestor: FeedIngestor(.callCenter, client: client, logger: logger),
         path: "callcenter/tickets", bodyLimits: BodyLimits(settings), scope: .ingestCallCenter, keys: keys, metrics: metrics
+    ).addRoutes(to: api)
+    ConsoleController(
+        store: ConsoleStore(client: client, logger: logger), keys: keys, settings: settings.console, metrics: metrics
     ).addRoutes(to: api)
     StreamController(hub: hub, keys: keys, closeGrace: .milliseconds(Int(settings.streamCloseGrace * 1000))).addRoutes(to: api)
     router.group("metrics").add(middleware: RequireScope(scope: .read, keys: keys)).get { _, _ in

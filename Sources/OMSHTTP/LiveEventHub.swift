@@ -30,6 +30,7 @@ public final class LiveEventHub: Service, Sendable {
     public enum EndReason: String, Sendable {
         case slowClient = "slow_client"
         case keyRevoked = "key_revoked"
+        case signedOut = "signed_out"
         case shuttingDown = "shutting_down"
 
         /// A sentence for the client and the log.
@@ -37,6 +38,7 @@ public final class LiveEventHub: Service, Sendable {
             switch self {
             case .slowClient: "the client did not read its events as fast as they came (its buffer was full)"
             case .keyRevoked: "the API key of this stream was revoked"
+            case .signedOut: "the console session of this stream was signed out"
             case .shuttingDown: "the service is stopping"
             }
         }
@@ -47,12 +49,15 @@ public final class LiveEventHub: Service, Sendable {
         public let id = UUID()
         /// The API key the stream was opened with (nil: not tied to a key).
         public let keyID: UUID?
+        /// The console session it was opened with (nil: a key's own stream).
+        public let sessionID: UUID?
         let continuation: AsyncStream<Item>.Continuation
         private let endReason = Mutex<EndReason?>(nil)
         private let onEnd = Mutex<(@Sendable (EndReason) -> Void)?>(nil)
 
-        init(keyID: UUID?, continuation: AsyncStream<Item>.Continuation) {
+        init(keyID: UUID?, sessionID: UUID?, continuation: AsyncStream<Item>.Continuation) {
             self.keyID = keyID
+            self.sessionID = sessionID
             self.continuation = continuation
         }
 
@@ -107,9 +112,9 @@ public final class LiveEventHub: Service, Sendable {
 
     /// Every announcement from now on, until the caller stops reading or the service ends the
     /// subscription (see `Subscription.reason`).
-    public func subscribe(keyID: UUID? = nil) -> (AsyncStream<Item>, Subscription) {
+    public func subscribe(keyID: UUID? = nil, sessionID: UUID? = nil) -> (AsyncStream<Item>, Subscription) {
         let (stream, continuation) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingOldest(bufferLimit))
-        let subscription = Subscription(keyID: keyID, continuation: continuation)
+        let subscription = Subscription(keyID: keyID, sessionID: sessionID, continuation: continuation)
         continuation.onTermination = { [weak self] _ in
             _ = self?.subscribers.withLock { $0.removeValue(forKey: subscription.id) }
         }
@@ -144,6 +149,15 @@ public final class LiveEventHub: Service, Sendable {
                 }
             } else {
                 keyCheck.forgetAll()
+            }
+            return
+        }
+        if type == "console_session.ended" {
+            if let id = (object?["session_id"] as? String).flatMap(UUID.init(uuidString:)) {
+                keyCheck.forget(sessionID: id)
+                for subscription in subscribers.withLock({ Array($0.values) }) where subscription.sessionID == id {
+                    end(subscription, .signedOut)
+                }
             }
             return
         }

@@ -6,8 +6,10 @@ import OMSDomain
 import OMSStore
 
 /// Lets a request through only with `Authorization: Bearer KEY` naming a key in
-/// force that grants `scope` (or `admin`): 401 without a key or with an unknown
-/// or revoked one, 403 with a key lacking the scope; both `application/problem+json`.
+/// force that grants `scope` (or `admin`), or with the console's session cookie of a key that
+/// does: 401 without a key or with an unknown or revoked one (or an ended session), 403 with a
+/// key lacking the scope, or for a session's request that changes something without its
+/// `X-CSRF-Token`; all `application/problem+json`.
 ///
 /// Every route behind it needs the database, so it also keeps requests from waiting on a
 /// database that is not there (`DatabaseGate`: 503 with `Retry-After`, at once while the gate is
@@ -56,16 +58,18 @@ struct RequireScope<Context: RequestContext>: RouterMiddleware {
             }
             scope = named
         }
-        guard let header = request.headers[.authorization] else {
-            return try Self.unauthorized("this route needs an API key: send Authorization: Bearer KEY (oms keys create)")
-        }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+        let credential: Credential
+        do {
+            guard let presented = try Credential.of(request) else {
+                return try Self.unauthorized(
+                    "this route needs an API key: send Authorization: Bearer KEY (oms keys create), or sign in to the console")
+            }
+            credential = presented
+        } catch {
             return try Self.unauthorized("the Authorization header must be \"Bearer KEY\"")
         }
-        let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
         let key: AuthenticatedKey
-        if let known = keys.remembered(token) {
+        if let known = keys.remembered(credential) {
             key = known
         } else {
             let client = ClientAddress(context)
@@ -74,14 +78,21 @@ struct RequireScope<Context: RequestContext>: RouterMiddleware {
             let countable = client != .unknown
             if countable, let wait = keys.limiter.retryAfter(for: client) {
                 context.logger.debug("API key not checked: too many failed key checks from this address", metadata: [
-                    "client": "\(client)", "key_prefix": "\(Self.prefix(of: token))",
+                    "client": "\(client)", "key_prefix": "\(Self.prefix(of: credential.secret))",
                 ])
                 return try Self.tooManyFailures(retryAfter: wait)
             }
-            guard let found = try await keys.authenticate(token) else {
+            guard let found = try await keys.authenticate(credential) else {
+                if case .session = credential {
+                    // An expired or signed-out session is not an attack: not counted, and the
+                    // stale cookie is removed.
+                    var response = try Self.unauthorized("the console session has ended: sign in again")
+                    response.headers[.setCookie] = SessionCookie.clearing(for: request)
+                    return response
+                }
                 let failure = countable ? keys.limiter.recordFailure(from: client) : .init(count: 1, limitedFor: nil)
                 context.logger.notice("API key refused: unknown or revoked", metadata: [
-                    "client": "\(client)", "key_prefix": "\(Self.prefix(of: token))", "failures": "\(failure.count)",
+                    "client": "\(client)", "key_prefix": "\(Self.prefix(of: credential.secret))", "failures": "\(failure.count)",
                     "method": "\(request.method)", "path": "\(request.uri.path)",
                 ])
                 if let limited = failure.limitedFor {
@@ -93,6 +104,20 @@ struct RequireScope<Context: RequestContext>: RouterMiddleware {
             }
             key = found
         }
+        // A request carried by the session cookie that changes something must also carry the
+        // session's CSRF token: a page of another site can make the browser send the cookie
+        // (SameSite aside), never read the token.
+        if let session = key.session, ![.get, .head, .options].contains(request.method),
+           request.headers[.csrfToken] != session.csrfToken
+        {
+            context.logger.notice("console request refused: missing or wrong CSRF token", metadata: [
+                "client": "\(ClientAddress(context))", "method": "\(request.method)", "path": "\(request.uri.path)",
+            ])
+            return try ProblemDetails(
+                type: "/problems/csrf", title: "Forbidden", status: 403,
+                detail: "a console action must carry the session's X-CSRF-Token header"
+            ).response()
+        }
         guard scope.isGranted(by: key.scopes) else {
             return try ProblemDetails(
                 type: "/problems/forbidden", title: "Forbidden", status: 403,
@@ -101,6 +126,7 @@ struct RequireScope<Context: RequestContext>: RouterMiddleware {
         }
         var context = context
         context.logger[metadataKey: "api_key"] = "\(key.id)"
+        if let session = key.session { context.logger[metadataKey: "console_session"] = "\(session.id)" }
         guard guardsDatabaseWork else { return try await next(request, context) }
         let admitted = context
         return try await RequestEnvironment.$logger.withValue(context.logger) {
@@ -137,4 +163,9 @@ struct RequireScope<Context: RequestContext>: RouterMiddleware {
         let shown = min(12, key.count / 3)
         return shown == 0 ? "(\(key.count) characters)" : String(key.prefix(shown)) + "…"
     }
+}
+
+extension HTTPField.Name {
+    /// The console's CSRF token header (`RequireScope`).
+    static let csrfToken = HTTPField.Name("X-CSRF-Token")!
 }

@@ -20,6 +20,8 @@ public struct ServerSettings: Sendable {
     public var streamCloseGrace: Double = 5
     /// How many failed API key checks an address may make, and how fast they are forgotten.
     public var failedKeyLimit = FailedKeyLimiter.Settings()
+    /// The operator console: session length, where Leaflet is, the map's tiles.
+    public var console = ConsoleSettings()
 
     public init(host: String = "127.0.0.1", port: Int = 8080, migrateOnStart: Bool = true,
                 maximumBodySize: Int = 8 * 1024 * 1024, healthProbeTimeout: Double = 3,

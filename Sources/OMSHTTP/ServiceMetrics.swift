@@ -17,6 +17,8 @@ import Prometheus
 ///   oms_db_connections_open                                  the pool's open connections (see poolLogger)
 public final class ServiceMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
+    /// Feed events received per second (the console's storm summary).
+    let eventRate = EventRate()
     static let latencyBuckets: [Duration] = [
         .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
         .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
@@ -38,6 +40,7 @@ public final class ServiceMetrics: Sendable {
 
     /// Counts a feed request's events by outcome, and its processing time.
     func recordFeed(_ feed: String, applied: Int, late: Int = 0, duplicates: Int, rejected: Int, duration: Duration) {
+        eventRate.record(applied + late + duplicates + rejected)
         for (outcome, count) in [("applied", applied), ("late", late), ("duplicate", duplicates), ("rejected", rejected)] {
             let counter = registry.makeCounter(
                 name: "oms_feed_events_total", labels: [("feed", feed), ("outcome", outcome)],

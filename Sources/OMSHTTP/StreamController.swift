@@ -25,9 +25,9 @@ struct StreamController: Sendable {
     func addRoutes(to api: RouterGroup<some RequestContext>) {
         api.group("stream").add(middleware: RequireScope(scope: .read, keys: keys, guardsDatabaseWork: false)).get { request, context in
             let maximum = try Self.maximumEvents(request)
-            let keyText = Self.bearerKey(request)
-            let key = try await keyText.asyncFlatMap { try await keys.authenticate($0) }
-            let (items, subscription) = hub.subscribe(keyID: key?.id)
+            let credential = try? Credential.of(request)
+            let key = try await credential.asyncFlatMap { try await keys.authenticate($0) }
+            let (items, subscription) = hub.subscribe(keyID: key?.id, sessionID: key?.session?.id)
             if let closing = context as? any ConnectionClosingContext {
                 let grace = closeGrace
                 subscription.whenEnded { _ in
@@ -49,8 +49,8 @@ struct StreamController: Sendable {
                             try await Task.sleep(for: keepAliveInterval)
                             // nil: the key is revoked or expired; an error (the database is away)
                             // leaves the stream alone until the next tick.
-                            if let keyText, (try? await keys.authenticate(keyText).map { _ in true } ?? false) == false {
-                                hub.end(subscription, .keyRevoked)
+                            if let credential, (try? await keys.authenticate(credential).map { _ in true } ?? false) == false {
+                                hub.end(subscription, key?.session == nil ? .keyRevoked : .signedOut)
                                 return
                             }
                             hub.deliver(.keepAlive, to: subscription)
@@ -85,13 +85,5 @@ struct StreamController: Sendable {
             throw InvalidInput("max_events", "\(values.joined(separator: ",")) is not a number of events from 1 to \(maximumEventsLimit)")
         }
         return value
-    }
-
-    /// The API key of `Authorization: Bearer KEY` (RequireScope has already accepted it).
-    static func bearerKey(_ request: Request) -> String? {
-        guard let header = request.headers[.authorization] else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return parts[1].trimmingCharacters(in: .whitespaces)
     }
 }

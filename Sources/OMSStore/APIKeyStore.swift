@@ -14,6 +14,9 @@ public struct APIKeyStore: Sendable {
         self.logger = logger
     }
 
+    /// The console's sessions, opened with these keys, on the same pool.
+    public var consoleSessions: ConsoleStore { ConsoleStore(client: client, logger: logger) }
+
     /// A new key: "oms_" and 32 random bytes in base64url (43 characters).
     public static func generateKey() -> String {
         var generator = SystemRandomNumberGenerator()

@@ -76,6 +76,34 @@ struct ReliabilityTests {
         }
     }
 
+    @Test("an outage still open counts its minutes up to now, not to a period's end in the future; daily SAIDI has a row per day")
+    func openOutageCountsUpToNow() async throws {
+        try await TestDatabase.with(.migrated) { database in
+            let client = database.client
+            try await network(customers: 100, client)
+            // 10 customers out since 30 minutes ago, not restored.
+            try await client.execute("""
+                WITH o AS (
+                    INSERT INTO oms_outage_events (event_id, status, substation_id, feeder_id, first_detected_at)
+                    SELECT 'OPEN1', 'confirmed', f.substation_id, f.id, now() - interval '30 minutes' FROM network_feeders f
+                    RETURNING id, first_detected_at)
+                INSERT INTO oms_outage_meters (outage_event_id, meter_id, source_type, first_evidence_at, last_evidence_at)
+                SELECT o.id, m.id, 'system', o.first_detected_at, o.first_detected_at
+                  FROM o, oms_meters m WHERE m.meter_number IN (SELECT 'RM' || n FROM generate_series(1, 10) n)
+                """)
+            let saidi = try await client.scalar(
+                "SELECT saidi::float8 FROM oms_reliability(now() - interval '1 day', now() + interval '2 days')", as: Double.self)
+            // 10 customers x 30 minutes / 100 served = 3 minutes (a little more while the test runs), not 10 x ~2 days.
+            #expect(saidi >= 3 && saidi < 3.5, "SAIDI \(saidi)")
+            let days = try await client.fetch(
+                "SELECT day::text, saidi::float8 FROM oms_reliability_daily(now() - interval '3 days', now())", logger: TestDatabase.logger
+            ).decode((String, Double).self)
+            #expect(days.count == 4, "one row per UTC day the period touches: \(days)")
+            #expect(days.filter { $0.1 > 0 }.count == 1)
+            #expect(abs(days.map(\.1).reduce(0, +) - saidi) < 0.05, "the days add up to the period's SAIDI")
+        }
+    }
+
     @Test("major event days by 2.5 beta: daily SAIDI 1, 2, 1, 2, 1, 2, 1, 2, 1, 50 minutes -> T_MED 38.28, the 50-minute day only")
     func majorEventDays() async throws {
         try await TestDatabase.with(.migrated) { database in

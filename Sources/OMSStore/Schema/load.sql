@@ -18,6 +18,7 @@
 \ir versioned/0102_outage_engine.sql
 \ir versioned/0103_device_coverage.sql
 \ir versioned/0104_set_based_rollup.sql
+\ir versioned/0105_console_sessions.sql
 
 \ir current/01_helpers.sql
 \ir current/02_settings.sql
@@ -41,3 +42,4 @@
 \ir current/20_device_telemetry.sql
 \ir current/21_operator_actions.sql
 \ir current/22_reliability.sql
+\ir current/23_console.sql

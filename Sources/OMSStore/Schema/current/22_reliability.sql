@@ -15,7 +15,8 @@
 --     original start (they left its parent).
 --   * A customer's minutes in an outage run from its start to the latest
 --     restoration of the customer's meters in it (restored_at, else the
---     outage's restoration, else the end of the period: still out).
+--     outage's restoration, else the end of the period: still out), and never
+--     past now (a period that ends in the future counts minutes so far).
 --   * N_T: customers with an active meter in scope, now (the registry keeps
 --     no history of customers served).
 --   * Scope: a substation or a feeder selects the outages on it and the
@@ -38,7 +39,8 @@ LANGUAGE sql STABLE AS $$
       FROM oms_outage_events o
       LEFT JOIN LATERAL (
           SELECT m.customer_id,
-                 max(least(coalesce(om.restored_at, o.actual_restoration_time, p_to), p_to)) AS back
+                 max(least(coalesce(om.restored_at, o.actual_restoration_time, p_to), p_to,
+                           greatest(now(), o.first_detected_at))) AS back
             FROM oms_outage_covered_meters(o.id) om JOIN oms_meters m ON m.id = om.meter_id
            WHERE m.customer_id IS NOT NULL
            GROUP BY m.customer_id) c ON true
