@@ -94,7 +94,7 @@ struct ConsoleController: Sendable {
         let client = ClientAddress(context)
         let countable = client != .unknown
         if countable, let wait = keys.limiter.retryAfter(for: client) {
-            return try RequireScope<BasicRequestContext>.tooManyFailures(retryAfter: wait)
+            return try KeyRefusal.tooManyFailures(retryAfter: wait)
         }
         try keys.admit()
         let body = try await request.body.collect(upTo: 4096)
@@ -108,10 +108,10 @@ struct ConsoleController: Sendable {
         guard let key = opened else {
             let failure = countable ? keys.limiter.recordFailure(from: client) : .init(count: 1, limitedFor: nil)
             context.logger.notice("console sign-in refused: unknown or revoked API key", metadata: [
-                "client": "\(client)", "key_prefix": "\(RequireScope<BasicRequestContext>.prefix(of: signIn.key))",
+                "client": "\(client)", "key_prefix": "\(KeyRefusal.prefix(of: signIn.key))",
                 "failures": "\(failure.count)",
             ])
-            return try RequireScope<BasicRequestContext>.unauthorized("unknown or revoked API key")
+            return try KeyRefusal.unauthorized("unknown or revoked API key")
         }
         guard APIScope.read.isGranted(by: key.scopes) else {
             _ = try? await store.closeSession(token)

@@ -61,12 +61,12 @@ struct RequireScope<Context: RequestContext>: RouterMiddleware {
         let credential: Credential
         do {
             guard let presented = try Credential.of(request) else {
-                return try Self.unauthorized(
+                return try KeyRefusal.unauthorized(
                     "this route needs an API key: send Authorization: Bearer KEY (oms keys create), or sign in to the console")
             }
             credential = presented
         } catch {
-            return try Self.unauthorized("the Authorization header must be \"Bearer KEY\"")
+            return try KeyRefusal.unauthorized("the Authorization header must be \"Bearer KEY\"")
         }
         let key: AuthenticatedKey
         if let known = keys.remembered(credential) {
@@ -78,29 +78,29 @@ struct RequireScope<Context: RequestContext>: RouterMiddleware {
             let countable = client != .unknown
             if countable, let wait = keys.limiter.retryAfter(for: client) {
                 context.logger.debug("API key not checked: too many failed key checks from this address", metadata: [
-                    "client": "\(client)", "key_prefix": "\(Self.prefix(of: credential.secret))",
+                    "client": "\(client)", "key_prefix": "\(KeyRefusal.prefix(of: credential.secret))",
                 ])
-                return try Self.tooManyFailures(retryAfter: wait)
+                return try KeyRefusal.tooManyFailures(retryAfter: wait)
             }
             guard let found = try await keys.authenticate(credential) else {
                 if case .session = credential {
                     // An expired or signed-out session is not an attack: not counted, and the
                     // stale cookie is removed.
-                    var response = try Self.unauthorized("the console session has ended: sign in again")
+                    var response = try KeyRefusal.unauthorized("the console session has ended: sign in again")
                     response.headers[.setCookie] = SessionCookie.clearing(for: request)
                     return response
                 }
                 let failure = countable ? keys.limiter.recordFailure(from: client) : .init(count: 1, limitedFor: nil)
                 context.logger.notice("API key refused: unknown or revoked", metadata: [
-                    "client": "\(client)", "key_prefix": "\(Self.prefix(of: credential.secret))", "failures": "\(failure.count)",
+                    "client": "\(client)", "key_prefix": "\(KeyRefusal.prefix(of: credential.secret))", "failures": "\(failure.count)",
                     "method": "\(request.method)", "path": "\(request.uri.path)",
                 ])
                 if let limited = failure.limitedFor {
                     context.logger.warning("too many failed API key checks: this address's unknown keys are refused for a while", metadata: [
-                        "client": "\(client)", "failures": "\(failure.count)", "retry_after_s": "\(Self.seconds(limited))",
+                        "client": "\(client)", "failures": "\(failure.count)", "retry_after_s": "\(KeyRefusal.seconds(limited))",
                     ])
                 }
-                return try Self.unauthorized("unknown or revoked API key")
+                return try KeyRefusal.unauthorized("unknown or revoked API key")
             }
             key = found
         }
@@ -134,34 +134,6 @@ struct RequireScope<Context: RequestContext>: RouterMiddleware {
                 try await keys.guarded { try await next(request, admitted) }
             }
         }
-    }
-
-    static func unauthorized(_ detail: String) throws -> Response {
-        var response = try ProblemDetails(type: "/problems/unauthorized", title: "Unauthorized", status: 401, detail: detail).response()
-        response.headers[.wwwAuthenticate] = "Bearer realm=\"oms\""
-        return response
-    }
-
-    static func tooManyFailures(retryAfter: Duration) throws -> Response {
-        let seconds = Self.seconds(retryAfter)
-        var response = try ProblemDetails(
-            type: "/problems/too-many-requests", title: "Too Many Requests", status: 429,
-            detail: "too many failed API key checks from this address; try again in \(seconds) s"
-        ).response()
-        response.headers[.retryAfter] = "\(seconds)"
-        return response
-    }
-
-    /// Whole seconds, rounded up, at least 1.
-    static func seconds(_ duration: Duration) -> Int {
-        max(1, Int(duration.seconds.rounded(.up)))
-    }
-
-    /// What the log may show of a presented key: at most its first 12 characters (what `oms keys
-    /// list` shows of a real key), and never more than a third of it.
-    static func prefix(of key: String) -> String {
-        let shown = min(12, key.count / 3)
-        return shown == 0 ? "(\(key.count) characters)" : String(key.prefix(shown)) + "…"
     }
 }
 

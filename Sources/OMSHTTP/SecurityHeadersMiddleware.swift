@@ -9,13 +9,14 @@ import Hummingbird
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     let policy: String
 
+    /// `tileURL`: Leaflet's template (`https://{s}.tile.example/{z}/{x}/{y}.png`); its host may
+    /// load images. A `{s}` subdomain placeholder becomes a wildcard (`*.tile.example`).
     init(tileURL: String) {
         var images = "'self' data:"
-        if let url = URL(string: tileURL.replacingOccurrences(of: "{", with: "").replacingOccurrences(of: "}", with: "")),
-           let scheme = url.scheme, let host = url.host
-        {
-            images += " \(scheme)://\(host.replacingOccurrences(of: "s.", with: "*.", options: .anchored))"
-            if host.hasPrefix("s.") { images += " \(scheme)://\(host.dropFirst(2))" }
+        let template = tileURL.replacingOccurrences(of: "{s}.", with: "SUBDOMAIN.")
+            .replacingOccurrences(of: "{", with: "").replacingOccurrences(of: "}", with: "")
+        if let url = URL(string: template), let scheme = url.scheme, let host = url.host {
+            images += " \(scheme)://\(host.replacingOccurrences(of: "SUBDOMAIN.", with: "*."))"
         }
         policy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src \(images); connect-src 'self'; "
             + "font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"

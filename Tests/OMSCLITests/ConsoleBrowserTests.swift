@@ -98,7 +98,7 @@ struct ConsoleBrowserTests: RunsOMSCommands {
                 try await desk.waitUntil(
                     "document.querySelectorAll('#outage-table tbody tr').length === \(active)", "\(active) outages on the list")
                 try await desk.waitUntil(
-                    "document.querySelectorAll('#map .outage-marker').length >= \(active)", "the outages on the map")
+                    "Number(document.getElementById('map').dataset.outagesDrawn) >= \(active)", "the outages on the map")
                 try await desk.waitUntil("document.getElementById('connection').classList.contains('live')", "the live stream")
                 try await desk.screenshot(to: Self.artifacts + "/map.png")
 
@@ -112,10 +112,11 @@ struct ConsoleBrowserTests: RunsOMSCommands {
                 try await viewer.waitUntil("document.getElementById('connection').classList.contains('live')", "the viewer's stream")
                 try await viewer.script("window.__notReloaded = true;")
 
-                // The desk opens the outage with the most customers out: its page has a timeline.
+                // The desk opens the outage with the most customers out, by keyboard (Enter on its row):
+                // its page has a timeline.
                 let target = try #require(try await desk.script(
                     "return document.querySelector('#outage-table tbody tr').dataset.id;") as? String)
-                try await desk.click("#outage-table tbody tr")
+                try await desk.pressEnter("#outage-table tbody tr")
                 try await desk.waitUntil(
                     "!document.getElementById('outage').hidden && document.getElementById('outage-title').textContent.includes('\(target)')"
                         + " && document.querySelectorAll('#outage-timeline li').length > 0", "the outage's page with its timeline")

@@ -59,6 +59,33 @@ struct ServeSettingsTests {
         #expect(defaults.idleTimeout == 30 && defaults.bodyReadTimeout == 30 && defaults.streamBufferEvents == 1000)
     }
 
+    @Test("the console's settings: session hours, Leaflet's folder, map tiles; flag, environment, file, default")
+    func console() throws {
+        let path = try file(#"{"session_hours": 8, "leaflet_dir": "/opt/leaflet", "map_tiles": "https://{s}.tiles.example/{z}/{x}/{y}.png", "map_attribution": "© tiles"}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (fromFile, _) = try ServeCommand.resolve(host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: path, environment: [:])
+        #expect(fromFile.console.sessionHours == 8 && fromFile.console.leafletDirectory == "/opt/leaflet")
+        #expect(fromFile.console.tileURL == "https://{s}.tiles.example/{z}/{x}/{y}.png" && fromFile.console.tileAttribution == "© tiles")
+        let (fromEnvironment, _) = try ServeCommand.resolve(
+            host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: path,
+            environment: ["OMS_SESSION_HOURS": "4", "OMS_LEAFLET_DIR": "/srv/leaflet", "OMS_MAP_TILES": "http://tiles.local/{z}/{x}/{y}.png"])
+        #expect(fromEnvironment.console.sessionHours == 4 && fromEnvironment.console.leafletDirectory == "/srv/leaflet")
+        #expect(fromEnvironment.console.tileURL == "http://tiles.local/{z}/{x}/{y}.png")
+        let (fromFlags, _) = try ServeCommand.resolve(
+            host: nil, port: nil, maxBodyBytes: nil, console: .init(sessionHours: 2, leafletDirectory: "/l", mapTiles: "", mapAttribution: nil),
+            databaseURL: nil, configFile: path, environment: ["OMS_SESSION_HOURS": "4"])
+        #expect(fromFlags.console.sessionHours == 2 && fromFlags.console.leafletDirectory == "/l" && fromFlags.console.tileURL == "")
+        let (defaults, _) = try ServeCommand.resolve(host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: nil, environment: [:])
+        #expect(defaults.console.sessionHours == 12 && defaults.console.leafletDirectory == "/usr/share/javascript/leaflet")
+        #expect(defaults.console.tileURL == "")
+        for (environment, refusal) in [(["OMS_SESSION_HOURS": "0"], "session hours 0"), (["OMS_SESSION_HOURS": "a day"], "not a number of hours"),
+                                       (["OMS_MAP_TILES": "ftp://x/{z}"], "not an http(s) URL template")] {
+            #expect {
+                try ServeCommand.resolve(host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: nil, environment: environment)
+            } throws: { "\($0)".contains(refusal) }
+        }
+    }
+
     @Test("a config file with an unknown setting or a wrong type, or a bad variable, is refused by name", arguments: [
         (#"{"prot": 80}"#, [:], #"unknown setting "prot""#),
         (#"{"port": "eighty"}"#, [:], "port: wrong type"),

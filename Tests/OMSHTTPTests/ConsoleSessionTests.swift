@@ -187,6 +187,31 @@ struct ConsoleSessionTests {
         #expect(SessionCookie.token(in: request("localhost", headers: [.cookie: "__Host-oms_session=xyz"])) == "xyz")
     }
 
+    @Test("the console's page is served at / with a Content-Security-Policy of its own origin (and the tile server's), no framing")
+    func pageAndPolicy() async throws {
+        let policy = SecurityHeadersMiddleware<OMSRequestContext>(tileURL: "https://{s}.tile.example/{z}/{x}/{y}.png").policy
+        #expect(policy.contains("img-src 'self' data: https://*.tile.example;"))
+        #expect(policy.contains("script-src 'self';") && policy.contains("frame-ancestors 'none'"))
+        #expect(!SecurityHeadersMiddleware<OMSRequestContext>(tileURL: "").policy.contains("https:"))
+        try await TestDatabase.with(.migrated) { database in
+            try await withApp(database) { http in
+                let (status, type, headers, body) = try await http.execute(uri: "/", method: .get) {
+                    ($0.status, $0.headers[.contentType], $0.headers, String(buffer: $0.body))
+                }
+                #expect(status == .ok && type?.hasPrefix("text/html") == true)
+                #expect(body.contains("<script src=\"/console.js\" defer></script>"))
+                #expect(headers[HTTPField.Name("Content-Security-Policy")!]?.contains("default-src 'none'") == true)
+                #expect(headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
+                let script = try await http.execute(uri: "/console.js", method: .get) { ($0.status, $0.headers[.contentType]) }
+                #expect(script.0 == .ok && script.1?.contains("javascript") == true)
+                let leaflet = try await http.execute(uri: "/vendor/leaflet/leaflet.js", method: .get) { $0.status }
+                #expect(leaflet == .ok, "Leaflet from /usr/share/javascript/leaflet (libjs-leaflet)")
+                let escape = try await http.execute(uri: "/vendor/leaflet/../../../../etc/passwd", method: .get) { $0.status }
+                #expect(escape != .ok)
+            }
+        }
+    }
+
     @Test("the console's reads refuse bad parameters by name: bbox, zoom, ids, recent_minutes, meters, from")
     func badParameters() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in

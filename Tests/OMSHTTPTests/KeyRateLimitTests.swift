@@ -73,10 +73,10 @@ struct KeyRateLimitTests {
     @Test("the log shows at most 12 characters, and never more than a third, of a presented key")
     func keyPrefix() {
         let key = APIKeyStore.generateKey()
-        let shown = RequireScope<OMSRequestContext>.prefix(of: key)
+        let shown = KeyRefusal.prefix(of: key)
         #expect(shown == String(key.prefix(12)) + "…")
-        #expect(RequireScope<OMSRequestContext>.prefix(of: "hunter2") == "hu…")
-        #expect(RequireScope<OMSRequestContext>.prefix(of: "ab") == "(2 characters)")
+        #expect(KeyRefusal.prefix(of: "hunter2") == "hu…")
+        #expect(KeyRefusal.prefix(of: "ab") == "(2 characters)")
     }
 
     @Test("over HTTP: 10 failures from 127.0.0.1, then 429 with Retry-After without the database; a known key still passes; each failure logged")

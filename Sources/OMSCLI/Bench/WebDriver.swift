@@ -127,6 +127,13 @@ final class WebDriver: Sendable {
         try await driver.call("POST", "/session/\(session)/element/\(element)/value", ["text": text])
     }
 
+    /// Focuses the element and presses Enter on it, as a keyboard user does.
+    func pressEnter(_ css: String) async throws {
+        let element = try await element(css)
+        try await script("arguments[0].focus();", [["element-6066-11e4-a52e-4f735466cecf": element]])
+        try await driver.call("POST", "/session/\(session)/element/\(element)/value", ["text": "\u{E007}"])
+    }
+
     func click(_ css: String) async throws {
         try await driver.call("POST", "/session/\(session)/element/\(try await element(css))/click", [:])
     }

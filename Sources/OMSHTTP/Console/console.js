@@ -17,10 +17,11 @@ const STATE = {
   substations: [],
 };
 
+// Each state's code, symbol (as drawn on the map) and words.
 const LABELS = {
-  predicted: ['PRD', '◆', 'predicted'], detected: ['DET', '◆', 'detected'], confirmed: ['CNF', '■', 'confirmed'],
-  in_progress: ['WRK', '▲', 'crew working'], restored: ['RST', '●', 'restored'], closed: ['CLS', '●', 'closed'],
-  cancelled: ['CXL', '✕', 'cancelled'], merged: ['MRG', '→', 'merged'], momentary: ['MOM', '○', 'momentary'],
+  predicted: ['PRD', '◌', 'predicted'], detected: ['DET', '◌', 'detected'], confirmed: ['CNF', '●', 'confirmed'],
+  in_progress: ['WRK', '◉', 'crew working'], restored: ['RST', '○', 'restored'], closed: ['CLS', '·', 'closed'],
+  cancelled: ['CXL', '✕', 'cancelled'], merged: ['MRG', '→', 'merged'], momentary: ['MOM', '◎', 'momentary'],
 };
 const ACTIVE = new Set(['predicted', 'detected', 'confirmed', 'in_progress']);
 const $ = (id) => document.getElementById(id);
@@ -175,6 +176,42 @@ function sortValue(row, key) {
   return value === null || value === undefined ? '' : value;
 }
 
+// The list keeps one <tr> per outage and rebuilds a row's cells only when what it shows changed:
+// during a storm a redraw touches the changed rows and the order, not a thousand rows.
+const rowCache = new Map();  // event_id -> {tr, shown}
+const LIST_LIMIT = 500;
+
+function rowCells(row) {
+  return [
+    row.event_id,
+    `${row.device_kind === 'dp' ? 'DP' : row.device_kind} ${text(row.device)}`,
+    stateOf(row),
+    number(row.customers_out),
+    number(row.meters_out),
+    Number(row.confidence_score).toFixed(2),
+    row.feeds.map((f) => f === 'call_center' ? `calls(${row.calls})` : f).join(' '),
+    age(row.first_detected_at),
+    text(row.crew),
+    time(row.etr),
+  ];
+}
+
+function rowElement(row) {
+  const cells = rowCells(row);
+  const shown = cells.join('\u0001') + (row.event_id === STATE.selected ? '\u0002' : '');
+  let cached = rowCache.get(row.event_id);
+  if (cached && cached.shown === shown) return cached.tr;
+  const tr = cached ? cached.tr : el('tr', { tabindex: '0', 'data-id': row.event_id });
+  tr.className = row.event_id === STATE.selected ? 'selected' : '';
+  tr.replaceChildren(
+    el('td', {}, cells[0]), el('td', {}, cells[1]), el('td', {}, badge(cells[2])),
+    el('td', { class: 'num' }, cells[3]), el('td', { class: 'num' }, cells[4]), el('td', { class: 'num' }, cells[5]),
+    el('td', {}, cells[6]), el('td', { title: time(row.first_detected_at) }, cells[7]), el('td', {}, cells[8]),
+    el('td', {}, cells[9]));
+  rowCache.set(row.event_id, { tr, shown });
+  return tr;
+}
+
 function renderList() {
   const { key, dir } = STATE.sort;
   const rows = filtered().sort((a, b) => {
@@ -184,30 +221,26 @@ function renderList() {
     return a.event_id < b.event_id ? -1 : 1;
   });
   const body = document.querySelector('#outage-table tbody');
-  const fragment = document.createDocumentFragment();
-  for (const row of rows.slice(0, 1000)) {
-    const tr = el('tr', { tabindex: '0', 'data-id': row.event_id, class: row.event_id === STATE.selected ? 'selected' : '' },
-      el('td', {}, row.event_id),
-      el('td', {}, `${row.device_kind === 'dp' ? 'DP' : row.device_kind} ${text(row.device)}`),
-      el('td', {}, badge(stateOf(row))),
-      el('td', { class: 'num' }, number(row.customers_out)),
-      el('td', { class: 'num' }, number(row.meters_out)),
-      el('td', { class: 'num' }, Number(row.confidence_score).toFixed(2)),
-      el('td', {}, row.feeds.map((f) => f === 'call_center' ? `calls(${row.calls})` : f).join(' ')),
-      el('td', { title: time(row.first_detected_at) }, age(row.first_detected_at)),
-      el('td', {}, text(row.crew)),
-      el('td', {}, time(row.etr)));
-    fragment.append(tr);
+  const shown = rows.slice(0, LIST_LIMIT).map(rowElement);
+  const current = body.children;
+  let same = current.length === shown.length;
+  for (let i = 0; same && i < shown.length; i++) same = current[i] === shown[i];
+  if (!same) body.replaceChildren(...shown);
+  if (rowCache.size > 4 * LIST_LIMIT) {
+    const keep = new Set(shown.map((tr) => tr.dataset.id));
+    for (const id of rowCache.keys()) if (!keep.has(id)) rowCache.delete(id);
   }
-  body.replaceChildren(fragment);
-  $('list-count').textContent = `${rows.length} outage${rows.length === 1 ? '' : 's'}${rows.length > 1000 ? ' (first 1,000 shown)' : ''}`;
+  $('list-count').textContent = `${rows.length} outage${rows.length === 1 ? '' : 's'}${rows.length > LIST_LIMIT ? ` (first ${LIST_LIMIT} shown: filter to narrow)` : ''}`;
   for (const th of document.querySelectorAll('#outage-table th')) {
     if (th.dataset.key === key) th.setAttribute('aria-sort', dir > 0 ? 'ascending' : 'descending');
     else th.removeAttribute('aria-sort');
   }
-  const ids = $('outage-ids');
-  ids.replaceChildren(...[...STATE.outages.values()].filter((r) => ACTIVE.has(r.status)).slice(0, 500)
-    .map((r) => el('option', { value: r.event_id }, `${r.device_kind} ${text(r.device)}`)));
+}
+
+// The merge target suggestions: the active outages, filled when an outage's page opens.
+function fillMergeTargets(except) {
+  $('outage-ids').replaceChildren(...[...STATE.outages.values()].filter((r) => ACTIVE.has(r.status) && r.event_id !== except)
+    .slice(0, 500).map((r) => el('option', { value: r.event_id }, `${r.device_kind} ${text(r.device)}`)));
 }
 
 async function refreshSummary() {
@@ -282,7 +315,7 @@ async function loadNetwork(fit) {
     const down = s.state && s.state !== 'closed' && s.state !== 'unknown';
     L.marker([s.lat, s.lng], {
       title: `Substation ${s.id}${s.name ? ` ${s.name}` : ''}${s.state ? ` (${s.state})` : ''}`,
-      icon: L.divIcon({ className: '', html: `<div class="outage-marker ${down ? 'st-confirmed' : ''}">S</div>`, iconSize: [18, 18] }),
+      icon: L.divIcon({ className: '', html: `<div class="substation-marker${down ? ' down' : ''}">S</div>`, iconSize: [18, 18] }),
       keyboard: false,
     }).addTo(layers.substations);
   }
@@ -305,15 +338,24 @@ function fillSubstationFilters(network) {
   if (!feeders.options.length) feeders.append(...network.feeders.map((f) => el('option', { value: f.id })));
 }
 
-function markerSize(row) { return Math.round(16 + Math.min(22, Math.sqrt(row.customers_out || 0) * 1.2)); }
+// Outages are drawn on the map's canvas (thousands stay fast in a storm). Each state differs in
+// more than colour: predicted and detected are dashed rings, confirmed solid, crew working solid
+// with a dotted outline, restored a hollow ring, momentary a thick hollow ring. The work list is
+// the accessible form of the map.
+const MARKER_STYLE = {
+  predicted: { color: '#E69F00', fillColor: '#E69F00', fillOpacity: 0.35, dashArray: '4 3', weight: 3 },
+  detected: { color: '#E69F00', fillColor: '#E69F00', fillOpacity: 0.35, dashArray: '4 3', weight: 3 },
+  confirmed: { color: '#1b1b1b', fillColor: '#D55E00', fillOpacity: 0.9, dashArray: null, weight: 2 },
+  in_progress: { color: '#1b1b1b', fillColor: '#CC79A7', fillOpacity: 0.9, dashArray: '2 3', weight: 2 },
+  restored: { color: '#009E73', fillColor: '#009E73', fillOpacity: 0.05, dashArray: null, weight: 3 },
+  momentary: { color: '#56B4E9', fillColor: '#56B4E9', fillOpacity: 0.05, dashArray: null, weight: 5 },
+};
 
-function outageIcon(row, state) {
-  const size = markerSize(row);
-  return L.divIcon({
-    className: '',
-    html: `<div class="outage-marker st-${state}${row.event_id === STATE.selected ? ' selected' : ''}">${LABELS[state] ? LABELS[state][0][0] : '?'}</div>`,
-    iconSize: [size, size],
-  });
+function markerStyle(row) {
+  const base = MARKER_STYLE[stateOf(row)] || { color: '#777', fillColor: '#bbb', fillOpacity: 0.4, dashArray: null, weight: 2 };
+  const style = Object.assign({ radius: 6 + Math.min(16, Math.sqrt(row.customers_out || 0) * 0.6) }, base);
+  if (row.event_id === STATE.selected) Object.assign(style, { color: '#0072B2', weight: 5, dashArray: null });
+  return style;
 }
 
 // The map shows every outage the page holds (active, and restored or momentary within the last
@@ -328,12 +370,11 @@ function onMap(row) {
 
 function renderOutageMarkers(all, ids = []) {
   if (!map) return;
-  const visible = new Set([...STATE.outages.values()].filter(onMap).map((r) => r.event_id));
   const targets = all ? [...new Set([...markers.keys(), ...STATE.outages.keys()])] : ids;
   for (const id of targets) {
     const row = STATE.outages.get(id);
     const existing = markers.get(id);
-    if (!row || row.lat === null || !visible.has(id)) {
+    if (!row || row.lat === null || !onMap(row)) {
       if (existing) { existing.remove(); markers.delete(id); }
       continue;
     }
@@ -341,15 +382,17 @@ function renderOutageMarkers(all, ids = []) {
     const title = `${row.event_id}: ${LABELS[state] ? LABELS[state][2] : state}, ${row.device_kind} ${text(row.device)}, ${row.customers_out} customers out`;
     if (existing) {
       existing.setLatLng([row.lat, row.lng]);
-      existing.setIcon(outageIcon(row, state));
-      existing.getElement() && existing.getElement().setAttribute('title', title);
+      existing.setStyle(markerStyle(row));
+      existing.setRadius(markerStyle(row).radius);
+      existing.setTooltipContent(title);
     } else {
-      const marker = L.marker([row.lat, row.lng], { icon: outageIcon(row, state), title, riseOnHover: true, zIndexOffset: 1000 });
-      marker.on('click keypress', () => openOutage(id));
+      const marker = L.circleMarker([row.lat, row.lng], markerStyle(row)).bindTooltip(title);
+      marker.on('click', () => openOutage(id));
       marker.addTo(layers.outages);
       markers.set(id, marker);
     }
   }
+  $('map').dataset.outagesDrawn = String(markers.size);
 }
 
 // ---------------------------------------------------------------- an outage's page
@@ -394,6 +437,7 @@ async function showOutage(id, { keepFocus = false } = {}) {
   // Closed or another outage opened meanwhile: this answer is stale.
   if (STATE.selected !== id) return;
   STATE.detail = detail;
+  if (previous !== id) fillMergeTargets(id);
   STATE.outages.set(id, Object.assign(STATE.outages.get(id) || {}, detail));
   $('outage-update').hidden = true;
   renderOutage(detail);
@@ -508,7 +552,11 @@ async function act(action) {
 // ---------------------------------------------------------------- live
 
 let stream = null;
-const pending = new Set();
+const pending = new Set();   // outages to fetch (new to the page, or the one whose page is open)
+const changed = new Set();   // outages updated from their announcement, to redraw
+// What an outage announcement carries of a work-list row (16_live_events.sql).
+const ANNOUNCED = ['status', 'confidence_score', 'affected_meters_count', 'affected_customers_count', 'customers_out',
+  'meters_out', 'momentary', 'crew', 'etr', 'acknowledged_at', 'acknowledged_by', 'restored_at', 'cause_code'];
 let flushTimer = null;
 let summaryDue = false;
 
@@ -548,11 +596,21 @@ function startStream() {
   };
   for (const type of ['outage.opened', 'outage.updated', 'outage.confirmed', 'outage.restored', 'outage.merged']) {
     stream.addEventListener(type, (event) => {
-      try { pending.add(JSON.parse(event.data).event_id); } catch { return; }
+      let change;
+      try { change = JSON.parse(event.data); } catch { return; }
+      const row = STATE.outages.get(change.event_id);
+      if (row && type !== 'outage.merged') {
+        // The announcement carries what the list shows: the row is updated from it, no request.
+        for (const field of ANNOUNCED) if (field in change) row[field] = change[field];
+        changed.add(change.event_id);
+        if (change.event_id === STATE.selected) pending.add(change.event_id);
+      } else {
+        pending.add(change.event_id);  // new to this page (or merged away): fetched whole
+      }
       schedule();
     });
   }
-  stream.addEventListener('meter.status_changed', () => { summaryDue = true; schedule(); });
+  stream.addEventListener('meter.status_changed', () => { refreshSummarySoon(); });
   stream.addEventListener('stream.closed', (event) => {
     let reason = '';
     try { reason = JSON.parse(event.data).reason; } catch { /* none */ }
@@ -564,8 +622,8 @@ function stopStream() {
   if (stream) { stream.close(); stream = null; }
 }
 
-// Changes are coalesced: at most one refetch of the changed outages per 250 ms, drawn in one frame
-// (with a timer fallback: background tabs get no animation frames).
+// Changes are coalesced: at most one redraw (and one refetch of outages new to the page) per
+// 200 ms, drawn in one frame (with a timer fallback: background tabs get no animation frames).
 function schedule() {
   if (flushTimer) return;
   flushTimer = setTimeout(() => {
@@ -573,26 +631,55 @@ function schedule() {
     const run = () => { if (done) return; done = true; flushTimer = null; flush(); };
     requestAnimationFrame(run);
     setTimeout(run, 100);
-  }, 250);
+  }, 200);
 }
 
 async function flush() {
+  const updated = [...changed];
+  changed.clear();
+  if (updated.length) {
+    renderList();
+    renderOutageMarkers(false, updated);
+    summaryDue = true;
+  }
   const ids = [...pending].slice(0, 500);
   ids.forEach((id) => pending.delete(id));
   if (pending.size) schedule();
   if (ids.length) {
     try {
-      const rows = await api(`/api/v1/console/outages?ids=${ids.map(encodeURIComponent).join(',')}`);
-      for (const row of rows) STATE.outages.set(row.event_id, row);
+      // 100 ids to a request, the requests side by side: a URL stays a few kilobytes.
+      const chunks = [];
+      for (let i = 0; i < ids.length; i += 100) chunks.push(ids.slice(i, i + 100));
+      const answers = await Promise.all(chunks.map((chunk) =>
+        api(`/api/v1/console/outages?ids=${chunk.map(encodeURIComponent).join(',')}`)));
+      for (const row of answers.flat()) STATE.outages.set(row.event_id, row);
       renderList();
       renderOutageMarkers(false, ids);
       if (STATE.selected && ids.includes(STATE.selected)) {
         if (STATE.editing) $('outage-update').hidden = false; else showOutage(STATE.selected, { keepFocus: true });
       }
       summaryDue = true;
-    } catch { /* the next change or reconnection catches up */ }
+    } catch {
+      // Not lost: the ids wait for the next flush (a reconnection refetches everything anyway).
+      ids.forEach((id) => pending.add(id));
+      setTimeout(schedule, 1000);
+    }
   }
-  if (summaryDue) { summaryDue = false; refreshSummary().catch(() => {}); }
+  if (summaryDue) refreshSummarySoon();
+}
+
+// The summary is a query over every active outage: at most one every 2 s however busy the storm.
+let summaryAt = 0;
+let summaryTimer = null;
+function refreshSummarySoon() {
+  summaryDue = false;
+  if (summaryTimer) return;
+  const wait = Math.max(0, summaryAt + 2000 - Date.now());
+  summaryTimer = setTimeout(() => {
+    summaryTimer = null;
+    summaryAt = Date.now();
+    refreshSummary().catch(() => {});
+  }, wait);
 }
 
 // ---------------------------------------------------------------- reliability

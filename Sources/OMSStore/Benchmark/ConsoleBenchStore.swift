@@ -2,8 +2,8 @@ import Logging
 import PostgresNIO
 
 /// The outages `oms bench console` puts on the benchmark registry: `count` confirmed outages on
-/// distribution points spread over the network (`BENCH-CONSOLE-n`, each with more customers out than
-/// a storm's own outages, so that they head the work list), and the operator action it times.
+/// distribution points spread over the network (`BENCH-CONSOLE-n`; confirmed by an operator, so
+/// that the storm's roll-ups do not merge them away), and the operator action it times.
 public struct ConsoleBenchStore: Sendable {
     let client: PostgresClient
     let logger: Logger
@@ -13,7 +13,8 @@ public struct ConsoleBenchStore: Sendable {
         self.logger = logger
     }
 
-    /// Adds the outages; their event ids.
+    /// Adds the outages; their event ids. Each covers its distribution point (as a predicted or
+    /// telemetry outage does), with that device's meters and customers out.
     public func createOutages(_ count: Int) async throws -> [String] {
         try await client.fetch(
             """
@@ -21,14 +22,19 @@ public struct ConsoleBenchStore: Sendable {
                 SELECT dp.id, dp.feeder_id, f.substation_id, row_number() OVER (ORDER BY dp.dp_id) AS k,
                        count(*) OVER () AS n
                   FROM network_distribution_points dp JOIN network_feeders f ON f.id = dp.feeder_id
+            ),
+            chosen AS (
+                SELECT g, d.*, oms_device_size(d.substation_id, d.feeder_id, d.id) AS size
+                  FROM generate_series(1, \(Int32(count))) g
+                  JOIN dps d ON d.k = 1 + ((g - 1) * greatest(d.n / \(Int32(count)), 1)) % d.n
             )
             INSERT INTO oms_outage_events (event_id, status, basis, substation_id, feeder_id, dp_id, confidence_score,
                                            affected_customers_count, affected_meters_count, customers_out, meters_out,
-                                           first_detected_at)
-            SELECT 'BENCH-CONSOLE-' || lpad(g::text, 4, '0'), 'confirmed', 'operator', d.substation_id, d.feeder_id, d.id, 0.9,
-                   1000 + g, 1000 + g, 1000 + g, 1000 + g, now() - make_interval(secs => g)
-              FROM generate_series(1, \(Int32(count))) g
-              JOIN dps d ON d.k = 1 + ((g - 1) * greatest(d.n / \(Int32(count)), 1)) % d.n
+                                           first_detected_at, operator_pinned, covers_device)
+            SELECT 'BENCH-CONSOLE-' || lpad(c.g::text, 4, '0'), 'confirmed', 'operator', c.substation_id, c.feeder_id, c.id, 0.9,
+                   (c.size).customers, (c.size).meters, (c.size).customers, (c.size).meters, now() - make_interval(secs => c.g),
+                   true, true
+              FROM chosen c
             RETURNING event_id
             """, logger: logger
         ).decode(String.self)

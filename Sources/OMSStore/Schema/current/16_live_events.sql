@@ -8,7 +8,11 @@
 -- Payloads are JSON with a "type":
 --   outage.opened | outage.updated | outage.confirmed | outage.restored | outage.merged
 --       {"type", "event_id", "status", "confidence_score", "affected_meters_count",
---        "affected_customers_count", "substation_code", "feeder_code", "at"}
+--        "affected_customers_count", "substation_code", "feeder_code", "at",
+--        "customers_out", "meters_out", "momentary", "crew", "etr", "acknowledged_at",
+--        "acknowledged_by", "restored_at", "cause_code"}
+--       sent when any of those changes (an operator's crew, ETR or acknowledgement
+--       too): a console updates its row from the announcement alone.
 --   meter.status_changed
 --       {"type", "changes": [{"meter_number", "field", "previous", "status", "source", "at"}, ...]}
 -- A statement that changes many meters (a SCADA check, a batch of last gasps)
@@ -17,7 +21,8 @@
 -- (oms_api_key_revoke, 14_api_keys.sql, announces {"type": "api_key.revoked"}
 -- on the same channel.)
 
--- An outage opened, or a change of its status, confidence or size.
+-- An outage opened, or a change of what a work list shows of it: status, confidence, size,
+-- customers and meters still out, momentary, crew, ETR, acknowledgement, restoration, cause.
 CREATE OR REPLACE FUNCTION oms_notify_outage() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -25,8 +30,12 @@ DECLARE
 BEGIN
     IF TG_OP = 'INSERT' THEN
         v_type := 'outage.opened';
-    ELSIF (NEW.status, NEW.confidence_score, NEW.affected_meters_count, NEW.affected_customers_count)
-          IS NOT DISTINCT FROM (OLD.status, OLD.confidence_score, OLD.affected_meters_count, OLD.affected_customers_count) THEN
+    ELSIF (NEW.status, NEW.confidence_score, NEW.affected_meters_count, NEW.affected_customers_count, NEW.customers_out,
+           NEW.meters_out, NEW.momentary, NEW.crew, NEW.estimated_restoration_time, NEW.acknowledged_at,
+           NEW.actual_restoration_time, NEW.cause_code)
+          IS NOT DISTINCT FROM (OLD.status, OLD.confidence_score, OLD.affected_meters_count, OLD.affected_customers_count,
+           OLD.customers_out, OLD.meters_out, OLD.momentary, OLD.crew, OLD.estimated_restoration_time, OLD.acknowledged_at,
+           OLD.actual_restoration_time, OLD.cause_code) THEN
         RETURN NULL;
     ELSIF NEW.status = 'restored' AND OLD.status <> 'restored' THEN
         v_type := 'outage.restored';
@@ -42,7 +51,10 @@ BEGIN
         'affected_meters_count', NEW.affected_meters_count, 'affected_customers_count', NEW.affected_customers_count,
         'substation_code', (SELECT s.substation_id FROM network_substations s WHERE s.id = NEW.substation_id),
         'feeder_code', (SELECT f.feeder_id FROM network_feeders f WHERE f.id = NEW.feeder_id),
-        'at', NEW.last_updated_at)::text);
+        'at', NEW.last_updated_at, 'customers_out', NEW.customers_out, 'meters_out', NEW.meters_out,
+        'momentary', NEW.momentary, 'crew', NEW.crew, 'etr', NEW.estimated_restoration_time,
+        'acknowledged_at', NEW.acknowledged_at, 'acknowledged_by', NEW.acknowledged_by,
+        'restored_at', NEW.actual_restoration_time, 'cause_code', NEW.cause_code)::text);
     RETURN NULL;
 END;
 $$;

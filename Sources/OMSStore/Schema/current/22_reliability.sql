@@ -53,6 +53,39 @@ $$;
 COMMENT ON FUNCTION oms_reliability_interruptions(timestamptz, timestamptz, uuid, uuid) IS
     'The interruptions in scope that started in [p_from, p_to): customers and customer minutes of each (oms_reliability).';
 
+-- The scope of a reliability query, checked: the period (from before to), the
+-- substation's and feeder's ids from their business ids (NULL: the whole
+-- network), and N_T, the customers with an active meter in scope. A bad period
+-- or an unknown device is refused naming the parameter (SQLSTATE 22023).
+CREATE OR REPLACE FUNCTION oms_reliability_scope(p_from timestamptz, p_to timestamptz, p_substation text, p_feeder text,
+                                                 OUT substation uuid, OUT feeder uuid, OUT customers_served bigint)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF p_from >= p_to THEN
+        RAISE EXCEPTION 'invalid period: from (%) must be before to (%)', p_from, p_to
+            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'from';
+    END IF;
+    IF p_substation IS NOT NULL THEN
+        SELECT s.id INTO substation FROM network_substations s WHERE s.substation_id = p_substation;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'no substation %', quote_literal(p_substation)
+                USING ERRCODE = 'invalid_parameter_value', COLUMN = 'substation';
+        END IF;
+    END IF;
+    IF p_feeder IS NOT NULL THEN
+        SELECT f.id INTO feeder FROM network_feeders f WHERE f.feeder_id = p_feeder;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'no feeder %', quote_literal(p_feeder) USING ERRCODE = 'invalid_parameter_value', COLUMN = 'feeder';
+        END IF;
+    END IF;
+    SELECT count(DISTINCT m.customer_id) INTO customers_served FROM oms_meters m
+     WHERE m.status = 'active' AND m.customer_id IS NOT NULL
+       AND (substation IS NULL OR m.substation_id = substation) AND (feeder IS NULL OR m.feeder_id = feeder);
+END;
+$$;
+COMMENT ON FUNCTION oms_reliability_scope(timestamptz, timestamptz, text, text) IS
+    'A reliability query''s checked scope: the substation''s and feeder''s ids and the customers served (N_T) in it.';
+
 -- IEEE 1366 indices for a period and a scope (NULL: the whole network).
 CREATE OR REPLACE FUNCTION oms_reliability(
     p_from        timestamptz DEFAULT NULL,   -- default: a year before p_to
@@ -78,26 +111,8 @@ DECLARE
     v_days       integer;
     v_med        date[];
 BEGIN
-    IF v_from >= v_to THEN
-        RAISE EXCEPTION 'invalid period: from (%) must be before to (%)', v_from, v_to
-            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'from';
-    END IF;
-    IF p_substation IS NOT NULL THEN
-        SELECT s.id INTO v_substation FROM network_substations s WHERE s.substation_id = p_substation;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'no substation %', quote_literal(p_substation)
-                USING ERRCODE = 'invalid_parameter_value', COLUMN = 'substation';
-        END IF;
-    END IF;
-    IF p_feeder IS NOT NULL THEN
-        SELECT f.id INTO v_feeder FROM network_feeders f WHERE f.feeder_id = p_feeder;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'no feeder %', quote_literal(p_feeder) USING ERRCODE = 'invalid_parameter_value', COLUMN = 'feeder';
-        END IF;
-    END IF;
-    SELECT count(DISTINCT m.customer_id) INTO v_served FROM oms_meters m
-     WHERE m.status = 'active' AND m.customer_id IS NOT NULL
-       AND (v_substation IS NULL OR m.substation_id = v_substation) AND (v_feeder IS NULL OR m.feeder_id = v_feeder);
+    SELECT sc.substation, sc.feeder, sc.customers_served INTO v_substation, v_feeder, v_served
+      FROM oms_reliability_scope(v_from, v_to, p_substation, p_feeder) sc;
 
     -- Major event days over the daily SAIDI history up to the end of the period.
     WITH days AS (

@@ -347,30 +347,12 @@ DECLARE
     v_feeder     uuid;
     v_served     bigint;
 BEGIN
-    IF v_from >= v_to THEN
-        RAISE EXCEPTION 'invalid period: from (%) must be before to (%)', v_from, v_to
-            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'from';
-    END IF;
     IF v_to - v_from > interval '3700 days' THEN
         RAISE EXCEPTION 'invalid period: at most 3700 days, not %', v_to - v_from
             USING ERRCODE = 'invalid_parameter_value', COLUMN = 'from';
     END IF;
-    IF p_substation IS NOT NULL THEN
-        SELECT s.id INTO v_substation FROM network_substations s WHERE s.substation_id = p_substation;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'no substation %', quote_literal(p_substation)
-                USING ERRCODE = 'invalid_parameter_value', COLUMN = 'substation';
-        END IF;
-    END IF;
-    IF p_feeder IS NOT NULL THEN
-        SELECT f.id INTO v_feeder FROM network_feeders f WHERE f.feeder_id = p_feeder;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'no feeder %', quote_literal(p_feeder) USING ERRCODE = 'invalid_parameter_value', COLUMN = 'feeder';
-        END IF;
-    END IF;
-    SELECT count(DISTINCT m.customer_id) INTO v_served FROM oms_meters m
-     WHERE m.status = 'active' AND m.customer_id IS NOT NULL
-       AND (v_substation IS NULL OR m.substation_id = v_substation) AND (v_feeder IS NULL OR m.feeder_id = v_feeder);
+    SELECT sc.substation, sc.feeder, sc.customers_served INTO v_substation, v_feeder, v_served
+      FROM oms_reliability_scope(v_from, v_to, p_substation, p_feeder) sc;
     RETURN QUERY
         SELECT d.day::date,
                round(coalesce(sum(i.customer_minutes), 0) / greatest(v_served, 1)::numeric, 6),
