@@ -18,6 +18,8 @@ final class EventRate: Sendable {
         let second = Int64(now.timeIntervalSince1970.rounded(.down))
         let slot = Int(second % 60)
         ring.withLock { ring in
+            // A slot holding a later second: this count is a minute old or more, outside any window.
+            if ring.seconds[slot] > second { return }
             if ring.seconds[slot] != second {
                 ring.seconds[slot] = second
                 ring.counts[slot] = 0

@@ -235,6 +235,19 @@ struct ConsoleSessionTests {
         }
     }
 
+    @Test("events per second: the last whole seconds' counts over the window, nothing older than a minute")
+    func eventRate() {
+        let rate = EventRate()
+        let now = Date(timeIntervalSince1970: 1_000_000)
+        rate.record(100, now: now.addingTimeInterval(-1))
+        rate.record(50, now: now.addingTimeInterval(-2))
+        rate.record(1_000, now: now)  // the current second is not over: not counted yet
+        rate.record(7, now: now.addingTimeInterval(-61))  // a minute ago: its slot is reused
+        #expect(rate.perSecond(over: 10, now: now) == 15)
+        #expect(rate.perSecond(over: 1, now: now) == 100)
+        #expect(rate.perSecond(over: 59, now: now) == 150.0 / 59)
+    }
+
     @Test("a sign-out announced by the database ends that session's live streams, not others")
     func signOutEndsStreams() async throws {
         try await TestDatabase.with(.migrated) { database in
