@@ -83,14 +83,14 @@ struct RequireScope<Context: RequestContext>: RouterMiddleware {
                 return try KeyRefusal.tooManyFailures(retryAfter: wait)
             }
             guard let found = try await keys.authenticate(credential) else {
+                // Counted like an unknown key (each costs a lookup); a browser's ended session fails
+                // once only: its stale cookie is removed with the answer.
+                let failure = countable ? keys.limiter.recordFailure(from: client) : .init(count: 1, limitedFor: nil)
                 if case .session = credential {
-                    // An expired or signed-out session is not an attack: not counted, and the
-                    // stale cookie is removed.
                     var response = try KeyRefusal.unauthorized("the console session has ended: sign in again")
                     response.headers[.setCookie] = SessionCookie.clearing(for: request)
                     return response
                 }
-                let failure = countable ? keys.limiter.recordFailure(from: client) : .init(count: 1, limitedFor: nil)
                 context.logger.notice("API key refused: unknown or revoked", metadata: [
                     "client": "\(client)", "key_prefix": "\(KeyRefusal.prefix(of: credential.secret))", "failures": "\(failure.count)",
                     "method": "\(request.method)", "path": "\(request.uri.path)",
