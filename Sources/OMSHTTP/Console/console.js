@@ -201,7 +201,7 @@ function rowElement(row) {
   const shown = cells.join('\u0001') + (row.event_id === STATE.selected ? '\u0002' : '');
   let cached = rowCache.get(row.event_id);
   if (cached && cached.shown === shown) return cached.tr;
-  const tr = cached ? cached.tr : el('tr', { tabindex: '0', 'data-id': row.event_id });
+  const tr = cached ? cached.tr : el('tr', { tabindex: '0', 'data-id': row.event_id, title: row.event_id });
   tr.className = row.event_id === STATE.selected ? 'selected' : '';
   tr.replaceChildren(
     el('td', {}, cells[0]), el('td', {}, cells[1]), el('td', {}, badge(cells[2])),

@@ -195,9 +195,27 @@ public struct ManagedPostgres: Sendable {
             try? FileManager.default.removeItem(atPath: "\(layout.dataDirectory)/postmaster.pid")
             try? FileManager.default.removeItem(atPath: "\(layout.socketPath).lock")
             try? FileManager.default.removeItem(atPath: layout.socketPath)
+            // A killed server's helper processes may still be exiting and hold its shared memory;
+            // PostgreSQL refuses to start until they are gone ("pre-existing shared memory block
+            // ... is still in use"): try again for a while.
+            let deadline = ContinuousClock.now + .seconds(15)
+            while true {
+                do {
+                    return try await launch(layout)
+                } catch ManagedPostgresError.startFailed(_, let logTail)
+                    where logTail.contains("pre-existing shared memory block") && ContinuousClock.now < deadline
+                {
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
         case .stopped, .notInitialized:
             break
         }
+        return try await launch(layout)
+    }
+
+    /// Starts the server process, waits until it accepts connections and creates the `oms` database.
+    private func launch(_ layout: Layout) async throws -> StartOutcome {
 
         let serverUser = try ServerUser.forCurrentProcess()
         var arguments = [
