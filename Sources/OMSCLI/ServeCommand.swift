@@ -135,13 +135,16 @@ struct ServeCommand: AsyncParsableCommand {
             guard let value = Int(text) else { throw ValidationError("\(name)=\(text): not a whole number") }
             return value
         }
-        func seconds(_ name: String) throws -> Double? {
-            guard let text = environment[name], !text.isEmpty else { return nil }
-            guard let value = Double(text) else { throw ValidationError("\(name)=\(text): not a number of seconds") }
+        func text(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        /// A variable holding a number of `unit`s.
+        func decimal(_ name: String, _ unit: String) throws -> Double? {
+            guard let text = text(name) else { return nil }
+            guard let value = Double(text) else { throw ValidationError("\(name)=\(text): not a number of \(unit)") }
             return value
         }
+        func seconds(_ name: String) throws -> Double? { try decimal(name, "seconds") }
         var settings = ServerSettings()
-        settings.host = host ?? environment["OMS_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? file.host ?? settings.host
+        settings.host = host ?? text("OMS_HOST") ?? file.host ?? settings.host
         settings.port = try port ?? number("OMS_PORT") ?? file.port ?? settings.port
         settings.maximumBodySize = try maxBodyBytes ?? number("OMS_MAX_BODY_BYTES") ?? file.maxBodyBytes ?? settings.maximumBodySize
         settings.idleTimeout = try limits.idleTimeout ?? seconds("OMS_IDLE_TIMEOUT") ?? file.idleTimeout ?? settings.idleTimeout
@@ -149,13 +152,7 @@ struct ServeCommand: AsyncParsableCommand {
             ?? settings.bodyReadTimeout
         settings.streamBufferEvents = try limits.streamBuffer ?? number("OMS_STREAM_BUFFER") ?? file.streamBufferEvents
             ?? settings.streamBufferEvents
-        func text(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
-        func hours(_ name: String) throws -> Double? {
-            guard let text = environment[name], !text.isEmpty else { return nil }
-            guard let value = Double(text) else { throw ValidationError("\(name)=\(text): not a number of hours") }
-            return value
-        }
-        settings.console.sessionHours = try console.sessionHours ?? hours("OMS_SESSION_HOURS") ?? file.sessionHours
+        settings.console.sessionHours = try console.sessionHours ?? decimal("OMS_SESSION_HOURS", "hours") ?? file.sessionHours
             ?? settings.console.sessionHours
         settings.console.leafletDirectory = console.leafletDirectory ?? text("OMS_LEAFLET_DIR") ?? file.leafletDirectory
             ?? settings.console.leafletDirectory

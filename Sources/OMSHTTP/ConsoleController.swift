@@ -200,7 +200,7 @@ struct ConsoleController: Sendable {
     }
 
     static func time(_ text: String, _ name: String) throws -> Date {
-        guard let date = try? Date(text, strategy: .iso8601) else {
+        guard let date = ISO8601Time.parse(text) else {
             throw InvalidInput(name, "\(text.prefix(60)) is not an ISO 8601 time with a zone (2026-01-15T14:00:00Z)")
         }
         return date

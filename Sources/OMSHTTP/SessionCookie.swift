@@ -39,15 +39,17 @@ enum SessionCookie {
 
     /// The `Set-Cookie` value that keeps `token` until `expires`.
     static func setting(_ token: String, expires: Date, for request: Request) -> String {
-        let seconds = max(0, Int(expires.timeIntervalSinceNow.rounded(.down)))
-        let secure = isSecure(request)
-        return "\(secure ? secureName : plainName)=\(token); Path=/; Max-Age=\(seconds); HttpOnly; SameSite=Strict"
-            + (secure ? "; Secure" : "")
+        header(value: token, maxAge: max(0, Int(expires.timeIntervalSinceNow.rounded(.down))), for: request)
     }
 
     /// The `Set-Cookie` value that removes the cookie.
     static func clearing(for request: Request) -> String {
+        header(value: "", maxAge: 0, for: request)
+    }
+
+    static func header(value: String, maxAge: Int, for request: Request) -> String {
         let secure = isSecure(request)
-        return "\(secure ? secureName : plainName)=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "")
+        return "\(secure ? secureName : plainName)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Strict"
+            + (secure ? "; Secure" : "")
     }
 }

@@ -37,7 +37,7 @@ struct ConsoleBrowserTests: RunsOMSCommands {
         let now = Date()
         let past = try lines.filter { line in
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-            let at = (object?["deliverAt"] as? String).flatMap { SimulationTimeText.parse($0) }
+            let at = (object?["deliverAt"] as? String).flatMap(ISO8601Time.parse)
             return at.map { $0 <= now } ?? true
         }
         #expect(past.count > 0 && past.count < lines.count, "the storm's past and future: \(past.count) of \(lines.count) messages")
@@ -225,12 +225,5 @@ struct ConsoleBrowserTests: RunsOMSCommands {
             throw error
         }
         await driver.stop()
-    }
-}
-
-/// The simulation's times (ISO 8601 with milliseconds, as `oms simulate` writes them).
-enum SimulationTimeText {
-    static func parse(_ text: String) -> Date? {
-        (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))) ?? (try? Date(text, strategy: .iso8601))
     }
 }

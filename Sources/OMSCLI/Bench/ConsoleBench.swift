@@ -160,7 +160,7 @@ struct ConsoleBench: AsyncParsableCommand {
             guard rows >= min(ids.count, 500) else { throw WebDriverError("the list holds \(rows) outages, not \(ids.count)") }
             pageLoad.record(.milliseconds((drawn as? Double) ?? Double((drawn as? Int) ?? 0)))
         }
-        let healthQuiet = try await health(endpoint, count: 200)
+        let healthQuiet = try await LatencySample.measure(iterations: 200, warmup: 0) { _ in _ = try await endpoint.send(.GET, "/health") }
         try await page.waitUntil("document.getElementById('connection').classList.contains('live')", "the live stream")
 
         // The row showing crew "BC-k": when the page first drew it (Date.now(), this machine's clock).
@@ -245,17 +245,6 @@ struct ConsoleBench: AsyncParsableCommand {
             changeAnnounced: Figures(changeAnnounced),
             changesNotSeen: notSeen, healthQuiet: Figures(healthQuiet), healthDuringStorm: Figures(healthDuringStorm),
             stormEventsPerSecond: stormRateReached)
-    }
-
-    /// `count` GET /health, one at a time.
-    static func health(_ endpoint: LocalServer.Endpoint, count: Int) async throws -> LatencySample {
-        var sample = LatencySample()
-        for _ in 0..<count {
-            let begun = ContinuousClock.now
-            _ = try await endpoint.send(.GET, "/health")
-            sample.record(ContinuousClock.now - begun)
-        }
-        return sample
     }
 
     /// Posts the storm's batches at `rate` events/s (at most 4 in flight; late batches go at once);

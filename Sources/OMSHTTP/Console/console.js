@@ -155,17 +155,13 @@ async function refreshAll() {
   await refreshSummary();
 }
 
+// The work list: the map's outages (substation and feeder filters, `onMap`) narrowed by state.
 function filtered() {
   const state = $('filter-state').value;
-  const substation = $('filter-substation').value;
-  const feeder = $('filter-feeder').value.trim().toUpperCase();
   return [...STATE.outages.values()].filter((row) => {
-    const s = stateOf(row);
     if (state === 'active' && !ACTIVE.has(row.status)) return false;
-    if (state !== 'active' && state !== 'all' && s !== state) return false;
-    if (substation && row.substation !== substation) return false;
-    if (feeder && !(row.feeder || '').toUpperCase().includes(feeder)) return false;
-    return true;
+    if (state !== 'active' && state !== 'all' && stateOf(row) !== state) return false;
+    return onMap(row);
   });
 }
 

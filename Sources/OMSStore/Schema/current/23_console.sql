@@ -108,6 +108,7 @@ AS $$
 DECLARE
     v_points   integer := CASE WHEN p_zoom < 11 THEN 8 WHEN p_zoom < 13 THEN 24 ELSE 100000 END;
     v_dp_limit integer := 5000;
+    v_dps      jsonb;
 BEGIN
     IF p_west IS NULL OR p_south IS NULL OR p_east IS NULL OR p_north IS NULL
        OR p_west < -180 OR p_east > 180 OR p_south < -90 OR p_north > 90 OR p_west >= p_east OR p_south >= p_north THEN
@@ -118,6 +119,22 @@ BEGIN
         RAISE EXCEPTION 'zoom: a whole number from 0 to 22, not %', coalesce(p_zoom::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value', COLUMN = 'zoom';
     END IF;
+    -- The distribution points in the box, and how many there are, from one scan (the count is
+    -- taken before the limit).
+    SELECT jsonb_build_object(
+               'dps', coalesce(jsonb_agg(jsonb_build_object(
+                          'id', d.dp_id, 'feeder', d.feeder, 'lat', d.location_lat, 'lng', d.location_lng, 'meters', d.meters)
+                          ORDER BY d.dp_id), '[]'::jsonb),
+               'total', coalesce(max(d.total), 0))
+      INTO v_dps
+      FROM (SELECT dp.dp_id, f.feeder_id AS feeder, dp.location_lat, dp.location_lng, sz.meters, count(*) OVER () AS total
+              FROM network_distribution_points dp
+              JOIN network_feeders f ON f.id = dp.feeder_id
+              LEFT JOIN oms_device_sizes sz ON sz.device_kind = 'dp' AND sz.device_id = dp.id
+             WHERE p_zoom >= 14 AND dp.location_lat IS NOT NULL AND dp.location_lng IS NOT NULL
+               AND point(dp.location_lng, dp.location_lat) <@ box(point(p_west, p_south), point(p_east, p_north))
+             ORDER BY dp.dp_id
+             LIMIT v_dp_limit) d;
     RETURN jsonb_build_object(
         'substations', (
             SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -159,22 +176,8 @@ BEGIN
               JOIN network_feeders f ON f.id = l.feeder_id
               JOIN network_substations s ON s.id = f.substation_id
               LEFT JOIN oms_device_states ds ON ds.device_kind = 'feeder' AND ds.device_id = f.id),
-        'dps', (
-            SELECT coalesce(jsonb_agg(jsonb_build_object(
-                       'id', d.dp_id, 'feeder', d.feeder, 'lat', d.location_lat, 'lng', d.location_lng, 'meters', d.meters)
-                       ORDER BY d.dp_id), '[]'::jsonb)
-              FROM (SELECT dp.dp_id, f.feeder_id AS feeder, dp.location_lat, dp.location_lng, sz.meters
-                      FROM network_distribution_points dp
-                      JOIN network_feeders f ON f.id = dp.feeder_id
-                      LEFT JOIN oms_device_sizes sz ON sz.device_kind = 'dp' AND sz.device_id = dp.id
-                     WHERE p_zoom >= 14 AND dp.location_lat IS NOT NULL AND dp.location_lng IS NOT NULL
-                       AND point(dp.location_lng, dp.location_lat) <@ box(point(p_west, p_south), point(p_east, p_north))
-                     ORDER BY dp.dp_id
-                     LIMIT v_dp_limit) d),
-        'dps_total_in_view', CASE WHEN p_zoom >= 14 THEN (
-            SELECT count(*) FROM network_distribution_points dp
-             WHERE dp.location_lat IS NOT NULL AND dp.location_lng IS NOT NULL
-               AND point(dp.location_lng, dp.location_lat) <@ box(point(p_west, p_south), point(p_east, p_north))) ELSE 0 END,
+        'dps', v_dps -> 'dps',
+        'dps_total_in_view', v_dps -> 'total',
         'dps_from_zoom', 14);
 END;
 $$;
@@ -275,51 +278,60 @@ LANGUAGE plpgsql STABLE
 SET jit = off
 AS $$
 DECLARE
-    v_id     uuid;
-    v_status text;
+    v_outage oms_outage_events;
     v_limit  integer := greatest(0, least(coalesce(p_meter_limit, 500), 5000));
+    v_meters jsonb;
 BEGIN
-    SELECT o.id, o.status INTO v_id, v_status FROM oms_outage_events o WHERE o.event_id = p_event_id;
-    IF v_id IS NULL THEN
+    SELECT * INTO v_outage FROM oms_outage_events o WHERE o.event_id = p_event_id;
+    IF NOT FOUND THEN
         RETURN NULL;
     END IF;
-    RETURN (oms_console_outages(ARRAY[p_event_id]) -> 0) || jsonb_build_object(
-        'description', (SELECT o.description FROM oms_outage_events o WHERE o.id = v_id),
-        'remark', (SELECT o.remark FROM oms_outage_events o WHERE o.id = v_id),
+    -- Its meters are read once (a substation's outage covers thousands): the page, the count and
+    -- the restoration steps all come from that one reading.
+    WITH covered AS MATERIALIZED (
+        SELECT cm.meter_id, cm.reported, cm.source_type, cm.restored_at FROM oms_outage_covered_meters(v_outage.id) cm
+    )
+    SELECT jsonb_build_object(
+        'meters', (SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.restored_at NULLS FIRST, m.meter_number), '[]'::jsonb)
+                     FROM (SELECT mt.meter_number, mt.power_status, mt.communication_status,
+                                  round(mt.location_lat::numeric, 6) AS lat, round(mt.location_lng::numeric, 6) AS lng,
+                                  c.reported, c.source_type, c.restored_at
+                             FROM covered c JOIN oms_meters mt ON mt.id = c.meter_id
+                            ORDER BY c.restored_at NULLS FIRST, mt.meter_number
+                            LIMIT v_limit) m),
+        'meters_total', (SELECT count(*) FROM covered),
+        'restoration_steps', (SELECT coalesce(jsonb_agg(jsonb_build_object('at', r.minute, 'meters', r.n) ORDER BY r.minute),
+                                              '[]'::jsonb)
+                                FROM (SELECT date_trunc('minute', c.restored_at) AS minute, count(*) AS n
+                                        FROM covered c
+                                       WHERE c.restored_at IS NOT NULL GROUP BY 1 ORDER BY 1 LIMIT 500) r))
+      INTO v_meters;
+    RETURN (oms_console_outages(ARRAY[p_event_id]) -> 0) || v_meters || jsonb_build_object(
+        'description', v_outage.description,
+        'remark', v_outage.remark,
         'sources', (SELECT coalesce(jsonb_agg(to_jsonb(s) ORDER BY s.detected_at DESC), '[]'::jsonb)
                       FROM (SELECT es.source_type, es.source_event_id, es.evidence, es.correlation_weight, es.detected_at
-                              FROM oms_event_sources es WHERE es.outage_event_id = v_id
+                              FROM oms_event_sources es WHERE es.outage_event_id = v_outage.id
                              ORDER BY es.detected_at DESC LIMIT 200) s),
-        'sources_total', (SELECT count(*) FROM oms_event_sources es WHERE es.outage_event_id = v_id),
+        'sources_total', (SELECT count(*) FROM oms_event_sources es WHERE es.outage_event_id = v_outage.id),
         'timeline', (SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t."timestamp" DESC), '[]'::jsonb)
                        FROM (SELECT et.event_type, et.status, et.description, et.source, et."timestamp", et.metadata
-                               FROM oms_event_timeline et WHERE et.outage_event_id = v_id
+                               FROM oms_event_timeline et WHERE et.outage_event_id = v_outage.id
                               ORDER BY et."timestamp" DESC, et.id DESC LIMIT 500) t),
-        'meters', (SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.restored_at NULLS FIRST, m.meter_number), '[]'::jsonb)
-                     FROM (SELECT mt.meter_number, mt.power_status, mt.communication_status, round(mt.location_lat::numeric, 6) AS lat,
-                                  round(mt.location_lng::numeric, 6) AS lng, cm.reported, cm.source_type, cm.restored_at
-                             FROM oms_outage_covered_meters(v_id) cm JOIN oms_meters mt ON mt.id = cm.meter_id
-                            ORDER BY cm.restored_at NULLS FIRST, mt.meter_number
-                            LIMIT v_limit) m),
-        'meters_total', (SELECT count(*) FROM oms_outage_covered_meters(v_id)),
         'nested', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                               'event_id', n.event_id, 'status', n.status, 'customers_out', n.customers_out,
                               'first_detected_at', n.first_detected_at, 'relation', n.relation)
                               ORDER BY n.first_detected_at), '[]'::jsonb)
                      FROM (SELECT c.event_id, c.status, c.customers_out, c.first_detected_at,
-                                  CASE WHEN c.parent_outage_id = v_id THEN 'nested'
-                                       WHEN c.merged_into_id = v_id THEN 'merged'
+                                  CASE WHEN c.parent_outage_id = v_outage.id THEN 'nested'
+                                       WHEN c.merged_into_id = v_outage.id THEN 'merged'
                                        ELSE 'within' END AS relation
                              FROM oms_outage_events c
-                            WHERE c.parent_outage_id = v_id OR c.merged_into_id = v_id OR c.within_outage_id = v_id
+                            WHERE c.parent_outage_id = v_outage.id OR c.merged_into_id = v_outage.id
+                               OR c.within_outage_id = v_outage.id
                             LIMIT 500) n),
-        'restoration_steps', (SELECT coalesce(jsonb_agg(jsonb_build_object('at', r.minute, 'meters', r.n) ORDER BY r.minute),
-                                              '[]'::jsonb)
-                                FROM (SELECT date_trunc('minute', cm.restored_at) AS minute, count(*) AS n
-                                        FROM oms_outage_covered_meters(v_id) cm
-                                       WHERE cm.restored_at IS NOT NULL GROUP BY 1 ORDER BY 1 LIMIT 500) r),
         'actions', (SELECT coalesce(jsonb_agg(a.action ORDER BY a.action), '[]'::jsonb)
-                      FROM oms_outage_actions() a WHERE v_status = ANY (a.allowed_from)),
+                      FROM oms_outage_actions() a WHERE v_outage.status = ANY (a.allowed_from)),
         'cause_codes', (SELECT coalesce(jsonb_agg(jsonb_build_object('code', c.code, 'description', c.description)
                                                   ORDER BY c.code), '[]'::jsonb)
                           FROM oms_cause_codes c WHERE c.active));
