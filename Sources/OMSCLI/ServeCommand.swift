@@ -4,10 +4,14 @@ import Hummingbird
 import OMSHTTP
 import OMSStore
 import PostgresNIO
+import ServiceLifecycle
+import UnixSignals
 
 /// `oms serve`: migrate, then serve the HTTP API until SIGINT or SIGTERM (a graceful stop:
 /// requests in flight finish, then the pool closes). A database that cannot be used does not
-/// stop it: it serves 503s (and `/ready` the reason) until the database can be used.
+/// stop it: it serves 503s (and `/ready` the reason) until the database can be used. With
+/// `--tls-cert` and `--tls-key` it serves HTTPS only, and SIGHUP reloads the two files (without
+/// TLS a SIGHUP is logged and ignored).
 ///
 /// Each setting comes from, in this order: its flag, its environment variable, the config file
 /// (`--config FILE` or `$OMS_CONFIG`, JSON), the default.
@@ -18,16 +22,19 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Settings: flag, else environment (OMS_HOST, OMS_PORT, OMS_MAX_BODY_BYTES, OMS_IDLE_TIMEOUT, \
             OMS_BODY_READ_TIMEOUT, OMS_STREAM_BUFFER, OMS_SESSION_HOURS, OMS_LEAFLET_DIR, OMS_MAP_TILES, \
-            OMS_MAP_ATTRIBUTION, OMS_DATABASE_URL), else the JSON config file (--config or OMS_CONFIG: {"host", "port", \
-            "max_body_bytes", "idle_timeout", "body_read_timeout", "stream_buffer_events", "session_hours", "leaflet_dir", \
-            "map_tiles", "map_attribution", "database_url"}), else the default (127.0.0.1:8080, 8 MiB bodies, idle \
+            OMS_MAP_ATTRIBUTION, OMS_TLS_CERT, OMS_TLS_KEY, OMS_DATABASE_URL), else the JSON config file (--config or \
+            OMS_CONFIG: {"host", "port", "max_body_bytes", "idle_timeout", "body_read_timeout", "stream_buffer_events", \
+            "session_hours", "leaflet_dir", "map_tiles", "map_attribution", "tls_cert", "tls_key", "database_url"}), else \
+            the default (127.0.0.1:8080, plain HTTP, 8 MiB bodies, idle \
             connections closed after 30 s, bodies whole within 30 s, 1,000 events waiting per stream client, console \
             sessions of 12 hours, Leaflet from /usr/share/javascript/leaflet, no map tiles, the managed cluster). The \
             operator console is at / (sign in with an API key that has the scope read). A database that cannot be used \
             (unreachable, refusing the login, missing) does not stop the service: /health answers 200, /ready 503 \
             with the server's reason, requests that need the database 503 with Retry-After, and once the database \
             can be used it is migrated and served, without a restart. --connect-timeout (OMS_CONNECT_TIMEOUT, 5 s) \
-            bounds each connection attempt.
+            bounds each connection attempt. With --tls-cert and --tls-key (PEM; both or neither) it serves HTTPS only; \
+            SIGHUP reads the two files again for new connections (open ones keep theirs; a file that fails keeps the \
+            old certificate, logged). Without TLS, SIGHUP is logged and ignored.
             """
     )
 
@@ -63,8 +70,20 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("map-attribution"), help: "The tile layer's attribution, shown on the map.")
     var mapAttribution: String?
 
+    @Option(name: .customLong("tls-cert"), help: "Serve HTTPS with this certificate: a PEM file, the server's certificate first, then its chain (needs --tls-key; reloaded on SIGHUP).")
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: "The private key of --tls-cert: a PEM file, not encrypted (reloaded on SIGHUP).")
+    var tlsKey: String?
+
     @Option(name: .customLong("config"), help: "A JSON file of settings (also $OMS_CONFIG).")
     var configFile: String?
+
+    /// The TLS files given by flag (nil: from the environment, the file, or none).
+    struct TLSFlags: Equatable {
+        var certificate: String?
+        var key: String?
+    }
 
     /// The console's settings given by flag (nil: from the environment, the file or the default).
     struct ConsoleFlags: Equatable {
@@ -94,12 +113,14 @@ struct ServeCommand: AsyncParsableCommand {
         var leafletDirectory: String?
         var mapTiles: String?
         var mapAttribution: String?
+        var tlsCertificate: String?
+        var tlsKey: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case host, port, maxBodyBytes = "max_body_bytes", idleTimeout = "idle_timeout", bodyReadTimeout = "body_read_timeout"
             case streamBufferEvents = "stream_buffer_events", databaseURL = "database_url"
             case sessionHours = "session_hours", leafletDirectory = "leaflet_dir", mapTiles = "map_tiles"
-            case mapAttribution = "map_attribution"
+            case mapAttribution = "map_attribution", tlsCertificate = "tls_cert", tlsKey = "tls_key"
         }
 
         /// Reads and checks a config file: an unknown key or a wrong type is an error naming it.
@@ -125,7 +146,7 @@ struct ServeCommand: AsyncParsableCommand {
     /// The server settings and the database URL (if any), by flag, environment, file, default.
     static func resolve(
         host: String?, port: Int?, maxBodyBytes: Int?, limits: LimitFlags = LimitFlags(), console: ConsoleFlags = ConsoleFlags(),
-        databaseURL: String?,
+        tls: TLSFlags = TLSFlags(), databaseURL: String?,
         configFile: String?, environment: [String: String]
     ) throws -> (ServerSettings, databaseURL: String?) {
         let path = configFile ?? environment["OMS_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
@@ -159,6 +180,17 @@ struct ServeCommand: AsyncParsableCommand {
         settings.console.tileURL = console.mapTiles ?? text("OMS_MAP_TILES") ?? file.mapTiles ?? settings.console.tileURL
         settings.console.tileAttribution = console.mapAttribution ?? text("OMS_MAP_ATTRIBUTION") ?? file.mapAttribution
             ?? settings.console.tileAttribution
+        // TLS: both files or neither, each from its flag, variable or file key.
+        switch (tls.certificate ?? text("OMS_TLS_CERT") ?? file.tlsCertificate, tls.key ?? text("OMS_TLS_KEY") ?? file.tlsKey) {
+        case (nil, nil):
+            settings.tls = nil
+        case (let certificate?, let key?):
+            settings.tls = TLSFiles(certificatePath: certificate, keyPath: key)
+        case (let certificate?, nil):
+            throw ValidationError(#"--tls-cert \#(certificate) needs --tls-key (OMS_TLS_KEY, "tls_key"): give both or neither"#)
+        case (nil, let key?):
+            throw ValidationError(#"--tls-key \#(key) needs --tls-cert (OMS_TLS_CERT, "tls_cert"): give both or neither"#)
+        }
         guard settings.console.sessionHours > 0, settings.console.sessionHours <= 168 else {
             throw ValidationError("session hours \(settings.console.sessionHours): must be more than 0 and at most 168")
         }
@@ -188,12 +220,22 @@ struct ServeCommand: AsyncParsableCommand {
             limits: LimitFlags(idleTimeout: idleTimeout, bodyReadTimeout: bodyReadTimeout, streamBuffer: streamBuffer),
             console: ConsoleFlags(
                 sessionHours: sessionHours, leafletDirectory: leafletDirectory, mapTiles: mapTiles, mapAttribution: mapAttribution),
+            tls: TLSFlags(certificate: tlsCertificate, key: tlsKey),
             databaseURL: database.databaseURL, configFile: configFile, environment: ProcessInfo.processInfo.environment)
         var database = database
         database.databaseURL = url
         let logger = database.makeLogger()
+        // The TLS files are checked before anything starts: a bad one is refused, naming its option.
+        let certificates: TLSCertificates?
+        do {
+            certificates = try settings.tls.map { files throws(TLSFilesError) in try TLSCertificates(files: files, logger: logger) }
+        } catch {
+            throw ValidationError(error.description)
+        }
+        // SIGHUP is trapped from here on: it reloads the TLS files (or, without TLS, is logged and ignored).
+        let hangup = await HangupReload(certificates: certificates, logger: logger)
         try await database.withDatabase(logger: logger) { configuration, _ in
-            try await serve(configuration: configuration, settings: settings, logger: logger)
+            try await serve(configuration: configuration, settings: settings, logger: logger, tls: certificates, hangup: hangup)
         }
     }
 }
@@ -204,8 +246,12 @@ struct ServeCommand: AsyncParsableCommand {
 /// `/ready` 503 with the server's reason, requests that need the database 503 with
 /// `Retry-After` at once), and migrates and opens when the database can be used
 /// (`DatabaseGate`, which watches the pool through its background logger).
+///
+/// With `tls` (or `settings.tls`) it serves HTTPS; with `hangup` that service runs beside the
+/// application (SIGHUP reloads `tls`).
 func serve(
     configuration: PostgresClient.Configuration, settings: ServerSettings, logger: Logger,
+    tls: TLSCertificates? = nil, hangup: HangupReload? = nil,
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) async throws {
     let metrics = ServiceMetrics()
@@ -213,12 +259,19 @@ func serve(
     let client = PostgresClient(
         configuration: configuration, backgroundLogger: watch.poolLogger(wrapping: metrics.poolLogger(wrapping: logger)))
     let app = try buildApplication(
-        client: client, settings: settings, logger: logger, metrics: metrics, watch: watch, onServerRunning: onServerRunning)
-    logger.notice("serving", metadata: ["address": "http://\(settings.host):\(settings.port)", "console": "http://\(settings.host):\(settings.port)/"])
+        client: client, settings: settings, logger: logger, metrics: metrics, watch: watch, tls: tls, onServerRunning: onServerRunning)
+    let origin = "\(tls == nil && settings.tls == nil ? "http" : "https")://\(settings.host):\(settings.port)"
+    logger.notice("serving", metadata: ["address": "\(origin)", "console": "\(origin)/"])
     if !FileManager.default.fileExists(atPath: settings.console.leafletDirectory + "/leaflet.js") {
         logger.warning("the console's map needs Leaflet: install Debian's libjs-leaflet, or give --leaflet-dir", metadata: [
             "leaflet_dir": "\(settings.console.leafletDirectory)",
         ])
     }
-    try await app.runService()
+    if let hangup {
+        let group = ServiceGroup(configuration: .init(
+            services: [app, hangup], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    } else {
+        try await app.runService()
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import OMSAPI
 import OMSDomain
@@ -14,12 +15,17 @@ import PostgresNIO
 /// from `buildRouter`. Give the client `metrics.poolLogger(wrapping:)` as its background
 /// logger for `/metrics` to count the pool's connections in use, and `watch.poolLogger(wrapping:)`
 /// for the gate to see the pool failing (`DatabaseWatch`).
+///
+/// With `tls` (or, without it, `settings.tls`, whose files are then read here and may be refused
+/// with a `TLSFilesError`) the server speaks HTTPS only, each new connection with the certificate
+/// current when it is accepted (`TLSCertificates.reload()`).
 public func buildApplication(
     client: PostgresClient,
     settings: ServerSettings,
     logger: Logger,
     metrics: ServiceMetrics = ServiceMetrics(),
     watch: DatabaseWatch? = nil,
+    tls: TLSCertificates? = nil,
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let migrations = try MigrationRunner.bundled(logger: logger)
@@ -32,9 +38,11 @@ public func buildApplication(
             store: APIKeyStore(client: client, logger: logger), gate: gate, limiter: FailedKeyLimiter(settings: settings.failedKeyLimit)),
         bufferLimit: settings.streamBufferEvents)
     let router = try buildRouter(client: client, hub: hub, settings: settings, logger: logger, metrics: metrics)
+    let http1 = HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))
+    let certificates = try tls ?? settings.tls.map { files throws(TLSFilesError) in try TLSCertificates(files: files, logger: logger) }
     var app = Application(
         router: router,
-        server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))),
+        server: certificates.map { .http1(configuration: http1, tls: $0) } ?? .http1(configuration: http1),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "oms"),
         services: [client, hub, gate, EngineSweeper(sweep: EngineSweep(client: client, logger: logger), gate: gate, logger: logger)],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },

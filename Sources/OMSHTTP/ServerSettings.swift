@@ -22,6 +22,8 @@ public struct ServerSettings: Sendable {
     public var failedKeyLimit = FailedKeyLimiter.Settings()
     /// The operator console: session length, where Leaflet is, the map's tiles.
     public var console = ConsoleSettings()
+    /// Serve HTTPS with this certificate and key (reloaded on SIGHUP by `oms serve`); nil: plain HTTP.
+    public var tls: TLSFiles?
 
     public init(host: String = "127.0.0.1", port: Int = 8080, migrateOnStart: Bool = true,
                 maximumBodySize: Int = 8 * 1024 * 1024, healthProbeTimeout: Double = 3,

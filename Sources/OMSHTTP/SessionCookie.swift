@@ -10,7 +10,11 @@ import Hummingbird
 /// as secure) it is `__Host-oms_session` with `Secure`: the browser keeps it only for this host,
 /// from a secure page. Over plain HTTP to another host a `Secure` cookie would not be kept at all,
 /// so it is `oms_session` without `Secure`, and the page says the connection is not encrypted:
-/// serve the console behind TLS (a proxy that sets `X-Forwarded-Proto: https`) in production.
+/// serve the console over TLS in production, with `oms serve --tls-cert --tls-key` (each request of
+/// a TLS connection has the scheme `https`: `HTTPSSchemeHandler`) or behind a proxy that sets
+/// `X-Forwarded-Proto: https`. That header is believed from whoever sends it (the service cannot
+/// tell a proxy from a client): a client that lies only makes its own cookie one its browser will
+/// not send back over plain HTTP.
 enum SessionCookie {
     static let secureName = "__Host-oms_session"
     static let plainName = "oms_session"

@@ -86,6 +86,47 @@ struct ServeSettingsTests {
         }
     }
 
+    @Test("TLS: the certificate and key each from its flag, else OMS_TLS_CERT / OMS_TLS_KEY, else the file; default plain HTTP")
+    func tls() throws {
+        let path = try file(#"{"tls_cert": "/file/cert.pem", "tls_key": "/file/key.pem"}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (fromFile, _) = try ServeCommand.resolve(host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: path, environment: [:])
+        #expect(fromFile.tls == TLSFiles(certificatePath: "/file/cert.pem", keyPath: "/file/key.pem"))
+        let (fromEnvironment, _) = try ServeCommand.resolve(
+            host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: path,
+            environment: ["OMS_TLS_CERT": "/env/cert.pem", "OMS_TLS_KEY": "/env/key.pem"])
+        #expect(fromEnvironment.tls == TLSFiles(certificatePath: "/env/cert.pem", keyPath: "/env/key.pem"))
+        let (fromFlags, _) = try ServeCommand.resolve(
+            host: nil, port: nil, maxBodyBytes: nil, tls: .init(certificate: "/flag/cert.pem", key: "/flag/key.pem"), databaseURL: nil,
+            configFile: path, environment: ["OMS_TLS_CERT": "/env/cert.pem", "OMS_TLS_KEY": "/env/key.pem"])
+        #expect(fromFlags.tls == TLSFiles(certificatePath: "/flag/cert.pem", keyPath: "/flag/key.pem"))
+        // Each of the two by its own precedence: the certificate by flag, the key from the file.
+        let (mixed, _) = try ServeCommand.resolve(
+            host: nil, port: nil, maxBodyBytes: nil, tls: .init(certificate: "/flag/cert.pem"), databaseURL: nil, configFile: path,
+            environment: [:])
+        #expect(mixed.tls == TLSFiles(certificatePath: "/flag/cert.pem", keyPath: "/file/key.pem"))
+        let (defaults, _) = try ServeCommand.resolve(host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: nil, environment: [:])
+        #expect(defaults.tls == nil)
+        // The flags as the command line gives them.
+        let command = try ServeCommand.parse(["--tls-cert", "/c.pem", "--tls-key", "/k.pem"])
+        #expect(command.tlsCertificate == "/c.pem" && command.tlsKey == "/k.pem")
+    }
+
+    @Test("TLS: a certificate without a key, or a key without a certificate, is refused naming both options", arguments: [
+        (ServeCommand.TLSFlags(certificate: "/c.pem"), [String: String](), "--tls-cert /c.pem needs --tls-key"),
+        (ServeCommand.TLSFlags(key: "/k.pem"), [:], "--tls-key /k.pem needs --tls-cert"),
+        (ServeCommand.TLSFlags(), ["OMS_TLS_CERT": "/env.pem"], "--tls-cert /env.pem needs --tls-key (OMS_TLS_KEY"),
+        (ServeCommand.TLSFlags(), ["OMS_TLS_KEY": "/env.key"], "--tls-key /env.key needs --tls-cert (OMS_TLS_CERT"),
+    ])
+    func tlsHalf(flags: ServeCommand.TLSFlags, environment: [String: String], message: String) throws {
+        #expect {
+            _ = try ServeCommand.resolve(
+                host: nil, port: nil, maxBodyBytes: nil, tls: flags, databaseURL: nil, configFile: nil, environment: environment)
+        } throws: { error in
+            String(describing: error).contains(message) && String(describing: error).contains("give both or neither")
+        }
+    }
+
     @Test("a config file with an unknown setting or a wrong type, or a bad variable, is refused by name", arguments: [
         (#"{"prot": 80}"#, [:], #"unknown setting "prot""#),
         (#"{"port": "eighty"}"#, [:], "port: wrong type"),
@@ -96,6 +137,9 @@ struct ServeSettingsTests {
         (#"{"stream_buffer_events": 0}"#, [:], "stream buffer 0"),
         ("{}", ["OMS_BODY_READ_TIMEOUT": "soon"], "OMS_BODY_READ_TIMEOUT=soon"),
         ("{}", ["OMS_BODY_READ_TIMEOUT": "-3"], "body read timeout -3"),
+        (#"{"tls_cert": 443}"#, [:], "tls_cert: wrong type"),
+        (#"{"tls_key": "/k.pem"}"#, [:], "--tls-key /k.pem needs --tls-cert"),
+        (#"{"tls_certificate": "/c.pem"}"#, [:], #"unknown setting "tls_certificate""#),
     ])
     func refusals(text: String, environment: [String: String], message: String) throws {
         let path = try file(text)

@@ -180,12 +180,16 @@ CREATE OR REPLACE TRIGGER oms_meters_topology_source_insert
           OR NEW.topology_source IS DISTINCT FROM 'explicit' OR NEW.topology_distance_km IS NOT NULL)
     EXECUTE FUNCTION oms_meters_topology_source();
 
--- Status updates name none of these columns and never fire it.
+-- Status updates name none of these columns and never fire it. The condition is
+-- written column by column: a row comparison is stored as nested ORs and printed
+-- back with their parentheses, which pg_dump's text makes into one flat OR, so a
+-- restored database's trigger would read differently (DumpRestoreTests).
 CREATE OR REPLACE TRIGGER oms_meters_topology_source_update
     BEFORE UPDATE OF dp_id, feeder_id, substation_id, topology_source, topology_distance_km ON oms_meters
     FOR EACH ROW
-    WHEN ((OLD.dp_id, OLD.feeder_id, OLD.substation_id, OLD.topology_source, OLD.topology_distance_km)
-          IS DISTINCT FROM (NEW.dp_id, NEW.feeder_id, NEW.substation_id, NEW.topology_source, NEW.topology_distance_km))
+    WHEN (OLD.dp_id IS DISTINCT FROM NEW.dp_id OR OLD.feeder_id IS DISTINCT FROM NEW.feeder_id
+          OR OLD.substation_id IS DISTINCT FROM NEW.substation_id OR OLD.topology_source IS DISTINCT FROM NEW.topology_source
+          OR OLD.topology_distance_km IS DISTINCT FROM NEW.topology_distance_km)
     EXECUTE FUNCTION oms_meters_topology_source();
 
 -- ---------------------------------------------------------------------------
