@@ -20,7 +20,10 @@ struct ReplayCommand: AsyncParsableCommand {
             the feeds' order: consecutive JSON messages of one feed go as one array (up to --batch), each KAIFA \
             XML message alone. Without --speed, as fast as the service answers; --speed 1 keeps the scenario's \
             pace, --speed 60 a minute per second. Writes delivery.json next to the events (or --log): when each \
-            request was sent and answered, which oms score uses for the detection latency.
+            request was sent and answered, which oms score uses for the detection latency. A request that gets no \
+            answer (the connection refused, reset or timed out), or a 503, 429, 502 or 504, is sent again, the same \
+            messages with the same ids, after a backoff (or the service's Retry-After) until --retry-for seconds have \
+            passed: delivery is at least once, and the service counts a message it already has as a repeat.
             """
     )
 
@@ -42,11 +45,15 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "Where to write the delivery log (default: delivery.json next to the events).")
     var log: String?
 
+    @Option(name: .customLong("retry-for"), help: "Seconds one request is sent again while it gets no answer or a 503/429 (default 300; 0: never).")
+    var retryFor: Double = 300
+
     @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
         if let speed, !(speed > 0) { throw ValidationError("--speed must be above 0") }
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
+        guard retryFor >= 0, retryFor.isFinite else { throw ValidationError("--retry-for must be 0 or more seconds") }
         if url != nil, apiKey == nil { throw ValidationError("--url needs --key (or $OMS_API_KEY)") }
     }
 
@@ -56,7 +63,7 @@ struct ReplayCommand: AsyncParsableCommand {
         let logger = database.makeLogger()
         let eventsPath = ScenarioFiles.path(file, file: ScenarioFiles.events)
         let deliveries = try ScenarioFiles.readDeliveries(eventsPath)
-        let replayer = Replayer(deliveries: deliveries, speed: speed, batch: batch)
+        let replayer = Replayer(deliveries: deliveries, speed: speed, batch: batch, retryFor: .milliseconds(Int64(retryFor * 1000)))
         let report: Replayer.Report
         if let url {
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -87,10 +94,16 @@ struct ReplayCommand: AsyncParsableCommand {
 }
 
 /// Sends deliveries to a service, one request at a time, and keeps the delivery log.
+///
+/// Delivery is at least once: a request that gets no answer, or an answer that says "later"
+/// (503, 429, 502, 504), is sent again with the same body (the same message ids) until `retryFor`
+/// has passed since its first attempt; the service stores a message once however often it comes.
 struct Replayer: Sendable {
     let deliveries: [Delivery]
     let speed: Double?
     let batch: Int
+    /// How long one request is retried; zero: never.
+    var retryFor: Duration = .seconds(300)
 
     /// What a replay did.
     struct Report: Sendable {
@@ -101,6 +114,8 @@ struct Replayer: Sendable {
         var late = 0
         var duplicates = 0
         var rejected = 0
+        /// Attempts sent again (after no answer, or a 503/429/502/504).
+        var retries = 0
         var seconds = 0.0
         /// The service's words for refused messages (the first few).
         var problems: [String] = []
@@ -112,6 +127,7 @@ struct Replayer: Sendable {
             String(
                 format: "replayed %d messages in %d requests, %.1f s: %d events (%d applied, %d late, %d repeats, %d refused), %.0f events/s",
                 messages, requests, seconds, events, applied, late, duplicates, rejected, seconds > 0 ? Double(events) / seconds : 0)
+                + (retries > 0 ? ", \(retries) requests sent again" : "")
         }
     }
 
@@ -160,10 +176,9 @@ struct Replayer: Sendable {
             request.headers.add(name: "Content-Type", value: first.contentType)
             request.body = .bytes(ByteBuffer(string: body))
             let sentAt = Date()
-            let response = try await http.execute(request, timeout: .seconds(300))
-            let answer = try await response.body.collect(upTo: 64 * 1024 * 1024)
+            let (status, answer, retries) = try await send(request, http: http, seq: first.seq, progress: progress)
+            report.retries += retries
             let answeredAt = Date()
-            let status = Int(response.status.code)
             if let counts = try? JSONDecoder().decode(BatchCounts.self, from: Data(answer.readableBytesView)) {
                 report.applied += counts.applied
                 report.late += counts.late ?? 0
@@ -196,6 +211,42 @@ struct Replayer: Sendable {
         }
         report.seconds = (clock.now - started).seconds
         return report
+    }
+
+    /// Sends one request until it is answered with something other than "later", or `retryFor`
+    /// has passed: the status, the body and how many times it was sent again.
+    func send(
+        _ request: HTTPClientRequest, http: HTTPClient, seq: Int, progress: @Sendable (String) -> Void
+    ) async throws -> (status: Int, body: ByteBuffer, retries: Int) {
+        let clock = ContinuousClock()
+        let giveUpAt = clock.now + retryFor
+        var backoff = Duration.milliseconds(250)
+        var retries = 0
+        while true {
+            let wait: Duration
+            let why: String
+            do {
+                let response = try await http.execute(request, timeout: .seconds(300))
+                let body = try await response.body.collect(upTo: 64 * 1024 * 1024)
+                let status = Int(response.status.code)
+                guard [429, 502, 503, 504].contains(status) else { return (status, body, retries) }
+                let retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds(min(max($0, 0), 60)) }
+                wait = retryAfter ?? backoff
+                why = "the service answered \(status)"
+                if clock.now + wait > giveUpAt { return (status, body, retries) }
+            } catch let error where !(error is CancellationError) {
+                // No answer: the service restarting, a connection reset, a time-out.
+                wait = backoff
+                why = "no answer (\(error))"
+                if clock.now + wait > giveUpAt { throw error }
+            }
+            retries += 1
+            if retries == 1 || retries % 10 == 0 {
+                progress("message \(seq): \(why); sending again in \(String(format: "%.2f", wait.seconds)) s (attempt \(retries + 1))")
+            }
+            try await Task.sleep(for: wait)
+            backoff = min(backoff * 2, .seconds(5))
+        }
     }
 
     /// JSON texts (objects, or arrays of them) as one array.

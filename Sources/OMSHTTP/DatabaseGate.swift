@@ -130,6 +130,45 @@ public final class DatabaseGate: Service, Sendable {
         }
     }
 
+    /// Like `guarded`, but the caller is answered `DatabaseUnavailable` as soon as the database is
+    /// found unusable, without waiting for `operation` to end.
+    ///
+    /// A statement already sent to a server that has stopped answering (stuck in I/O, or
+    /// unreachable without the connection closing) cannot be cancelled: PostgresNIO does not
+    /// interrupt it, and `guarded` would hold the request until the server answers, however long.
+    /// Here `operation` goes on in the background and its result is dropped; the client's 503 says
+    /// "not acknowledged, send again", and since every feed message is stored once by its id, a
+    /// message the background statement did store is answered as a repeat when it comes again.
+    /// Only for operations that are safe to finish unobserved (idempotent writes, reads).
+    func guardedInBackground<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        try admit()
+        let outcome = FirstOutcome<T>()
+        let work = Task { try await operation() }
+        do {
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    outcome.wait(continuation)
+                    let watcher = Task {
+                        if let reason = await self.watchWhileWaiting(),
+                           outcome.resume(with: .failure(DatabaseUnavailable(reason: reason))) {
+                            work.cancel()
+                        }
+                    }
+                    Task {
+                        let result = await work.result
+                        watcher.cancel()
+                        outcome.resume(with: result)
+                    }
+                }
+            } onCancel: {
+                work.cancel()
+            }
+        } catch let error where !(error is DatabaseUnavailable) && error.isDatabaseConnectionFailure {
+            requestCheck(maxAge: .seconds(1))
+            throw DatabaseUnavailable(reason: error.readableDatabaseMessage)
+        }
+    }
+
     /// Returns a reason once the gate is closed (or a check made after `watchInterval` fails);
     /// nil when cancelled (the operation finished).
     private func watchWhileWaiting() async -> String? {

@@ -71,7 +71,10 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
     func create(request: Request, context: some RequestContext) async throws -> Response {
         let body = Array(try await request.collectBody(bodyLimits).readableBytesView)
         let started = ContinuousClock.now
-        let outcomes = try await ingestor.ingest(body: body)
+        // A stalled database answers 503 within the gate's watch, not when it wakes up: the batch
+        // may still be stored in the background, and its repeat is then answered as one.
+        let ingestor = self.ingestor
+        let outcomes = try await keys.guardedInBackground { try await ingestor.ingest(body: body) }
         var counts = (applied: 0, late: 0, duplicates: 0, rejected: 0)
         for outcome in outcomes {
             switch outcome {

@@ -76,6 +76,13 @@ public final class KeyCheck: Sendable {
         return try await gate.guarded(operation)
     }
 
+    /// Runs `operation` through the gate's `guardedInBackground`: the caller is answered as soon as
+    /// the database is found unusable, the operation finishing unobserved (directly without a gate).
+    func guardedInBackground<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        guard let gate else { return try await operation() }
+        return try await gate.guardedInBackground(operation)
+    }
+
     /// Throws `DatabaseUnavailable` while the gate is closed.
     func admit() throws {
         try gate?.admit()

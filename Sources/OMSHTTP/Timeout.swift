@@ -26,9 +26,9 @@ func withTimeout<T: Sendable>(seconds: Double, _ operation: @escaping @Sendable 
     }
 }
 
-/// The continuation of `withTimeout`, resumed once: by the operation or by the timer, whichever
-/// comes first.
-private final class FirstOutcome<T: Sendable>: Sendable {
+/// The continuation of `withTimeout` (and `DatabaseGate.guardedInBackground`), resumed once: by
+/// the operation or by the timer (the watch), whichever comes first.
+final class FirstOutcome<T: Sendable>: Sendable {
     private let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
 
     func wait(_ continuation: CheckedContinuation<T, any Error>) {

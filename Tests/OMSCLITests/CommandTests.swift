@@ -11,13 +11,6 @@ import Testing
 /// folder, or a test database by --database-url.
 @Suite("oms commands", .serialized)
 struct CommandTests: RunsOMSCommands {
-    func withScratchFolder<T>(_ body: (String) async throws -> T) async throws -> T {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("oms-cli-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        return try await body(folder)
-    }
-
     func managed(_ folder: String) throws -> ManagedPostgres {
         ManagedPostgres(directory: folder, installation: try PostgresInstallation.locate(), logger: TestDatabase.logger)
     }

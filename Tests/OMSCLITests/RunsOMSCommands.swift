@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @testable import OMSCLI
 
@@ -20,5 +21,13 @@ extension RunsOMSCommands {
             return
         }
         try await asyncCommand.run()
+    }
+
+    /// Runs `body` with a new folder under the temporary directory, removed afterwards.
+    func withScratchFolder<T>(_ body: (String) async throws -> T) async throws -> T {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("oms-cli-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        return try await body(folder)
     }
 }

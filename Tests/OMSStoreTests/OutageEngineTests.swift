@@ -2,6 +2,7 @@ import Foundation
 import OMSStore
 import OMSTestSupport
 import PostgresNIO
+import Synchronization
 import Testing
 
 /// The outage engine's rules (19_outage_engine.sql, 20_device_telemetry.sql), each on a small
@@ -93,6 +94,31 @@ struct OutageEngineTests: SmallNetworkTesting {
             let merged = try #require(after.first { $0.status == "merged" })
             #expect(try await timeline(merged.code, client).last?.hasPrefix("merged: Merged into \(survivor.code)") == true)
         }
+    }
+
+    @Test("the cause telemetry names is the outage's, whichever came first: a roll-up confirmed by a later trip reads as a trip before the last gasps does")
+    func telemetryNamesTheCause() async throws {
+        let causes = Mutex<[Bool: String]>([:])
+        for tripFirst in [false, true] {
+            try await withNetwork { client in
+                if tripFirst { _ = try await scada("BreakerTrip", alarm: "Trip", feeder: "F2", at: 0, id: "S-1", on: client) }
+                for (index, meter) in ["M-F2-D1-1", "M-F2-D1-2", "M-F2-D2-1", "M-F2-D2-3"].enumerated() {
+                    try await gasp(meter, at: Double(index + 1), on: client)
+                }
+                if !tripFirst {
+                    #expect(try await visible(client).map(\.basis) == ["rollup"], "predicted before the trip")
+                    _ = try await scada("BreakerTrip", alarm: "Trip", feeder: "F2", at: 0, id: "S-1", on: client)
+                }
+                let shown = try await visible(client)
+                #expect(shown.map(\.device) == ["F2"] && shown.map(\.basis) == ["telemetry"])
+                let cause = try await client.scalar(
+                    "SELECT root_cause FROM oms_outage_events WHERE status <> 'merged'", as: String.self)
+                causes.withLock { $0[tripFirst] = cause }
+            }
+        }
+        let both = causes.withLock { $0 }
+        #expect(both[false] == both[true], "\(both)")
+        #expect(both[true] == "Trip on feeder F2 at substation S1", "\(both)")
     }
 
     @Test("prediction: one report is detected; a second in the same distribution point predicts it, covering all its meters, and says why")

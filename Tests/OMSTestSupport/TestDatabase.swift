@@ -147,7 +147,10 @@ enum ServerCleanup {
 extension TestDatabase {
     /// Runs `body` with a PostgreSQL cluster of its own (not the shared test server), for tests that
     /// stop, restart or reconfigure a server; stopped and removed afterwards, also when `body` throws.
+    /// `durable`: the settings of a real cluster (fsync, synchronous commit), for tests that crash
+    /// the server and count what survived; else the suite's fast, unsafe ones.
     public static func withPrivateServer<Result: Sendable>(
+        durable: Bool = false,
         _ body: @Sendable (ManagedPostgres) async throws -> Result
     ) async throws -> Result {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("oms-own-\(UUID().uuidString.prefix(8))").path
@@ -156,7 +159,7 @@ extension TestDatabase {
         chmod(folder, 0o755)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let server = ManagedPostgres(
-            directory: folder, installation: try PostgresInstallation.locate(), options: .init(unsafeFast: true), logger: logger)
+            directory: folder, installation: try PostgresInstallation.locate(), options: .init(unsafeFast: !durable), logger: logger)
         _ = try await server.start()
         do {
             let result = try await body(server)

@@ -253,12 +253,13 @@ public struct ManagedPostgres: Sendable {
         return .started(pid: pid)
     }
 
-    /// Stops the server (fast shutdown: SIGINT) and waits until it is gone.
+    /// Stops the server (fast shutdown: SIGINT; `immediately`: SIGQUIT, `pg_ctl stop -m immediate`,
+    /// no checkpoint, crash recovery at the next start) and waits until it is gone.
     /// Returns false when it was not running.
     @discardableResult
-    public func stop(timeout: Double = 60) async throws -> Bool {
+    public func stop(timeout: Double = 60, immediately: Bool = false) async throws -> Bool {
         guard case .running(let pid) = try status() else { return false }
-        kill(pid, SIGINT)
+        kill(pid, immediately ? SIGQUIT : SIGINT)
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(timeout * 1000)))
         var escalated = false
         while true {

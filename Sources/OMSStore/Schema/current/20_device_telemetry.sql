@@ -185,9 +185,18 @@ DECLARE
     v_time     timestamptz := p_event.event_timestamp;
     v_outage   oms_outage_events;
     v_name     text;
+    v_cause    text;
     v_below    uuid[];
 BEGIN
     v_name := oms_device_name(p_substation_id, p_feeder_id, NULL);
+    -- The cause telemetry names ("Trip on SS001-FD02 at substation SS001: Overcurrent"): an outage's
+    -- root_cause once telemetry shows its device out, whichever came first, a prediction or the
+    -- SCADA message (the cause must not depend on the order the feeds arrived in).
+    v_cause := CASE WHEN p_feeder_id IS NOT NULL
+                    THEN format('%s on %s at substation %s', coalesce(p_event.alarm_type, p_event.event_type), v_name,
+                                (SELECT s2.substation_id FROM network_substations s2 WHERE s2.id = p_substation_id))
+                    ELSE format('%s at %s', coalesce(p_event.alarm_type, p_event.event_type), v_name) END
+               || coalesce(': ' || p_event.reason, '');
 
     -- A feeder under a substation that is out already: part of that outage.
     IF p_feeder_id IS NOT NULL THEN
@@ -240,7 +249,7 @@ BEGIN
             ELSE
                 UPDATE oms_outage_events
                    SET status = CASE WHEN status IN ('detected', 'predicted') THEN 'confirmed' ELSE status END,
-                       basis = 'telemetry', last_updated_at = now()
+                       basis = 'telemetry', root_cause = v_cause, last_updated_at = now()
                  WHERE id = v_outage.id;
                 INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
                 VALUES (v_outage.id, 'confirmed', 'confirmed',
@@ -259,12 +268,7 @@ BEGIN
                        WHEN 'critical' THEN 'critical' WHEN 'high' THEN 'high' WHEN 'major' THEN 'high'
                        WHEN 'medium' THEN 'medium' WHEN 'minor' THEN 'medium' WHEN 'low' THEN 'low'
                        WHEN 'warning' THEN 'low' ELSE 'high' END,
-                   oms_source_confidence('scada'),
-                   CASE WHEN p_feeder_id IS NOT NULL
-                        THEN format('%s on %s at substation %s', coalesce(p_event.alarm_type, p_event.event_type), v_name,
-                                    (SELECT s2.substation_id FROM network_substations s2 WHERE s2.id = p_substation_id))
-                        ELSE format('%s at %s', coalesce(p_event.alarm_type, p_event.event_type), v_name) END
-                       || coalesce(': ' || p_event.reason, ''),
+                   oms_source_confidence('scada'), v_cause,
                    format('Telemetry: SCADA %s (%s) shows %s %s', p_event.event_type,
                           coalesce(p_event.alarm_type, 'no alarm type'), v_name, p_state),
                    p_substation_id, p_feeder_id,
