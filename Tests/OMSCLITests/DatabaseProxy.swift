@@ -2,14 +2,17 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// A TCP proxy in front of PostgreSQL's Unix socket, for tests of a slow or stalled database: it
-/// forwards bytes both ways, each `delay` late; `pause()` holds every byte and every new
-/// connection (the kernel still completes the TCP handshake) until `resume()`, which is how a
-/// database stuck in I/O looks to its clients: connected, and silent.
+/// A TCP proxy in front of PostgreSQL's Unix socket, for tests of a slow, stalled or replaced
+/// database: it forwards bytes both ways, each `delay` late; `pause()` holds every byte and every
+/// new connection (the kernel still completes the TCP handshake) until `resume()`, which is how a
+/// database stuck in I/O looks to its clients: connected, and silent. `retarget` sends new
+/// connections to another server, as a failover's virtual address or HAProxy does after a standby
+/// is promoted.
 final class DatabaseProxy: Sendable {
     private struct State {
         var paused = false
         var delay = TimeAmount.zero
+        var upstream: String
         var channels: [ObjectIdentifier: any Channel] = [:]
     }
 
@@ -18,10 +21,10 @@ final class DatabaseProxy: Sendable {
     private let server: any Channel
     private let state: Mutex<State>
 
-    private init(server: any Channel) {
+    private init(server: any Channel, upstream: String) {
         self.server = server
         self.port = server.localAddress?.port ?? 0
-        self.state = Mutex(State())
+        self.state = Mutex(State(upstream: upstream))
     }
 
     /// Starts a proxy to the server listening at the Unix socket `upstreamSocket`.
@@ -37,7 +40,7 @@ final class DatabaseProxy: Sendable {
                             try outbound.pipeline.syncOperations.addHandler(Forward(to: inbound, proxy: box))
                         }
                     }
-                    .connect(unixDomainSocketPath: upstreamSocket)
+                    .connect(unixDomainSocketPath: box.proxy?.upstream ?? upstreamSocket)
                     .flatMapThrowing { outbound in
                         try inbound.pipeline.syncOperations.addHandler(Forward(to: outbound, proxy: box))
                         box.proxy?.track(inbound)
@@ -46,7 +49,7 @@ final class DatabaseProxy: Sendable {
             }
             .bind(host: "127.0.0.1", port: 0)
             .get()
-        let proxy = DatabaseProxy(server: server)
+        let proxy = DatabaseProxy(server: server, upstream: upstreamSocket)
         box.proxy = proxy
         return proxy
     }
@@ -68,6 +71,18 @@ final class DatabaseProxy: Sendable {
     }
 
     var delay: TimeAmount { state.withLock { $0.delay } }
+
+    /// Where new connections go.
+    var upstream: String { state.withLock { $0.upstream } }
+
+    /// Sends new connections to the server at `socket` and closes those open to the old one.
+    func retarget(to socket: String) {
+        let open = state.withLock { state in
+            state.upstream = socket
+            return Array(state.channels.values)
+        }
+        for channel in open { channel.close(promise: nil) }
+    }
 
     private func setReading(_ reading: Bool) {
         let channels = state.withLock { state in

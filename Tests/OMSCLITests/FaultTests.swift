@@ -4,9 +4,10 @@ import NIOCore
 import NIOHTTP1
 import OMSDomain
 import OMSSimulation
-import OMSStore
+@testable import OMSStore
 import OMSTestSupport
 import PostgresNIO
+import Synchronization
 import Testing
 
 @testable import OMSCLI
@@ -133,6 +134,11 @@ struct FaultTests: RunsOMSCommands {
             .run(base: base, key: key, http: .shared, progress: { _ in })
     }
 
+    /// The state and the score of the storm's database after a replay with `log`.
+    func outcome(_ storm: Storm, log: DeliveryLog) async throws -> Outcome {
+        try await outcome(url: storm.url, folder: storm.folder, log: log)
+    }
+
     /// The state and the score of the database at `url` after a replay with `log`.
     func outcome(url: String, folder: String, log: DeliveryLog) async throws -> Outcome {
         let logPath = "\(folder)/delivery-\(UUID().uuidString.prefix(6)).json"
@@ -150,26 +156,66 @@ struct FaultTests: RunsOMSCommands {
     /// The uninterrupted run: one `oms serve`, the whole storm, no fault.
     func reference() async throws -> Outcome {
         try await Reference.shared.outcome {
-            try await withScratchFolder { folder in
-                try await writeScenario(in: folder)
-                return try await TestDatabase.with(.migrated) { database in
-                    let url = try await TestDatabase.server().connectionURL(database: database.name)
-                    let key = try await prepare(url: url, folder: folder)
-                    let service = try await ServeProcess.start(databaseURL: url, port: try closedTCPPort(), logFile: "\(folder)/serve.log")
-                    let report: Replayer.Report
-                    do {
-                        report = try await replay(try deliveries(folder), to: service.base, key: key)
-                        await service.stop()
-                    } catch {
-                        await service.kill9()
-                        throw error
-                    }
-                    #expect(report.retries == 0 && report.rejected == 0, "\(report.summary)")
-                    let outcome = try await outcome(url: url, folder: folder, log: report.log)
-                    #expect(outcome.score.found > 0 && outcome.state.contains { $0.hasPrefix("outage|") })
-                    return outcome
-                }
+            try await withPreparedStorm { storm in
+                let report = try await replayStorm(storm) { _ in }
+                #expect(report.retries == 0 && report.rejected == 0, "\(report.summary)")
+                let outcome = try await outcome(storm, log: report.log)
+                #expect(outcome.score.found > 0 && outcome.state.contains { $0.hasPrefix("outage|") })
+                return outcome
             }
+        }
+    }
+
+    /// A storm ready to replay: its folder, the URL of a database holding its network, an admin key.
+    struct Storm: Sendable {
+        let folder: String
+        let url: String
+        let key: String
+    }
+
+    /// Writes the storm into a scratch folder and prepares a test database for it.
+    func withPreparedStorm<T: Sendable>(_ body: @Sendable (Storm) async throws -> T) async throws -> T {
+        try await withScratchFolder { folder in
+            try await writeScenario(in: folder)
+            return try await TestDatabase.with(.migrated) { database in
+                let url = try await TestDatabase.server().connectionURL(database: database.name)
+                return try await body(Storm(folder: folder, url: url, key: try await prepare(url: url, folder: folder)))
+            }
+        }
+    }
+
+    /// The `oms serve` of a run, which a fault may replace (killed and started again, restarted).
+    final class RunningService: Sendable {
+        private let current: Mutex<ServeProcess>
+        init(_ service: ServeProcess) { current = Mutex(service) }
+        var service: ServeProcess { current.withLock { $0 } }
+
+        /// Stops the service (`kill -9`, or gracefully) and starts it again on the same port.
+        func restart(killing: Bool) async throws {
+            let old = service
+            if killing { await old.kill9() } else { #expect(await old.stop() == 0, "a graceful stop") }
+            let new = try await ServeProcess.start(databaseURL: old.databaseURL, port: old.port, logFile: old.logFile, arguments: old.arguments)
+            current.withLock { $0 = new }
+        }
+    }
+
+    /// Replays the whole storm to a service on the storm's database (or `databaseURL`) while `fault`
+    /// runs, then stops the service; the replay's report. On an error the service is killed (and the
+    /// replay, cancelled, ends) before it is thrown.
+    func replayStorm(
+        _ storm: Storm, databaseURL: String? = nil, arguments: [String] = [], during fault: @Sendable (RunningService) async throws -> Void
+    ) async throws -> Replayer.Report {
+        let running = RunningService(try await ServeProcess.start(
+            databaseURL: databaseURL ?? storm.url, port: try closedTCPPort(), logFile: "\(storm.folder)/serve.log", arguments: arguments))
+        async let replayed = replay(try deliveries(storm.folder), to: running.service.base, key: storm.key)
+        do {
+            try await fault(running)
+            let report = try await replayed
+            #expect(await running.service.stop() == 0, "the service ends gracefully")
+            return report
+        } catch {
+            await running.service.kill9()
+            throw error
         }
     }
 
@@ -208,61 +254,30 @@ struct FaultTests: RunsOMSCommands {
     @Test("the same storm replayed twice: the second replay is all repeats and changes nothing")
     func replayedTwice() async throws {
         let reference = try await reference()
-        try await withScratchFolder { folder in
-            try await writeScenario(in: folder)
-            try await TestDatabase.with(.migrated) { database in
-                let url = try await TestDatabase.server().connectionURL(database: database.name)
-                let key = try await prepare(url: url, folder: folder)
-                let service = try await ServeProcess.start(databaseURL: url, port: try closedTCPPort(), logFile: "\(folder)/serve.log")
-                let first: Replayer.Report, second: Replayer.Report, once: Outcome
-                do {
-                    first = try await replay(try deliveries(folder), to: service.base, key: key)
-                    once = try await outcome(url: url, folder: folder, log: first.log)
-                    second = try await replay(try deliveries(folder), to: service.base, key: key)
-                } catch {
-                    await service.kill9()
-                    throw error
-                }
-                await service.stop()
-                expectSame(once, as: reference, "one replay")
-                #expect(second.applied == 0 && second.late == 0 && second.rejected == 0, "\(second.summary)")
-                #expect(second.duplicates == second.events && second.events == first.events)
-                expectSame(try await outcome(url: url, folder: folder, log: first.log), as: once, "replayed twice")
-            }
+        try await withPreparedStorm { storm in
+            let first = try await replayStorm(storm) { _ in }
+            let once = try await outcome(storm, log: first.log)
+            expectSame(once, as: reference, "one replay")
+            let second = try await replayStorm(storm) { _ in }
+            #expect(second.applied == 0 && second.late == 0 && second.rejected == 0, "\(second.summary)")
+            #expect(second.duplicates == second.events && second.events == first.events)
+            expectSame(try await outcome(storm, log: first.log), as: once, "replayed twice")
         }
     }
 
     @Test("kill -9 of oms serve three times during a replay, restarted each time: the same end as without")
     func killedService() async throws {
         let reference = try await reference()
-        try await withScratchFolder { folder in
-            try await writeScenario(in: folder)
-            try await TestDatabase.with(.migrated) { database in
-                let url = try await TestDatabase.server().connectionURL(database: database.name)
-                let key = try await prepare(url: url, folder: folder)
-                let port = try closedTCPPort()
-                let logFile = "\(folder)/serve.log"
-                let first = try await ServeProcess.start(databaseURL: url, port: port, logFile: logFile)
-                let deliveries = try deliveries(folder)
-                async let replayed = replay(deliveries, to: first.base, key: key)
-                var service = first
-                do {
-                    for stored in [400, 1500, 2800] {
-                        try await whenStored(stored, url: url)
-                        await service.kill9()
-                        service = try await ServeProcess.start(databaseURL: url, port: port, logFile: logFile)
-                    }
-                } catch {
-                    await service.kill9()
-                    _ = try? await replayed
-                    throw error
+        try await withPreparedStorm { storm in
+            let report = try await replayStorm(storm) { running in
+                for stored in [400, 1500, 2800] {
+                    try await whenStored(stored, url: storm.url)
+                    try await running.restart(killing: true)
                 }
-                let report = try await replayed
-                await service.stop()
-                #expect(report.retries > 0, "a killed service left requests unanswered: \(report.summary)")
-                #expect(report.rejected == 0)
-                expectSame(try await outcome(url: url, folder: folder, log: report.log), as: reference, "killed three times")
             }
+            #expect(report.retries > 0, "a killed service left requests unanswered: \(report.summary)")
+            #expect(report.rejected == 0)
+            expectSame(try await outcome(storm, log: report.log), as: reference, "killed three times")
         }
     }
 
@@ -275,222 +290,248 @@ struct FaultTests: RunsOMSCommands {
                 let maintenance = try server.clientConfiguration(database: "postgres")
                 try await DatabaseBootstrap.createDatabaseIfNeeded("faults", maintenance: maintenance, logger: TestDatabase.logger)
                 let url = try server.connectionURL(database: "faults")
-                let key = try await prepare(url: url, folder: folder)
-                let service = try await ServeProcess.start(databaseURL: url, port: try closedTCPPort(), logFile: "\(folder)/serve.log")
-                async let replayed = replay(try deliveries(folder), to: service.base, key: key)
-                do {
+                let storm = Storm(folder: folder, url: url, key: try await prepare(url: url, folder: folder))
+                let report = try await replayStorm(storm) { running in
+                    let service = running.service
                     try await whenStored(1200, url: url)
                     #expect(try await server.stop(immediately: true))
-                    // Meanwhile: 503 with Retry-After for a feed, /ready 503, /health 200; no crash.
-                    let again = try deliveries(folder)[0]
-                    var request = HTTPClientRequest(url: service.base + again.feed.path)
-                    request.method = .POST
-                    request.headers.add(name: "Authorization", value: "Bearer \(key)")
-                    request.headers.add(name: "Content-Type", value: again.contentType)
-                    request.body = .bytes(ByteBuffer(string: again.body))
-                    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-                    _ = try await response.body.collect(upTo: 1 << 20)
-                    #expect(response.status.code == 503 && response.headers.first(name: "Retry-After") != nil,
-                            "while the database is down: \(response.status)")
-                    #expect(try await service.status(of: "/ready") == 503)
-                    #expect(try await service.status(of: "/health") == 200)
-                    try await Task.sleep(for: .seconds(2))
-                    #expect(service.isRunning)
+                    do {
+                        // Meanwhile: 503 with Retry-After for a feed, /ready 503, /health 200; no crash.
+                        let answer = try await post(try deliveries(folder)[0], to: service, key: storm.key)
+                        #expect(answer.status == 503 && answer.retryAfter != nil, "while the database is down: \(answer.status)")
+                        #expect(try await service.status(of: "/ready") == 503)
+                        #expect(try await service.status(of: "/health") == 200)
+                        try await Task.sleep(for: .seconds(2))
+                        #expect(service.isRunning)
+                    } catch {
+                        _ = try? await server.start()
+                        throw error
+                    }
                     _ = try await server.start()
+                }
+                #expect(report.retries > 0, "the stop was seen: \(report.summary)")
+                // The same process served the whole replay (replayStorm never restarts it) and stopped gracefully.
+                expectSame(try await outcome(storm, log: report.log), as: reference, "database stopped hard")
+            }
+        }
+    }
+
+    @Test("a slow database (each packet 20 ms late), then a stalled one (every byte held 10 s) during a storm: 503 with Retry-After within seconds, never a 500; the same end")
+    func slowDatabase() async throws {
+        let reference = try await reference()
+        try await withPreparedStorm { storm in
+            let server = try await TestDatabase.server()
+            let proxy = try await DatabaseProxy.start(upstreamSocket: try #require(try server.layout()).socketPath)
+            let database = try #require(storm.url.split(separator: "?").first?.split(separator: "/").last)
+            let report: Replayer.Report
+            do {
+                // The service's own connect limit (5 s), not the suite's generous one.
+                report = try await replayStorm(
+                    storm, databaseURL: "postgresql://postgres@127.0.0.1:\(proxy.port)/\(database)", arguments: ["--connect-timeout", "5"]
+                ) { running in
+                    defer { proxy.resume() }
+                    try await whenStored(800, url: storm.url)
+                    proxy.setDelay(.milliseconds(20))
+                    try await whenStored(1600, url: storm.url)
+                    proxy.pause()
+                    // Stalled: a request is answered 503 with Retry-After within the gate's bounds (a 2 s
+                    // wait, then a 5 s connection attempt), not held until the database wakes.
+                    let asked = ContinuousClock.now
+                    let answer = try await post(try deliveries(storm.folder)[0], to: running.service, key: storm.key)
+                    let waited = ContinuousClock.now - asked
+                    #expect(answer.status == 503 && answer.retryAfter != nil, "while the database is stalled: \(answer.status)")
+                    #expect(waited < .seconds(20), "answered after \(waited)")
+                    if waited < .seconds(10) { try await Task.sleep(for: .seconds(10) - waited) }
+                    #expect(running.service.isRunning)
+                    proxy.setDelay(.zero)
+                }
+            } catch {
+                await proxy.close()
+                throw error
+            }
+            await proxy.close()
+            #expect(report.retries > 0 && report.rejected == 0, "the stall was seen as 503s and retried: \(report.summary)")
+            expectSame(try await outcome(storm, log: report.log), as: reference, "slow, then stalled database")
+        }
+    }
+
+    @Test("failover: the primary dies during a storm, its synchronous standby is promoted and the service carries on against it; nothing acknowledged is lost")
+    func failover() async throws {
+        let reference = try await reference()
+        try await withScratchFolder { folder in
+            try await writeScenario(in: folder)
+            try await TestDatabase.withPrivateServer(durable: true) { primary in
+                let maintenance = try primary.clientConfiguration(database: "postgres")
+                try await DatabaseBootstrap.createDatabaseIfNeeded("faults", maintenance: maintenance, logger: TestDatabase.logger)
+                let storm = Storm(folder: folder, url: try primary.connectionURL(database: "faults"),
+                                  key: try await prepare(url: try primary.connectionURL(database: "faults"), folder: folder))
+                let standby = try await startStandby(of: primary, in: "\(folder)/standby")
+                do {
+                    // Synchronous: a commit is acknowledged once the standby has it, so a failover loses
+                    // nothing a client was told was stored.
+                    try await DatabaseBootstrap.withClient(maintenance, logger: TestDatabase.logger) { client in
+                        try await client.execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
+                        try await client.execute("SELECT pg_reload_conf()")
+                        let deadline = ContinuousClock.now + .seconds(60)
+                        while try await client.scalar(
+                            "SELECT count(*)::int FROM pg_stat_replication WHERE state = 'streaming' AND sync_state = 'sync'", as: Int.self) == 0 {
+                            guard ContinuousClock.now < deadline else { throw ServeProcess.NotReady(reason: "no synchronous standby", log: "") }
+                            try await Task.sleep(for: .milliseconds(100))
+                        }
+                    }
+                    let primarySocket = try #require(try primary.layout()).socketPath
+                    let proxy = try await DatabaseProxy.start(upstreamSocket: primarySocket)
+                    let report: Replayer.Report
+                    do {
+                        report = try await replayStorm(storm, databaseURL: "postgresql://postgres@127.0.0.1:\(proxy.port)/faults") { _ in
+                            try await whenStored(1200, url: storm.url)
+                            #expect(try await primary.stop(immediately: true))
+                            let promoted = try await DatabaseBootstrap.withClient(
+                                try standby.clientConfiguration(database: "postgres"), logger: TestDatabase.logger
+                            ) { client in
+                                try await client.scalar("SELECT pg_promote(true, 60)", as: Bool.self)
+                            }
+                            #expect(promoted, "the standby was promoted")
+                            proxy.retarget(to: try #require(try standby.layout()).socketPath)
+                        }
+                    } catch {
+                        await proxy.close()
+                        throw error
+                    }
+                    await proxy.close()
+                    #expect(report.retries > 0 && report.rejected == 0, "the failover was seen and retried: \(report.summary)")
+                    let promoted = Storm(folder: folder, url: try standby.connectionURL(database: "faults"), key: storm.key)
+                    expectSame(try await outcome(promoted, log: report.log), as: reference, "failed over to the standby")
                 } catch {
-                    _ = try? await server.start()
-                    await service.kill9()
-                    _ = try? await replayed
+                    _ = try? await standby.stop(immediately: true)
                     throw error
                 }
-                let report = try await replayed
-                #expect(service.isRunning, "the service recovered without a restart")
-                await service.stop()
-                #expect(report.retries > 0, "the stop was seen: \(report.summary)")
-                expectSame(try await outcome(url: url, folder: folder, log: report.log), as: reference, "database stopped hard")
+                _ = try await standby.stop()
             }
+        }
+    }
+
+    /// A streaming standby of `primary` in `folder` (a base backup with `-R`), started.
+    func startStandby(of primary: ManagedPostgres, in folder: String) async throws -> ManagedPostgres {
+        let standby = ManagedPostgres(directory: folder, installation: primary.installation, options: .init(), logger: TestDatabase.logger)
+        let layout = try await standby.initializeIfNeeded()
+        let source = try #require(try primary.layout())
+        try FileManager.default.removeItem(atPath: layout.dataDirectory)
+        let user = try ServerUser.forCurrentProcess()
+        try FileManager.default.createDirectory(atPath: layout.dataDirectory, withIntermediateDirectories: false)
+        chmod(layout.dataDirectory, 0o700)
+        try user?.takeOwnership(of: layout.dataDirectory)
+        let backup = [primary.installation.tool("pg_basebackup"), "--pgdata=\(layout.dataDirectory)", "--write-recovery-conf",
+                      "--wal-method=stream", "--checkpoint=fast", "--host=\(source.socketDirectory)", "--port=\(source.port)",
+                      "--username=\(ManagedPostgres.superuser)"]
+        let (executable, arguments) = user?.wrap(backup[0], Array(backup.dropFirst())) ?? (backup[0], Array(backup.dropFirst()))
+        let result = try await ChildProcess.run(executable, arguments, workingDirectory: "/")
+        guard result.status == 0 else { throw ServeProcess.NotReady(reason: "(standby) pg_basebackup failed", log: result.output) }
+        _ = try await standby.start()
+        return standby
+    }
+
+    @Test("an upgrade while serving: the new version's oms migrate runs under load, then the service restarts; nothing lost")
+    func upgradeWhileServing() async throws {
+        let reference = try await reference()
+        try await withPreparedStorm { storm in
+            let report = try await replayStorm(storm) { running in
+                try await whenStored(1000, url: storm.url)
+                // The installed functions are an older release's: the new oms migrate applies every
+                // current file again (CREATE OR REPLACE) while the old service is busy.
+                try await DatabaseBootstrap.withClient(try DatabaseURL(storm.url).clientConfiguration(), logger: TestDatabase.logger) { client in
+                    try await client.execute("UPDATE oms_schema_current_files SET checksum = 'an older release'")
+                    try await run(["migrate", "--database-url", storm.url])
+                    #expect(try await client.scalar(
+                        "SELECT count(*)::int FROM oms_schema_current_files WHERE checksum = 'an older release'", as: Int.self) == 0)
+                }
+                // Then the new binary takes over: a graceful stop and a start on the same port.
+                try await running.restart(killing: false)
+            }
+            #expect(report.rejected == 0)
+            expectSame(try await outcome(storm, log: report.log), as: reference, "upgraded while serving")
         }
     }
 
     @Test("two oms serve instances on one database, each feed to its own: the same end as one instance")
     func twoInstancesByFeed() async throws {
         let reference = try await reference()
-        try await withTwoInstances { one, two, key, url, folder in
-            // SCADA and KAIFA to one service, ONU and calls to the other, in the storm's order (each
-            // request answered before the next goes): whatever a service keeps in its own memory
-            // (remembered keys, the engine's sweeper, the stream) must not change what is stored.
-            let all = try deliveries(folder)
-            var reports: [Replayer.Report] = []
-            var start = 0
-            while start < all.count {
-                let toOne = [FeedKind.scada, .kaifa].contains(all[start].feed)
-                var end = start + 1
-                while end < all.count, [FeedKind.scada, .kaifa].contains(all[end].feed) == toOne { end += 1 }
-                reports.append(try await replay(Array(all[start..<end]), to: toOne ? one.base : two.base, key: key))
-                start = end
+        try await withPreparedStorm { storm in
+            try await withTwoServices(storm) { one, two in
+                // SCADA and KAIFA to one service, ONU and calls to the other, in the storm's order (each
+                // request answered before the next goes): whatever a service keeps in its own memory
+                // (remembered keys, the engine's sweeper, the stream) must not change what is stored.
+                let all = try deliveries(storm.folder)
+                let toOne: (Delivery) -> Bool = { [.scada, .kaifa].contains($0.feed) }
+                var reports: [Replayer.Report] = []
+                var start = 0
+                while start < all.count {
+                    let end = all[start...].firstIndex { toOne($0) != toOne(all[start]) } ?? all.count
+                    reports.append(try await replay(Array(all[start..<end]), to: toOne(all[start]) ? one.base : two.base, key: storm.key))
+                    start = end
+                }
+                #expect(reports.allSatisfy { $0.retries == 0 && $0.rejected == 0 }, "no error reached a client")
+                var log = reports[0].log
+                log.requests = reports.flatMap(\.log.requests)
+                expectSame(try await outcome(storm, log: log), as: reference, "two instances, by feed")
             }
-            #expect(reports.allSatisfy { $0.retries == 0 && $0.rejected == 0 }, "no error reached a client")
-            var log = reports[0].log
-            log.requests = reports.flatMap(\.log.requests)
-            expectSame(try await outcome(url: url, folder: folder, log: log), as: reference, "two instances, by feed")
         }
     }
 
     @Test("two oms serve instances on one database, the storm split at random and sent at once: no error to a client, nothing lost, the same meters out and failures found")
     func twoInstancesAtOnce() async throws {
         let reference = try await reference()
-        try await withTwoInstances { one, two, key, url, folder in
-            let all = try deliveries(folder)
-            var random = SystemRandomNumberGenerator()
-            let toOne = all.map { _ in Bool.random(using: &random) }
-            async let first = replay(zip(all, toOne).filter { $0.1 }.map(\.0), to: one.base, key: key)
-            async let second = replay(zip(all, toOne).filter { !$0.1 }.map(\.0), to: two.base, key: key)
-            let reports = try await [first, second]
-            // Conflicts between the two (the same meter, outage or device at once) are retried
-            // inside the service: a client sees no error and no 503.
-            #expect(reports.allSatisfy { $0.retries == 0 && $0.rejected == 0 }, "no error reached a client")
-            var log = reports[0].log
-            log.requests = reports.flatMap(\.log.requests).sorted { $0.firstSeq < $1.firstSeq }
-            let outcome = try await outcome(url: url, folder: folder, log: log)
-            // Two senders as fast as they can reorder the feeds by minutes of the storm's time
-            // (one half runs ahead of the other), as no real feed does: which predictions the
-            // engine made on the way may differ, so this compares what order cannot change.
-            #expect(outcome.orderFree == reference.orderFree, "feed rows stored once each, every meter's status")
-            #expect(outcome.score.found == reference.score.found && outcome.score.customersFound == reference.score.customersFound)
-        }
-    }
-
-    /// Runs `body` with two `oms serve` processes on one prepared database; both stopped after.
-    func withTwoInstances(
-        _ body: @Sendable (ServeProcess, ServeProcess, String, String, String) async throws -> Void
-    ) async throws {
-        try await withScratchFolder { folder in
-            try await writeScenario(in: folder)
-            try await TestDatabase.with(.migrated) { database in
-                let url = try await TestDatabase.server().connectionURL(database: database.name)
-                let key = try await prepare(url: url, folder: folder)
-                let one = try await ServeProcess.start(databaseURL: url, port: try closedTCPPort(), logFile: "\(folder)/one.log")
-                do {
-                    let two = try await ServeProcess.start(databaseURL: url, port: try closedTCPPort(), logFile: "\(folder)/two.log")
-                    do {
-                        try await body(one, two, key, url, folder)
-                    } catch {
-                        await two.kill9()
-                        throw error
-                    }
-                    await two.stop()
-                } catch {
-                    await one.kill9()
-                    throw error
-                }
-                await one.stop()
+        try await withPreparedStorm { storm in
+            try await withTwoServices(storm) { one, two in
+                let all = try deliveries(storm.folder)
+                var random = SystemRandomNumberGenerator()
+                let toOne = all.map { _ in Bool.random(using: &random) }
+                async let first = replay(zip(all, toOne).filter { $0.1 }.map(\.0), to: one.base, key: storm.key)
+                async let second = replay(zip(all, toOne).filter { !$0.1 }.map(\.0), to: two.base, key: storm.key)
+                let reports = try await [first, second]
+                // Conflicts between the two (the same meter, outage or device at once) are retried
+                // inside the service: a client sees no error and no 503.
+                #expect(reports.allSatisfy { $0.retries == 0 && $0.rejected == 0 }, "no error reached a client")
+                var log = reports[0].log
+                log.requests = reports.flatMap(\.log.requests).sorted { $0.firstSeq < $1.firstSeq }
+                let outcome = try await outcome(storm, log: log)
+                // Two senders as fast as they can reorder the feeds by minutes of the storm's time (one
+                // half runs ahead of the other), as no real feed does: which predictions the engine made
+                // on the way may differ, so this compares what the order cannot change.
+                #expect(outcome.orderFree == reference.orderFree, "feed rows stored once each, every meter's status")
+                #expect(outcome.score.found == reference.score.found && outcome.score.customersFound == reference.score.customersFound)
             }
         }
     }
 
-    @Test("a slow database (each packet 20 ms late), then a stalled one (every byte held 10 s) during a storm: 503 with Retry-After, never a 500; the same end")
-    func slowDatabase() async throws {
-        let reference = try await reference()
-        try await withScratchFolder { folder in
-            try await writeScenario(in: folder)
-            try await TestDatabase.with(.migrated) { database in
-                let server = try await TestDatabase.server()
-                let url = try server.connectionURL(database: database.name)
-                let key = try await prepare(url: url, folder: folder)
-                let socket = try #require(try server.layout()).socketPath
-                let proxy = try await DatabaseProxy.start(upstreamSocket: socket)
-                let proxied = "postgresql://postgres@127.0.0.1:\(proxy.port)/\(database.name)"
-                // The service's own connect limit (5 s), not the suite's generous one.
-                let service: ServeProcess
-                do {
-                    service = try await ServeProcess.start(
-                        databaseURL: proxied, port: try closedTCPPort(), logFile: "\(folder)/serve.log", arguments: ["--connect-timeout", "5"])
-                } catch {
-                    await proxy.close()
-                    throw error
-                }
-                let all = try deliveries(folder)
-                async let replayed = replay(all, to: service.base, key: key)
-                do {
-                    try await whenStored(800, url: url)
-                    proxy.setDelay(.milliseconds(20))
-                    try await whenStored(1600, url: url)
-                    proxy.pause()
-                    // Stalled: a request is answered 503 with Retry-After within the gate's bounds
-                    // (a 2 s wait, then a 5 s connection attempt), not held and not a 500.
-                    var request = HTTPClientRequest(url: service.base + all[0].feed.path)
-                    request.method = .POST
-                    request.headers.add(name: "Authorization", value: "Bearer \(key)")
-                    request.headers.add(name: "Content-Type", value: all[0].contentType)
-                    request.body = .bytes(ByteBuffer(string: all[0].body))
-                    let asked = ContinuousClock.now
-                    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
-                    _ = try await response.body.collect(upTo: 1 << 20)
-                    let waited = ContinuousClock.now - asked
-                    #expect(response.status.code == 503 && response.headers.first(name: "Retry-After") != nil,
-                            "while the database is stalled: \(response.status)")
-                    #expect(waited < .seconds(20), "answered after \(waited)")
-                    let stalledFor = ContinuousClock.now - asked
-                    if stalledFor < .seconds(10) { try await Task.sleep(for: .seconds(10) - stalledFor) }
-                    #expect(service.isRunning)
-                    proxy.resume()
-                    proxy.setDelay(.zero)
-                } catch {
-                    proxy.resume()
-                    await service.kill9()
-                    _ = try? await replayed
-                    await proxy.close()
-                    throw error
-                }
-                let report: Replayer.Report
-                do {
-                    report = try await replayed
-                } catch {
-                    await service.kill9()
-                    await proxy.close()
-                    throw error
-                }
-                await service.stop()
-                await proxy.close()
-                #expect(report.retries > 0 && report.rejected == 0, "the stall was seen as 503s and retried: \(report.summary)")
-                expectSame(try await outcome(url: url, folder: folder, log: report.log), as: reference, "slow, then stalled database")
+    /// Runs `body` with two `oms serve` processes on the storm's database; both stopped after.
+    func withTwoServices(_ storm: Storm, _ body: @Sendable (ServeProcess, ServeProcess) async throws -> Void) async throws {
+        let one = try await ServeProcess.start(databaseURL: storm.url, port: try closedTCPPort(), logFile: "\(storm.folder)/one.log")
+        do {
+            let two = try await ServeProcess.start(databaseURL: storm.url, port: try closedTCPPort(), logFile: "\(storm.folder)/two.log")
+            do {
+                try await body(one, two)
+            } catch {
+                await two.kill9()
+                throw error
             }
+            await two.stop()
+        } catch {
+            await one.kill9()
+            throw error
         }
+        await one.stop()
     }
 
-    @Test("an upgrade while serving: the new version's oms migrate runs under load, then the service restarts; nothing lost")
-    func upgradeWhileServing() async throws {
-        let reference = try await reference()
-        try await withScratchFolder { folder in
-            try await writeScenario(in: folder)
-            try await TestDatabase.with(.migrated) { database in
-                let url = try await TestDatabase.server().connectionURL(database: database.name)
-                let key = try await prepare(url: url, folder: folder)
-                let port = try closedTCPPort()
-                let old = try await ServeProcess.start(databaseURL: url, port: port, logFile: "\(folder)/serve.log")
-                async let replayed = replay(try deliveries(folder), to: old.base, key: key)
-                var service = old
-                do {
-                    try await whenStored(1000, url: url)
-                    // The installed functions are an older release's: the new oms migrate applies
-                    // every current file again (CREATE OR REPLACE) while the old service is busy.
-                    try await database.client.execute("UPDATE oms_schema_current_files SET checksum = 'an older release'")
-                    try await run(["migrate", "--database-url", url])
-                    #expect(try await database.client.scalar(
-                        "SELECT count(*)::int FROM oms_schema_current_files WHERE checksum = 'an older release'", as: Int.self) == 0)
-                    // Then the new binary takes over: a graceful stop and a start on the same port.
-                    #expect(await old.stop() == 0)
-                    service = try await ServeProcess.start(databaseURL: url, port: port, logFile: "\(folder)/serve.log")
-                } catch {
-                    await service.kill9()
-                    _ = try? await replayed
-                    throw error
-                }
-                let report = try await replayed
-                await service.stop()
-                #expect(report.rejected == 0)
-                expectSame(try await outcome(url: url, folder: folder, log: report.log), as: reference, "upgraded while serving")
-            }
-        }
+    /// Posts one delivery to `service` (within 60 s): the status and the `Retry-After`.
+    func post(_ delivery: Delivery, to service: ServeProcess, key: String) async throws -> (status: Int, retryAfter: String?) {
+        var request = HTTPClientRequest(url: service.base + delivery.feed.path)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        request.headers.add(name: "Content-Type", value: delivery.contentType)
+        request.body = .bytes(ByteBuffer(string: delivery.body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        return (Int(response.status.code), response.headers.first(name: "Retry-After"))
     }
 }

@@ -24,6 +24,9 @@ struct ServeProcess: Sendable {
     let pid: pid_t
     let port: Int
     let logFile: String
+    /// What it was started with (to start it again).
+    let databaseURL: String
+    let arguments: [String]
     var base: String { "http://127.0.0.1:\(port)" }
 
     /// The `oms` binary next to the test bundle (`swift build --build-tests` builds both).
@@ -44,7 +47,7 @@ struct ServeProcess: Sendable {
             ["serve", "--database-url", databaseURL, "--host", "127.0.0.1", "--port", "\(port)"]
                 + (arguments.contains("--connect-timeout") ? [] : ["--connect-timeout", "30"]) + arguments,
             outputFile: logFile)
-        let process = ServeProcess(pid: pid, port: port, logFile: logFile)
+        let process = ServeProcess(pid: pid, port: port, logFile: logFile, databaseURL: databaseURL, arguments: arguments)
         do {
             try await process.waitUntilReady()
         } catch {

@@ -75,15 +75,16 @@ struct RawConnectionError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Runs the application on a real socket (port 0) for `body`, then stops it.
+/// Runs the application on a real socket (port 0) for `body`, then stops it; over TLS with `tls`.
 func withLiveApp<Value: Sendable>(
     _ database: TestDatabase.Handle, settings: ServerSettings = ServerSettings(host: "127.0.0.1", port: 0, migrateOnStart: false),
+    tls: TLSCertificates? = nil,
     _ body: @escaping @Sendable (_ port: Int) async throws -> Value
 ) async throws -> Value {
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
     let app = try buildApplication(
-        client: client, settings: settings, logger: TestDatabase.logger, onServerRunning: { portContinuation.yield($0) })
+        client: client, settings: settings, logger: TestDatabase.logger, tls: tls, onServerRunning: { portContinuation.yield($0) })
     let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: TestDatabase.logger))
     let running = Task { try await group.run() }
     var iterator = ports.makeAsyncIterator()

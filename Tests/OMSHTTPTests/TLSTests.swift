@@ -325,24 +325,7 @@ extension TLSTests {
         var settings = ServerSettings(host: "127.0.0.1", port: 0, migrateOnStart: false)
         // Long enough for a keep-alive connection to outlive a slow test on a loaded machine.
         settings.idleTimeout = 600
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
-        let app = try buildApplication(
-            client: client, settings: settings, logger: TestDatabase.logger, tls: certificates, onServerRunning: { portContinuation.yield($0) })
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: TestDatabase.logger))
-        let running = Task { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw RawConnectionError("the server did not start") }
-        do {
-            let value = try await body(port)
-            await group.triggerGracefulShutdown()
-            try await running.value
-            return value
-        } catch {
-            await group.triggerGracefulShutdown()
-            _ = try? await running.value
-            throw error
-        }
+        return try await withLiveApp(database, settings: settings, tls: certificates, body)
     }
 
     /// Runs `body` with an HTTP client of its own (its own connections) that trusts only the CA in
