@@ -16,7 +16,7 @@ public struct OMSCommand: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, MigrateCommand.self, ImportCommand.self, IngestCommand.self, BenchCommand.self, ValidateCommand.self, ServeCommand.self, DatabaseCommand.self,
             MigrateRegistryCommand.self, KeysCommand.self, SimulateCommand.self, ReplayCommand.self, ScoreCommand.self,
-            FuzzCommand.self, OutageCommand.self, ReliabilityCommand.self,
+            FuzzCommand.self, OutageCommand.self, ReliabilityCommand.self, ArchiveCommand.self, RestoreArchiveCommand.self,
         ]
     )
 }

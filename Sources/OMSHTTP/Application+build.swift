@@ -44,7 +44,10 @@ public func buildApplication(
         router: router,
         server: certificates.map { .http1(configuration: http1, tls: $0) } ?? .http1(configuration: http1),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "oms"),
-        services: [client, hub, gate, EngineSweeper(sweep: EngineSweep(client: client, logger: logger), gate: gate, logger: logger)],
+        services: [
+            client, hub, gate, EngineSweeper(sweep: EngineSweep(client: client, logger: logger), gate: gate, logger: logger),
+            AuditPartitionKeeper(client: client, gate: gate, logger: logger),
+        ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
         logger: logger
     )

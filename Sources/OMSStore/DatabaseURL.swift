@@ -74,6 +74,23 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         "postgresql://\(user)@/\(database)?host=\(socketDirectory)&port=\(port)"
     }
 
+    /// The URL as libpq's environment variables, for psql and pg_dump: the password goes to the
+    /// child's environment, never on a command line.
+    public var libpqEnvironment: [String: String] {
+        var variables = ["PGUSER": username, "PGDATABASE": database, "PGSSLMODE": tls.rawValue]
+        switch endpoint {
+        case .tcp(let host, let port):
+            variables["PGHOST"] = host
+            variables["PGPORT"] = String(port)
+        case .unixSocket(let path):
+            let url = URL(fileURLWithPath: path)
+            variables["PGHOST"] = url.deletingLastPathComponent().path
+            variables["PGPORT"] = url.lastPathComponent.split(separator: ".").last.map(String.init) ?? "5432"
+        }
+        if let password { variables["PGPASSWORD"] = password }
+        return variables
+    }
+
     /// PostgresNIO configuration for this URL.
     public func clientConfiguration() -> PostgresClient.Configuration {
         switch endpoint {

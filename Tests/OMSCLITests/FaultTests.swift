@@ -478,7 +478,7 @@ struct FaultTests: RunsOMSCommands {
         }
     }
 
-    @Test("two oms serve instances on one database, the storm split at random and sent at once: no error to a client, nothing lost, the same meters out and failures found")
+    @Test("two oms serve instances on one database, the storm split at random and sent at once: no error to a client, nothing lost, every meter's status the same")
     func twoInstancesAtOnce() async throws {
         let reference = try await reference()
         try await withPreparedStorm { storm in
@@ -496,10 +496,11 @@ struct FaultTests: RunsOMSCommands {
                 log.requests = reports.flatMap(\.log.requests).sorted { $0.firstSeq < $1.firstSeq }
                 let outcome = try await outcome(storm, log: log)
                 // Two senders as fast as they can reorder the feeds by minutes of the storm's time (one
-                // half runs ahead of the other), as no real feed does: which predictions the engine made
-                // on the way may differ, so this compares what the order cannot change.
+                // half runs ahead of the other, the more so on a loaded machine), as no real feed does:
+                // which predictions the engine made on the way, and even which failures it found (a
+                // restoration applied before its trip), may differ; this compares what the order
+                // cannot change. The same storm in the same order is twoInstancesByFeed's.
                 #expect(outcome.orderFree == reference.orderFree, "feed rows stored once each, every meter's status")
-                #expect(outcome.score.found == reference.score.found && outcome.score.customersFound == reference.score.customersFound)
             }
         }
     }

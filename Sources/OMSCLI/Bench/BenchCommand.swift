@@ -6,7 +6,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Benchmarks: all of them in one table (default), or one: the SCADA workflow, a last-gasp storm, registry import, registry migration, proximity search, API reads.",
         subcommands: [AllBench.self, SCADABench.self, StormBench.self, ImportBench.self, ProximityBench.self, RegistryMigrationBench.self, APIBench.self,
-                      ConsoleBench.self],
+                      ConsoleBench.self, HistoryBench.self],
         defaultSubcommand: AllBench.self
     )
 }

@@ -26,12 +26,15 @@ enum ChildProcess {
     ///   - workingDirectory: the child's working directory.
     ///   - newProcessGroup: puts the child in a process group of its own, so a
     ///     Ctrl-C meant for `oms` does not reach it; `oms` stops it in order.
+    ///   - environment: variables set (or replaced) in the child's environment, ours otherwise
+    ///     (a password for psql: never on a command line, which every user can read).
     static func spawn(
         _ executable: String,
         _ arguments: [String],
         outputFile: String? = nil,
         workingDirectory: String? = nil,
-        newProcessGroup: Bool = false
+        newProcessGroup: Bool = false,
+        environment: [String: String] = [:]
     ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -66,8 +69,14 @@ enum ChildProcess {
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        var merged = ProcessInfo.processInfo.environment
+        merged.merge(environment) { $1 }
+        let envp = environment.isEmpty ? [] : merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        let result = environment.isEmpty
+            ? posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+            : posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         guard result == 0 else { throw SpawnError(executable: executable, code: result) }
         return pid
     }
@@ -80,11 +89,12 @@ enum ChildProcess {
     static func run(
         _ executable: String,
         _ arguments: [String],
-        workingDirectory: String? = nil
+        workingDirectory: String? = nil,
+        environment: [String: String] = [:]
     ) async throws -> (status: Int32, output: String) {
         let outputFile = temporaryOutputFile()
         defer { try? FileManager.default.removeItem(atPath: outputFile) }
-        let pid = try spawn(executable, arguments, outputFile: outputFile, workingDirectory: workingDirectory)
+        let pid = try spawn(executable, arguments, outputFile: outputFile, workingDirectory: workingDirectory, environment: environment)
         return (await waitForExitWithoutBlocking(pid), contents(of: outputFile))
     }
 

@@ -19,6 +19,7 @@
 \ir versioned/0103_device_coverage.sql
 \ir versioned/0104_set_based_rollup.sql
 \ir versioned/0105_console_sessions.sql
+\ir versioned/0106_audit_by_month.sql
 
 \ir current/01_helpers.sql
 \ir current/02_settings.sql
@@ -43,3 +44,4 @@
 \ir current/21_operator_actions.sql
 \ir current/22_reliability.sql
 \ir current/23_console.sql
+\ir current/24_audit_partitions.sql

@@ -501,6 +501,8 @@ BEGIN
            format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.conrelid::regclass, k.conname, pg_get_constraintdef(k.oid))
       FROM pg_constraint k
      WHERE k.contype = 'f'
+       -- A partitioned table's key, not its partitions' copies (they go and come with it).
+       AND k.conparentid = 0
        AND (k.conrelid = ANY (p_tables)
             OR (k.confrelid = ANY (p_tables) AND oms_table_is_empty(k.conrelid)));
 
@@ -520,7 +522,7 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM pg_depend d
                         WHERE d.refclassid = 'pg_constraint'::regclass AND d.refobjid = k.oid AND d.deptype = 'n')
        AND NOT EXISTS (SELECT 1 FROM pg_constraint r
-                        WHERE r.contype = 'f' AND r.confrelid = k.conrelid
+                        WHERE r.contype = 'f' AND r.confrelid = k.conrelid AND r.conparentid = 0
                           AND NOT EXISTS (SELECT 1 FROM oms_bulk_load_saved s
                                            WHERE s.position = 3 AND s.table_name = r.conrelid::regclass
                                              AND s.name = r.conname));

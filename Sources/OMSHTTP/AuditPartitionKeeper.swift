@@ -1,0 +1,44 @@
+import Logging
+import OMSStore
+import PostgresNIO
+import ServiceLifecycle
+
+/// Makes the audit trail's monthly partitions ahead (`oms_audit_partitions_ensure`: this month's and
+/// the next three) when the service starts and every hour while it runs, through the database gate:
+/// a service that runs for months never writes its audit rows into the default partition.
+public final class AuditPartitionKeeper: Service, Sendable {
+    let client: PostgresClient
+    let gate: DatabaseGate
+    let interval: Duration
+    let logger: Logger
+
+    public init(client: PostgresClient, gate: DatabaseGate, interval: Duration = .seconds(3600), logger: Logger) {
+        self.client = client
+        self.gate = gate
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var wait = Duration.seconds(1)
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let pause = wait
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+            } catch {
+                break
+            }
+            do {
+                let made = try await gate.guarded {
+                    try await self.client.fetch("SELECT oms_audit_partitions_ensure()", logger: self.logger).decode(Int.self).first ?? 0
+                }
+                if made > 0 { logger.notice("audit trail: monthly partitions made ahead", metadata: ["count": "\(made)"]) }
+                wait = interval
+            } catch {
+                // The database may be away or migrating: try again in a minute.
+                logger.debug("audit trail: partitions not checked now", metadata: ["error": "\(error.readableDatabaseMessage)"])
+                wait = .seconds(60)
+            }
+        }
+    }
+}

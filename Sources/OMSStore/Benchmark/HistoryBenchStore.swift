@@ -1,0 +1,92 @@
+import Logging
+import PostgresNIO
+
+/// The statements `oms bench history` runs on the benchmark registry: the audit trail emptied and
+/// filled with generated rows spread over past months (one partition each), the seed's status-history
+/// query (the last 100 changes of a meter), the active outages, and `SELECT 1`.
+public struct HistoryBenchStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Empties the audit trail (every partition) and makes the partitions of the last `months` months.
+    public func reset(months: Int) async throws {
+        _ = try await client.fetch("TRUNCATE oms_meter_status_events", logger: logger)
+        _ = try await client.fetch(
+            "SELECT oms_audit_partition_create(now() - make_interval(months => n)) FROM generate_series(0, \(months - 1)) n",
+            logger: logger)
+        _ = try await client.fetch("SELECT oms_audit_partitions_ensure()", logger: logger)
+    }
+
+    /// Adds rows `first ..< first + count` of the generated audit trail in one statement: row n is a
+    /// power change of meter n·7919 mod the registry (every meter gets its share), written in month
+    /// n mod `months` before this one, its event a second before it was written.
+    public func fill(first: Int, count: Int, months: Int) async throws {
+        _ = try await client.fetch(
+            """
+            WITH meters AS (SELECT array_agg(id ORDER BY id) AS ids FROM oms_meters)
+            INSERT INTO oms_meter_status_events (meter_id, event_type, source_type, source_event_id, status_field,
+                                                 previous_status, new_status, event_timestamp, confidence_score, applied,
+                                                 created_at)
+            SELECT meters.ids[(1 + (n * 7919) % cardinality(meters.ids))::int],
+                   CASE WHEN n % 2 = 0 THEN 'power_down' ELSE 'power_up' END, 'kaifa', 'bench-' || n, 'power_status',
+                   CASE WHEN n % 2 = 0 THEN 'on' ELSE 'off' END, CASE WHEN n % 2 = 0 THEN 'off' ELSE 'on' END,
+                   w.at - interval '1 second', 0.8, true, w.at
+              FROM meters, generate_series(\(first)::bigint, \(first + count - 1)::bigint) n,
+                   LATERAL (SELECT date_trunc('month', now()) - make_interval(months => (n % \(months))::int)
+                                   + make_interval(secs => ((n / \(months)) % 2400000)::int) AS at) w
+            """, logger: logger)
+    }
+
+    /// ANALYZE of the audit trail, after a fill.
+    public func analyze() async throws {
+        _ = try await client.fetch("ANALYZE oms_meter_status_events", logger: logger)
+    }
+
+    /// `count` meter numbers spread over the registry (the ones the history query is timed for).
+    public func sampleMeters(_ count: Int) async throws -> [String] {
+        try await client.fetch(
+            "SELECT meter_number FROM oms_meters ORDER BY md5(meter_number) LIMIT \(count)", logger: logger).decode(String.self)
+    }
+
+    /// The seed's "Meter Status History" query, the last 100 changes: rows read.
+    @discardableResult
+    public func history(of meterNumber: String) async throws -> Int {
+        try await client.fetch(
+            """
+            SELECT mse.event_timestamp, mse.event_type, mse.source_type,
+                   mse.previous_status || ' → ' || mse.new_status AS status_change, mse.confidence_score
+              FROM oms_meter_status_events mse JOIN oms_meters m ON mse.meter_id = m.id
+             WHERE m.meter_number = \(meterNumber)
+             ORDER BY mse.event_timestamp DESC
+             LIMIT 100
+            """, logger: logger
+        ).rows.count
+    }
+
+    /// The seed's active outages (`SELECT * FROM oms_active_outages`): rows read.
+    @discardableResult
+    public func activeOutages() async throws -> Int {
+        try await client.fetch("SELECT * FROM oms_active_outages", logger: logger).rows.count
+    }
+
+    /// `SELECT 1` (the baseline).
+    public func selectOne() async throws {
+        _ = try await client.fetch("SELECT 1", logger: logger)
+    }
+
+    /// Rows in the audit trail, and its size on disk (tables and indexes, bytes).
+    public func size() async throws -> (rows: Int, bytes: Int) {
+        let rows = try await client.fetch(
+            """
+            SELECT (SELECT count(*) FROM oms_meter_status_events)::bigint,
+                   (SELECT coalesce(sum(pg_total_relation_size(inhrelid)), 0)
+                      FROM pg_inherits WHERE inhparent = 'oms_meter_status_events'::regclass)::bigint
+            """, logger: logger).decode((Int64, Int64).self)
+        return (Int(rows.first?.0 ?? 0), Int(rows.first?.1 ?? 0))
+    }
+}
