@@ -25,32 +25,14 @@ ALTER INDEX oms_meter_status_events_time_idx RENAME TO oms_meter_status_events_u
 ALTER INDEX oms_meter_status_events_source_idx RENAME TO oms_meter_status_events_unpartitioned_source_idx;
 DROP TRIGGER IF EXISTS oms_meter_status_events_notify ON oms_meter_status_events_unpartitioned;
 
+-- The same columns, defaults, checks and column comments; the key with the month; the meter's foreign key.
 CREATE TABLE oms_meter_status_events (
-    id                uuid NOT NULL DEFAULT gen_random_uuid(),
-    meter_id          uuid NOT NULL REFERENCES oms_meters (id) ON DELETE CASCADE,
-    event_type        text NOT NULL CHECK (btrim(event_type) <> ''),
-    source_type       text NOT NULL
-                      CHECK (source_type IN ('scada', 'onu', 'kaifa', 'call_center', 'manual', 'system')),
-    source_event_id   text,
-    status_field      text NOT NULL DEFAULT 'power_status'
-                      CHECK (status_field IN ('power_status', 'communication_status')),
-    previous_status   text CHECK (previous_status IN ('on', 'off', 'unknown', 'online', 'offline')),
-    new_status        text NOT NULL CHECK (new_status IN ('on', 'off', 'unknown', 'online', 'offline')),
-    event_timestamp   timestamptz NOT NULL DEFAULT now(),
-    confidence_score  numeric(4, 3) CHECK (confidence_score BETWEEN 0 AND 1),
-    applied           boolean NOT NULL DEFAULT true,
-    metadata          jsonb,
-    created_at        timestamptz NOT NULL DEFAULT now(),
-    CHECK (status_field = 'power_status' AND new_status IN ('on', 'off', 'unknown')
-            OR status_field = 'communication_status' AND new_status IN ('online', 'offline', 'unknown')),
-    CONSTRAINT oms_meter_status_events_pkey PRIMARY KEY (id, created_at)
+    LIKE oms_meter_status_events_unpartitioned INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING COMMENTS,
+    CONSTRAINT oms_meter_status_events_pkey PRIMARY KEY (id, created_at),
+    FOREIGN KEY (meter_id) REFERENCES oms_meters (id) ON DELETE CASCADE
 ) PARTITION BY RANGE (created_at);
 COMMENT ON TABLE oms_meter_status_events IS
     'Audit trail of every meter status change from every source (insert-only), partitioned by the month the row was written (created_at): oms_meter_status_events_yYYYYmMM; oms archive writes past months to files and drops them.';
-COMMENT ON COLUMN oms_meter_status_events.status_field IS
-    'Which oms_meters column the change is about: power_status (on/off/unknown) or communication_status (online/offline/unknown).';
-COMMENT ON COLUMN oms_meter_status_events.applied IS
-    'false when the event was older than the meter''s last change and so did not overwrite it.';
 COMMENT ON COLUMN oms_meter_status_events.created_at IS
     'When the row was written: the partition key (a month per partition).';
 
