@@ -105,7 +105,10 @@ actor SharedServer {
             directory: directory, installation: try PostgresInstallation.locate(),
             // At the suite's peak the server takes seconds to accept a connection: give it a minute
             // (the pool itself would keep trying that long), so a busy moment is not an unreachable database.
-            options: .init(unsafeFast: true, maxConnections: 400, connectTimeout: .seconds(60)), logger: logger)
+            // 1,000 connections: besides a few per test database, `oms serve` child processes (the fault
+            // and TLS tests) each bring a pool of up to 20; at 400 the suite's busiest minute was refused
+            // ("too many clients already").
+            options: .init(unsafeFast: true, maxConnections: 1000, connectTimeout: .seconds(60)), logger: logger)
         guard case .started(let pid) = try await server.start() else {
             fatalError("the test server in \(directory) was already running")
         }

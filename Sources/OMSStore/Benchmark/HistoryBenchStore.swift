@@ -17,29 +17,59 @@ public struct HistoryBenchStore: Sendable {
     public func reset(months: Int) async throws {
         _ = try await client.fetch("TRUNCATE oms_meter_status_events", logger: logger)
         _ = try await client.fetch(
-            "SELECT oms_audit_partition_create(now() - make_interval(months => n)) FROM generate_series(0, \(months - 1)) n",
+            "SELECT oms_audit_partition_create(now() - make_interval(months => n::int)) FROM generate_series(0, \(months - 1)) n",
             logger: logger)
         _ = try await client.fetch("SELECT oms_audit_partitions_ensure()", logger: logger)
     }
 
-    /// Adds rows `first ..< first + count` of the generated audit trail in one statement: row n is a
-    /// power change of meter n·7919 mod the registry (every meter gets its share), written in month
-    /// n mod `months` before this one, its event a second before it was written.
-    public func fill(first: Int, count: Int, months: Int) async throws {
+    /// Gives each of `meterNumbers` exactly `perMeter` power changes, spread over the last `months`
+    /// months (the rows the history query is timed on, the same in a small and a large trail).
+    public func fillTimed(_ meterNumbers: [String], perMeter: Int, months: Int) async throws {
         _ = try await client.fetch(
             """
-            WITH meters AS (SELECT array_agg(id ORDER BY id) AS ids FROM oms_meters)
             INSERT INTO oms_meter_status_events (meter_id, event_type, source_type, source_event_id, status_field,
                                                  previous_status, new_status, event_timestamp, confidence_score, applied,
                                                  created_at)
-            SELECT meters.ids[(1 + (n * 7919) % cardinality(meters.ids))::int],
-                   CASE WHEN n % 2 = 0 THEN 'power_down' ELSE 'power_up' END, 'kaifa', 'bench-' || n, 'power_status',
-                   CASE WHEN n % 2 = 0 THEN 'on' ELSE 'off' END, CASE WHEN n % 2 = 0 THEN 'off' ELSE 'on' END,
+            SELECT m.id, 'power_down', 'kaifa', 'timed-' || m.meter_number || '-' || k, 'power_status', 'on', 'off',
                    w.at - interval '1 second', 0.8, true, w.at
-              FROM meters, generate_series(\(first)::bigint, \(first + count - 1)::bigint) n,
-                   LATERAL (SELECT date_trunc('month', now()) - make_interval(months => (n % \(months))::int)
-                                   + make_interval(secs => ((n / \(months)) % 2400000)::int) AS at) w
+              FROM oms_meters m, generate_series(1, \(perMeter)) k,
+                   LATERAL (SELECT date_trunc('month', now()) - make_interval(months => (k % \(months))::int)
+                                   + make_interval(secs => k * 997) AS at) w
+             WHERE m.meter_number = ANY(\(meterNumbers))
             """, logger: logger)
+    }
+
+    /// Adds rows `first ..< first + count` of the generated audit trail in one transaction: row n is a
+    /// power change of meter n·7919 mod the registry (every meter gets its share but those in
+    /// `excluding`, whose histories are timed), written in month n mod `months` before this one, its
+    /// event a second before it was written. Generated from the registry's own ids, the rows skip the
+    /// foreign-key trigger (`session_replication_role = replica`, for this transaction): a generator's
+    /// cost, not what the service pays per row.
+    public func fill(first: Int, count: Int, months: Int, excluding: [String]) async throws {
+        try await client.withConnection { connection in
+            _ = try await connection.query("BEGIN", logger: logger)
+            do {
+                _ = try await connection.query("SET LOCAL session_replication_role = replica", logger: logger)
+                _ = try await connection.query(
+                    """
+                    WITH meters AS (SELECT array_agg(id ORDER BY id) AS ids FROM oms_meters WHERE meter_number <> ALL(\(excluding)))
+                    INSERT INTO oms_meter_status_events (meter_id, event_type, source_type, source_event_id, status_field,
+                                                         previous_status, new_status, event_timestamp, confidence_score, applied,
+                                                         created_at)
+                    SELECT meters.ids[(1 + (n * 7919) % cardinality(meters.ids))::int],
+                           CASE WHEN n % 2 = 0 THEN 'power_down' ELSE 'power_up' END, 'kaifa', 'bench-' || n, 'power_status',
+                           CASE WHEN n % 2 = 0 THEN 'on' ELSE 'off' END, CASE WHEN n % 2 = 0 THEN 'off' ELSE 'on' END,
+                           w.at - interval '1 second', 0.8, true, w.at
+                      FROM meters, generate_series(\(first)::bigint, \(first + count - 1)::bigint) n,
+                           LATERAL (SELECT date_trunc('month', now()) - make_interval(months => (n % \(months))::int)
+                                           + make_interval(secs => ((n / \(months)) % 2400000)::int) AS at) w
+                    """, logger: logger)
+                _ = try await connection.query("COMMIT", logger: logger)
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
     }
 
     /// ANALYZE of the audit trail, after a fill.
