@@ -164,6 +164,45 @@ struct MigrationTests {
         }
     }
 
+    @Test("a file that cannot have its lock within 2 s while other work holds the table is rolled back and run again (reads are not queued behind it), and applies once the lock is free")
+    func lockConflictRetried() async throws {
+        try await TestDatabase.with(.migrated) { database in
+            let alter = Migration(version: 903, fileName: "0903_alter_busy_table.sql",
+                                  sql: "ALTER TABLE oms_api_keys ADD COLUMN note text;")
+            let clock = ContinuousClock()
+            let started = clock.now
+            // A long transaction of the service's kind reads the table for 5 s.
+            async let held: Void = database.client.withConnection { connection in
+                try await connection.query("BEGIN", logger: TestDatabase.logger)
+                try await connection.query("LOCK TABLE oms_api_keys IN ACCESS SHARE MODE", logger: TestDatabase.logger)
+                try await Task.sleep(for: .seconds(5))
+                try await connection.query("COMMIT", logger: TestDatabase.logger)
+            }
+            // Meanwhile the service's other work reads the table every 100 ms: the migration queued for its
+            // lock must not hold those reads behind it until the long transaction ends (they would wait ~4 s).
+            async let slowestRead: Duration = {
+                var slowest = Duration.zero
+                while clock.now - started < .seconds(5.5) {
+                    let read = clock.now
+                    _ = try await database.client.scalar("SELECT count(*)::int FROM oms_api_keys", as: Int.self)
+                    slowest = max(slowest, clock.now - read)
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                return slowest
+            }()
+            try await Task.sleep(for: .milliseconds(300))
+            let summary = try await bundledRunner(adding: [alter]).migrate(database.client)
+            try await held
+            #expect(summary.applied == ["0903_alter_busy_table.sql"])
+            #expect(clock.now - started >= .seconds(4.5), "it waited for the lock holder")
+            let slowest = try await slowestRead
+            #expect(slowest < .seconds(3), "a read waited \(slowest) behind the queued migration")
+            #expect(try await database.client.scalar(
+                "SELECT count(*)::int FROM information_schema.columns WHERE table_name = 'oms_api_keys' AND column_name = 'note'",
+                as: Int.self) == 1)
+        }
+    }
+
     @Test("a versioned file that drops a view or function has it back from the current files in the same run")
     func versionedFileReappliesCurrentFiles() async throws {
         try await TestDatabase.with(.migrated) { database in

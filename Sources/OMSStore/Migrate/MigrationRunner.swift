@@ -16,7 +16,10 @@ import PostgresNIO
 /// applied. A database migrated by the numbered migrations 0001–0031
 /// (`LegacySchema`) gets the baseline recorded as applied without running it.
 /// Concurrent runs against one database wait for each other (an advisory lock),
-/// so two service instances starting together are safe.
+/// so two service instances starting together are safe. A file applied while the
+/// service works waits at most `lockTimeout` for each lock and is run again from the
+/// start when it conflicts with the service's transactions (a deadlock, a lock not
+/// granted), so a rolling upgrade neither stalls the feeds nor fails.
 public struct MigrationRunner: Sendable {
     /// The table that records applied versioned files.
     public static let historyTable = "oms_schema_migrations"
@@ -203,7 +206,24 @@ public struct MigrationRunner: Sendable {
         }
     }
 
-    /// Runs one file's statements in one transaction, then `finish` (its record) in the same transaction.
+    /// How long a schema file's statement waits for a table lock before its transaction gives up
+    /// and is tried again: a file applied while `oms serve` works (a rolling upgrade) takes locks
+    /// the feed batches also take, and a statement queued behind a long batch would hold every
+    /// later batch behind it.
+    static let lockTimeout = "2s"
+
+    /// Attempts at one file before its failure is reported, when the database refuses it for a
+    /// conflict with concurrent work (a deadlock, a lock not granted in `lockTimeout`, a
+    /// serialization failure); the whole transaction rolled back each time.
+    static let conflictAttempts = 10
+
+    /// The SQLSTATEs of a conflict with concurrent work: deadlock detected, lock not available,
+    /// serialization failure.
+    static let conflictStates: Set<String> = ["40P01", "55P03", "40001"]
+
+    /// Runs one file's statements in one transaction, then `finish` (its record) in the same
+    /// transaction. A conflict with concurrent work rolls the transaction back and runs the file
+    /// again, after a growing pause, up to `conflictAttempts` times.
     private func apply(
         _ sql: String, fileName: String, on connection: PostgresConnection,
         finish: (PostgresConnection, Int) async throws -> Void
@@ -214,15 +234,45 @@ public struct MigrationRunner: Sendable {
         } catch {
             throw MigrationError.malformedScript(fileName: fileName, reason: error.description)
         }
+        logger.info("applying schema file", metadata: ["file": "\(fileName)"])
+        for attempt in 1... {
+            do {
+                try await applyOnce(statements, fileName: fileName, on: connection, finish: finish)
+                return
+            } catch let conflict as ConflictWithConcurrentWork where attempt < Self.conflictAttempts {
+                logger.warning("schema file conflicted with concurrent work; rolled back, trying again", metadata: [
+                    "file": "\(fileName)", "line": "\(conflict.line)", "sqlstate": "\(conflict.state)", "attempt": "\(attempt)",
+                ])
+                try await Task.sleep(for: .milliseconds(100 * min(attempt, 10)))
+            } catch let conflict as ConflictWithConcurrentWork {
+                throw MigrationError.statementFailed(fileName: fileName, line: conflict.line, message: conflict.message)
+            }
+        }
+    }
+
+    /// A statement refused for a conflict with concurrent work (`conflictStates`).
+    private struct ConflictWithConcurrentWork: Error {
+        var state: String
+        var line: Int
+        var message: String
+    }
+
+    private func applyOnce(
+        _ statements: [SQLStatement], fileName: String, on connection: PostgresConnection,
+        finish: (PostgresConnection, Int) async throws -> Void
+    ) async throws {
         let clock = ContinuousClock()
         let started = clock.now
-        logger.info("applying schema file", metadata: ["file": "\(fileName)"])
         do {
             try await connection.withTransaction(logger: logger) { connection in
+                try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = '\(Self.lockTimeout)'"), logger: logger)
                 for statement in statements {
                     do {
                         try await connection.query(PostgresQuery(unsafeSQL: statement.text), logger: logger)
                     } catch {
+                        if let state = error.databaseSQLState, Self.conflictStates.contains(state) {
+                            throw ConflictWithConcurrentWork(state: state, line: statement.line, message: error.readableDatabaseMessage)
+                        }
                         throw MigrationError.statementFailed(
                             fileName: fileName, line: statement.line, message: error.readableDatabaseMessage)
                     }
