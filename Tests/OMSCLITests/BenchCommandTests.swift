@@ -1,6 +1,7 @@
 import Foundation
 import OMSStore
 import OMSTestSupport
+import PostgresNIO
 import Testing
 
 @testable import OMSCLI
@@ -27,6 +28,42 @@ extension CommandTests {
             }
             #expect(lines.allSatisfy { $0.meters == size && !$0.p50.isEmpty && !$0.baseline.isEmpty && $0.ratio.hasSuffix("x") })
             #expect(lines.contains { $0.goal.contains("seed <= 500 ms") && $0.met.contains(";") }, "an issue goal and the seed's, each met or not")
+        }
+    }
+}
+
+extension CommandTests {
+    @Test("oms bench history fills the audit trail month by month (detached, filled, attached again with its indexes) and leaves every row readable by the seed's queries")
+    func benchHistory() async throws {
+        let server = try await TestDatabase.server()
+        let size = BenchRegistry.minimumSize
+        try await DatabaseBootstrap.createDatabaseIfNeeded(
+            "oms_bench_\(size)", maintenance: try server.clientConfiguration(database: "postgres"), logger: TestDatabase.logger)
+        try await run(["bench", "history", "--meters", "\(size)", "--rows", "7000", "--months", "3", "--iterations", "3",
+                       "--database-url", try server.connectionURL(database: "postgres")])
+        try await DatabaseBootstrap.withClient(try server.clientConfiguration(database: "oms_bench_\(size)"), logger: TestDatabase.logger) { client in
+            #expect(try await client.scalar("SELECT count(*)::int FROM oms_meter_status_events", as: Int.self) == 7000)
+            // Three filled months of 2,000 generated rows (and their share of the 1,000 timed ones), each a
+            // partition again with the parent's four indexes, none of them in the default partition.
+            let months = try await client.fetch(
+                """
+                SELECT c.relname, (SELECT count(*) FROM pg_index x WHERE x.indrelid = c.oid)::int
+                  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent = 'oms_meter_status_events'::regclass AND c.relname <> 'oms_meter_status_events_default'
+                """, logger: TestDatabase.logger).decode((String, Int).self)
+            #expect(months.count >= 3 && months.allSatisfy { $0.1 == 4 }, "\(months)")
+            #expect(try await client.scalar("SELECT count(*)::int FROM oms_meter_status_events_default", as: Int.self) == 0)
+            #expect(try await client.scalar(
+                "SELECT count(*)::int FROM oms_meter_status_events e LEFT JOIN oms_meters m ON m.id = e.meter_id WHERE m.id IS NULL",
+                as: Int.self) == 0, "every generated row is a registry meter's")
+            // The seed's history query uses each month's index.
+            let meter = try await client.scalar("SELECT meter_number FROM oms_meters ORDER BY meter_number LIMIT 1", as: String.self)
+            let plan = try await client.fetch(
+                """
+                EXPLAIN SELECT mse.event_timestamp FROM oms_meter_status_events mse JOIN oms_meters m ON mse.meter_id = m.id
+                 WHERE m.meter_number = \(meter) ORDER BY mse.event_timestamp DESC LIMIT 100
+                """, logger: TestDatabase.logger).decode(String.self).joined(separator: "\n")
+            #expect(plan.contains("meter_id_event_timestamp_idx"), "\(plan)")
         }
     }
 }
