@@ -4,16 +4,17 @@ import Logging
 import OMSDomain
 import OMSStore
 
-/// `oms archive`: the audit trail's months before a date written to files and dropped.
+/// `oms archive`: the months before a date of the tables kept by month written to files and dropped.
 struct ArchiveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "archive",
-        abstract: "Write the audit trail's months before a date to files (CSV or binary COPY) and drop them from the database.",
+        abstract: "Write the months before a date of the audit trail and the AMI and ONU events to files (CSV or binary COPY) and drop them from the database.",
         discussion: """
-            oms_meter_status_events is partitioned by the (UTC) month each row was written. Every month that ends on \
-            or before --before is written by psql's \\copy to DIR/<partition>.csv (or .copy), synced, counted, \
-            recorded with its SHA-256 in DIR/manifest.json, and only then dropped. oms restore-archive DIR brings \
-            them back. Needs psql (PostgreSQL's client programs) on this machine.
+            oms_meter_status_events is partitioned by the (UTC) month each row was written, kaifa_events and \
+            onu_events by the month of the event (oms_monthly_tables()). Every month that ends on or before --before \
+            is written by psql's \\copy to DIR/<partition>.csv (or .copy), synced, recorded with its rows and SHA-256 \
+            in DIR/manifest.json, and only then dropped, if it still holds the rows written. oms restore-archive DIR \
+            brings them back. Needs psql (PostgreSQL's client programs) on this machine.
             """
     )
 
@@ -24,7 +25,7 @@ struct ArchiveCommand: AsyncParsableCommand {
     var out: String
 
     @Option(help: "csv (with a header) or binary (PostgreSQL's COPY format).")
-    var format: String = AuditArchive.Format.csv.rawValue
+    var format: String = MonthlyArchive.Format.csv.rawValue
 
     @OptionGroup var database: DatabaseOptions
 
@@ -32,7 +33,7 @@ struct ArchiveCommand: AsyncParsableCommand {
         guard Self.instant(before) != nil else {
             throw ValidationError("--before \(before): not a date or time (2026-06-01, 2026-06-01T00:00:00Z)")
         }
-        guard AuditArchive.Format(rawValue: format) != nil else {
+        guard MonthlyArchive.Format(rawValue: format) != nil else {
             throw ValidationError("--format \(format): use csv or binary")
         }
     }
@@ -45,7 +46,7 @@ struct ArchiveCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = database.makeLogger()
         let cutoff = Self.instant(before)!
-        let format = AuditArchive.Format(rawValue: format)!
+        let format = MonthlyArchive.Format(rawValue: format)!
         let out = (self.out as NSString).standardizingPath
         let entries = try await database.withArchive(logger: logger) { archive in
             try await archive.archive(before: cutoff, to: out, format: format)
@@ -55,11 +56,11 @@ struct ArchiveCommand: AsyncParsableCommand {
     }
 }
 
-/// `oms restore-archive`: months written by `oms archive` loaded back into the audit trail.
+/// `oms restore-archive`: months written by `oms archive` loaded back into their tables.
 struct RestoreArchiveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore-archive",
-        abstract: "Load the months an oms archive folder holds back into the audit trail.",
+        abstract: "Load the months an oms archive folder holds back into their tables.",
         discussion: """
             Each file's SHA-256 is checked against DIR/manifest.json, and each month is loaded in one transaction \
             that fails unless it holds the manifest's rows; a month already in the database is refused.
@@ -83,16 +84,16 @@ struct RestoreArchiveCommand: AsyncParsableCommand {
 }
 
 extension DatabaseOptions {
-    /// Runs `body` with the audit archive of the configured database (psql found with the server's programs).
+    /// Runs `body` with the monthly archive of the configured database (psql found with the server's programs).
     func withArchive<Result: Sendable>(
-        logger: Logger, _ body: @Sendable (AuditArchive) async throws -> Result
+        logger: Logger, _ body: @Sendable (MonthlyArchive) async throws -> Result
     ) async throws -> Result {
         let psql = try PostgresInstallation.locate().tool("psql")
         let explicit = explicitURL
         return try await withDatabase(logger: logger) { configuration, managedURL in
             let url = try DatabaseURL(explicit ?? managedURL)
             return try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
-                try await body(AuditArchive(client: client, url: url, psql: psql, logger: logger))
+                try await body(MonthlyArchive(client: client, url: url, psql: psql, logger: logger))
             }
         }
     }

@@ -46,7 +46,7 @@ public func buildApplication(
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "oms"),
         services: [
             client, hub, gate, EngineSweeper(sweep: EngineSweep(client: client, logger: logger), gate: gate, logger: logger),
-            AuditPartitionKeeper(client: client, gate: gate, logger: logger),
+            PartitionKeeper(client: client, gate: gate, logger: logger),
         ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
         logger: logger

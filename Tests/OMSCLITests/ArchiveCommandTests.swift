@@ -30,7 +30,7 @@ struct ArchiveCommandTests: RunsOMSCommands {
         try await withScratchFolder { folder in
             try await TestDatabase.with(.sampleNetwork) { database in
                 let client = database.client
-                try await client.execute("SELECT oms_audit_partition_create('2026-01-15T00:00:00Z')")
+                try await client.execute("SELECT oms_partition_create('oms_meter_status_events', '2026-01-15T00:00:00Z')")
                 try await client.execute("""
                     INSERT INTO oms_meter_status_events (meter_id, event_type, source_type, new_status, created_at)
                     SELECT id, 'power_down', 'manual', 'off', '2026-01-20T00:00:00Z' FROM oms_meters LIMIT 25

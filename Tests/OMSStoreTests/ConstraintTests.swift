@@ -123,6 +123,12 @@ struct ConstraintTests {
                 """
             try await client.execute(onu)
             await expectRejected(onu, state: "23505", on: client)
+            // The same id with an event of another month (another partition): still one event (oms_feed_event_ids).
+            await expectRejected("""
+                INSERT INTO onu_events (source_event_id, event_type, onu_serial, event_timestamp, raw)
+                VALUES ('ONU-1', 'ONU_LastGaspAlert', 'HWTC1A2B3C4D', now() - interval '40 days', '{}')
+                """, state: "23505", on: client)
+            #expect(try await client.scalar("SELECT count(*)::int FROM onu_events WHERE source_event_id = 'ONU-1'", as: Int.self) == 1)
             await expectRejected(
                 "INSERT INTO onu_events (event_type, event_timestamp, raw) VALUES ('ONU_LastGaspAlert', now(), '{}')",
                 on: client)

@@ -17,9 +17,9 @@ public struct HistoryBenchStore: Sendable {
     public func reset(months: Int) async throws {
         _ = try await client.fetch("TRUNCATE oms_meter_status_events", logger: logger)
         _ = try await client.fetch(
-            "SELECT oms_audit_partition_create(now() - make_interval(months => n::int)) FROM generate_series(0, \(months - 1)) n",
+            "SELECT oms_partition_create('oms_meter_status_events', now() - make_interval(months => n::int)) FROM generate_series(0, \(months - 1)) n",
             logger: logger)
-        _ = try await client.fetch("SELECT oms_audit_partitions_ensure()", logger: logger)
+        _ = try await client.fetch("SELECT oms_partitions_ensure()", logger: logger)
     }
 
     /// Gives each of `meterNumbers` exactly `perMeter` power changes, spread over the last `months`
@@ -58,7 +58,7 @@ public struct HistoryBenchStore: Sendable {
                 let bounds = try await connection.query(
                     """
                     SELECT c.oid::regclass::text, p.bounds[1], p.bounds[2]
-                      FROM (SELECT oms_audit_partition_create(date_trunc('month', now()) - make_interval(months => \(monthsAgo)::int)) AS name) n
+                      FROM (SELECT oms_partition_create('oms_meter_status_events', date_trunc('month', now()) - make_interval(months => \(monthsAgo)::int)) AS name) n
                       JOIN pg_class c ON c.oid = n.name::regclass,
                            LATERAL (SELECT regexp_match(pg_get_expr(c.relpartbound, c.oid),
                                                         'FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)') AS bounds) p

@@ -20,6 +20,7 @@
 \ir versioned/0104_set_based_rollup.sql
 \ir versioned/0105_console_sessions.sql
 \ir versioned/0106_audit_by_month.sql
+\ir versioned/0107_feed_events_by_month.sql
 
 \ir current/01_helpers.sql
 \ir current/02_settings.sql
@@ -44,4 +45,4 @@
 \ir current/21_operator_actions.sql
 \ir current/22_reliability.sql
 \ir current/23_console.sql
-\ir current/24_audit_partitions.sql
+\ir current/24_monthly_partitions.sql

@@ -90,7 +90,7 @@ $$;
 COMMENT ON FUNCTION oms_parse_onu_event(jsonb) IS
     'The columns of one ONU message, checked; refuses naming the field (SQLSTATE 22023, COLUMN).';
 
--- Stores an ONU message unless it is a repeat (same eventId; without one, the
+-- Stores an ONU message unless it is a repeat (same eventId, whatever its month; without one, the
 -- same ONU, type, alarm and time).
 CREATE OR REPLACE FUNCTION oms_store_onu_event(p_message jsonb, OUT onu_event_id uuid, OUT inserted boolean)
 LANGUAGE plpgsql AS $$
@@ -98,6 +98,14 @@ DECLARE
     p record;
 BEGIN
     SELECT * INTO p FROM oms_parse_onu_event(p_message);
+    -- An id stored before, whatever the month of its event (oms_feed_event_ids).
+    IF p.source_event_id IS NOT NULL THEN
+        SELECT k.event_id INTO onu_event_id FROM oms_feed_event_ids k WHERE k.feed = 'onu' AND k.source_event_id = p.source_event_id;
+        IF FOUND THEN
+            inserted := false;
+            RETURN;
+        END IF;
+    END IF;
     INSERT INTO onu_events (source_event_id, event_type, alarm_name, onu_id, onu_serial, event_timestamp,
                             latitude, longitude, event_kind, raw)
     VALUES (p.source_event_id, p.event_type, p.alarm_name, p.onu_id, p.onu_serial, p.event_timestamp,
@@ -107,8 +115,7 @@ BEGIN
     inserted := onu_event_id IS NOT NULL;
     IF NOT inserted THEN
         SELECT e.id INTO onu_event_id FROM onu_events e
-         WHERE (p.source_event_id IS NOT NULL AND e.source_event_id = p.source_event_id)
-            OR (p.source_event_id IS NULL AND e.source_event_id IS NULL
+         WHERE (p.source_event_id IS NULL AND e.source_event_id IS NULL
                 AND coalesce(e.onu_id, '') = coalesce(p.onu_id, '') AND coalesce(e.onu_serial, '') = coalesce(p.onu_serial, '')
                 AND e.event_type = p.event_type AND coalesce(e.alarm_name, '') = coalesce(p.alarm_name, '')
                 AND e.event_timestamp = p.event_timestamp);
@@ -145,6 +152,7 @@ AS $$
 DECLARE
     v_new      integer;
     v_stored   integer;
+    v_constraint text;
     v_window   record;
     v_outside  jsonb;
 BEGIN
@@ -204,12 +212,22 @@ BEGIN
                        AS first_n
               FROM oms_onu_staged x) f
      WHERE s.n = f.n;
+    -- Stored before: an id, whatever the month of its event (oms_feed_event_ids), else the natural key.
+    WITH existing AS (
+        SELECT s.n, e.id, e.sync_result
+          FROM oms_onu_staged s
+          JOIN oms_feed_event_ids k ON k.feed = 'onu' AND k.source_event_id = s.source_event_id
+          JOIN onu_events e ON e.id = k.event_id AND e.event_timestamp = k.event_timestamp
+         WHERE s.n = s.first_n
+           FOR UPDATE OF e
+    )
+    UPDATE oms_onu_staged s SET id = x.id, stored = true, result = x.sync_result
+      FROM existing x WHERE s.n = x.n;
     WITH existing AS (
         SELECT s.n, e.id, e.sync_result
           FROM oms_onu_staged s
           JOIN onu_events e
-            ON (s.source_event_id IS NOT NULL AND e.source_event_id = s.source_event_id)
-            OR (s.source_event_id IS NULL AND e.source_event_id IS NULL
+            ON (s.source_event_id IS NULL AND e.source_event_id IS NULL
                 AND coalesce(e.onu_id, '') = coalesce(s.onu_id, '') AND coalesce(e.onu_serial, '') = coalesce(s.onu_serial, '')
                 AND e.event_type = s.event_type AND coalesce(e.alarm_name, '') = coalesce(s.alarm_name, '')
                 AND e.event_timestamp = s.event_timestamp)
@@ -251,16 +269,26 @@ BEGIN
 
     -- 5. Store: new events with their outcome, in one INSERT; events stored before get it.
     SELECT count(*) INTO v_new FROM oms_onu_staged s WHERE s.process AND NOT s.stored;
-    INSERT INTO onu_events (id, source_event_id, event_type, alarm_name, onu_id, onu_serial, event_timestamp,
-                            latitude, longitude, event_kind, raw, meter_id, match_status, meters_matched,
-                            outage_event_id, sync_result)
-    SELECT s.id, s.source_event_id, s.event_type, s.alarm_name, s.onu_id, s.onu_serial, s.event_timestamp,
-           s.latitude, s.longitude, s.event_kind, s.message, s.meter_ids[1],
-           CASE WHEN cardinality(s.meter_ids) = 0 THEN 'unmatched' ELSE 'matched' END, cardinality(s.meter_ids),
-           s.outage_event_id, s.result
-      FROM oms_onu_staged s WHERE s.process AND NOT s.stored
-    ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS v_stored = ROW_COUNT;
+    -- An event id that a concurrent delivery stored first fails the INSERT (oms_feed_event_ids,
+    -- 23505); the batch is refused as a conflict to retry (40001), like an event it stored first.
+    BEGIN
+        INSERT INTO onu_events (id, source_event_id, event_type, alarm_name, onu_id, onu_serial, event_timestamp,
+                                latitude, longitude, event_kind, raw, meter_id, match_status, meters_matched,
+                                outage_event_id, sync_result)
+        SELECT s.id, s.source_event_id, s.event_type, s.alarm_name, s.onu_id, s.onu_serial, s.event_timestamp,
+               s.latitude, s.longitude, s.event_kind, s.message, s.meter_ids[1],
+               CASE WHEN cardinality(s.meter_ids) = 0 THEN 'unmatched' ELSE 'matched' END, cardinality(s.meter_ids),
+               s.outage_event_id, s.result
+          FROM oms_onu_staged s WHERE s.process AND NOT s.stored
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS v_stored = ROW_COUNT;
+    EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+        IF v_constraint IS DISTINCT FROM 'oms_feed_event_ids_pkey' THEN
+            RAISE;
+        END IF;
+        v_stored := 0;
+    END;
     PERFORM oms_require_all_stored(v_stored, v_new, 'ONU events');
     UPDATE onu_events e
        SET meter_id = s.meter_ids[1],

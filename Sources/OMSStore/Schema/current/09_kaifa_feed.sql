@@ -93,7 +93,7 @@ $$;
 COMMENT ON FUNCTION oms_parse_kaifa_event(jsonb) IS
     'The columns of one EndDeviceEvent (JSON form), checked; refuses naming the field (SQLSTATE 22023, COLUMN).';
 
--- Stores an EndDeviceEvent unless it is a repeat (same mRID; without one, the
+-- Stores an EndDeviceEvent unless it is a repeat (same mRID, whatever its month; without one, the
 -- same meter identity, type and time).
 CREATE OR REPLACE FUNCTION oms_store_kaifa_event(p_event jsonb, OUT kaifa_event_id uuid, OUT inserted boolean)
 LANGUAGE plpgsql AS $$
@@ -101,6 +101,14 @@ DECLARE
     p record;
 BEGIN
     SELECT * INTO p FROM oms_parse_kaifa_event(p_event);
+    -- An id stored before, whatever the month of its event (oms_feed_event_ids).
+    IF p.source_event_id IS NOT NULL THEN
+        SELECT k.event_id INTO kaifa_event_id FROM oms_feed_event_ids k WHERE k.feed = 'kaifa' AND k.source_event_id = p.source_event_id;
+        IF FOUND THEN
+            inserted := false;
+            RETURN;
+        END IF;
+    END IF;
     INSERT INTO kaifa_events (source_event_id, message_id, event_type_code, asset_mrid, usage_point_mrid, meter_number,
                               reason, severity, event_timestamp, source, event_meaning, raw, raw_message)
     VALUES (p.source_event_id, p.message_id, p.event_type_code, p.asset_mrid, p.usage_point_mrid, p.meter_number,
@@ -110,8 +118,7 @@ BEGIN
     inserted := kaifa_event_id IS NOT NULL;
     IF NOT inserted THEN
         SELECT e.id INTO kaifa_event_id FROM kaifa_events e
-         WHERE (p.source_event_id IS NOT NULL AND e.source_event_id = p.source_event_id)
-            OR (p.source_event_id IS NULL AND e.source_event_id IS NULL
+         WHERE (p.source_event_id IS NULL AND e.source_event_id IS NULL
                 AND coalesce(e.asset_mrid, '') = coalesce(p.asset_mrid, '')
                 AND coalesce(e.usage_point_mrid, '') = coalesce(p.usage_point_mrid, '')
                 AND coalesce(e.meter_number, '') = coalesce(p.meter_number, '')
@@ -142,6 +149,7 @@ AS $$
 DECLARE
     v_new      integer;
     v_stored   integer;
+    v_constraint text;
     v_window   record;
     v_outside  jsonb;
 BEGIN
@@ -220,12 +228,22 @@ BEGIN
                        AS first_n
               FROM oms_kaifa_staged x) f
      WHERE s.n = f.n;
+    -- Stored before: an id, whatever the month of its event (oms_feed_event_ids), else the natural key.
+    WITH existing AS (
+        SELECT s.n, e.id, e.sync_result
+          FROM oms_kaifa_staged s
+          JOIN oms_feed_event_ids k ON k.feed = 'kaifa' AND k.source_event_id = s.source_event_id
+          JOIN kaifa_events e ON e.id = k.event_id AND e.event_timestamp = k.event_timestamp
+         WHERE s.n = s.first_n
+           FOR UPDATE OF e
+    )
+    UPDATE oms_kaifa_staged s SET id = x.id, stored = true, result = x.sync_result
+      FROM existing x WHERE s.n = x.n;
     WITH existing AS (
         SELECT s.n, e.id, e.sync_result
           FROM oms_kaifa_staged s
           JOIN kaifa_events e
-            ON (s.source_event_id IS NOT NULL AND e.source_event_id = s.source_event_id)
-            OR (s.source_event_id IS NULL AND e.source_event_id IS NULL
+            ON (s.source_event_id IS NULL AND e.source_event_id IS NULL
                 AND coalesce(e.asset_mrid, '') = coalesce(s.asset_mrid, '')
                 AND coalesce(e.usage_point_mrid, '') = coalesce(s.usage_point_mrid, '')
                 AND coalesce(e.meter_number, '') = coalesce(s.meter_number, '')
@@ -279,16 +297,26 @@ BEGIN
 
     -- 5. Store: new events with their outcome, in one INSERT; events stored before get it.
     SELECT count(*) INTO v_new FROM oms_kaifa_staged s WHERE s.process AND NOT s.stored;
-    INSERT INTO kaifa_events (id, source_event_id, message_id, event_type_code, asset_mrid, usage_point_mrid,
-                              meter_number, reason, severity, event_timestamp, source, event_meaning, raw, raw_message,
-                              meter_id, matched_by, match_status, meters_matched, outage_event_id, sync_result)
-    SELECT s.id, s.source_event_id, s.message_id, s.event_type_code, s.asset_mrid, s.usage_point_mrid,
-           s.meter_number, s.reason, s.severity, s.event_timestamp, s.source, s.event_meaning, s.raw, s.raw_message,
-           s.meter_id, s.matched_by, CASE WHEN s.meter_id IS NULL THEN 'unmatched' ELSE 'matched' END,
-           CASE WHEN s.meter_id IS NULL THEN 0 ELSE 1 END, s.outage_event_id, s.result
-      FROM oms_kaifa_staged s WHERE s.process AND NOT s.stored
-    ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS v_stored = ROW_COUNT;
+    -- An event id that a concurrent delivery stored first fails the INSERT (oms_feed_event_ids,
+    -- 23505); the batch is refused as a conflict to retry (40001), like an event it stored first.
+    BEGIN
+        INSERT INTO kaifa_events (id, source_event_id, message_id, event_type_code, asset_mrid, usage_point_mrid,
+                                  meter_number, reason, severity, event_timestamp, source, event_meaning, raw, raw_message,
+                                  meter_id, matched_by, match_status, meters_matched, outage_event_id, sync_result)
+        SELECT s.id, s.source_event_id, s.message_id, s.event_type_code, s.asset_mrid, s.usage_point_mrid,
+               s.meter_number, s.reason, s.severity, s.event_timestamp, s.source, s.event_meaning, s.raw, s.raw_message,
+               s.meter_id, s.matched_by, CASE WHEN s.meter_id IS NULL THEN 'unmatched' ELSE 'matched' END,
+               CASE WHEN s.meter_id IS NULL THEN 0 ELSE 1 END, s.outage_event_id, s.result
+          FROM oms_kaifa_staged s WHERE s.process AND NOT s.stored
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS v_stored = ROW_COUNT;
+    EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+        IF v_constraint IS DISTINCT FROM 'oms_feed_event_ids_pkey' THEN
+            RAISE;
+        END IF;
+        v_stored := 0;
+    END;
     PERFORM oms_require_all_stored(v_stored, v_new, 'KAIFA events');
     UPDATE kaifa_events e
        SET meter_id = s.meter_id, matched_by = s.matched_by,

@@ -2,16 +2,17 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// The audit trail's past months written to files and dropped (`oms archive`), and brought back
+/// The past months of the tables kept by month (`oms_monthly_tables()`: the audit trail, the AMI
+/// and ONU events) written to files and dropped (`oms archive`), and brought back
 /// (`oms restore-archive`).
 ///
-/// One file per monthly partition of `oms_meter_status_events` (0106), written and read by psql's
-/// `\copy` (CSV with a header, or PostgreSQL's binary COPY format), and `manifest.json` naming each
-/// file's partition, month, rows and SHA-256. A partition is dropped only after its file is
-/// complete on disk (synced, its rows counted as the table holds them) and the manifest says so;
-/// a restore checks each file's SHA-256 and loads it in one transaction that fails unless it
-/// holds exactly the manifest's rows.
-public struct AuditArchive: Sendable {
+/// One file per monthly partition, written and read by psql's `\copy` (CSV with a header, or
+/// PostgreSQL's binary COPY format), and `manifest.json` naming each file's table, partition,
+/// month, rows and SHA-256. A partition is dropped only after its file is complete on disk
+/// (synced) and the manifest says so, and only if it still holds the rows written (a late event
+/// written meanwhile keeps it; its file and entry are removed); a restore checks each file's
+/// SHA-256 and loads it in one transaction that fails unless it holds exactly the manifest's rows.
+public struct MonthlyArchive: Sendable {
     /// How the files are written.
     public enum Format: String, Codable, Sendable, CaseIterable {
         /// CSV with a header line: readable by anything.
@@ -23,8 +24,10 @@ public struct AuditArchive: Sendable {
         var copyOptions: String { self == .csv ? "FORMAT csv, HEADER" : "FORMAT binary" }
     }
 
-    /// One archived month.
+    /// One archived month of one table.
     public struct Entry: Codable, Sendable, Equatable {
+        /// The table kept by month; absent in archives of the audit trail alone (before 0107).
+        public var table: String?
         public var partition: String
         public var monthStart: Date
         public var monthEnd: Date
@@ -60,40 +63,49 @@ public struct AuditArchive: Sendable {
         self.logger = logger
     }
 
-    /// Writes every monthly partition that ends on or before `before` to `folder` and drops it; the
-    /// months archived, oldest first.
+    /// The table an archive entry of an older release (no table named) belongs to.
+    static let auditTrail = "oms_meter_status_events"
+
+    /// Writes every monthly partition of every table kept by month that ends on or before `before`
+    /// to `folder` and drops it; the months archived, by table, oldest first.
     public func archive(before: Date, to folder: String, format: Format) async throws -> [Entry] {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        _ = try await client.fetch("SELECT oms_audit_partitions_ensure()", logger: logger)
+        _ = try await client.fetch("SELECT oms_partitions_ensure()", logger: logger)
         let months = try await client.fetch(
             """
-            SELECT partition_name, month_start, month_end, row_count FROM oms_audit_partitions()
-             WHERE month_end <= \(before) ORDER BY month_start
+            SELECT t.table_name, p.partition_name, p.month_start, p.month_end
+              FROM oms_monthly_tables() WITH ORDINALITY t, oms_partitions(t.table_name) p
+             WHERE p.month_end <= \(before) ORDER BY t.ordinality, p.month_start
             """, logger: logger
-        ).decode((String, Date, Date, Int64).self)
+        ).decode((String, String, Date, Date).self)
         var manifest = try Self.readManifest(folder) ?? Manifest()
         var archived: [Entry] = []
-        for (partition, start, end, rows) in months {
+        for (table, partition, start, end) in months {
             let file = "\(partition).\(format.fileExtension)"
             let path = (folder as NSString).appendingPathComponent(file)
             guard !FileManager.default.fileExists(atPath: path) else {
                 throw Failure(description: "\(path) exists already: archive \(partition) into another folder (nothing dropped)")
             }
-            let copied = try await copy("\\copy public.\(partition) TO \(Self.quoted(path)) WITH (\(format.copyOptions))")
-            guard copied == Int(rows) else {
-                try? FileManager.default.removeItem(atPath: path)
-                throw Failure(description: "\(partition): \(copied) rows written, \(rows) in the table (nothing dropped)")
-            }
+            let rows = try await copy("\\copy public.\(partition) TO \(Self.quoted(path)) WITH (\(format.copyOptions))")
             try Self.sync(path)
-            let entry = Entry(partition: partition, monthStart: start, monthEnd: end, rows: copied, file: file,
+            let entry = Entry(table: table, partition: partition, monthStart: start, monthEnd: end, rows: rows, file: file,
                               sha256: try await sha256(of: path), format: format)
+            let before = manifest
             manifest.entries.removeAll { $0.partition == partition }
             manifest.entries.append(entry)
-            manifest.entries.sort { $0.monthStart < $1.monthStart }
+            manifest.entries.sort { ($0.table ?? Self.auditTrail, $0.monthStart) < ($1.table ?? Self.auditTrail, $1.monthStart) }
             try Self.writeManifest(manifest, to: folder)
-            _ = try await client.fetch("SELECT oms_audit_partition_drop(\(partition), \(rows))", logger: logger)
-            logger.notice("audit month archived and dropped", metadata: [
-                "partition": "\(partition)", "rows": "\(rows)", "file": "\(path)",
+            do {
+                _ = try await client.fetch("SELECT oms_partition_drop(\(table), \(partition), \(rows))", logger: logger)
+            } catch {
+                // Rows were written since the copy (a late event): the month stays, its file goes.
+                manifest = before
+                try Self.writeManifest(manifest, to: folder)
+                try? FileManager.default.removeItem(atPath: path)
+                throw Failure(description: "\(partition) not dropped: \(error.readableDatabaseMessage); its file was removed, run oms archive again")
+            }
+            logger.notice("month archived and dropped", metadata: [
+                "table": "\(table)", "partition": "\(partition)", "rows": "\(rows)", "file": "\(path)",
             ])
             archived.append(entry)
         }
@@ -117,7 +129,7 @@ public struct AuditArchive: Sendable {
                 throw Failure(description: "\(entry.partition): \(path) is not the file archived (its SHA-256 differs)")
             }
             let names: [String] = try await client.fetch(
-                "SELECT oms_audit_partition_create(\(entry.monthStart))", logger: logger).decode(String.self)
+                "SELECT oms_partition_create(\(entry.table ?? Self.auditTrail), \(entry.monthStart))", logger: logger).decode(String.self)
             let partition = names.first ?? entry.partition
             let counts: [Int64] = try await client.fetch(
                 PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(Self.identifier(partition))"), logger: logger).decode(Int64.self)
@@ -128,8 +140,8 @@ public struct AuditArchive: Sendable {
             // One transaction: the rows, then the count check that undoes them unless it is the manifest's.
             _ = try await copy(
                 "\\copy public.\(partition) FROM \(Self.quoted(path)) WITH (\(entry.format.copyOptions))",
-                then: "SELECT oms_audit_partition_expect('\(partition)', \(entry.rows))")
-            logger.notice("audit month restored", metadata: ["partition": "\(partition)", "rows": "\(entry.rows)"])
+                then: "SELECT oms_partition_restored('\(entry.table ?? Self.auditTrail)', '\(partition)', \(entry.rows))")
+            logger.notice("month restored", metadata: ["partition": "\(partition)", "rows": "\(entry.rows)"])
             restored.append(entry)
         }
         return restored

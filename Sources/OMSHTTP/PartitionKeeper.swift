@@ -3,10 +3,11 @@ import OMSStore
 import PostgresNIO
 import ServiceLifecycle
 
-/// Makes the audit trail's monthly partitions ahead (`oms_audit_partitions_ensure`: this month's and
-/// the next three) when the service starts and every hour while it runs, through the database gate:
-/// a service that runs for months never writes its audit rows into the default partition.
-public final class AuditPartitionKeeper: Service, Sendable {
+/// Makes the monthly partitions of the tables kept by month (the audit trail, the AMI and ONU events)
+/// ahead (`oms_partitions_ensure`: this month's and the next three) when the service starts and every
+/// hour while it runs, through the database gate: a service that runs for months never writes its
+/// rows into a default partition.
+public final class PartitionKeeper: Service, Sendable {
     let client: PostgresClient
     let gate: DatabaseGate
     let interval: Duration
@@ -30,13 +31,13 @@ public final class AuditPartitionKeeper: Service, Sendable {
             }
             do {
                 let made = try await gate.guarded {
-                    try await self.client.fetch("SELECT oms_audit_partitions_ensure()", logger: self.logger).decode(Int.self).first ?? 0
+                    try await self.client.fetch("SELECT oms_partitions_ensure()", logger: self.logger).decode(Int.self).first ?? 0
                 }
-                if made > 0 { logger.notice("audit trail: monthly partitions made ahead", metadata: ["count": "\(made)"]) }
+                if made > 0 { logger.notice("monthly partitions made ahead", metadata: ["count": "\(made)"]) }
                 wait = interval
             } catch {
                 // The database may be away or migrating: try again in a minute.
-                logger.debug("audit trail: partitions not checked now", metadata: ["error": "\(error.readableDatabaseMessage)"])
+                logger.debug("monthly partitions not checked now", metadata: ["error": "\(error.readableDatabaseMessage)"])
                 wait = .seconds(60)
             }
         }
