@@ -390,7 +390,8 @@ struct FaultTests: RunsOMSCommands {
                     let proxy = try await DatabaseProxy.start(upstreamSocket: primarySocket)
                     let report: Replayer.Report
                     do {
-                        report = try await replayStorm(storm, databaseURL: "postgresql://postgres@127.0.0.1:\(proxy.port)/faults") { _ in
+                        report = try await replayStorm(storm, databaseURL: "postgresql://postgres@127.0.0.1:\(proxy.port)/faults",
+                                                     arguments: ["--log-level", "info"]) { _ in
                             try await whenStored(1200, url: storm.url)
                             #expect(try await primary.stop(immediately: true))
                             let promoted = try await DatabaseBootstrap.withClient(
@@ -408,7 +409,20 @@ struct FaultTests: RunsOMSCommands {
                     await proxy.close()
                     #expect(report.retries > 0 && report.rejected == 0, "the failover was seen and retried: \(report.summary)")
                     let promoted = Storm(folder: folder, url: try standby.connectionURL(database: "faults"), key: storm.key)
-                    expectSame(try await outcome(promoted, log: report.log), as: reference, "failed over to the standby")
+                    let after = try await outcome(promoted, log: report.log)
+                    if after != reference {
+                        // Kept for whoever chases it: the service's log, both servers' logs, the replay's summary.
+                        let evidence = FileManager.default.temporaryDirectory.appendingPathComponent("oms-failover-\(UUID().uuidString.prefix(8))").path
+                        try FileManager.default.createDirectory(atPath: evidence, withIntermediateDirectories: true)
+                        for (name, path) in [("serve.log", "\(folder)/serve.log"), ("primary.log", try #require(try primary.layout()).logFile),
+                                             ("standby.log", try #require(try standby.layout()).logFile)] {
+                            try? FileManager.default.copyItem(atPath: path, toPath: "\(evidence)/\(name)")
+                        }
+                        try Data((report.summary + "\n" + report.problems.joined(separator: "\n")).utf8)
+                            .write(to: URL(fileURLWithPath: "\(evidence)/replay.txt"))
+                        Issue.record("failover evidence kept in \(evidence)")
+                    }
+                    expectSame(after, as: reference, "failed over to the standby")
                 } catch {
                     _ = try? await standby.stop(immediately: true)
                     throw error

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import OMSTestSupport
+import Synchronization
 
 @testable import OMSStore
 
@@ -27,7 +28,15 @@ struct ServeProcess: Sendable {
     /// What it was started with (to start it again).
     let databaseURL: String
     let arguments: [String]
+    /// Its exit status once reaped: its pid may then belong to another process, or to a thread of
+    /// this one (thread ids share the pid space), and is never signalled again.
+    private let reaped = Reaped()
     var base: String { "http://127.0.0.1:\(port)" }
+
+    /// The exit status of a reaped child, shared by the copies of one `ServeProcess`.
+    private final class Reaped: Sendable {
+        let status = Mutex<Int32?>(nil)
+    }
 
     /// The `oms` binary next to the test bundle (`swift build --build-tests` builds both).
     static func binary() throws -> String {
@@ -81,24 +90,32 @@ struct ServeProcess: Sendable {
     var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 
     /// Whether the process is still running (it has not exited, crashed or been killed).
-    var isRunning: Bool { ChildProcess.isAlive(pid) }
+    var isRunning: Bool { reaped.status.withLock { $0 } == nil && ChildProcess.isAlive(pid) }
 
     /// `kill -9`: no graceful stop, requests in flight lose their answers.
     func kill9() async {
+        guard reaped.status.withLock({ $0 }) == nil else { return }
         kill(pid, SIGKILL)
-        _ = await ChildProcess.waitForExitWithoutBlocking(pid)
+        let status = await ChildProcess.waitForExitWithoutBlocking(pid)
+        reaped.status.withLock { $0 = status }
     }
 
     /// SIGTERM, a graceful stop; SIGKILL after `limit`. The exit status.
     @discardableResult
     func stop(within limit: Duration = .seconds(30)) async -> Int32 {
+        if let status = reaped.status.withLock({ $0 }) { return status }
         kill(pid, SIGTERM)
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
-            if let status = ChildProcess.exitStatusIfExited(pid) { return status }
+            if let status = ChildProcess.exitStatusIfExited(pid) {
+                reaped.status.withLock { $0 = status }
+                return status
+            }
             try? await Task.sleep(for: .milliseconds(50))
         }
         kill(pid, SIGKILL)
-        return await ChildProcess.waitForExitWithoutBlocking(pid)
+        let status = await ChildProcess.waitForExitWithoutBlocking(pid)
+        reaped.status.withLock { $0 = status }
+        return status
     }
 }

@@ -52,8 +52,10 @@ struct HTTPFuzzTests {
             let table = Self.table(feed)
             let before = try await database.client.scalar(PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM \(table)"), as: Int.self)
             let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
-            let app = try buildApplication(client: client, settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
-            let (stored, answers) = try await app.test(.live) { http in
+            let settings = ServerSettings(host: "127.0.0.1", port: 0, migrateOnStart: false)
+            let (stored, answers) = try await testLive({
+                try buildApplication(client: client, settings: settings, logger: TestDatabase.logger, onServerRunning: $0)
+            }) { http in
                 var mutator = FeedMutator(feed: feed, seed: 1313)
                 var stored = 0
                 var answers: [Int: Int] = [:]
@@ -101,8 +103,10 @@ struct HTTPFuzzTests {
         try await TestDatabase.with(.sampleNetwork) { database in
             let key = try await bearer(database, [.read])
             let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
-            let app = try buildApplication(client: client, settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
-            try await app.test(.live) { http in
+            let settings = ServerSettings(host: "127.0.0.1", port: 0, migrateOnStart: false)
+            try await testLive({
+                try buildApplication(client: client, settings: settings, logger: TestDatabase.logger, onServerRunning: $0)
+            }) { http in
                 var random = SeededRandom(seed: 77)
                 for index in 0..<Self.inputsPerRoute {
                     let route = Self.routes[Int(random.next() % UInt64(Self.routes.count))]

@@ -90,8 +90,9 @@ struct KeyRateLimitTests {
             var settings = ServerSettings(host: "127.0.0.1", port: 0, migrateOnStart: false)
             // Nothing drains during the test, however slowly a loaded machine runs its 10 guesses.
             settings.failedKeyLimit = .init(burst: 10, drainInterval: .seconds(600))
-            let app = try buildApplication(client: client, settings: settings, logger: logger, watch: watch)
-            try await app.test(.live) { http in
+            try await testLive({
+                try buildApplication(client: client, settings: settings, logger: logger, watch: watch, onServerRunning: $0)
+            }) { http in
                 // The pool's first connection, made before any timed request: at the suite's busiest
                 // a new connection can take longer than the test client's 20 s read timeout.
                 try await client.fetch("SELECT 1", logger: TestDatabase.logger)

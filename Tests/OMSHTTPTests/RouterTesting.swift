@@ -1,0 +1,131 @@
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTesting
+import Logging
+import NIOCore
+import OMSTestSupport
+import ServiceLifecycle
+
+/// An application as HummingbirdTesting's router framework sees it, without its services: they
+/// run in `testRouter`'s own service group instead.
+struct WithoutServices<Base: ApplicationProtocol>: ApplicationProtocol {
+    typealias Responder = Base.Responder
+    let base: Base
+
+    var responder: Base.Responder { get async throws { try await base.responder } }
+    var server: HTTPServerBuilder { base.server }
+    var configuration: ApplicationConfiguration { base.configuration }
+    var logger: Logger { base.logger }
+    @Sendable func onServerRunning(_ channel: any Channel) async { await base.onServerRunning(channel) }
+    var processesRunBeforeServerStart: [@Sendable () async throws -> Void] { base.processesRunBeforeServerStart }
+}
+
+/// `testRouter(app, body)` with the application's services (its PostgreSQL client, the live
+/// events, the database gate, the sweeper, the partition keeper) run in a service group that traps
+/// no signals. HummingbirdTesting's own group traps SIGTERM and SIGINT: every router test registers
+/// signal sources (and awaits their registration) while dozens run at once in one process. Router
+/// tests built this way (SCADA routes twice on 2026-12-05, the failed-key limit in earlier CI runs)
+/// hung for good with no thread busy, no timer pending and no database session open, as if the
+/// services had never started; tests have no signals to trap, so they no longer register any.
+func testRouter<App: ApplicationProtocol, Value>(
+    _ app: App, _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Value
+) async throws -> Value {
+    let (started, startedContinuation) = AsyncStream.makeStream(of: Void.self)
+    let group = ServiceGroup(configuration: .init(
+        services: app.services + [StartedSignal(continuation: startedContinuation)],
+        gracefulShutdownSignals: [], cancellationSignals: [], logger: TestDatabase.logger))
+    return try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask {
+            // However the group ends, nobody waits for its start any longer.
+            defer { startedContinuation.finish() }
+            try await group.run()
+        }
+        // The services are running (or the group ended, and the test fails on its own terms).
+        await started.first { _ in true }
+        do {
+            let value = try await WithoutServices(base: app).test(.router, body)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return value
+        } catch {
+            await group.triggerGracefulShutdown()
+            throw error
+        }
+    }
+}
+
+/// The last service of `testRouter`'s group: says the group has started all its services.
+private struct StartedSignal: Service {
+    let continuation: AsyncStream<Void>.Continuation
+
+    func run() async throws {
+        continuation.finish()
+        try? await gracefulShutdown()
+    }
+}
+
+/// A response of `testLive`'s client.
+struct LiveResponse: Sendable {
+    var status: HTTPResponse.Status
+    var headers: HTTPFields
+    var body: ByteBuffer
+}
+
+/// HTTP/1.1 to the application `testLive` runs on a port of 127.0.0.1.
+struct LiveClient: Sendable {
+    let client: TestClient
+    let port: Int
+
+    /// Sends one request and hands its response to `check`.
+    func execute<T>(
+        uri: String, method: HTTPRequest.Method, headers: HTTPFields = [:], body: ByteBuffer? = nil,
+        _ check: (LiveResponse) async throws -> T
+    ) async throws -> T {
+        var headers = headers
+        headers[.connection] = "keep-alive"
+        let response = try await client.execute(TestClient.Request(uri, method: method, authority: "localhost", headers: headers, body: body))
+        return try await check(LiveResponse(status: response.head.status, headers: response.head.headerFields, body: response.body ?? ByteBuffer()))
+    }
+}
+
+/// HummingbirdTesting's `.live` framework without its signal trapping (see `testRouter`): the
+/// application `makeApp` builds (it must listen on port 0 and call the hook it is given with the
+/// port it got) runs in a service group that traps no signals, and `body` talks to it over HTTP.
+func testLive<App: ApplicationProtocol, Value>(
+    _ makeApp: (_ onServerRunning: @escaping @Sendable (Int) async -> Void) throws -> App,
+    _ body: @Sendable (LiveClient) async throws -> Value
+) async throws -> Value {
+    let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+    let app = try makeApp { port in
+        portContinuation.yield(port)
+        portContinuation.finish()
+    }
+    let group = ServiceGroup(configuration: .init(
+        services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: TestDatabase.logger))
+    return try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask {
+            defer { portContinuation.finish() }
+            try await group.run()
+        }
+        guard let port = await ports.first(where: { _ in true }) else {
+            try await tasks.waitForAll()
+            throw LiveServerDidNotStart()
+        }
+        let client = TestClient(host: "localhost", port: port, configuration: .init(timeout: .seconds(20)))
+        client.connect()
+        do {
+            let value = try await body(LiveClient(client: client, port: port))
+            try await client.shutdown()
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return value
+        } catch {
+            try? await client.shutdown()
+            await group.triggerGracefulShutdown()
+            throw error
+        }
+    }
+}
+
+/// The application of `testLive` ended before it listened.
+struct LiveServerDidNotStart: Error {}
