@@ -53,7 +53,7 @@ struct HTTPFuzzTests {
             let before = try await database.client.scalar(PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM \(table)"), as: Int.self)
             let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
             let settings = ServerSettings(host: "127.0.0.1", port: 0, migrateOnStart: false)
-            let (stored, answers) = try await testLive({
+            let (stored, answers) = try await withLiveClient({
                 try buildApplication(client: client, settings: settings, logger: TestDatabase.logger, onServerRunning: $0)
             }) { http in
                 var mutator = FeedMutator(feed: feed, seed: 1313)
@@ -104,7 +104,7 @@ struct HTTPFuzzTests {
             let key = try await bearer(database, [.read])
             let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
             let settings = ServerSettings(host: "127.0.0.1", port: 0, migrateOnStart: false)
-            try await testLive({
+            try await withLiveClient({
                 try buildApplication(client: client, settings: settings, logger: TestDatabase.logger, onServerRunning: $0)
             }) { http in
                 var random = SeededRandom(seed: 77)

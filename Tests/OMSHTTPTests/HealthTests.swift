@@ -32,7 +32,7 @@ struct HealthTests {
         let app = try buildApplication(
             client: client, settings: ServerSettings(migrateOnStart: migrateOnStart, healthProbeTimeout: probeTimeout),
             logger: TestDatabase.logger)
-        return try await testRouter(app) { http in
+        return try await withRouterApp(app) { http in
             let alive = try await http.execute(uri: "/health", method: .get) { response in
                 (response.status, String(buffer: response.body))
             }

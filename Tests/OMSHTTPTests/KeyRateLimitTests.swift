@@ -90,7 +90,7 @@ struct KeyRateLimitTests {
             var settings = ServerSettings(host: "127.0.0.1", port: 0, migrateOnStart: false)
             // Nothing drains during the test, however slowly a loaded machine runs its 10 guesses.
             settings.failedKeyLimit = .init(burst: 10, drainInterval: .seconds(600))
-            try await testLive({
+            try await withLiveClient({
                 try buildApplication(client: client, settings: settings, logger: logger, watch: watch, onServerRunning: $0)
             }) { http in
                 // The pool's first connection, made before any timed request: at the suite's busiest

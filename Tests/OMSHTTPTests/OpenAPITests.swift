@@ -39,7 +39,7 @@ struct OpenAPITests {
                     .map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
             }.map { $0.replacingOccurrences(of: " ", with: " /") })
             let app = try buildApplication(client: client, settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
-            try await testRouter(app) { http in
+            try await withRouterApp(app) { http in
                 let doc = try await Self.document(http, key: key)
                 let paths = try #require(doc["paths"] as? [String: [String: Any]])
                 let documented = Set(paths.flatMap { path, operations in operations.keys.map { "\($0.uppercased()) \(path)" } })

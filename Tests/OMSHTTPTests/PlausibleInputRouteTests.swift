@@ -281,7 +281,7 @@ struct PlausibleInputRouteTests {
             let log = CapturedLog()
             let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
             let app = try buildApplication(client: client, settings: ServerSettings(migrateOnStart: false), logger: log.logger())
-            try await testRouter(app) { http in
+            try await withRouterApp(app) { http in
                 let setting = try await call(http, .put, "/api/v1/settings/correlation.window_minutes", admin, #"{"value": 45}"#)
                 #expect(setting.status == .ok)
                 let change = #"{"power_status": "off", "request_id": "R-LOG"}"#

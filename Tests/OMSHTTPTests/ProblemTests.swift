@@ -20,7 +20,7 @@ struct ProblemTests {
             let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
             let app = try buildApplication(
                 client: client, settings: ServerSettings(migrateOnStart: false, maximumBodySize: 1024), logger: TestDatabase.logger)
-            try await testRouter(app) { http in
+            try await withRouterApp(app) { http in
                 try await http.execute(uri: "/api/v1/no-such-thing", method: .get, headers: [.authorization: key]) { response in
                     #expect(response.status == .notFound)
                     #expect(response.headers[.contentType] == "application/problem+json")

@@ -81,14 +81,30 @@ func withLiveApp<Value: Sendable>(
     tls: TLSCertificates? = nil,
     _ body: @escaping @Sendable (_ port: Int) async throws -> Value
 ) async throws -> Value {
-    let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     let client = PostgresClient(configuration: database.configuration, backgroundLogger: TestDatabase.logger)
-    let app = try buildApplication(
-        client: client, settings: settings, logger: TestDatabase.logger, tls: tls, onServerRunning: { portContinuation.yield($0) })
+    return try await runLiveApp({
+        try buildApplication(client: client, settings: settings, logger: TestDatabase.logger, tls: tls, onServerRunning: $0)
+    }, body)
+}
+
+/// Runs the application `makeApp` builds (listening on port 0, calling the hook it is given with the
+/// port it got) in a service group that traps no signals, for `body`, then stops it.
+func runLiveApp<App: ApplicationProtocol, Value: Sendable>(
+    _ makeApp: (_ onServerRunning: @escaping @Sendable (Int) async -> Void) throws -> App,
+    _ body: @escaping @Sendable (_ port: Int) async throws -> Value
+) async throws -> Value {
+    let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+    let app = try makeApp { portContinuation.yield($0) }
     let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: TestDatabase.logger))
-    let running = Task { try await group.run() }
+    let running = Task {
+        defer { portContinuation.finish() }
+        try await group.run()
+    }
     var iterator = ports.makeAsyncIterator()
-    guard let port = await iterator.next() else { throw RawConnectionError("the server did not start") }
+    guard let port = await iterator.next() else {
+        try await running.value
+        throw RawConnectionError("the server did not start")
+    }
     do {
         let value = try await body(port)
         await group.triggerGracefulShutdown()

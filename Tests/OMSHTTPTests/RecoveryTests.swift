@@ -29,7 +29,7 @@ struct RecoveryTests {
             let client = PostgresClient(configuration: configuration, backgroundLogger: TestDatabase.logger)
             let app = try buildApplication(
                 client: client, settings: ServerSettings(migrateOnStart: false, healthProbeTimeout: 5), logger: TestDatabase.logger)
-            try await testRouter(app) { http in
+            try await withRouterApp(app) { http in
                 func status(_ uri: String) async throws -> HTTPResponse.Status {
                     try await http.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(key)"]) { $0.status }
                 }

@@ -7,7 +7,7 @@ import OMSTestSupport
 import ServiceLifecycle
 
 /// An application as HummingbirdTesting's router framework sees it, without its services: they
-/// run in `testRouter`'s own service group instead.
+/// run in `withRouterApp`'s own service group instead.
 struct WithoutServices<Base: ApplicationProtocol>: ApplicationProtocol {
     typealias Responder = Base.Responder
     let base: Base
@@ -20,14 +20,14 @@ struct WithoutServices<Base: ApplicationProtocol>: ApplicationProtocol {
     var processesRunBeforeServerStart: [@Sendable () async throws -> Void] { base.processesRunBeforeServerStart }
 }
 
-/// `testRouter(app, body)` with the application's services (its PostgreSQL client, the live
+/// `withRouterApp(app, body)` with the application's services (its PostgreSQL client, the live
 /// events, the database gate, the sweeper, the partition keeper) run in a service group that traps
 /// no signals. HummingbirdTesting's own group traps SIGTERM and SIGINT: every router test registers
 /// signal sources (and awaits their registration) while dozens run at once in one process. Router
 /// tests built this way (SCADA routes twice on 2026-12-05, the failed-key limit in earlier CI runs)
 /// hung for good with no thread busy, no timer pending and no database session open, as if the
 /// services had never started; tests have no signals to trap, so they no longer register any.
-func testRouter<App: ApplicationProtocol, Value>(
+func withRouterApp<App: ApplicationProtocol, Value>(
     _ app: App, _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Value
 ) async throws -> Value {
     let (started, startedContinuation) = AsyncStream.makeStream(of: Void.self)
@@ -54,7 +54,7 @@ func testRouter<App: ApplicationProtocol, Value>(
     }
 }
 
-/// The last service of `testRouter`'s group: says the group has started all its services.
+/// The last service of `withRouterApp`'s group: says the group has started all its services.
 private struct StartedSignal: Service {
     let continuation: AsyncStream<Void>.Continuation
 
@@ -64,14 +64,14 @@ private struct StartedSignal: Service {
     }
 }
 
-/// A response of `testLive`'s client.
+/// A response of `withLiveClient`'s client.
 struct LiveResponse: Sendable {
     var status: HTTPResponse.Status
     var headers: HTTPFields
     var body: ByteBuffer
 }
 
-/// HTTP/1.1 to the application `testLive` runs on a port of 127.0.0.1.
+/// HTTP/1.1 to the application `withLiveClient` runs on a port of 127.0.0.1.
 struct LiveClient: Sendable {
     let client: TestClient
     let port: Int
@@ -88,44 +88,22 @@ struct LiveClient: Sendable {
     }
 }
 
-/// HummingbirdTesting's `.live` framework without its signal trapping (see `testRouter`): the
-/// application `makeApp` builds (it must listen on port 0 and call the hook it is given with the
-/// port it got) runs in a service group that traps no signals, and `body` talks to it over HTTP.
-func testLive<App: ApplicationProtocol, Value>(
+/// HummingbirdTesting's `.live` framework without its signal trapping (see `withRouterApp`): the
+/// application `makeApp` builds runs as `runLiveApp` runs it, and `body` talks to it over HTTP/1.1.
+func withLiveClient<App: ApplicationProtocol, Value: Sendable>(
     _ makeApp: (_ onServerRunning: @escaping @Sendable (Int) async -> Void) throws -> App,
-    _ body: @Sendable (LiveClient) async throws -> Value
+    _ body: @escaping @Sendable (LiveClient) async throws -> Value
 ) async throws -> Value {
-    let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-    let app = try makeApp { port in
-        portContinuation.yield(port)
-        portContinuation.finish()
-    }
-    let group = ServiceGroup(configuration: .init(
-        services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: TestDatabase.logger))
-    return try await withThrowingTaskGroup(of: Void.self) { tasks in
-        tasks.addTask {
-            defer { portContinuation.finish() }
-            try await group.run()
-        }
-        guard let port = await ports.first(where: { _ in true }) else {
-            try await tasks.waitForAll()
-            throw LiveServerDidNotStart()
-        }
+    try await runLiveApp(makeApp) { port in
         let client = TestClient(host: "localhost", port: port, configuration: .init(timeout: .seconds(20)))
         client.connect()
         do {
             let value = try await body(LiveClient(client: client, port: port))
             try await client.shutdown()
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
             return value
         } catch {
             try? await client.shutdown()
-            await group.triggerGracefulShutdown()
             throw error
         }
     }
 }
-
-/// The application of `testLive` ended before it listened.
-struct LiveServerDidNotStart: Error {}

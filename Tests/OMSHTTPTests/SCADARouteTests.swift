@@ -25,7 +25,7 @@ struct SCADARouteTests {
             client: client, settings: ServerSettings(migrateOnStart: false, maximumBodySize: 64 * 1024),
             logger: TestDatabase.logger)
         let key = try await bearer(database, [.ingestSCADA])
-        return try await testRouter(app) { http in
+        return try await withRouterApp(app) { http in
             var replies: [Reply] = []
             for body in bodies {
                 let reply = try await http.execute(
@@ -121,7 +121,7 @@ struct ONURouteTests {
                 client: client, settings: ServerSettings(migrateOnStart: false), logger: TestDatabase.logger)
             let now = ISO8601DateFormatter().string(from: Date().addingTimeInterval(60))
             let key = try await bearer(database, [.ingestONU])
-            try await testRouter(app) { http in
+            try await withRouterApp(app) { http in
                 try await http.execute(
                     uri: "/api/v1/onu/events", method: .post, headers: [.authorization: key],
                     body: ByteBuffer(string: #"{"type": "ONU_LastGaspAlert", "eventId": "H1", "onuId": "ONU-000001", "timestamp": "\#(now)"}"#)
@@ -178,7 +178,7 @@ struct KAIFAAndCallCenterRouteTests {
                 </ns0:CreatedEndDeviceEvents></soapenv:Body></soapenv:Envelope>
                 """
             let key = try await bearer(database, [.ingestKAIFA, .ingestCallCenter])
-            try await testRouter(app) { http in
+            try await withRouterApp(app) { http in
                 try await http.execute(
                     uri: "/api/v1/kaifa/events", method: .post, headers: [.contentType: "application/soap+xml", .authorization: key],
                     body: ByteBuffer(string: xml)

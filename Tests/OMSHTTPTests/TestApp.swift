@@ -12,5 +12,5 @@ func withApp<Value: Sendable>(
     let metrics = ServiceMetrics()
     let client = PostgresClient(configuration: database.configuration, backgroundLogger: metrics.poolLogger(wrapping: TestDatabase.logger))
     let app = try buildApplication(client: client, settings: settings, logger: TestDatabase.logger, metrics: metrics)
-    return try await testRouter(app, body)
+    return try await withRouterApp(app, body)
 }

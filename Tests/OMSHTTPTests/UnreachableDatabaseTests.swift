@@ -65,7 +65,7 @@ struct UnreachableDatabaseTests {
         let server = try await TestDatabase.server()
         let name = "oms_t_later_\(UUID().uuidString.prefix(8).lowercased())"
         let app = try Self.served(try server.clientConfiguration(database: name))
-        try await testRouter(app) { http in
+        try await withRouterApp(app) { http in
             #expect(try await Self.timed(http, "/health").status == .ok)
 
             let (status, ready) = try await Self.ready(http)
@@ -110,7 +110,7 @@ struct UnreachableDatabaseTests {
         var configuration = try DatabaseURL("postgres://postgres@127.0.0.1:\(port)/oms").clientConfiguration()
         configuration.options.connectTimeout = .seconds(5)
         let app = try Self.served(configuration)
-        try await testRouter(app) { http in
+        try await withRouterApp(app) { http in
             let (status, ready) = try await Self.ready(http)
             #expect(status == .serviceUnavailable)
             #expect(ready.error?.contains("connection refused at 127.0.0.1:\(port)") == true, "\(ready.error ?? "")")
@@ -130,7 +130,7 @@ struct UnreachableDatabaseTests {
                 return try await APIKeyStore(client: client, logger: TestDatabase.logger).create(scopes: [.read], name: "stop").key
             }
             let app = try Self.served(configuration)
-            try await testRouter(app) { http in
+            try await withRouterApp(app) { http in
                 #expect(try await Self.timed(http, "/api/v1/settings", key: key).status == .ok)
                 #expect(try await server.stop())
 
@@ -172,7 +172,7 @@ struct UnreachableDatabaseTests {
             let app = try Self.served(configuration)
             let clock = ContinuousClock()
             let stopping = Mutex(clock.now)
-            try await testRouter(app) { http in
+            try await withRouterApp(app) { http in
                 #expect(try await Self.timed(http, "/health").status == .ok)
                 #expect(try await server.stop())
                 // The gate learns it (the engine's sweeper ticks meanwhile, five times a second).
