@@ -446,4 +446,53 @@ struct SCADAWorkflowTests {
             #expect(try await database.psql("SELECT * FROM get_meters_by_feeder('NOPE');").rows.isEmpty)
         }
     }
+
+    @Test("a meter linked by hand to a second feeder is listed and checked there, first by its priority; the check is one row, read per meter through the seed's view")
+    func handLinkedMeterAndCompactCheck() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            // M10000301 is fed by FD002; a tie switch links it to FD003 too, with a higher priority.
+            try await client.execute(
+                """
+                INSERT INTO network_feeder_meters (feeder_id, meter_id, circuit_path, priority)
+                SELECT f.id, m.id, 'FD003 tie switch', 10
+                  FROM network_feeders f, oms_meters m
+                 WHERE f.feeder_id = 'FD003' AND m.meter_number = 'M10000301'
+                """)
+            let own = try await client.scalar(
+                "SELECT count(*)::int FROM oms_meters_with_topology WHERE feeder_code = 'FD003' AND status = 'active'",
+                as: Int.self)
+            let listed = try await client.scalar(
+                "SELECT array_agg(meter_number) FROM get_meters_by_feeder('FD003')", as: [String].self)
+            #expect(listed.count == own + 1)
+            #expect(listed.first == "M10000301")
+            #expect(Set(listed).count == listed.count)
+
+            let summary = try await check(trip("SS001", "FD003", at: ISO8601DateFormatter().string(from: Date())), on: client)
+            #expect(summary.totalMeters == own + 1)
+            // One row for the check, its counts those of the summary and of the view's rows.
+            let row = try await client.query(
+                """
+                SELECT c.total_meters, c.offline_meters, c.online_meters, c.unknown_meters, cardinality(c.meter_ids),
+                       (SELECT count(*)::int FROM scada_event_affected_meters a WHERE a.scada_event_id = c.scada_event_id),
+                       (SELECT count(*)::int FROM scada_event_affected_meters a
+                          JOIN oms_meters m ON m.id = a.meter_id
+                         WHERE a.scada_event_id = c.scada_event_id AND m.meter_number = 'M10000301')
+                  FROM scada_event_checks c
+                """)
+            var rows: [(Int, Int, Int, Int, Int, Int, Int)] = []
+            for try await r in row.decode((Int, Int, Int, Int, Int, Int, Int).self) { rows.append(r) }
+            #expect(rows.count == 1)
+            if let first = rows.first {
+                #expect(first.0 == summary.totalMeters && first.4 == summary.totalMeters && first.5 == summary.totalMeters)
+                #expect(first.1 == summary.offlineMeters && first.2 == summary.onlineMeters
+                        && first.3 == summary.unknownMeters)
+                #expect(first.6 == 1)
+            }
+            // The check goes with its event.
+            try await client.execute("DELETE FROM scada_events")
+            #expect(try await count("scada_event_checks", on: client) == 0)
+            #expect(try await count("scada_event_affected_meters", on: client) == 0)
+        }
+    }
 }

@@ -21,6 +21,7 @@
 \ir versioned/0105_console_sessions.sql
 \ir versioned/0106_audit_by_month.sql
 \ir versioned/0107_feed_events_by_month.sql
+\ir versioned/0108_scada_checks_compact.sql
 
 \ir current/01_helpers.sql
 \ir current/02_settings.sql

@@ -17,7 +17,11 @@
 -- check. offline: no power, or not communicating. online: power on,
 -- communicating, and (when p_at is given) heard from no more than p_timeout
 -- before p_at (a message after p_at counts too: the meter had power then).
--- unknown: everything else. Inlined by the planner (plain SQL CASE).
+-- unknown: everything else. Inlined by the planner (plain SQL CASE): STABLE,
+-- not IMMUTABLE, because timestamptz - interval is STABLE (it depends on the
+-- time zone), and PostgreSQL does not inline a function whose body is more
+-- volatile than it is declared: declared IMMUTABLE, it ran as a function call
+-- per meter (auto_explain of a SCADA check: one nested query per meter).
 CREATE OR REPLACE FUNCTION oms_classify_meter(
     p_power_status          text,
     p_communication_status  text,
@@ -25,7 +29,7 @@ CREATE OR REPLACE FUNCTION oms_classify_meter(
     p_at                    timestamptz DEFAULT NULL,
     p_timeout               interval    DEFAULT NULL
 ) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
     SELECT CASE
         WHEN p_power_status = 'off' OR p_communication_status = 'offline' THEN 'offline'
         WHEN p_power_status = 'on' AND p_communication_status = 'online'

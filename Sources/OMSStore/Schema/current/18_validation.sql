@@ -109,16 +109,24 @@ BEGIN
                      v_count, v_active_meters, v_active_meters - v_count);
     RETURN NEXT;
 
-    -- "All four services link to oms_meters": each feed table references it.
+    -- "All four services link to oms_meters": each feed table references it;
+    -- SCADA's checked meters by the meter ids its check reads from oms_meters
+    -- (scada_event_checks, an array per check: versioned/0108).
     SELECT array_agg(t ORDER BY t) INTO v_problems
-      FROM unnest(ARRAY['scada_event_affected_meters', 'onu_events', 'kaifa_events', 'callcenter_tickets']) AS t
+      FROM unnest(ARRAY['onu_events', 'kaifa_events', 'callcenter_tickets']) AS t
      WHERE NOT EXISTS (SELECT 1 FROM pg_constraint c
                         WHERE c.contype = 'f' AND c.conrelid = to_regclass(t)
                           AND c.confrelid = 'oms_meters'::regclass);
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute a
+                    WHERE a.attrelid = to_regclass('scada_event_affected_meters') AND a.attname = 'meter_id'
+                      AND NOT a.attisdropped) THEN
+        v_problems := array_prepend('scada_event_affected_meters', v_problems);
+    END IF;
     check_name := 'feeds link to oms_meters';
     passed := v_problems IS NULL;
     detail := CASE WHEN v_problems IS NULL
-                   THEN 'scada_event_affected_meters, onu_events, kaifa_events and callcenter_tickets reference oms_meters'
+                   THEN 'onu_events, kaifa_events and callcenter_tickets reference oms_meters; '
+                        || 'scada_event_affected_meters holds the ids of the meters each SCADA check read from it'
                    ELSE 'no reference to oms_meters from: ' || array_to_string(v_problems, ', ') END;
     RETURN NEXT;
 
