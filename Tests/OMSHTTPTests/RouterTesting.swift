@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import OMSTestSupport
 import ServiceLifecycle
+import Testing
 
 /// An application as HummingbirdTesting's router framework sees it, without its services: they
 /// run in `withRouterApp`'s own service group instead.
@@ -27,6 +28,7 @@ struct WithoutServices<Base: ApplicationProtocol>: ApplicationProtocol {
 /// tests built this way (SCADA routes twice on 2026-12-05, the failed-key limit in earlier CI runs)
 /// hung for good with no thread busy, no timer pending and no database session open, as if the
 /// services had never started; tests have no signals to trap, so they no longer register any.
+/// The shutdown is bounded all the same (`endsAfterShutdown`): one more hang was seen after this.
 func withRouterApp<App: ApplicationProtocol, Value>(
     _ app: App, _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Value
 ) async throws -> Value {
@@ -34,23 +36,22 @@ func withRouterApp<App: ApplicationProtocol, Value>(
     let group = ServiceGroup(configuration: .init(
         services: app.services + [StartedSignal(continuation: startedContinuation)],
         gracefulShutdownSignals: [], cancellationSignals: [], logger: TestDatabase.logger))
-    return try await withThrowingTaskGroup(of: Void.self) { tasks in
-        tasks.addTask {
-            // However the group ends, nobody waits for its start any longer.
-            defer { startedContinuation.finish() }
-            try await group.run()
-        }
-        // The services are running (or the group ended, and the test fails on its own terms).
-        await started.first { _ in true }
-        do {
-            let value = try await WithoutServices(base: app).test(.router, body)
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            return value
-        } catch {
-            await group.triggerGracefulShutdown()
-            throw error
-        }
+    let running = Task {
+        // However the group ends, nobody waits for its start any longer.
+        defer { startedContinuation.finish() }
+        try await group.run()
+    }
+    // The services are running (or the group ended, and the test fails on its own terms).
+    await started.first { _ in true }
+    do {
+        let value = try await WithoutServices(base: app).test(.router, body)
+        await group.triggerGracefulShutdown()
+        _ = try await endsAfterShutdown(running)
+        return value
+    } catch {
+        await group.triggerGracefulShutdown()
+        _ = try? await endsAfterShutdown(running)
+        throw error
     }
 }
 

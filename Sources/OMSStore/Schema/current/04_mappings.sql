@@ -55,6 +55,16 @@ CREATE OR REPLACE TRIGGER oms_meters_link_inserted
 CREATE OR REPLACE FUNCTION oms_meters_link_updated() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- Nearly every UPDATE of oms_meters is a status change (each feed batch, each
+    -- SCADA check): leave at once when no meter changed parent or status, rather
+    -- than run the four statements below on nothing (0.34 ms of a feeder trip).
+    -- (PostgreSQL allows no column list on a trigger with transition tables.)
+    IF NOT EXISTS (SELECT 1 FROM after_rows a JOIN before_rows b ON b.id = a.id
+                    WHERE a.substation_id IS DISTINCT FROM b.substation_id
+                       OR a.feeder_id IS DISTINCT FROM b.feeder_id
+                       OR a.status IS DISTINCT FROM b.status) THEN
+        RETURN NULL;
+    END IF;
     WITH changed AS (
         SELECT a.id, a.substation_id, a.feeder_id, a.status FROM after_rows a
         EXCEPT
