@@ -194,6 +194,7 @@ let package = Package(
             name: "OMSHTTPTests",
             dependencies: [
                 "OMSHTTP",
+                "OMSAPI",
                 "OMSDomain",
                 "OMSStore",
                 "OMSFeeds",

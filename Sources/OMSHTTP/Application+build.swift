@@ -83,6 +83,7 @@ public func buildRouter(
         .add(middleware: RequireScope(requirement: .operation(documented), keys: keys))
         .add(middleware: DocumentedQueryCheck(operations: documented))
         .add(middleware: BoundedBody(limits: BodyLimits(settings)))
+        .add(middleware: PrebuiltJSONReads(meters: MeterQueries(client: client, logger: logger)))
     let handler = APIHandler(
         meters: MeterQueries(client: client, logger: logger), outages: OutageQueries(client: client, logger: logger),
         actions: OutageActions(client: client, logger: logger),

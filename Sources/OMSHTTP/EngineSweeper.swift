@@ -34,7 +34,8 @@ public final class EngineSweeper: Service, Sendable {
                 break
             }
             do {
-                let done = try await gate.guarded { try await self.sweep.run() }
+                // (A shutdown ends a wait for a connection; a sweep already sent finishes.)
+                let done = try await cancelWhenGracefulShutdown { try await self.gate.guarded { try await self.sweep.run() } }
                 if done > 0 { logger.debug("engine: deferred roll-ups done", metadata: ["count": "\(done)"]) }
             } catch {
                 // The database may be away or still migrating: the gate reports it; try at the next tick.

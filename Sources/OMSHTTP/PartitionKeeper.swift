@@ -30,8 +30,14 @@ public final class PartitionKeeper: Service, Sendable {
                 break
             }
             do {
-                let made = try await gate.guarded {
-                    try await self.client.fetch("SELECT oms_partitions_ensure()", logger: self.logger).decode(Int.self).first ?? 0
+                // A shutdown ends the wait for a connection too: with a database unreachable from the
+                // start (and no pool watch to close the gate), the tick waited in the pool until its
+                // circuit breaker tripped, and the service took 60 s to stop (HealthTests.unreachable).
+                let made = try await cancelWhenGracefulShutdown {
+                    try await self.gate.guarded {
+                        try await self.client.fetch("SELECT oms_partitions_ensure()", logger: self.logger)
+                            .decode(Int.self).first ?? 0
+                    }
                 }
                 if made > 0 { logger.notice("monthly partitions made ahead", metadata: ["count": "\(made)"]) }
                 wait = interval

@@ -21,6 +21,19 @@ public struct MeterQueries: Sendable {
             logger: logger)
     }
 
+    /// The API's answer for the active meters under a substation or on a feeder, by its business id:
+    /// the `MeterList` document as PostgreSQL builds it (`oms_meter_list_json`), to be sent as it is.
+    public func meterListJSON(_ scope: MeterListScope, code: String) async throws -> String {
+        try await client.fetch("SELECT oms_meter_list_json(\(scope.rawValue), \(code))", logger: logger)
+            .decode(String.self).first ?? #"{"count":0,"meters":[]}"#
+    }
+
+    /// The API's answer for one meter (`oms_meter_json`), to be sent as it is; nil when no meter has
+    /// this number.
+    public func meterJSON(_ meterNumber: String) async throws -> String? {
+        try await client.fetch("SELECT oms_meter_json(\(meterNumber))", logger: logger).decode(String?.self).first ?? nil
+    }
+
     /// Active meters on a feeder (`get_meters_by_feeder`), by its business id.
     public func metersByFeeder(_ feederID: String) async throws -> [Components.Schemas.MeterSummary] {
         try await client.apiRows(
@@ -113,4 +126,10 @@ public struct MeterQueries: Sendable {
 
     /// A statement that always returns a row returned none.
     struct NoRow: Error {}
+}
+
+/// Which of the seed's lookups a meter list answers: the meters under a substation, or on a feeder.
+public enum MeterListScope: String, Sendable {
+    case substation
+    case feeder
 }

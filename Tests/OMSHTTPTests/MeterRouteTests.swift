@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import OMSAPI
 import OMSDomain
 import OMSHTTP
 import OMSStore
@@ -30,6 +31,78 @@ struct MeterRouteTests {
                     #expect(response.headers[.contentType] == "application/problem+json")
                     let body = try json(response)
                     #expect(body["detail"] as? String == "no meter NOPE")
+                }
+            }
+        }
+    }
+
+    @Test("meters by substation, by feeder, and one meter: PostgreSQL's documents say what the generated types say, in the lookup's order, times to the microsecond, absent fields left out")
+    func meterLists() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let key = try await bearer(database, [.read])
+            // The format's edges: a time with microseconds; a meter without customer, location or last message.
+            try await database.client.execute(
+                "UPDATE oms_meters SET last_communication = timestamptz '2025-09-30 10:00:00.123456Z' WHERE meter_number = 'M10000301'")
+            try await database.client.execute(
+                """
+                UPDATE oms_meters SET customer_id = NULL, location_lat = NULL, location_lng = NULL, last_communication = NULL
+                 WHERE meter_number = 'M10000302'
+                """)
+            let queries = MeterQueries(client: database.client, logger: TestDatabase.logger)
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .custom { decoder in
+                let text = try decoder.singleValueContainer().decode(String.self)
+                guard let date = ISO8601Time.parse(text) else {
+                    throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: text))
+                }
+                return date
+            }
+            /// What a client compares: every field, times as the API writes them.
+            @Sendable func fields(_ meter: Components.Schemas.MeterSummary) -> [String] {
+                [meter.meterId, meter.meterNumber, meter.powerStatus, meter.communicationStatus, meter.customerId ?? "-",
+                 meter.lastCommunication.map(ISO8601Time.text) ?? "-", meter.locationLat.map { "\($0)" } ?? "-",
+                 meter.locationLng.map { "\($0)" } ?? "-"]
+            }
+            let lists: [(String, [Components.Schemas.MeterSummary])] = [
+                ("/api/v1/substations/SS001/meters", try await queries.metersBySubstation("SS001")),
+                ("/api/v1/feeders/FD002/meters", try await queries.metersByFeeder("FD002")),
+                ("/api/v1/feeders/FD%30%302/meters", try await queries.metersByFeeder("FD002")),
+                ("/api/v1/substations/NOPE/meters", []),
+            ]
+            #expect(lists[0].1.count == 900 && lists[1].1.count == 300)
+            try await withApp(database) { http in
+                for (path, expected) in lists {
+                    try await http.execute(uri: path, method: .get, headers: [.authorization: key]) { response in
+                        #expect(response.status == .ok, "\(path)")
+                        #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
+                        let list = try decoder.decode(Components.Schemas.MeterList.self, from: Data(response.body.readableBytesView))
+                        #expect(list.count == expected.count, "\(path)")
+                        #expect(list.meters.map(fields) == expected.map(fields), "\(path)")
+                    }
+                }
+                try await http.execute(uri: "/api/v1/feeders/FD002/meters", method: .get, headers: [.authorization: key]) { response in
+                    let body = try json(response)
+                    let meters = try #require(body["meters"] as? [[String: Any]])
+                    let first = try #require(meters.first { $0["meter_number"] as? String == "M10000301" })
+                    #expect(first["last_communication"] as? String == "2025-09-30T10:00:00.123456Z")
+                    let bare = try #require(meters.first { $0["meter_number"] as? String == "M10000302" })
+                    #expect(Set(bare.keys) == ["communication_status", "meter_id", "meter_number", "power_status"])
+                }
+                // One meter: the same document as the generated type, field for field.
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                encoder.dateEncodingStrategy = .custom { date, encoder in
+                    var container = encoder.singleValueContainer()
+                    try container.encode(ISO8601Time.text(date))
+                }
+                for number in ["M10000301", "M10000302", "M10000311"] {
+                    let expected = try #require(try await queries.meter(number))
+                    try await http.execute(uri: "/api/v1/meters/\(number)", method: .get, headers: [.authorization: key]) { response in
+                        #expect(response.status == .ok)
+                        let meter = try decoder.decode(Components.Schemas.Meter.self, from: Data(response.body.readableBytesView))
+                        #expect(String(decoding: try encoder.encode(meter), as: UTF8.self)
+                                == String(decoding: try encoder.encode(expected), as: UTF8.self))
+                    }
                 }
             }
         }
