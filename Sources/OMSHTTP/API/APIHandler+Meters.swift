@@ -8,6 +8,8 @@ import PostgresNIO
 
 /// A meter, its status history (cursor pages), the meters near a point, and the manual status change.
 extension APIHandler {
+    // (Served by `PrebuiltJSONReads` in the application, which answers before this handler with
+    // PostgreSQL's own JSON; this is the same answer through the generated types.)
     func getMeter(_ input: Operations.GetMeter.Input) async throws -> Operations.GetMeter.Output {
         let number = input.path.meterNumber
         guard let meter = try await meters.meter(number) else { throw ProblemDetails.notFound("no meter \(number)") }

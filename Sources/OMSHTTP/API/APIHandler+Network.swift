@@ -13,6 +13,8 @@ extension APIHandler {
         return .ok(.init(body: .json(.init(items: try await meters.feeders(substation: substation)))))
     }
 
+    // (Served by `PrebuiltJSONReads` in the application, which answers before this handler with
+    // PostgreSQL's own JSON; this is the same answer through the generated types.)
     func listSubstationMeters(_ input: Operations.ListSubstationMeters.Input) async throws -> Operations.ListSubstationMeters.Output {
         let found = try await meters.metersBySubstation(input.path.substationId)
         return .ok(.init(body: .json(.init(count: found.count, meters: found))))
