@@ -106,8 +106,16 @@ func runLiveApp<App: ApplicationProtocol, Value: Sendable>(
         try await running.value
         throw RawConnectionError("the server did not start")
     }
+    return try await shuttingDownAfter(group, running) { try await body(port) }
+}
+
+/// Runs `body`, then shuts `group` (run by `running`) down gracefully and waits for it to end
+/// (`endsAfterShutdown`), whether `body` returned or threw.
+func shuttingDownAfter<Value>(
+    _ group: ServiceGroup, _ running: Task<Void, any Error>, _ body: () async throws -> Value
+) async throws -> Value {
     do {
-        let value = try await body(port)
+        let value = try await body()
         await group.triggerGracefulShutdown()
         _ = try await endsAfterShutdown(running)
         return value

@@ -43,16 +43,7 @@ func withRouterApp<App: ApplicationProtocol, Value>(
     }
     // The services are running (or the group ended, and the test fails on its own terms).
     await started.first { _ in true }
-    do {
-        let value = try await WithoutServices(base: app).test(.router, body)
-        await group.triggerGracefulShutdown()
-        _ = try await endsAfterShutdown(running)
-        return value
-    } catch {
-        await group.triggerGracefulShutdown()
-        _ = try? await endsAfterShutdown(running)
-        throw error
-    }
+    return try await shuttingDownAfter(group, running) { try await WithoutServices(base: app).test(.router, body) }
 }
 
 /// The last service of `withRouterApp`'s group: says the group has started all its services.
