@@ -79,13 +79,14 @@ public func buildRouter(
     // operation's scope is the document's (`x-oms-scope`), bodies are read within the limits first.
     let keys = hub.keyCheck
     let documented = try DocumentedOperations.load()
+    let meters = MeterQueries(client: client, logger: logger)
     let generated = router.group()
         .add(middleware: RequireScope(requirement: .operation(documented), keys: keys))
         .add(middleware: DocumentedQueryCheck(operations: documented))
         .add(middleware: BoundedBody(limits: BodyLimits(settings)))
-        .add(middleware: PrebuiltJSONReads(meters: MeterQueries(client: client, logger: logger)))
+        .add(middleware: PrebuiltJSONReads(meters: meters))
     let handler = APIHandler(
-        meters: MeterQueries(client: client, logger: logger), outages: OutageQueries(client: client, logger: logger),
+        meters: meters, outages: OutageQueries(client: client, logger: logger),
         actions: OutageActions(client: client, logger: logger),
         health: HealthCheck(
             inspector: SchemaInspector(client: client, logger: logger),

@@ -38,22 +38,28 @@ struct PrebuiltJSONReads<Context: RequestContext>: RouterMiddleware {
 
     /// `/api/v1/meters/{meter_number}`: the number (percent-decoded); nil for any other path.
     static func meter(_ path: String) -> String? {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 5, parts[0].isEmpty, parts[1] == "api", parts[2] == "v1", parts[3] == "meters",
-              !parts[4].isEmpty else { return nil }
-        return String(parts[4]).removingPercentEncoding
+        guard let parts = apiSegments(path), parts.count == 2, parts[0] == "meters" else { return nil }
+        return parts[1]
     }
 
     /// `/api/v1/substations/{id}/meters` or `/api/v1/feeders/{id}/meters`: the lookup and the id
     /// (percent-decoded, as the generated routes decode it); nil for any other path.
     static func meterList(_ path: String) -> (MeterListScope, String)? {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 6, parts[0].isEmpty, parts[1] == "api", parts[2] == "v1", parts[5] == "meters",
-              !parts[4].isEmpty, let code = String(parts[4]).removingPercentEncoding else { return nil }
-        switch parts[3] {
-        case "substations": return (.substation, code)
-        case "feeders": return (.feeder, code)
+        guard let parts = apiSegments(path), parts.count == 3, parts[2] == "meters" else { return nil }
+        switch parts[0] {
+        case "substations": return (.substation, parts[1])
+        case "feeders": return (.feeder, parts[1])
         default: return nil
         }
+    }
+
+    /// The segments of a path under `/api/v1/`, percent-decoded; nil for another path, or one with
+    /// an empty or undecodable segment.
+    static func apiSegments(_ path: String) -> [String]? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count > 3, parts[0].isEmpty, parts[1] == "api", parts[2] == "v1" else { return nil }
+        let segments = parts.dropFirst(3).map { String($0).removingPercentEncoding }
+        guard segments.allSatisfy({ $0?.isEmpty == false }) else { return nil }
+        return segments.compactMap { $0 }
     }
 }

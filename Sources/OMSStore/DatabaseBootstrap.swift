@@ -16,17 +16,23 @@ public enum DatabaseBootstrap {
         logger: Logger,
         _ body: @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
-        try await preflight(configuration, logger: logger)
-        // The pool may be asked for a connection a moment before run() has begun;
-        // PostgresNIO warns about that on its background logger, harmlessly.
-        var backgroundLogger = logger
-        if logger.logLevel > .debug { backgroundLogger.logLevel = .error }
-        let client = PostgresClient(configuration: configuration, backgroundLogger: backgroundLogger)
+        let client = try await checkedClient(configuration, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
             return try await body(client)
         }
+    }
+
+    /// A client for `configuration` once one connection has been opened to it (`preflight`); the
+    /// caller runs it. Its background logger is quiet below errors unless `logger` is at debug: the
+    /// pool may be asked for a connection a moment before run() has begun, and PostgresNIO warns
+    /// about that, harmlessly.
+    public static func checkedClient(_ configuration: PostgresClient.Configuration, logger: Logger) async throws -> PostgresClient {
+        try await preflight(configuration, logger: logger)
+        var backgroundLogger = logger
+        if logger.logLevel > .debug { backgroundLogger.logLevel = .error }
+        return PostgresClient(configuration: configuration, backgroundLogger: backgroundLogger)
     }
 
     /// Opens and closes one connection, logging what it tries (at info); throws

@@ -24,8 +24,9 @@ public struct MeterQueries: Sendable {
     /// The API's answer for the active meters under a substation or on a feeder, by its business id:
     /// the `MeterList` document as PostgreSQL builds it (`oms_meter_list_json`), to be sent as it is.
     public func meterListJSON(_ scope: MeterListScope, code: String) async throws -> String {
-        try await client.fetch("SELECT oms_meter_list_json(\(scope.rawValue), \(code))", logger: logger)
-            .decode(String.self).first ?? #"{"count":0,"meters":[]}"#
+        guard let json = try await client.fetch("SELECT oms_meter_list_json(\(scope.rawValue), \(code))", logger: logger)
+            .decode(String.self).first else { throw NoRow() }
+        return json
     }
 
     /// The API's answer for one meter (`oms_meter_json`), to be sent as it is; nil when no meter has

@@ -101,13 +101,7 @@ struct MappingTests {
     func manualLinks() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
             let client = database.client
-            try await client.execute(
-                """
-                INSERT INTO network_feeder_meters (feeder_id, meter_id, circuit_path, priority)
-                SELECT f.id, m.id, 'FD003 tie switch', 10
-                  FROM network_feeders f, oms_meters m
-                 WHERE f.feeder_id = 'FD003' AND m.meter_number = 'M12345678'
-                """)
+            try await client.linkByHand(meter: "M12345678", toFeeder: "FD003", circuitPath: "FD003 tie switch", priority: 10)
             try await setFeeder("M12345678", "FD002", on: client)
             var current = try await links(of: "M12345678", on: client)
             #expect(current.feeders == ["FD002:registry", "FD003:manual"])

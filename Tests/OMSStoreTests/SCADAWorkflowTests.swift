@@ -452,13 +452,7 @@ struct SCADAWorkflowTests {
         try await TestDatabase.with(.sampleNetwork) { database in
             let client = database.client
             // M10000301 is fed by FD002; a tie switch links it to FD003 too, with a higher priority.
-            try await client.execute(
-                """
-                INSERT INTO network_feeder_meters (feeder_id, meter_id, circuit_path, priority)
-                SELECT f.id, m.id, 'FD003 tie switch', 10
-                  FROM network_feeders f, oms_meters m
-                 WHERE f.feeder_id = 'FD003' AND m.meter_number = 'M10000301'
-                """)
+            try await client.linkByHand(meter: "M10000301", toFeeder: "FD003", circuitPath: "FD003 tie switch", priority: 10)
             let own = try await client.scalar(
                 "SELECT count(*)::int FROM oms_meters_with_topology WHERE feeder_code = 'FD003' AND status = 'active'",
                 as: Int.self)

@@ -17,6 +17,18 @@ extension PostgresClient {
     public func execute(_ query: PostgresQuery) async throws {
         try await self.fetch(query, logger: TestDatabase.logger)
     }
+
+    /// Links a meter by hand to a second feeder (a `manual` row of `network_feeder_meters`, as a
+    /// tie switch would), both by business id.
+    public func linkByHand(meter: String, toFeeder feeder: String, circuitPath: String, priority: Int) async throws {
+        try await execute(
+            """
+            INSERT INTO network_feeder_meters (feeder_id, meter_id, circuit_path, priority)
+            SELECT f.id, m.id, \(circuitPath), \(Int32(priority))
+              FROM network_feeders f, oms_meters m
+             WHERE f.feeder_id = \(feeder) AND m.meter_number = \(meter)
+            """)
+    }
 }
 
 /// What psql printed for one query: column names and rows as text.

@@ -77,10 +77,7 @@ public enum TestDatabase {
     static func withPool<Result: Sendable>(
         _ configuration: PostgresClient.Configuration, _ body: @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
-        try await DatabaseBootstrap.preflight(configuration, logger: logger)
-        var backgroundLogger = logger
-        if logger.logLevel > .debug { backgroundLogger.logLevel = .error }
-        let client = PostgresClient(configuration: configuration, backgroundLogger: backgroundLogger)
+        let client = try await DatabaseBootstrap.checkedClient(configuration, logger: logger)
         let running = Task { await client.run() }
         func stop() async {
             running.cancel()

@@ -340,10 +340,13 @@ BEGIN
                                   p_event_timestamp, v_timeout) AS result
           FROM oms_supplied_meters(v_substation.id, v_feeder.id) m
     ),
+    offline AS MATERIALIZED (
+        SELECT coalesce(array_agg(c.id), '{}') AS ids FROM checked c WHERE c.result = 'offline'
+    ),
     switched_off AS (
         SELECT s.meter_id, s.applied
           FROM oms_apply_meter_status(
-                   ARRAY(SELECT c.id FROM checked c WHERE c.result = 'offline'),
+                   (SELECT o.ids FROM offline o),
                    'power_status', 'off', 'power_off', 'scada', p_scada_event_id::text, p_event_timestamp,
                    v_confidence,
                    jsonb_build_object('substation_id', v_substation.substation_id, 'feeder_id', v_feeder_code,
@@ -364,10 +367,9 @@ BEGIN
           FROM checked c LEFT JOIN switched_off s ON s.meter_id = c.id
         RETURNING total_meters, offline_meters, online_meters, unknown_meters
     )
-    SELECT r.total_meters, r.offline_meters, r.online_meters, r.unknown_meters,
-           ARRAY(SELECT c.id FROM checked c WHERE c.result = 'offline')
+    SELECT r.total_meters, r.offline_meters, r.online_meters, r.unknown_meters, o.ids
       INTO v_total, v_offline, v_online, v_unknown, v_offline_ids
-      FROM recorded r;
+      FROM recorded r, offline o;
 
     -- Telemetry wins (20_device_telemetry.sql): a message saying the device is
     -- out confirms the device's outage, covering every meter under it, whatever
