@@ -9,8 +9,9 @@ import OpenAPIHummingbird
 import OpenAPIRuntime
 import PostgresNIO
 
-/// Builds the HTTP application: the database pool, the live-event hub, the database gate and
-/// the engine's sweeper (deferred roll-ups) run as its services, migrations run before the server accepts requests (or, when the
+/// Builds the HTTP application: the database pool, the live-event hub, the database gate, the
+/// engine's sweeper (deferred roll-ups), the partition keeper and the intake's correlators (feed
+/// messages acknowledged before they are applied) run as its services, migrations run before the server accepts requests (or, when the
 /// database cannot be used then, as soon as it can: the service starts anyway), routes come
 /// from `buildRouter`. Give the client `metrics.poolLogger(wrapping:)` as its background
 /// logger for `/metrics` to count the pool's connections in use, and `watch.poolLogger(wrapping:)`
@@ -47,6 +48,7 @@ public func buildApplication(
         services: [
             client, hub, gate, EngineSweeper(sweep: EngineSweep(client: client, logger: logger), gate: gate, logger: logger),
             PartitionKeeper(client: client, gate: gate, logger: logger),
+            IntakeCorrelator(intake: FeedIntake(client: client, logger: logger), gate: gate, metrics: metrics, logger: logger),
         ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
         logger: logger

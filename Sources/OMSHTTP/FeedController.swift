@@ -1,3 +1,5 @@
+import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import OMSDomain
@@ -56,6 +58,36 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
         }
     }
 
+    /// The answer to a request kept in the feed intake (`Prefer: respond-async`): 202, each
+    /// message accepted (durable, applied behind the answer) or refused by its decoder.
+    struct QueuedResult: Encodable {
+        var outcome = FeedOutcome.accepted
+        /// The request's row in the intake (gone from `oms_feed_intake` once applied).
+        var intakeID: Int64
+        var receivedAt: String
+        var accepted: Int
+        var rejected: Int
+        /// A batch's refused items (one message: none, or the answer is 400).
+        var results: [ItemOutcome]
+
+        enum CodingKeys: String, CodingKey {
+            case outcome, accepted, rejected, results
+            case intakeID = "intake_id", receivedAt = "received_at"
+        }
+    }
+
+    /// Whether the request asks to be answered before its messages are applied: RFC 7240's
+    /// `Prefer: respond-async` (one preference among others, parameters ignored).
+    static func prefersAsync(_ request: Request) -> Bool {
+        request.headers[values: .prefer].contains { value in
+            value.split(separator: ",").contains { preference in
+                preference.split(separator: ";").first.map {
+                    $0.split(separator: "=").first?.trimmingCharacters(in: .whitespaces).lowercased() == "respond-async"
+                } ?? false
+            }
+        }
+    }
+
     /// What a late message's answer says.
     static var lateDetail: String {
         "stored, but no status was changed: each status change was older than the meter's newer state "
@@ -70,6 +102,9 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
 
     func create(request: Request, context: some RequestContext) async throws -> Response {
         let body = Array(try await request.collectBody(bodyLimits).readableBytesView)
+        if Self.prefersAsync(request) {
+            return try await enqueue(body: body, context: context)
+        }
         let started = ContinuousClock.now
         // A stalled database answers 503 within the gate's watch, not when it wakes up: the batch
         // may still be stored in the background, and its repeat is then answered as one.
@@ -131,4 +166,44 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
         }
         return try JSONResponse.make(result, status: .ok)
     }
+
+    /// `Prefer: respond-async`: the decoded messages kept in the feed intake (one committed row)
+    /// and answered 202 at once; the service's correlators apply them behind the answer. Items
+    /// their decoder refuses are answered as in a synchronous request (all refused: 400).
+    func enqueue(body: [UInt8], context: some RequestContext) async throws -> Response {
+        let started = ContinuousClock.now
+        let items = feed.decodeBatch(body)
+        let ingestor = self.ingestor
+        let queued = try await keys.guardedInBackground { try await ingestor.enqueue(items) }
+        let feedName = String(scope.rawValue.dropFirst("ingest:".count))
+        metrics.recordFeedAccepted(
+            feedName, accepted: queued.accepted, rejected: queued.rejected.count, duration: ContinuousClock.now - started)
+        context.logger.info("feed messages accepted", metadata: [
+            "feed": "\(feedName)", "bytes": "\(body.count)", "accepted": "\(queued.accepted)",
+            "rejected": "\(queued.rejected.count)", "intake_id": "\(queued.appended.map { "\($0.id)" } ?? "none")",
+        ])
+        guard let appended = queued.appended else {
+            return try ProblemDetails.invalidInput(
+                queued.rejected.map(\.1), what: feed.isBatch(body) ? feed.messageName + "s" : feed.messageName
+            ).response()
+        }
+        let result = QueuedResult(
+            intakeID: appended.id, receivedAt: ISO8601Time.text(appended.receivedAt), accepted: queued.accepted,
+            rejected: queued.rejected.count,
+            results: queued.rejected.map { index, error in
+                ItemOutcome(
+                    index: index, outcome: .rejected,
+                    error: .init(index: error.index ?? index, field: error.field, reason: error.reason))
+            })
+        var response = try JSONResponse.make(result, status: .accepted)
+        response.headers[.preferenceApplied] = "respond-async"
+        return response
+    }
+}
+
+extension HTTPField.Name {
+    /// RFC 7240's request preferences.
+    static var prefer: Self { .init("Prefer")! }
+    /// The preferences a response honoured (RFC 7240).
+    static var preferenceApplied: Self { .init("Preference-Applied")! }
 }

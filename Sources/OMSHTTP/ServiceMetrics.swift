@@ -15,6 +15,8 @@ import Prometheus
 ///   oms_feed_request_duration_seconds{feed}                  a feed request's processing time
 ///   oms_outages{status}                                      outages by status (read from the database at each scrape)
 ///   oms_db_connections_open                                  the pool's open connections (see poolLogger)
+///   oms_intake_events_applied_total{feed}, oms_intake_events_refused_total{feed}, oms_intake_lag_seconds,
+///   oms_intake_backlog_events                                the feed intake (IntakeCorrelator)
 public final class ServiceMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     /// Feed events received per second (the console's storm summary).
@@ -53,8 +55,55 @@ public final class ServiceMetrics: Sendable {
         ).record(duration)
     }
 
+    /// Counts a feed request kept in the intake (`Prefer: respond-async`): its events accepted
+    /// (applied later: `recordIntakeApplied`) or refused by their decoder, and its time.
+    func recordFeedAccepted(_ feed: String, accepted: Int, rejected: Int, duration: Duration) {
+        eventRate.record(accepted + rejected)
+        for (outcome, count) in [("accepted", accepted), ("rejected", rejected)] {
+            let counter = registry.makeCounter(
+                name: "oms_feed_events_total", labels: [("feed", feed), ("outcome", outcome)],
+                help: "Feed events received, by feed and outcome (applied; late: stored, no status change applied; duplicate; rejected).")
+            if count > 0 { counter.increment(by: Int64(count)) }
+        }
+        registry.makeDurationHistogram(
+            name: "oms_feed_request_duration_seconds", labels: [("feed", feed)], buckets: Self.latencyBuckets,
+            help: "Time to decode, store and correlate one feed request (one event or a batch)."
+        ).record(duration)
+    }
+
+    /// Counts intake rows a correlator applied: their events, those refused then, and how long
+    /// each waited from its acknowledgement to its application (the lag).
+    public func recordIntakeApplied(_ applied: [FeedIntake.Applied]) {
+        for row in applied {
+            registry.makeCounter(
+                name: "oms_intake_events_applied_total", labels: [("feed", row.feed)],
+                help: "Events applied from the feed intake (acknowledged before), by feed."
+            ).increment(by: Int64(row.events))
+            if row.refused > 0 {
+                registry.makeCounter(
+                    name: "oms_intake_events_refused_total", labels: [("feed", row.feed)],
+                    help: "Events of the feed intake the database refused when applying them (oms_feed_intake_refused)."
+                ).increment(by: Int64(row.refused))
+            }
+            registry.makeDurationHistogram(
+                name: "oms_intake_lag_seconds", labels: [], buckets: Self.lagBuckets,
+                help: "From a request's acknowledgement (its intake row) to its messages applied."
+            ).record(row.waited)
+        }
+    }
+
+    /// Buckets of the intake's lag.
+    static let lagBuckets: [Duration] = [
+        .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+        .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300),
+    ]
+
     /// The text exposition, after reading the outage counts from the database.
     func exposition(client: PostgresClient, logger: Logger) async throws -> String {
+        let backlog = try await FeedIntake(client: client, logger: logger).backlog()
+        registry.makeGauge(
+            name: "oms_intake_backlog_events", labels: [], help: "Events acknowledged and not applied yet (the feed intake)."
+        ).set(Double(backlog.events))
         for (status, count) in try await OutageQueries(client: client, logger: logger).countsByStatus() {
             registry.makeGauge(
                 name: "oms_outages", labels: [("status", status)], help: "Outages in the database, by status."

@@ -11,6 +11,7 @@ public enum DatabaseBootstrap {
     /// reason (`DatabaseUnreachable`: database "x" does not exist, password authentication failed,
     /// connection refused at host:port), where the pool would retry for 60 s and then say only
     /// `connectionCreationCircuitBreakerTripped`.
+    @discardableResult
     public static func withClient<Result: Sendable>(
         _ configuration: PostgresClient.Configuration,
         logger: Logger,

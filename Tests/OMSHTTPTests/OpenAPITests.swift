@@ -69,6 +69,7 @@ struct OpenAPITests {
         var template: String
         var body: String? = nil
         var contentType = "application/json"
+        var prefer: String? = nil
     }
 
     @Test("real answers of every documented operation have a documented status and shape")
@@ -95,6 +96,9 @@ struct OpenAPITests {
                 Call(method: .post, uri: "/api/v1/onu/events", template: "/api/v1/onu/events",
                      body: #"{"type": "ONU_LastGaspAlert", "eventId": "OA-2", "onuId": "ONU-000001", "timestamp": "\#(now)"}"#),
                 Call(method: .post, uri: "/api/v1/onu/events", template: "/api/v1/onu/events", body: #"{"type": "ONU_LastGaspAlert"}"#),
+                Call(method: .post, uri: "/api/v1/onu/events", template: "/api/v1/onu/events",
+                     body: #"[{"type": "ONU_LastGaspAlert", "eventId": "OA-3", "onuId": "ONU-000001", "timestamp": "\#(now)"}, {"type": "ONU_LastGaspAlert"}]"#,
+                     prefer: "respond-async"),
                 Call(method: .post, uri: "/api/v1/kaifa/events", template: "/api/v1/kaifa/events", body: kaifa, contentType: "text/xml"),
                 Call(method: .post, uri: "/api/v1/kaifa/events", template: "/api/v1/kaifa/events", body: "<nope/>", contentType: "text/xml"),
                 Call(method: .post, uri: "/api/v1/callcenter/tickets", template: "/api/v1/callcenter/tickets",
@@ -136,7 +140,9 @@ struct OpenAPITests {
                     let operation = try #require(paths[call.template]?[call.method.rawValue.lowercased()] as? [String: Any], "\(call.method) \(call.template) is not documented")
                     exercised.insert("\(call.method.rawValue) \(call.template)")
                     let (status, contentType, body) = try await http.execute(
-                        uri: call.uri, method: call.method, headers: [.authorization: key, .contentType: call.contentType],
+                        uri: call.uri, method: call.method,
+                        headers: [.authorization: key, .contentType: call.contentType]
+                            + (call.prefer.map { [HTTPField(name: HTTPField.Name("Prefer")!, value: $0)] } ?? []),
                         body: call.body.map { ByteBuffer(string: $0) }
                     ) { ($0.status.code, $0.headers[.contentType] ?? "", Data($0.body.readableBytesView)) }
                     let responses = try #require(operation["responses"] as? [String: Any])

@@ -168,7 +168,7 @@ enum ServerCleanup {
             kill(ServerCleanup.pid, SIGINT)
             var status: Int32 = 0
             waitpid(ServerCleanup.pid, &status, 0)
-            let path = String(cString: ServerCleanup.directory)
+            let path = String(decoding: ServerCleanup.directory.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             try? FileManager.default.removeItem(atPath: path)
         }
     }

@@ -48,6 +48,8 @@ public struct Feed<Event: Sendable, Summary: FeedSummary>: Sendable {
     let sqlFunction: String
     /// Its batch form (a jsonb array in, an array of results out).
     let batchFunction: String
+    /// Its name in the feed intake (`oms_feed_batch_function`).
+    let intakeName: String
     /// Whether a body holds several messages (answered item by item) rather than one.
     public var isBatch: @Sendable ([UInt8]) -> Bool = FeedBatch.isBatch
 }
@@ -56,14 +58,14 @@ extension Feed where Event == SCADAEvent, Summary == SCADACheckSummary {
     /// SCADA breaker events → `insert_scada_event_with_meter_check`.
     public static let scada = Feed(
         messageName: "SCADA event", decodeBatch: SCADADecoder.decodeBatch, message: \.message,
-        sqlFunction: "insert_scada_event_with_meter_check", batchFunction: "insert_scada_events_with_meter_check")
+        sqlFunction: "insert_scada_event_with_meter_check", batchFunction: "insert_scada_events_with_meter_check", intakeName: "scada")
 }
 
 extension Feed where Event == ONUEvent, Summary == MeterSyncSummary {
     /// ONU alarms → `insert_onu_event_from_json_with_meter_sync`.
     public static let onu = Feed(
         messageName: "ONU event", decodeBatch: ONUDecoder.decodeBatch, message: \.message,
-        sqlFunction: "insert_onu_event_from_json_with_meter_sync", batchFunction: "insert_onu_events_with_meter_sync")
+        sqlFunction: "insert_onu_event_from_json_with_meter_sync", batchFunction: "insert_onu_events_with_meter_sync", intakeName: "onu")
 }
 
 extension Feed where Event == KAIFAEvent, Summary == MeterSyncSummary {
@@ -71,7 +73,7 @@ extension Feed where Event == KAIFAEvent, Summary == MeterSyncSummary {
     public static let kaifa = Feed(
         messageName: "KAIFA event", decodeBatch: KAIFADecoder.decodeBatch, message: \.message,
         sqlFunction: "insert_kaifa_event_from_json_with_meter_sync", batchFunction: "insert_kaifa_events_with_meter_sync",
-        isBatch: KAIFADecoder.isBatch)
+        intakeName: "kaifa", isBatch: KAIFADecoder.isBatch)
 }
 
 extension Feed where Event == CallCenterTicket, Summary == MeterSyncSummary {
@@ -79,7 +81,17 @@ extension Feed where Event == CallCenterTicket, Summary == MeterSyncSummary {
     public static let callCenter = Feed(
         messageName: "call-center ticket", decodeBatch: CallCenterDecoder.decodeBatch, message: \.message,
         sqlFunction: "insert_callcenter_ticket_from_json_with_meter_link",
-        batchFunction: "insert_callcenter_tickets_with_meter_link")
+        batchFunction: "insert_callcenter_tickets_with_meter_link", intakeName: "callcenter")
+}
+
+/// A batch kept in the feed intake (`FeedIngestor.enqueue`).
+public struct QueuedBatch: Sendable {
+    /// Its intake row; nil when no item decoded (nothing was written).
+    public let appended: FeedIntake.Appended?
+    /// Items kept, to be applied.
+    public let accepted: Int
+    /// Items refused by their decoder (index in the body, error): nothing of them was kept.
+    public let rejected: [(Int, FeedDecodingError)]
 }
 
 /// Feeds decoded messages to their SQL function, the same one psql users call:
@@ -128,6 +140,24 @@ public struct FeedIngestor<Event: Sendable, Summary: FeedSummary>: Sendable {
         return outcomes.map { $0! }
     }
 
+    /// Keeps the decoded messages of a batch in the feed intake (one committed row), to be applied
+    /// behind the answer (`FeedIntake`); refused items keep their decoding error. No row is written
+    /// when no item decoded.
+    public func enqueue(_ items: [Result<Event, FeedDecodingError>]) async throws -> QueuedBatch {
+        let decoded = items.compactMap { item -> Event? in
+            if case .success(let event) = item { return event }
+            return nil
+        }
+        let rejected = items.enumerated().compactMap { index, item -> (Int, FeedDecodingError)? in
+            if case .failure(let error) = item { return (index, error) }
+            return nil
+        }
+        guard !decoded.isEmpty else { return QueuedBatch(appended: nil, accepted: 0, rejected: rejected) }
+        let appended = try await FeedIntake(client: client, logger: logger).append(
+            feed: feed.intakeName, messagesJSON: JSONValue.array(decoded.map(feed.message)).jsonText)
+        return QueuedBatch(appended: appended, accepted: decoded.count, rejected: rejected)
+    }
+
     /// One call of the batch function; nil when the database refused a message of it.
     private func ingestBatch(_ events: [Event]) async throws -> [Summary]? {
         let array = JSONValue.array(events.map(feed.message)).jsonText
@@ -170,7 +200,7 @@ extension FeedIngestor {
         while true {
             do {
                 var query = PostgresQuery(unsafeSQL: "SELECT \(function)($1::jsonb)::text")
-                try query.binds.append(argument, context: .default)
+                query.binds.append(argument, context: .default)
                 let rows = try await client.fetch(query, logger: logger)
                 var json = ""
                 for text in try rows.decode(String.self) { json = text }

@@ -8,6 +8,8 @@ public enum FeedOutcome: String, Codable, Sendable, CaseIterable {
     case duplicate
     /// Refused: nothing of it was written.
     case rejected
+    /// Kept in the feed intake (durable), to be applied behind the answer (`FeedIntake`).
+    case accepted
 }
 
 extension IngestOutcome where Summary: FeedSummary {

@@ -22,6 +22,7 @@
 \ir versioned/0106_audit_by_month.sql
 \ir versioned/0107_feed_events_by_month.sql
 \ir versioned/0108_scada_checks_compact.sql
+\ir versioned/0109_feed_intake.sql
 
 \ir current/01_helpers.sql
 \ir current/02_settings.sql
@@ -47,3 +48,4 @@
 \ir current/22_reliability.sql
 \ir current/23_console.sql
 \ir current/24_monthly_partitions.sql
+\ir current/25_feed_intake.sql

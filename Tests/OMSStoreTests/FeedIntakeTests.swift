@@ -1,0 +1,125 @@
+import Foundation
+import OMSStore
+import OMSTestSupport
+import PostgresNIO
+import Testing
+
+/// The feed intake (`25_feed_intake.sql`): messages acknowledged as one committed row, applied
+/// behind the answer through the feed's own batch function.
+@Suite("Feed intake: acknowledged, then applied once")
+struct FeedIntakeTests {
+    static func time(_ offsetSeconds: Int) -> String {
+        ISO8601DateFormatter().string(from: Date().addingTimeInterval(Double(offsetSeconds)))
+    }
+
+    func lastGasp(_ id: String, asset: String, at time: String) -> String {
+        #"{"mRID": "\#(id)", "createdDateTime": "\#(time)", "eventTypeRef": "3.26.136.47", "assetMRID": "\#(asset)"}"#
+    }
+
+    @Test("rows are applied in order through the feed's batch function, deleted, and a repeat is one event")
+    func appliedOnce() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let intake = FeedIntake(client: client, logger: TestDatabase.logger)
+            let asset = try await client.scalar("SELECT asset_mrid FROM oms_meters WHERE meter_number = 'M10000311'", as: String.self)
+            let gasp = lastGasp("FI-1", asset: asset, at: Self.time(-30))
+            let first = try await intake.append(feed: "kaifa", messagesJSON: "[\(gasp)]")
+            let second = try await intake.append(feed: "kaifa", messagesJSON: "[\(gasp)]")
+            #expect(second.id > first.id)
+            #expect(try await intake.backlog() == FeedIntake.Backlog(batches: 2, events: 2))
+            // Nothing happened yet: the meter is on, no event stored.
+            #expect(try await client.scalar("SELECT power_status FROM oms_meters WHERE meter_number = 'M10000311'", as: String.self) == "on")
+            #expect(try await client.scalar("SELECT count(*)::int FROM kaifa_events WHERE source_event_id = 'FI-1'", as: Int.self) == 0)
+
+            let applied = try await intake.applyNext()
+            #expect(applied.map(\.intakeID) == [first.id, second.id])
+            #expect(applied.map(\.events) == [1, 1])
+            #expect(applied.allSatisfy { $0.feed == "kaifa" && $0.refused == 0 && $0.waited >= .zero })
+            #expect(try await intake.backlog() == FeedIntake.Backlog(batches: 0, events: 0))
+            #expect(try await intake.waiting(among: [first.id, second.id]).isEmpty)
+            #expect(try await client.scalar("SELECT count(*)::int FROM kaifa_events WHERE source_event_id = 'FI-1'", as: Int.self) == 1)
+            #expect(try await client.scalar("SELECT power_status FROM oms_meters WHERE meter_number = 'M10000311'", as: String.self) == "off")
+            #expect(try await client.scalar(
+                "SELECT count(*)::int FROM kaifa_events WHERE source_event_id = 'FI-1' AND outage_event_id IS NOT NULL", as: Int.self) == 1)
+            #expect(try await client.scalar(
+                "SELECT count(*)::int FROM oms_meter_status_events e JOIN oms_meters m ON m.id = e.meter_id WHERE m.meter_number = 'M10000311'",
+                as: Int.self) == 1)
+            #expect(try await intake.applyNext().isEmpty)
+        }
+    }
+
+    @Test("a message the database refuses when applied is kept apart with its field; the others of its request land")
+    func refusedKeptApart() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let intake = FeedIntake(client: client, logger: TestDatabase.logger)
+            let asset = try await client.scalar("SELECT asset_mrid FROM oms_meters WHERE meter_number = 'M10000311'", as: String.self)
+            // Two days ahead of the database's clock: past feeds.max_future_minutes, refused by the SQL function.
+            let row = try await intake.append(
+                feed: "kaifa",
+                messagesJSON: "[\(lastGasp("FI-2", asset: asset, at: Self.time(-10))), \(lastGasp("FI-3", asset: asset, at: Self.time(172_800)))]")
+            let applied = try await intake.applyNext()
+            #expect(applied.map(\.intakeID) == [row.id])
+            #expect(applied.first?.refused == 1)
+            #expect(try await client.scalar("SELECT count(*)::int FROM kaifa_events WHERE source_event_id IN ('FI-2', 'FI-3')", as: Int.self) == 1)
+            #expect(try await client.scalar("SELECT source_event_id FROM kaifa_events WHERE source_event_id IN ('FI-2', 'FI-3')", as: String.self) == "FI-2")
+            let refused = try await client.scalar(
+                "SELECT intake_id || '/' || feed || '/' || sqlstate || '/' || field || '/' || (message ->> 'mRID') FROM oms_feed_intake_refused",
+                as: String.self)
+            #expect(refused == "\(row.id)/kaifa/22023/createdDateTime/FI-3")
+            #expect(try await intake.backlog().batches == 0)
+        }
+    }
+
+    @Test("two correlators never take the same row: a row held by one is skipped by the other")
+    func rowsShared() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let intake = FeedIntake(client: client, logger: TestDatabase.logger)
+            let asset = try await client.scalar("SELECT asset_mrid FROM oms_meters WHERE meter_number = 'M10000311'", as: String.self)
+            // (A meter of another substation for the second row: the held batch keeps its meter's
+            // engine locks, which a batch about the same distribution point would wait for.)
+            let elsewhere = try await client.scalar(
+                """
+                SELECT m.asset_mrid FROM oms_meters m
+                 WHERE m.asset_mrid IS NOT NULL
+                   AND m.substation_id <> (SELECT substation_id FROM oms_meters WHERE meter_number = 'M10000311')
+                 ORDER BY m.meter_number LIMIT 1
+                """, as: String.self)
+            let first = try await intake.append(feed: "kaifa", messagesJSON: "[\(lastGasp("FI-4", asset: asset, at: Self.time(-20)))]")
+            let second = try await intake.append(feed: "kaifa", messagesJSON: "[\(lastGasp("FI-5", asset: elsewhere, at: Self.time(-10)))]")
+            try await client.withConnection { held in
+                try await held.query("BEGIN", logger: TestDatabase.logger)
+                let taken = try await held.query("SELECT intake_id FROM oms_feed_intake_apply(1)", logger: TestDatabase.logger)
+                var heldIDs: [Int64] = []
+                for try await id in taken.decode(Int64.self) { heldIDs.append(id) }
+                #expect(heldIDs == [first.id])
+                // The other correlator, meanwhile: the next row, not the one held.
+                #expect(try await intake.applyNext().map(\.intakeID) == [second.id])
+                #expect(try await intake.applyNext().isEmpty)
+                try await held.query("ROLLBACK", logger: TestDatabase.logger)
+            }
+            // Rolled back: the first row waits again, and is applied once.
+            #expect(try await intake.waiting(among: [first.id, second.id]) == [first.id])
+            #expect(try await intake.applyNext().map(\.intakeID) == [first.id])
+            #expect(try await client.scalar(
+                "SELECT count(*)::int FROM kaifa_events WHERE source_event_id IN ('FI-4', 'FI-5')", as: Int.self) == 2)
+        }
+    }
+
+    @Test("an append names what is wrong and writes nothing", arguments: [
+        ("nope", "[{}]", "feed"), ("kaifa", "[]", "messages"), ("kaifa", "{}", "messages"),
+    ])
+    func appendRefused(feed: String, messages: String, field: String) async throws {
+        try await TestDatabase.with(.migrated) { database in
+            let intake = FeedIntake(client: database.client, logger: TestDatabase.logger)
+            let error = await #expect(throws: PSQLError.self) {
+                try await intake.append(feed: feed, messagesJSON: messages)
+            }
+            #expect(error?.serverInfo?[.sqlState] == "22023")
+            #expect(error?.serverInfo?[.columnName] == field)
+            let waiting = try await intake.backlog()
+            #expect(waiting.batches == 0)
+        }
+    }
+}
