@@ -45,6 +45,8 @@ public struct SettingKey: Hashable, Sendable, CustomStringConvertible {
     public static let proximitySubstationRadiusKm = SettingKey(name: "proximity.substation_radius_km", defaultValue: "10")
     /// An import of at least this many rows into an empty table builds its indexes and foreign keys after the rows (0: never).
     public static let importBulkLoadMinRows = SettingKey(name: "import.bulk_load_min_rows", defaultValue: "10000")
+    /// Events a correlator applies from the feed intake in one transaction (1–100000).
+    public static let intakeBatchEvents = SettingKey(name: "intake.batch_events", defaultValue: "2000")
     /// A feed event time more than this many minutes ahead of the database's clock is refused (0–1440).
     public static let feedsMaxFutureMinutes = SettingKey(name: "feeds.max_future_minutes", defaultValue: "5")
     /// A feed event time before this is refused (ISO 8601; from 1900 to the database's clock).
@@ -83,6 +85,7 @@ public struct SettingKey: Hashable, Sendable, CustomStringConvertible {
          .stripLeadingZeros, .proximityDPRadiusKm, .proximityFeederRadiusKm, .proximitySubstationRadiusKm,
          .importBulkLoadMinRows, .feedsMaxFutureMinutes, .feedsEarliestEventTime, .predictDPMinReports,
          .predictDPReportShare, .rollupMinChildren, .rollupChildrenShare, .rollupCustomerShare, .rollupWindowMinutes,
-         .restorationMeterShare, .restorationTelemetryMeterShare, .restorationNestedMinutes, .momentaryMinutes, .recloseSeconds]
+         .restorationMeterShare, .restorationTelemetryMeterShare, .restorationNestedMinutes, .momentaryMinutes, .recloseSeconds,
+         .intakeBatchEvents]
         + SourceType.allCases.map(confidence(of:))
 }

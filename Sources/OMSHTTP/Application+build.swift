@@ -38,7 +38,9 @@ public func buildApplication(
         keyCheck: KeyCheck(
             store: APIKeyStore(client: client, logger: logger), gate: gate, limiter: FailedKeyLimiter(settings: settings.failedKeyLimit)),
         bufferLimit: settings.streamBufferEvents)
-    let router = try buildRouter(client: client, hub: hub, settings: settings, logger: logger, metrics: metrics)
+    let intakeWakeUp = IntakeWakeUp()
+    let router = try buildRouter(
+        client: client, hub: hub, settings: settings, logger: logger, metrics: metrics, intakeWakeUp: intakeWakeUp)
     let http1 = HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))
     let certificates = try tls ?? settings.tls.map { files throws(TLSFilesError) in try TLSCertificates(files: files, logger: logger) }
     var app = Application(
@@ -48,7 +50,9 @@ public func buildApplication(
         services: [
             client, hub, gate, EngineSweeper(sweep: EngineSweep(client: client, logger: logger), gate: gate, logger: logger),
             PartitionKeeper(client: client, gate: gate, logger: logger),
-            IntakeCorrelator(intake: FeedIntake(client: client, logger: logger), gate: gate, metrics: metrics, logger: logger),
+            IntakeCorrelator(
+                intake: FeedIntake(client: client, logger: logger), gate: gate, metrics: metrics, wakeUp: intakeWakeUp,
+                logger: logger),
         ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
         logger: logger
@@ -58,10 +62,11 @@ public func buildApplication(
 }
 
 /// Every route of the API, each from its controller, with the middleware that all share
-/// (request id, metrics, problem documents); `router.routes` lists them (the OpenAPI test does).
+/// (request id, metrics, problem documents); the feed routes wake `intakeWakeUp` when they keep a
+/// request in the feed intake; `router.routes` lists them (the OpenAPI test does).
 public func buildRouter(
     client: PostgresClient, hub: LiveEventHub, settings: ServerSettings, logger: Logger,
-    metrics: ServiceMetrics = ServiceMetrics()
+    metrics: ServiceMetrics = ServiceMetrics(), intakeWakeUp: IntakeWakeUp = IntakeWakeUp()
 ) throws -> Router<OMSRequestContext> {
     let migrations = try MigrationRunner.bundled(logger: logger)
     let router = Router(context: OMSRequestContext.self)
@@ -104,19 +109,23 @@ public func buildRouter(
     let api = router.group("api/v1")
     FeedController(
         feed: .scada, ingestor: FeedIngestor(.scada, client: client, logger: logger), path: "scada/events",
-        bodyLimits: BodyLimits(settings), scope: .ingestSCADA, keys: keys, metrics: metrics
+        bodyLimits: BodyLimits(settings), scope: .ingestSCADA, keys: keys, metrics: metrics,
+        intakeWakeUp: intakeWakeUp
     ).addRoutes(to: api)
     FeedController(
         feed: .onu, ingestor: FeedIngestor(.onu, client: client, logger: logger), path: "onu/events",
-        bodyLimits: BodyLimits(settings), scope: .ingestONU, keys: keys, metrics: metrics
+        bodyLimits: BodyLimits(settings), scope: .ingestONU, keys: keys, metrics: metrics,
+        intakeWakeUp: intakeWakeUp
     ).addRoutes(to: api)
     FeedController(
         feed: .kaifa, ingestor: FeedIngestor(.kaifa, client: client, logger: logger), path: "kaifa/events",
-        bodyLimits: BodyLimits(settings), scope: .ingestKAIFA, keys: keys, metrics: metrics
+        bodyLimits: BodyLimits(settings), scope: .ingestKAIFA, keys: keys, metrics: metrics,
+        intakeWakeUp: intakeWakeUp
     ).addRoutes(to: api)
     FeedController(
         feed: .callCenter, ingestor: FeedIngestor(.callCenter, client: client, logger: logger),
-        path: "callcenter/tickets", bodyLimits: BodyLimits(settings), scope: .ingestCallCenter, keys: keys, metrics: metrics
+        path: "callcenter/tickets", bodyLimits: BodyLimits(settings), scope: .ingestCallCenter, keys: keys, metrics: metrics,
+        intakeWakeUp: intakeWakeUp
     ).addRoutes(to: api)
     ConsoleController(
         store: ConsoleStore(client: client, logger: logger), keys: keys, settings: settings.console, metrics: metrics

@@ -24,6 +24,8 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
     let scope: APIScope
     let keys: KeyCheck
     let metrics: ServiceMetrics
+    /// Woken when a request is kept in the feed intake (this instance's correlators apply it).
+    let intakeWakeUp: IntakeWakeUp
 
     /// One item of a batch response.
     struct ItemOutcome: Encodable {
@@ -175,6 +177,7 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
         let items = feed.decodeBatch(body)
         let ingestor = self.ingestor
         let queued = try await keys.guardedInBackground { try await ingestor.enqueue(items) }
+        if queued.appended != nil { intakeWakeUp.wake() }
         let feedName = String(scope.rawValue.dropFirst("ingest:".count))
         metrics.recordFeedAccepted(
             feedName, accepted: queued.accepted, rejected: queued.rejected.count, duration: ContinuousClock.now - started)

@@ -6,8 +6,9 @@ import ServiceLifecycle
 
 /// Applies the feed intake behind the answers (`FeedIntake.applyNext`): `workers` loops, each
 /// taking the oldest rows no other holds (`FOR UPDATE SKIP LOCKED`), so that several loops and
-/// several instances of the service share the work. A loop that found nothing waits `idle`
-/// before it looks again; one that applied something looks again at once.
+/// several instances of the service share the work. A loop that applied something looks again
+/// at once; one that found nothing waits until this instance keeps a request (`IntakeWakeUp`) or
+/// `idle` has passed (rows other instances kept).
 ///
 /// It works only through the database gate (nothing queues in the pool while the database is
 /// away). A conflict with a concurrent batch (40001, 40P01) rolls its transaction back whole:
@@ -17,15 +18,17 @@ public final class IntakeCorrelator: Service, Sendable {
     let intake: FeedIntake
     let gate: DatabaseGate
     let metrics: ServiceMetrics
+    let wakeUp: IntakeWakeUp
     let workers: Int
     let idle: Duration
     let logger: Logger
 
-    public init(intake: FeedIntake, gate: DatabaseGate, metrics: ServiceMetrics, workers: Int = 2,
-                idle: Duration = .milliseconds(50), logger: Logger) {
+    public init(intake: FeedIntake, gate: DatabaseGate, metrics: ServiceMetrics, wakeUp: IntakeWakeUp, workers: Int = 2,
+                idle: Duration = .seconds(1), logger: Logger) {
         self.intake = intake
         self.gate = gate
         self.metrics = metrics
+        self.wakeUp = wakeUp
         self.workers = max(workers, 1)
         self.idle = idle
         self.logger = logger
@@ -60,11 +63,8 @@ public final class IntakeCorrelator: Service, Sendable {
                 logger.debug("intake: nothing applied now", metadata: ["error": "\(error.readableDatabaseMessage)"])
             }
             if applied.isEmpty {
-                do {
-                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: self.idle) }
-                } catch {
-                    return
-                }
+                // (A graceful shutdown cancels the wait; the loop's condition then ends it.)
+                try? await cancelWhenGracefulShutdown { await self.wakeUp.wait(upTo: self.idle) }
             }
         }
     }

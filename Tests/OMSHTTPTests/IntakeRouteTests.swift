@@ -103,3 +103,58 @@ struct IntakeRouteTests {
         }
     }
 }
+
+@Suite("IntakeWakeUp")
+struct IntakeWakeUpTests {
+    @Test("a wait ends when woken, at its limit, or when its task is cancelled; a wake is not lost on a wait just begun")
+    func waits() async throws {
+        let wakeUp = IntakeWakeUp()
+        let woken = Task {
+            let start = ContinuousClock.now
+            await wakeUp.wait(upTo: .seconds(120))
+            return ContinuousClock.now - start
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        wakeUp.wake()
+        #expect(await woken.value < .seconds(60))
+
+        let start = ContinuousClock.now
+        await wakeUp.wait(upTo: .milliseconds(100))
+        #expect(ContinuousClock.now - start >= .milliseconds(100))
+
+        let cancelled = Task {
+            let start = ContinuousClock.now
+            await wakeUp.wait(upTo: .seconds(120))
+            return ContinuousClock.now - start
+        }
+        cancelled.cancel()
+        #expect(await cancelled.value < .seconds(60))
+
+        // Many waits, woken again and again while they begin: each ends well before its limit.
+        let longest = await withTaskGroup(of: Duration?.self) { group in
+            for _ in 0..<50 {
+                group.addTask {
+                    let start = ContinuousClock.now
+                    await wakeUp.wait(upTo: .seconds(120))
+                    return ContinuousClock.now - start
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    wakeUp.wake()
+                    try? await Task.sleep(for: .milliseconds(20))
+                }
+                return nil
+            }
+            var longest = Duration.zero
+            var ended = 0
+            while let result = await group.next() {
+                if let took = result { longest = max(longest, took) }
+                ended += 1
+                if ended == 50 { group.cancelAll() }
+            }
+            return longest
+        }
+        #expect(longest < .seconds(60))
+    }
+}

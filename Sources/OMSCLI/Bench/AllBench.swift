@@ -141,6 +141,24 @@ struct AllBench: AsyncParsableCommand {
                 baseline: "plain INSERT \(Int(gasps.baselineEventsPerSecond)) events/s",
                 ratio: String(format: "%.2fx", gasps.ratioToBaseline), goal: ">= 20000 events/s",
                 met: met(gasps.eventsPerSecond >= 20_000)))
+            // The same storm answered once durable (the feed intake), correlated behind the answers.
+            let durable = try await measure(
+                StormBench.self,
+                ["--meters", "\(size)", "--events", "\(min(stormEvents, size))", "--acknowledge", "durable", "--concurrency", "4"],
+                reading: StormBench.Result.self)
+            lines.append(Line(
+                operation: "storm, answered durable (intake), batches of \(durable.batchSize): \(Int(durable.eventsPerSecond)) events/s answered",
+                meters: size, p50: ms(durable.batchP50Milliseconds), p99: ms(durable.batchP99Milliseconds),
+                baseline: "plain INSERT \(Int(durable.baselineEventsPerSecond)) events/s",
+                ratio: String(format: "%.2fx", durable.ratioToBaseline), goal: ">= 20000 events/s",
+                met: met(durable.eventsPerSecond >= 20_000)))
+            if let seconds = durable.appliedSeconds, let p50 = durable.lagP50Milliseconds, let p99 = durable.lagP99Milliseconds {
+                lines.append(Line(
+                    operation: "storm, correlated behind the answers: \(Int(Double(durable.events) / seconds)) events/s, all in \(String(format: "%.1f", seconds)) s (lag)",
+                    meters: size, p50: ms(p50), p99: ms(p99),
+                    baseline: "all answered in \(String(format: "%.1f", durable.seconds)) s",
+                    ratio: String(format: "%.2fx", seconds / durable.seconds), goal: "lag p99 <= 2000 ms", met: met(p99 <= 2_000)))
+            }
 
             section("import of a simulated utility, \(size) meters")
             let imported = try await measure(ImportBench.self, ["--meters", "\(size)"], reading: ImportBench.Figures.self)

@@ -36,8 +36,16 @@ struct StormBench: AsyncParsableCommand {
     @Option(help: "Batches in flight at once.")
     var concurrency: Int = 2
 
+    @Option(help: "When a batch is answered: applied (correlated before the answer) or durable (kept in the feed intake, Prefer: respond-async, and correlated behind the answer; the lag from each answer to its batch applied is measured).")
+    var acknowledge: Acknowledgement = .applied
+
     @Option(help: "Also write the figures as JSON to this file.")
     var json: String?
+
+    /// When the service answers a batch.
+    enum Acknowledgement: String, ExpressibleByArgument, Codable, Sendable {
+        case applied, durable
+    }
 
     /// The figures of one run.
     struct Result: Codable {
@@ -52,6 +60,12 @@ struct StormBench: AsyncParsableCommand {
         var correlated: Int
         var baselineEventsPerSecond: Double
         var ratioToBaseline: Double
+        var acknowledge: Acknowledgement
+        /// Durable acknowledgement: from the first batch sent to the last one applied (all correlated).
+        var appliedSeconds: Double?
+        /// From each batch's answer to its messages applied (seen gone from the intake, polled every 10 ms).
+        var lagP50Milliseconds: Double?
+        var lagP99Milliseconds: Double?
     }
 
     func validate() throws {
@@ -63,7 +77,7 @@ struct StormBench: AsyncParsableCommand {
 
     func run() async throws {
         let logger = database.makeLogger()
-        let (meters, events, batch, concurrency) = (meters, events, batch, concurrency)
+        let (meters, events, batch, concurrency, acknowledge) = (meters, events, batch, concurrency, acknowledge)
         let result = try await database.withDatabase(database: "oms_bench_\(meters)", logger: logger) { configuration, _ in
             try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
                 try await BenchRegistry.prepare(size: meters, rebuild: false, client: client, logger: logger)
@@ -77,8 +91,17 @@ struct StormBench: AsyncParsableCommand {
             }
 
             try await DatabaseBootstrap.withClient(configuration, logger: logger) { try await storm.reset($0, logger: logger) }
-            let (seconds, latencies) = try await LocalServer.with(configuration: configuration, logger: logger) { endpoint in
-                try await storm.send(to: endpoint, concurrency: concurrency)
+            let (seconds, latencies, applied) = try await LocalServer.with(configuration: configuration, logger: logger) { endpoint in
+                switch acknowledge {
+                case .applied:
+                    let (seconds, latencies) = try await storm.send(to: endpoint, concurrency: concurrency)
+                    return (seconds, latencies, AppliedBehind?.none)
+                case .durable:
+                    return try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
+                        try await storm.sendDurable(
+                            to: endpoint, concurrency: concurrency, intake: FeedIntake(client: client, logger: logger))
+                    }
+                }
             }
             let correlated = try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
                 try await storm.correlatedCount(client, logger: logger)
@@ -88,20 +111,35 @@ struct StormBench: AsyncParsableCommand {
             return Result(
                 meters: meters, events: events, batchSize: batch, concurrency: concurrency, seconds: seconds,
                 eventsPerSecond: rate, batchP50Milliseconds: latencies.p50, batchP99Milliseconds: latencies.p99,
-                correlated: correlated, baselineEventsPerSecond: baseline, ratioToBaseline: rate / baseline)
+                correlated: correlated, baselineEventsPerSecond: baseline, ratioToBaseline: rate / baseline,
+                acknowledge: acknowledge, appliedSeconds: applied?.seconds, lagP50Milliseconds: applied?.lag.p50,
+                lagP99Milliseconds: applied?.lag.p99)
         }
         var table = TextTable(columns: [
-            "registry", "events", "batch", "in flight", "seconds", "events/s", "batch p50 ms", "batch p99 ms",
-            "correlated", "baseline events/s (plain INSERT)", "ratio", "goal",
+            "registry", "events", "batch", "in flight", "answered", "seconds", "events/s answered", "batch p50 ms",
+            "batch p99 ms", "correlated", "baseline events/s (plain INSERT)", "ratio", "goal",
         ])
         table.append([
             "\(result.meters)", "\(result.events)", "\(result.batchSize)", "\(result.concurrency)",
+            result.acknowledge == .durable ? "durable (intake)" : "applied",
             String(format: "%.1f", result.seconds), String(format: "%.0f", result.eventsPerSecond),
             String(format: "%.1f", result.batchP50Milliseconds), String(format: "%.1f", result.batchP99Milliseconds),
             "\(result.correlated) of \(result.events)", String(format: "%.0f", result.baselineEventsPerSecond),
             String(format: "%.3fx", result.ratioToBaseline), ">= 20000 events/s",
         ])
         print(table.render())
+        if let appliedSeconds = result.appliedSeconds, let p50 = result.lagP50Milliseconds, let p99 = result.lagP99Milliseconds {
+            var behind = TextTable(columns: [
+                "correlated behind the answers", "seconds (first sent to last applied)", "events/s correlated",
+                "lag p50 ms", "lag p99 ms", "goal",
+            ])
+            behind.append([
+                "\(result.events) events", String(format: "%.1f", appliedSeconds),
+                String(format: "%.0f", Double(result.events) / appliedSeconds), String(format: "%.0f", p50),
+                String(format: "%.0f", p99), "lag p99 <= 2000 ms; 100,000 events correlated <= 10 s",
+            ])
+            print(behind.render())
+        }
         if let json {
             try JSONOutput.write(result, to: json)
         }
@@ -195,8 +233,99 @@ struct Storm: Sendable {
         return ((clock.now - started).seconds, latencies)
     }
 
+    /// Posts every batch with `Prefer: respond-async`, `concurrency` at a time, while polling the
+    /// intake every 10 ms for the batches answered and not yet applied: wall seconds to the last
+    /// answer, the answers' latencies, and how the correlation behind them went.
+    func sendDurable(to endpoint: LocalServer.Endpoint, concurrency: Int, intake: FeedIntake) async throws
+        -> (Double, LatencySample, AppliedBehind?)
+    {
+        let all = batches()
+        let clock = ContinuousClock()
+        let started = clock.now
+        let tracker = IntakeTracker()
+        var latencies = LatencySample()
+        let watching = Task {
+            var lag = LatencySample()
+            var lastApplied = clock.now
+            while true {
+                let (pending, sending) = await tracker.pending()
+                if pending.isEmpty && !sending { break }
+                if !pending.isEmpty {
+                    let waiting = try await intake.waiting(among: pending.map(\.id))
+                    let now = clock.now
+                    for batch in pending where !waiting.contains(batch.id) {
+                        lag.record(now - batch.answeredAt)
+                        lastApplied = now
+                        await tracker.applied(batch.id)
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            return AppliedBehind(seconds: (lastApplied - started).seconds, lag: lag)
+        }
+        do {
+            try await withThrowingTaskGroup(of: Duration.self) { group in
+                var next = 0
+                func submit() {
+                    let batch = all[next]
+                    next += 1
+                    group.addTask {
+                        let begun = ContinuousClock.now
+                        let reply = try await endpoint.send(
+                            .POST, batch.kaifa ? "/api/v1/kaifa/events" : "/api/v1/onu/events", body: batch.body,
+                            headers: [("Prefer", "respond-async")])
+                        let answeredAt = ContinuousClock.now
+                        let accepted = try JSONDecoder().decode(Accepted.self, from: Data(reply.readableBytesView))
+                        await tracker.answered(accepted.intakeID, at: answeredAt)
+                        return answeredAt - begun
+                    }
+                }
+                while next < min(concurrency, all.count) { submit() }
+                while let latency = try await group.next() {
+                    latencies.record(latency)
+                    if next < all.count { submit() }
+                }
+            }
+        } catch {
+            watching.cancel()
+            throw error
+        }
+        let seconds = (clock.now - started).seconds
+        await tracker.sent()
+        return (seconds, latencies, try await watching.value)
+    }
+
+    /// The part of a 202 answer the bench reads.
+    struct Accepted: Decodable {
+        var intakeID: Int64
+        enum CodingKeys: String, CodingKey { case intakeID = "intake_id" }
+    }
+
     /// Storm events linked to an outage.
     func correlatedCount(_ client: PostgresClient, logger: Logger) async throws -> Int {
         try await StormBenchStore(client: client, logger: logger).correlatedEventCount()
+    }
+}
+
+/// How the storm's correlation behind durable answers went.
+struct AppliedBehind: Sendable {
+    /// From the first batch sent to the last one seen applied.
+    var seconds: Double
+    /// From each batch's answer to its messages applied.
+    var lag: LatencySample
+}
+
+/// The storm's batches answered and not yet seen applied.
+actor IntakeTracker {
+    private var waiting: [Int64: ContinuousClock.Instant] = [:]
+    private var sending = true
+
+    func answered(_ id: Int64, at instant: ContinuousClock.Instant) { waiting[id] = instant }
+    func applied(_ id: Int64) { waiting[id] = nil }
+    func sent() { sending = false }
+
+    /// The batches waiting (id, when answered), and whether more may come.
+    func pending() -> ([(id: Int64, answeredAt: ContinuousClock.Instant)], Bool) {
+        (waiting.map { (id: $0.key, answeredAt: $0.value) }, sending)
     }
 }

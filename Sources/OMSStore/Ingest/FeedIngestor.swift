@@ -58,14 +58,16 @@ extension Feed where Event == SCADAEvent, Summary == SCADACheckSummary {
     /// SCADA breaker events → `insert_scada_event_with_meter_check`.
     public static let scada = Feed(
         messageName: "SCADA event", decodeBatch: SCADADecoder.decodeBatch, message: \.message,
-        sqlFunction: "insert_scada_event_with_meter_check", batchFunction: "insert_scada_events_with_meter_check", intakeName: "scada")
+        sqlFunction: "insert_scada_event_with_meter_check", batchFunction: "insert_scada_events_with_meter_check",
+        intakeName: "scada")
 }
 
 extension Feed where Event == ONUEvent, Summary == MeterSyncSummary {
     /// ONU alarms → `insert_onu_event_from_json_with_meter_sync`.
     public static let onu = Feed(
         messageName: "ONU event", decodeBatch: ONUDecoder.decodeBatch, message: \.message,
-        sqlFunction: "insert_onu_event_from_json_with_meter_sync", batchFunction: "insert_onu_events_with_meter_sync", intakeName: "onu")
+        sqlFunction: "insert_onu_event_from_json_with_meter_sync", batchFunction: "insert_onu_events_with_meter_sync",
+        intakeName: "onu")
 }
 
 extension Feed where Event == KAIFAEvent, Summary == MeterSyncSummary {

@@ -1,0 +1,65 @@
+import Synchronization
+
+/// Wakes this instance's intake correlators when a feed request has just been kept in the
+/// intake, so that they apply it at once instead of at their next look (which is for rows other
+/// instances kept). `wake()` ends every wait in progress; a wait also ends after its time limit
+/// or when its task is cancelled.
+public final class IntakeWakeUp: Sendable {
+    private struct State {
+        var next = 0
+        /// Counts the wakes: a wait that began before one and had not registered yet ends at once.
+        var generation = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        /// Waits ended (by wake, time or cancellation) before their continuation was registered.
+        var ended: Set<Int> = []
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Ends every wait in progress.
+    public func wake() {
+        let waiters = state.withLock { state in
+            state.generation += 1
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns when woken, after `limit`, or when the task is cancelled, whichever is first.
+    public func wait(upTo limit: Duration) async {
+        let (id, generation) = state.withLock { state in
+            state.next += 1
+            return (state.next, state.generation)
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                self.end(id)
+            }
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLock { state in
+                    if state.ended.remove(id) != nil || state.generation != generation { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+            group.cancelAll()
+        }
+        // (A wake may have ended it first: forget the time limit's mark.)
+        state.withLock { _ = $0.ended.remove(id) }
+    }
+
+    /// Ends one wait: resumes it if registered, else marks it ended for when it registers.
+    private func end(_ id: Int) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if let waiter = state.waiters.removeValue(forKey: id) { return waiter }
+            state.ended.insert(id)
+            return nil
+        }
+        waiter?.resume()
+    }
+}
