@@ -98,7 +98,7 @@ public func buildRouter(
         health: HealthCheck(
             inspector: SchemaInspector(client: client, logger: logger),
             expectedSchemaVersion: migrations.migrations.last?.version ?? 0,
-            probeTimeout: settings.healthProbeTimeout, gate: keys.gate),
+            probeTimeout: settings.healthProbeTimeout, gate: keys.gate, intake: FeedIntake(client: client, logger: logger)),
         logger: logger)
     try handler.registerHandlers(
         on: generated, configuration: .init(dateTranscoder: APIDateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]))

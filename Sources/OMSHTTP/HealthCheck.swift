@@ -2,7 +2,7 @@ import OMSAPI
 import OMSStore
 
 /// What `GET /ready` answers: whether the database is reachable at the schema version this build
-/// expects (readiness: 503 otherwise, with the reason: the server's words when it refused the
+/// expects, and then the feed intake's backlog (readiness: 503 otherwise, with the reason: the server's words when it refused the
 /// connection, or what the connection attempt met). `GET /health` (liveness) never asks it: an
 /// orchestrator must not restart the service for a database outage.
 struct HealthCheck: Sendable {
@@ -13,6 +13,8 @@ struct HealthCheck: Sendable {
     /// The application's gate: its check (one connection outside the pool) names why the
     /// database cannot be used, where the pool would only time out.
     var gate: DatabaseGate? = nil
+    /// The feed intake, whose backlog a ready answer reports.
+    var intake: FeedIntake? = nil
 
     func check() async -> Components.Schemas.Ready {
         func degraded(_ database: Components.Schemas.Ready.DatabasePayload, version: Int?, _ reason: String) -> Components.Schemas.Ready {
@@ -38,7 +40,12 @@ struct HealthCheck: Sendable {
                     .reachable, version: version,
                     "schema version \(version.map(String.init) ?? "none"), expected \(expectedSchemaVersion): run oms migrate")
             }
-            return .init(database: .reachable, expectedSchemaVersion: expectedSchemaVersion, schemaVersion: version, status: .ok)
+            // The feed intake's backlog, for whoever watches readiness (not a reason to be unready:
+            // a storm's backlog is worked off, and answers meanwhile are durable).
+            let backlog = try? await withTimeout(seconds: probeTimeout) { try await intake?.backlog() }
+            return .init(
+                database: .reachable, expectedSchemaVersion: expectedSchemaVersion, intakeBacklogEvents: backlog?.events,
+                intakeOldestSeconds: backlog?.oldestSeconds, schemaVersion: version, status: .ok)
         } catch {
             return degraded(.unreachable, version: nil, error.readableDatabaseMessage)
         }

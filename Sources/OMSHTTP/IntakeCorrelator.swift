@@ -3,6 +3,7 @@ import OMSDomain
 import OMSStore
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// Applies the feed intake behind the answers (`FeedIntake.applyNext`): `workers` loops, each
 /// taking the oldest rows no other holds (`FOR UPDATE SKIP LOCKED`), so that several loops and
@@ -21,6 +22,8 @@ public final class IntakeCorrelator: Service, Sendable {
     let wakeUp: IntakeWakeUp
     let workers: Int
     let idle: Duration
+    /// How long a stop waits for the loops.
+    let stopLimit: Duration = .seconds(5)
     let logger: Logger
 
     public init(intake: FeedIntake, gate: DatabaseGate, metrics: ServiceMetrics, wakeUp: IntakeWakeUp, workers: Int = 2,
@@ -35,19 +38,35 @@ public final class IntakeCorrelator: Service, Sendable {
     }
 
     public func run() async throws {
-        await withDiscardingTaskGroup { group in
-            for worker in 0..<workers {
-                group.addTask { await self.loop(worker: worker) }
+        // The loops run until the service stops; then each is waited for at most `stopLimit`:
+        // an application transaction cut short rolls back, and its rows wait, durable, for the next
+        // start. The service's stop never hangs on a statement here.
+        let loops = (0..<workers).map { worker in Task { await self.loop(worker: worker) } }
+        try? await gracefulShutdown()
+        for loop in loops { loop.cancel() }
+        let limit = stopLimit
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let once = ResumeOnce(continuation)
+            Task {
+                for loop in loops { await loop.value }
+                once.resume()
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                once.resume()
             }
         }
     }
 
     /// One correlator: apply, or wait when there was nothing to apply (or the database said no).
     func loop(worker: Int) async {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        while !Task.isCancelled {
             var applied: [FeedIntake.Applied] = []
             do {
-                applied = try await cancelWhenGracefulShutdown { try await self.gate.guarded { try await self.intake.applyNext() } }
+                // (In the background: a statement stuck on a server that stopped answering does not
+                // hold the loop; the gate answers for it once it knows.)
+                let intake = self.intake
+                applied = try await self.gate.guardedInBackground { try await intake.applyNext() }
                 metrics.recordIntakeApplied(applied)
                 if !applied.isEmpty {
                     logger.debug("intake: applied", metadata: [
@@ -63,9 +82,22 @@ public final class IntakeCorrelator: Service, Sendable {
                 logger.debug("intake: nothing applied now", metadata: ["error": "\(error.readableDatabaseMessage)"])
             }
             if applied.isEmpty {
-                // (A graceful shutdown cancels the wait; the loop's condition then ends it.)
-                try? await cancelWhenGracefulShutdown { await self.wakeUp.wait(upTo: self.idle) }
+                // (The stop cancels the wait; the loop's condition then ends it.)
+                await wakeUp.wait(upTo: idle)
             }
         }
+    }
+}
+
+/// A continuation resumed by whichever of several tasks comes first.
+private final class ResumeOnce: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Void, Never>?>
+
+    init(_ continuation: CheckedContinuation<Void, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume() {
+        continuation.withLock { $0.take() }?.resume()
     }
 }

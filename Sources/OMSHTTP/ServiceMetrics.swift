@@ -42,32 +42,28 @@ public final class ServiceMetrics: Sendable {
 
     /// Counts a feed request's events by outcome, and its processing time.
     func recordFeed(_ feed: String, applied: Int, late: Int = 0, duplicates: Int, rejected: Int, duration: Duration) {
-        eventRate.record(applied + late + duplicates + rejected)
-        for (outcome, count) in [("applied", applied), ("late", late), ("duplicate", duplicates), ("rejected", rejected)] {
-            let counter = registry.makeCounter(
-                name: "oms_feed_events_total", labels: [("feed", feed), ("outcome", outcome)],
-                help: "Feed events received, by feed and outcome (applied; late: stored, no status change applied; duplicate; rejected).")
-            if count > 0 { counter.increment(by: Int64(count)) }
-        }
-        registry.makeDurationHistogram(
-            name: "oms_feed_request_duration_seconds", labels: [("feed", feed)], buckets: Self.latencyBuckets,
-            help: "Time to decode, store and correlate one feed request (one event or a batch)."
-        ).record(duration)
+        recordFeedRequest(
+            feed, [.applied: applied, .late: late, .duplicate: duplicates, .rejected: rejected], duration: duration)
     }
 
     /// Counts a feed request kept in the intake (`Prefer: respond-async`): its events accepted
     /// (applied later: `recordIntakeApplied`) or refused by their decoder, and its time.
     func recordFeedAccepted(_ feed: String, accepted: Int, rejected: Int, duration: Duration) {
-        eventRate.record(accepted + rejected)
-        for (outcome, count) in [("accepted", accepted), ("rejected", rejected)] {
+        recordFeedRequest(feed, [.accepted: accepted, .rejected: rejected], duration: duration)
+    }
+
+    /// A feed request's events by outcome, and its time.
+    private func recordFeedRequest(_ feed: String, _ counts: [FeedOutcome: Int], duration: Duration) {
+        eventRate.record(counts.values.reduce(0, +))
+        for (outcome, count) in counts {
             let counter = registry.makeCounter(
-                name: "oms_feed_events_total", labels: [("feed", feed), ("outcome", outcome)],
-                help: "Feed events received, by feed and outcome (applied; late: stored, no status change applied; duplicate; rejected).")
+                name: "oms_feed_events_total", labels: [("feed", feed), ("outcome", outcome.rawValue)],
+                help: "Feed events received, by feed and outcome (applied; late: stored, no status change applied; duplicate; rejected; accepted: kept in the feed intake).")
             if count > 0 { counter.increment(by: Int64(count)) }
         }
         registry.makeDurationHistogram(
             name: "oms_feed_request_duration_seconds", labels: [("feed", feed)], buckets: Self.latencyBuckets,
-            help: "Time to decode, store and correlate one feed request (one event or a batch)."
+            help: "Time to decode, store and correlate one feed request (one event or a batch), or to keep it in the feed intake."
         ).record(duration)
     }
 

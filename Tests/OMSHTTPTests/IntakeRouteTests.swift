@@ -70,6 +70,10 @@ struct IntakeRouteTests {
                 #expect(metrics.contains("oms_intake_events_applied_total{feed=\"kaifa\"} 1"))
                 #expect(metrics.contains("oms_intake_backlog_events 0"))
                 #expect(metrics.contains("oms_feed_events_total{feed=\"kaifa\",outcome=\"accepted\"} 1"))
+                // And the backlog in /ready.
+                let ready = try await http.execute(uri: "/ready", method: .get) { try json($0) }
+                #expect(ready["intake_backlog_events"] as? Int == 0)
+                #expect(ready.keys.contains("intake_oldest_seconds") == false || ready["intake_oldest_seconds"] is NSNull)
             }
         }
     }

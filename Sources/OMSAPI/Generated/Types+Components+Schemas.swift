@@ -1355,6 +1355,14 @@ extension Components {
             public var error: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Ready/expected_schema_version`.
             public var expectedSchemaVersion: Swift.Int
+            /// events acknowledged (Prefer: respond-async) and not applied yet; null when the database could not be asked
+            ///
+            /// - Remark: Generated from `#/components/schemas/Ready/intake_backlog_events`.
+            public var intakeBacklogEvents: Swift.Int?
+            /// how long the oldest of them has waited (null when none waits)
+            ///
+            /// - Remark: Generated from `#/components/schemas/Ready/intake_oldest_seconds`.
+            public var intakeOldestSeconds: Swift.Double?
             /// - Remark: Generated from `#/components/schemas/Ready/schema_version`.
             public var schemaVersion: Swift.Int?
             /// - Remark: Generated from `#/components/schemas/Ready/status`.
@@ -1370,18 +1378,24 @@ extension Components {
             ///   - database:
             ///   - error: why not ready: the server's words when it refused the connection, what the connection attempt met otherwise, or the schema version found
             ///   - expectedSchemaVersion:
+            ///   - intakeBacklogEvents: events acknowledged (Prefer: respond-async) and not applied yet; null when the database could not be asked
+            ///   - intakeOldestSeconds: how long the oldest of them has waited (null when none waits)
             ///   - schemaVersion:
             ///   - status:
             public init(
                 database: Components.Schemas.Ready.DatabasePayload,
                 error: Swift.String? = nil,
                 expectedSchemaVersion: Swift.Int,
+                intakeBacklogEvents: Swift.Int? = nil,
+                intakeOldestSeconds: Swift.Double? = nil,
                 schemaVersion: Swift.Int? = nil,
                 status: Components.Schemas.Ready.StatusPayload
             ) {
                 self.database = database
                 self.error = error
                 self.expectedSchemaVersion = expectedSchemaVersion
+                self.intakeBacklogEvents = intakeBacklogEvents
+                self.intakeOldestSeconds = intakeOldestSeconds
                 self.schemaVersion = schemaVersion
                 self.status = status
             }
@@ -1389,6 +1403,8 @@ extension Components {
                 case database
                 case error
                 case expectedSchemaVersion = "expected_schema_version"
+                case intakeBacklogEvents = "intake_backlog_events"
+                case intakeOldestSeconds = "intake_oldest_seconds"
                 case schemaVersion = "schema_version"
                 case status
             }

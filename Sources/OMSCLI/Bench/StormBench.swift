@@ -206,8 +206,12 @@ struct Storm: Sendable {
         return (clock.now - started).seconds
     }
 
-    /// Posts every batch, `concurrency` at a time; wall seconds and batch latencies.
-    func send(to endpoint: LocalServer.Endpoint, concurrency: Int) async throws -> (Double, LatencySample) {
+    /// Posts every batch, `concurrency` at a time, each with `headers`; `answered` gets each
+    /// answer's body and the moment it came. Wall seconds and batch latencies.
+    func send(
+        to endpoint: LocalServer.Endpoint, concurrency: Int, headers: [(String, String)] = [],
+        answered: @escaping @Sendable (ByteBuffer, ContinuousClock.Instant) async throws -> Void = { _, _ in }
+    ) async throws -> (Double, LatencySample) {
         let all = batches()
         let clock = ContinuousClock()
         let started = clock.now
@@ -219,9 +223,12 @@ struct Storm: Sendable {
                 next += 1
                 group.addTask {
                     let begun = ContinuousClock.now
-                    _ = try await endpoint.send(
-                        .POST, batch.kaifa ? "/api/v1/kaifa/events" : "/api/v1/onu/events", body: batch.body)
-                    return ContinuousClock.now - begun
+                    let reply = try await endpoint.send(
+                        .POST, batch.kaifa ? "/api/v1/kaifa/events" : "/api/v1/onu/events", body: batch.body,
+                        headers: headers)
+                    let answeredAt = ContinuousClock.now
+                    try await answered(reply, answeredAt)
+                    return answeredAt - begun
                 }
             }
             while next < min(concurrency, all.count) { submit() }
@@ -239,11 +246,9 @@ struct Storm: Sendable {
     func sendDurable(to endpoint: LocalServer.Endpoint, concurrency: Int, intake: FeedIntake) async throws
         -> (Double, LatencySample, AppliedBehind?)
     {
-        let all = batches()
         let clock = ContinuousClock()
         let started = clock.now
         let tracker = IntakeTracker()
-        var latencies = LatencySample()
         let watching = Task {
             var lag = LatencySample()
             var lastApplied = clock.now
@@ -263,34 +268,19 @@ struct Storm: Sendable {
             }
             return AppliedBehind(seconds: (lastApplied - started).seconds, lag: lag)
         }
+        let seconds: Double
+        let latencies: LatencySample
         do {
-            try await withThrowingTaskGroup(of: Duration.self) { group in
-                var next = 0
-                func submit() {
-                    let batch = all[next]
-                    next += 1
-                    group.addTask {
-                        let begun = ContinuousClock.now
-                        let reply = try await endpoint.send(
-                            .POST, batch.kaifa ? "/api/v1/kaifa/events" : "/api/v1/onu/events", body: batch.body,
-                            headers: [("Prefer", "respond-async")])
-                        let answeredAt = ContinuousClock.now
-                        let accepted = try JSONDecoder().decode(Accepted.self, from: Data(reply.readableBytesView))
-                        await tracker.answered(accepted.intakeID, at: answeredAt)
-                        return answeredAt - begun
-                    }
-                }
-                while next < min(concurrency, all.count) { submit() }
-                while let latency = try await group.next() {
-                    latencies.record(latency)
-                    if next < all.count { submit() }
-                }
+            (seconds, latencies) = try await send(
+                to: endpoint, concurrency: concurrency, headers: [("Prefer", "respond-async")]
+            ) { reply, answeredAt in
+                let accepted = try JSONDecoder().decode(Accepted.self, from: Data(reply.readableBytesView))
+                await tracker.answered(accepted.intakeID, at: answeredAt)
             }
         } catch {
             watching.cancel()
             throw error
         }
-        let seconds = (clock.now - started).seconds
         await tracker.sent()
         return (seconds, latencies, try await watching.value)
     }

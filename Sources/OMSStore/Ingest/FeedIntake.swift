@@ -37,10 +37,13 @@ public struct FeedIntake: Sendable {
     public struct Backlog: Sendable, Equatable {
         public let batches: Int
         public let events: Int
+        /// Seconds the oldest row has waited; nil when none waits.
+        public let oldestSeconds: Double?
 
-        public init(batches: Int, events: Int) {
+        public init(batches: Int, events: Int, oldestSeconds: Double?) {
             self.batches = batches
             self.events = events
+            self.oldestSeconds = oldestSeconds
         }
     }
 
@@ -70,13 +73,15 @@ public struct FeedIntake: Sendable {
         return applied
     }
 
-    /// The rows and events waiting.
+    /// The rows and events waiting, and the age of the oldest.
     public func backlog() async throws -> Backlog {
-        let rows = try await client.query("SELECT batches, events FROM oms_feed_intake_backlog()", logger: logger)
-        for try await (batches, events) in rows.decode((Int, Int).self) {
-            return Backlog(batches: batches, events: events)
+        let rows = try await client.query(
+            "SELECT batches, events, extract(epoch FROM clock_timestamp() - oldest)::float8 FROM oms_feed_intake_backlog()",
+            logger: logger)
+        for try await (batches, events, oldest) in rows.decode((Int, Int, Double?).self) {
+            return Backlog(batches: batches, events: events, oldestSeconds: oldest)
         }
-        return Backlog(batches: 0, events: 0)
+        return Backlog(batches: 0, events: 0, oldestSeconds: nil)
     }
 
     /// Of the given intake ids, those still waiting (not applied yet).
