@@ -4,7 +4,9 @@ import PostgresNIO
 
 /// The feed intake (`25_feed_intake.sql`): a request's decoded messages kept as one committed
 /// row, answered at once, and applied behind the answer by the service's correlators through
-/// the feed's own batch function (`oms_feed_intake_apply`).
+/// the feed's own batch function (`oms_feed_intake_apply`). Every query reads its rows whole
+/// (`PostgresClient.fetch`: a failed apply, a conflict that is expected here, must not leave its
+/// connection leased; see `FetchedRows`).
 public struct FeedIntake: Sendable {
     let client: PostgresClient
     let logger: Logger
@@ -50,47 +52,40 @@ public struct FeedIntake: Sendable {
     /// Appends messages (a JSON array, as the feed's batch function takes them) for `feed`
     /// (`kaifa`, `onu`, `callcenter`, `scada`): durable when this returns.
     public func append(feed: String, messagesJSON: String) async throws -> Appended {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             "SELECT intake_id, received_at FROM oms_feed_intake_append(\(feed), \(messagesJSON)::jsonb)", logger: logger)
-        for try await (id, receivedAt) in rows.decode((Int64, Date).self) {
-            return Appended(id: id, receivedAt: receivedAt)
-        }
-        throw NoIntakeRow()
+        guard let (id, receivedAt) = try rows.decode((Int64, Date).self).first else { throw NoIntakeRow() }
+        return Appended(id: id, receivedAt: receivedAt)
     }
 
     /// Applies the oldest rows no other correlator holds (up to `maxEvents` events; the
     /// `intake.batch_events` setting when nil), in one transaction; what it applied.
     public func applyNext(maxEvents: Int? = nil) async throws -> [Applied] {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             """
             SELECT intake_id, feed, events, refused, extract(epoch FROM waited)::float8
               FROM oms_feed_intake_apply(\(maxEvents)::integer)
             """, logger: logger)
-        var applied: [Applied] = []
-        for try await (id, feed, events, refused, waited) in rows.decode((Int64, String, Int, Int, Double).self) {
-            applied.append(Applied(intakeID: id, feed: feed, events: events, refused: refused, waited: .seconds(waited)))
+        return try rows.decode((Int64, String, Int, Int, Double).self).map { id, feed, events, refused, waited in
+            Applied(intakeID: id, feed: feed, events: events, refused: refused, waited: .seconds(waited))
         }
-        return applied
     }
 
     /// The rows and events waiting, and the age of the oldest.
     public func backlog() async throws -> Backlog {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             "SELECT batches, events, extract(epoch FROM clock_timestamp() - oldest)::float8 FROM oms_feed_intake_backlog()",
             logger: logger)
-        for try await (batches, events, oldest) in rows.decode((Int, Int, Double?).self) {
-            return Backlog(batches: batches, events: events, oldestSeconds: oldest)
+        guard let (batches, events, oldest) = try rows.decode((Int, Int, Double?).self).first else {
+            return Backlog(batches: 0, events: 0, oldestSeconds: nil)
         }
-        return Backlog(batches: 0, events: 0, oldestSeconds: nil)
+        return Backlog(batches: batches, events: events, oldestSeconds: oldest)
     }
 
     /// Of the given intake ids, those still waiting (not applied yet).
     public func waiting(among ids: [Int64]) async throws -> Set<Int64> {
-        let rows = try await client.query(
-            "SELECT i.id FROM oms_feed_intake i WHERE i.id = ANY (\(ids))", logger: logger)
-        var waiting: Set<Int64> = []
-        for try await id in rows.decode(Int64.self) { waiting.insert(id) }
-        return waiting
+        let rows = try await client.fetch("SELECT i.id FROM oms_feed_intake i WHERE i.id = ANY (\(ids))", logger: logger)
+        return Set(try rows.decode(Int64.self).map { $0 })
     }
 }
 
