@@ -73,6 +73,42 @@ struct FeedIntakeTests {
         }
     }
 
+    @Test("a message failing for good (not a conflict) is kept apart and never holds up the rows behind it; a conflict keeps the rows waiting")
+    func poisonKeptApart() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let intake = FeedIntake(client: client, logger: TestDatabase.logger)
+            let asset = try await client.scalar("SELECT asset_mrid FROM oms_meters WHERE meter_number = 'M10000311'", as: String.self)
+            // This database's ONU batch function fails every time (a lasting error, not class 22)...
+            try await client.execute(
+                """
+                CREATE OR REPLACE FUNCTION insert_onu_events_with_meter_sync(p_events jsonb) RETURNS jsonb
+                LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'broken' USING ERRCODE = 'XX000'; END $$
+                """)
+            let onu = try await intake.append(
+                feed: "onu", messagesJSON: #"[{"type": "ONU_LastGaspAlert", "eventId": "FI-6", "onuId": "ONU-000001", "timestamp": "\#(Self.time(-20))"}]"#)
+            let kaifa = try await intake.append(feed: "kaifa", messagesJSON: "[\(lastGasp("FI-7", asset: asset, at: Self.time(-10)))]")
+            let applied = try await intake.applyNext()
+            #expect(applied.map(\.intakeID) == [onu.id, kaifa.id])
+            #expect(applied.map(\.refused) == [1, 0])
+            #expect(try await client.scalar("SELECT sqlstate || '/' || reason FROM oms_feed_intake_refused", as: String.self) == "XX000/broken")
+            #expect(try await client.scalar("SELECT count(*)::int FROM kaifa_events WHERE source_event_id = 'FI-7'", as: Int.self) == 1)
+
+            // ...while a conflict fails the whole application: nothing applied, nothing kept apart.
+            try await client.execute(
+                """
+                CREATE OR REPLACE FUNCTION insert_onu_events_with_meter_sync(p_events jsonb) RETURNS jsonb
+                LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$
+                """)
+            let again = try await intake.append(
+                feed: "onu", messagesJSON: #"[{"type": "ONU_LastGaspAlert", "eventId": "FI-8", "onuId": "ONU-000001", "timestamp": "\#(Self.time(-5))"}]"#)
+            let error = await #expect(throws: PSQLError.self) { try await intake.applyNext() }
+            #expect(error?.serverInfo?[.sqlState] == "40001")
+            #expect(try await intake.waiting(among: [again.id]) == [again.id])
+            #expect(try await client.scalar("SELECT count(*)::int FROM oms_feed_intake_refused", as: Int.self) == 1)
+        }
+    }
+
     @Test("two correlators never take the same row: a row held by one is skipped by the other")
     func rowsShared() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in

@@ -9,7 +9,8 @@
 --
 -- A message the database refuses when applied (its request was answered already) is kept in
 -- oms_feed_intake_refused with its field and reason, and the others of its request are
--- applied, as a synchronous batch does.
+-- applied, as a synchronous batch does; so is a message that fails for any other lasting reason,
+-- so that it never holds up the rows behind it.
 
 -- The batch function of a feed (its name, fixed; never user input).
 CREATE OR REPLACE FUNCTION oms_feed_batch_function(p_feed text) RETURNS text
@@ -46,11 +47,24 @@ $$;
 COMMENT ON FUNCTION oms_feed_intake_append(text, jsonb) IS
     'Keeps a request''s messages in the feed intake (applied later by oms_feed_intake_apply); its row id and time.';
 
+-- Whether an error may pass if tried again (the whole application is then rolled back and its
+-- rows wait): a conflict with a concurrent transaction (class 40: 40001, 40P01), resources
+-- (53), the server's state (55, 57, 58), the connection (08). Any other error is the message's
+-- own: it would fail every time, and kept waiting it would stop every row behind it.
+CREATE OR REPLACE FUNCTION oms_feed_intake_transient(p_sqlstate text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT left(p_sqlstate, 2) IN ('40', '53', '55', '57', '58', '08')
+$$;
+COMMENT ON FUNCTION oms_feed_intake_transient(text) IS
+    'Whether an error applying the feed intake may pass when tried again (conflicts, resources, server state), rather than being the message''s own.';
+
 -- Applies the oldest intake rows no other transaction holds: up to p_max_events events
 -- (default intake.batch_events; at least one row), the rows of each feed together in one call
--- of its batch function, feeds in order of their first row. Refused messages (SQLSTATE class
--- 22) go to oms_feed_intake_refused, each tried on its own. The rows are deleted. A conflict
--- with a concurrent batch (40001, 40P01) fails the whole call: nothing applied, the rows wait
+-- of its batch function, feeds in order of their first row. When a call fails for good (a
+-- message refused, SQLSTATE class 22, or any error that is not transient), its messages are tried
+-- one by one and those that fail go to oms_feed_intake_refused: a poison message never stops the
+-- rows behind it. The rows are deleted. A transient error (a conflict with a concurrent batch,
+-- 40001, 40P01; oms_feed_intake_transient) fails the whole call: nothing applied, the rows wait
 -- for the next. Returns each row applied, with how long it waited (from its append to the
 -- end of its application, in this transaction).
 CREATE OR REPLACE FUNCTION oms_feed_intake_apply(p_max_events integer DEFAULT NULL)
@@ -103,8 +117,11 @@ BEGIN
          WHERE c.feed = v_feed;
         BEGIN
             EXECUTE format('SELECT %I($1)', v_function) USING v_messages;
-        EXCEPTION WHEN data_exception THEN
-            -- A message refused: each on its own, so that the others land.
+        EXCEPTION WHEN OTHERS THEN
+            IF oms_feed_intake_transient(SQLSTATE) THEN
+                RAISE;
+            END IF;
+            -- A message refused (or failing for good): each on its own, so that the others land.
             FOR v_message IN
                 SELECT c.id, c.received_at, m.value
                   FROM oms_intake_claimed c
@@ -114,7 +131,10 @@ BEGIN
             LOOP
                 BEGIN
                     EXECUTE format('SELECT %I($1)', v_function) USING jsonb_build_array(v_message.value);
-                EXCEPTION WHEN data_exception THEN
+                EXCEPTION WHEN OTHERS THEN
+                    IF oms_feed_intake_transient(SQLSTATE) THEN
+                        RAISE;
+                    END IF;
                     GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_field = COLUMN_NAME, v_reason = MESSAGE_TEXT;
                     INSERT INTO oms_feed_intake_refused (intake_id, feed, message, received_at, sqlstate, field, reason)
                     VALUES (v_message.id, v_feed, v_message.value, v_message.received_at, v_state, nullif(v_field, ''),
