@@ -33,7 +33,16 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
         var outcome: FeedOutcome
         var summary: Summary?
         var error: ProblemDetails.FieldError?
+
+        /// Item `index`, refused by its decoder with `error`.
+        static func rejected(_ index: Int, _ error: FeedDecodingError) -> ItemOutcome {
+            ItemOutcome(
+                index: index, outcome: .rejected, error: .init(index: error.index ?? index, field: error.field, reason: error.reason))
+        }
     }
+
+    /// The feed's name in the metrics and the log (`kaifa` for `ingest:kaifa`).
+    var feedLabel: String { String(scope.rawValue.dropFirst("ingest:".count)) }
 
     /// A batch response. `applied` does not count the late messages: `late` does.
     struct BatchResult: Encodable {
@@ -81,12 +90,10 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
     /// Whether the request asks to be answered before its messages are applied: RFC 7240's
     /// `Prefer: respond-async` (one preference among others, parameters ignored).
     static func prefersAsync(_ request: Request) -> Bool {
-        request.headers[values: .prefer].contains { value in
-            value.split(separator: ",").contains { preference in
-                preference.split(separator: ";").first.map {
-                    $0.split(separator: "=").first?.trimmingCharacters(in: .whitespaces).lowercased() == "respond-async"
-                } ?? false
-            }
+        let preferences = request.headers[values: .prefer].flatMap { $0.split(separator: ",") }
+        return preferences.contains { preference in
+            let token = preference.prefix { $0 != ";" && $0 != "=" }
+            return token.trimmingCharacters(in: .whitespaces).lowercased() == "respond-async"
         }
     }
 
@@ -121,12 +128,12 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
             }
         }
         metrics.recordFeed(
-            String(scope.rawValue.dropFirst("ingest:".count)), applied: counts.applied, late: counts.late,
+            feedLabel, applied: counts.applied, late: counts.late,
             duplicates: counts.duplicates, rejected: counts.rejected, duration: ContinuousClock.now - started)
         // The write's audit line (the request's logger carries the API key and the request id). At
         // info: a storm posts thousands a second; the admin writes are logged at notice.
         context.logger.info("feed messages received", metadata: [
-            "feed": "\(scope.rawValue.dropFirst("ingest:".count))", "bytes": "\(body.count)", "applied": "\(counts.applied)",
+            "feed": "\(feedLabel)", "bytes": "\(body.count)", "applied": "\(counts.applied)",
             "late": "\(counts.late)", "duplicates": "\(counts.duplicates)", "rejected": "\(counts.rejected)",
         ])
 
@@ -158,9 +165,7 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
             case .rejected(let error):
                 result.rejected += 1
                 errors.append(error)
-                result.results.append(ItemOutcome(
-                    index: index, outcome: .rejected,
-                    error: .init(index: error.index ?? index, field: error.field, reason: error.reason)))
+                result.results.append(.rejected(index, error))
             }
         }
         if result.rejected == outcomes.count {
@@ -178,11 +183,10 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
         let ingestor = self.ingestor
         let queued = try await keys.guardedInBackground { try await ingestor.enqueue(items) }
         if queued.appended != nil { intakeWakeUp.wake() }
-        let feedName = String(scope.rawValue.dropFirst("ingest:".count))
         metrics.recordFeedAccepted(
-            feedName, accepted: queued.accepted, rejected: queued.rejected.count, duration: ContinuousClock.now - started)
+            feedLabel, accepted: queued.accepted, rejected: queued.rejected.count, duration: ContinuousClock.now - started)
         context.logger.info("feed messages accepted", metadata: [
-            "feed": "\(feedName)", "bytes": "\(body.count)", "accepted": "\(queued.accepted)",
+            "feed": "\(feedLabel)", "bytes": "\(body.count)", "accepted": "\(queued.accepted)",
             "rejected": "\(queued.rejected.count)", "intake_id": "\(queued.appended.map { "\($0.id)" } ?? "none")",
         ])
         guard let appended = queued.appended else {
@@ -193,11 +197,7 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
         let result = QueuedResult(
             intakeID: appended.id, receivedAt: ISO8601Time.text(appended.receivedAt), accepted: queued.accepted,
             rejected: queued.rejected.count,
-            results: queued.rejected.map { index, error in
-                ItemOutcome(
-                    index: index, outcome: .rejected,
-                    error: .init(index: error.index ?? index, field: error.field, reason: error.reason))
-            })
+            results: queued.rejected.map(ItemOutcome.rejected))
         var response = try JSONResponse.make(result, status: .accepted)
         response.headers[.preferenceApplied] = "respond-async"
         return response

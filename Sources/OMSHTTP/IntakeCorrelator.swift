@@ -3,7 +3,6 @@ import OMSDomain
 import OMSStore
 import PostgresNIO
 import ServiceLifecycle
-import Synchronization
 
 /// Applies the feed intake behind the answers (`FeedIntake.applyNext`): `workers` loops, each
 /// taking the oldest rows no other holds (`FOR UPDATE SKIP LOCKED`), so that several loops and
@@ -44,17 +43,9 @@ public final class IntakeCorrelator: Service, Sendable {
         let loops = (0..<workers).map { worker in Task { await self.loop(worker: worker) } }
         try? await gracefulShutdown()
         for loop in loops { loop.cancel() }
-        let limit = stopLimit
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let once = ResumeOnce(continuation)
-            Task {
-                for loop in loops { await loop.value }
-                once.resume()
-            }
-            Task {
-                try? await Task.sleep(for: limit)
-                once.resume()
-            }
+        // (withTimeout does not wait for what it gives up on.)
+        _ = try? await withTimeout(seconds: stopLimit.seconds) {
+            for loop in loops { await loop.value }
         }
     }
 
@@ -86,18 +77,5 @@ public final class IntakeCorrelator: Service, Sendable {
                 await wakeUp.wait(upTo: idle)
             }
         }
-    }
-}
-
-/// A continuation resumed by whichever of several tasks comes first.
-private final class ResumeOnce: Sendable {
-    private let continuation: Mutex<CheckedContinuation<Void, Never>?>
-
-    init(_ continuation: CheckedContinuation<Void, Never>) {
-        self.continuation = Mutex(continuation)
-    }
-
-    func resume() {
-        continuation.withLock { $0.take() }?.resume()
     }
 }

@@ -12,6 +12,13 @@ struct FeedIntakeTests {
         ISO8601DateFormatter().string(from: Date().addingTimeInterval(Double(offsetSeconds)))
     }
 
+    /// The database's client, its intake, and the asset mRID of meter M10000311 (sample network).
+    static func setUp(_ database: TestDatabase.Handle) async throws -> (PostgresClient, FeedIntake, String) {
+        let client = database.client
+        let asset = try await client.scalar("SELECT asset_mrid FROM oms_meters WHERE meter_number = 'M10000311'", as: String.self)
+        return (client, FeedIntake(client: client, logger: TestDatabase.logger), asset)
+    }
+
     func lastGasp(_ id: String, asset: String, at time: String) -> String {
         #"{"mRID": "\#(id)", "createdDateTime": "\#(time)", "eventTypeRef": "3.26.136.47", "assetMRID": "\#(asset)"}"#
     }
@@ -19,9 +26,7 @@ struct FeedIntakeTests {
     @Test("rows are applied in order through the feed's batch function, deleted, and a repeat is one event")
     func appliedOnce() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
-            let client = database.client
-            let intake = FeedIntake(client: client, logger: TestDatabase.logger)
-            let asset = try await client.scalar("SELECT asset_mrid FROM oms_meters WHERE meter_number = 'M10000311'", as: String.self)
+            let (client, intake, asset) = try await Self.setUp(database)
             let gasp = lastGasp("FI-1", asset: asset, at: Self.time(-30))
             let first = try await intake.append(feed: "kaifa", messagesJSON: "[\(gasp)]")
             let second = try await intake.append(feed: "kaifa", messagesJSON: "[\(gasp)]")
@@ -53,9 +58,7 @@ struct FeedIntakeTests {
     @Test("a message the database refuses when applied is kept apart with its field; the others of its request land")
     func refusedKeptApart() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
-            let client = database.client
-            let intake = FeedIntake(client: client, logger: TestDatabase.logger)
-            let asset = try await client.scalar("SELECT asset_mrid FROM oms_meters WHERE meter_number = 'M10000311'", as: String.self)
+            let (client, intake, asset) = try await Self.setUp(database)
             // Two days ahead of the database's clock: past feeds.max_future_minutes, refused by the SQL function.
             let row = try await intake.append(
                 feed: "kaifa",
@@ -76,9 +79,7 @@ struct FeedIntakeTests {
     @Test("a message failing for good (not a conflict) is kept apart and never holds up the rows behind it; a conflict keeps the rows waiting")
     func poisonKeptApart() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
-            let client = database.client
-            let intake = FeedIntake(client: client, logger: TestDatabase.logger)
-            let asset = try await client.scalar("SELECT asset_mrid FROM oms_meters WHERE meter_number = 'M10000311'", as: String.self)
+            let (client, intake, asset) = try await Self.setUp(database)
             // This database's ONU batch function fails every time (a lasting error, not class 22)...
             try await client.execute(
                 """
@@ -112,9 +113,7 @@ struct FeedIntakeTests {
     @Test("two correlators never take the same row: a row held by one is skipped by the other")
     func rowsShared() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
-            let client = database.client
-            let intake = FeedIntake(client: client, logger: TestDatabase.logger)
-            let asset = try await client.scalar("SELECT asset_mrid FROM oms_meters WHERE meter_number = 'M10000311'", as: String.self)
+            let (client, intake, asset) = try await Self.setUp(database)
             // (A meter of another substation for the second row: the held batch keeps its meter's
             // engine locks, which a batch about the same distribution point would wait for.)
             let elsewhere = try await client.scalar(

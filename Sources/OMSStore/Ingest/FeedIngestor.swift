@@ -126,10 +126,7 @@ public struct FeedIngestor<Event: Sendable, Summary: FeedSummary>: Sendable {
             if case .failure(let error) = item { return .rejected(error) }
             return nil
         }
-        let decoded = items.enumerated().compactMap { index, item -> (Int, Event)? in
-            if case .success(let event) = item { return (index, event) }
-            return nil
-        }
+        let decoded = Self.decoded(items)
         if decoded.count > 1, let summaries = try await ingestBatch(decoded.map(\.1)) {
             for ((index, _), summary) in zip(decoded, summaries) {
                 outcomes[index] = summary.duplicate == true ? .duplicate(summary) : .applied(summary)
@@ -146,18 +143,23 @@ public struct FeedIngestor<Event: Sendable, Summary: FeedSummary>: Sendable {
     /// behind the answer (`FeedIntake`); refused items keep their decoding error. No row is written
     /// when no item decoded.
     public func enqueue(_ items: [Result<Event, FeedDecodingError>]) async throws -> QueuedBatch {
-        let decoded = items.compactMap { item -> Event? in
-            if case .success(let event) = item { return event }
-            return nil
-        }
+        let decoded = Self.decoded(items)
         let rejected = items.enumerated().compactMap { index, item -> (Int, FeedDecodingError)? in
             if case .failure(let error) = item { return (index, error) }
             return nil
         }
         guard !decoded.isEmpty else { return QueuedBatch(appended: nil, accepted: 0, rejected: rejected) }
         let appended = try await FeedIntake(client: client, logger: logger).append(
-            feed: feed.intakeName, messagesJSON: JSONValue.array(decoded.map(feed.message)).jsonText)
+            feed: feed.intakeName, messagesJSON: JSONValue.array(decoded.map { feed.message($0.1) }).jsonText)
         return QueuedBatch(appended: appended, accepted: decoded.count, rejected: rejected)
+    }
+
+    /// The items that decoded, with their index in the body.
+    static func decoded(_ items: [Result<Event, FeedDecodingError>]) -> [(Int, Event)] {
+        items.enumerated().compactMap { index, item -> (Int, Event)? in
+            if case .success(let event) = item { return (index, event) }
+            return nil
+        }
     }
 
     /// One call of the batch function; nil when the database refused a message of it.
