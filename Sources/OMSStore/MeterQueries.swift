@@ -78,13 +78,14 @@ public struct MeterQueries: Sendable {
         throw NoRow()
     }
 
-    /// Active meters within `radiusKm` of a point, nearest first, at most `limit` (`oms_meters_within`).
-    /// SQLSTATE 22023 naming p_lat, p_lng or p_radius_km for a bad argument.
+    /// Active meters within `radiusKm` of a point, nearest first, at most `limit` (`oms_meters_nearest`: the
+    /// first rows of `oms_meters_within`, without reading the whole circle).
+    /// SQLSTATE 22023 naming p_lat, p_lng, p_radius_km or p_limit for a bad argument.
     public func metersWithin(latitude: Double, longitude: Double, radiusKm: Double, limit: Int) async throws
         -> [Components.Schemas.NearbyMeter]
     {
         try await client.apiRows(
-            "SELECT to_jsonb(w) FROM oms_meters_within(\(latitude), \(longitude), \(radiusKm)) w LIMIT \(limit)",
+            "SELECT to_jsonb(w) FROM oms_meters_nearest(\(latitude), \(longitude), \(radiusKm), \(limit)) w",
             as: Components.Schemas.NearbyMeter.self, logger: logger)
     }
 

@@ -457,6 +457,67 @@ struct ProximityTests {
         }
     }
 
+    @Test("oms_meters_nearest is the first rows of oms_meters_within, found by a nearest-neighbour scan")
+    func nearestIsTheFirstRows() async throws {
+        try await TestDatabase.with(.migrated) { database in
+            let client = database.client
+            // A dense city at 60 N (a degree of longitude is half a degree of latitude there, so the index's
+            // order in degrees differs from the great circle's), a grid astride the 180th meridian, a few
+            // retired meters and one without coordinates.
+            try await client.execute(
+                """
+                INSERT INTO oms_meters (meter_number, location_lat, location_lng, status)
+                SELECT 'C' || g, 60 + (g % 100) * 0.0007, 25 + (g / 100) * 0.0011,
+                       CASE WHEN g % 37 = 0 THEN 'inactive' ELSE 'active' END
+                  FROM generate_series(0, 9999) g
+                UNION ALL
+                SELECT 'A' || row_number() OVER (), lat, CASE WHEN lng > 180 THEN lng - 360 ELSE lng END, 'active'
+                  FROM generate_series(-0.05, 0.05, 0.01) lat, generate_series(179.9, 180.1, 0.005) lng
+                UNION ALL
+                SELECT 'NOLOC', NULL, NULL, 'active'
+                """)
+            try await client.execute("ANALYZE oms_meters")
+            let searches: [(lat: Double, lng: Double, radius: Double, limit: Int)] = [
+                (60.03, 25.05, 5, 100), (60.03, 25.05, 5, 1), (60.0, 25.0, 0.2, 100), (60.07, 25.11, 50, 500),
+                (59.9, 24.9, 20, 10), (0, 180, 3, 50), (0.02, -179.99, 10, 200), (0, 179.97, 1, 1000),
+                (45, 10, 100, 5),
+            ]
+            for (lat, lng, radius, limit) in searches {
+                let rows = try await client.fetch(
+                    "SELECT meter_number, distance_km FROM oms_meters_nearest(\(lat), \(lng), \(radius), \(limit))",
+                    logger: TestDatabase.logger)
+                var nearest: [(meter: String, distance: Double)] = []
+                for row in try rows.decode((String, Double).self) { nearest.append(row) }
+                let all = try await within(lat, lng, radius, client)
+                let call = "oms_meters_nearest(\(lat), \(lng), \(radius), \(limit))"
+                #expect(nearest.map(\.meter) == all.prefix(limit).map(\.meter), "\(call)")
+                #expect(nearest.map(\.distance) == all.prefix(limit).map(\.distance), "\(call)")
+            }
+            // The dense search reads about its own rows, not the circle's thousands: the server's count of
+            // rows the index gave in the same transaction.
+            #expect(try await within(60.03, 25.05, 5, client).count > 5_000)
+            let counts = try await database.psql(
+                """
+                DO $$ BEGIN PERFORM count(*) FROM oms_meters_nearest(60.03, 25.05, 5, 100); END $$;
+                SELECT seq_scan, idx_scan, idx_tup_fetch FROM pg_stat_xact_user_tables WHERE relname = 'oms_meters'
+                """)
+            #expect(counts.column("seq_scan") == ["0"])
+            let fetched = counts.column("idx_tup_fetch").first.flatMap { $0 }.flatMap { Int($0) } ?? 0
+            #expect(fetched >= 100 && fetched < 1_000, "rows read through the index: \(fetched)")
+
+            for limit in ["0", "-3", "NULL"] {
+                await #expect(Comment(rawValue: limit)) {
+                    try await client.execute(PostgresQuery(unsafeSQL: "SELECT * FROM oms_meters_nearest(60, 25, 5, \(limit))"))
+                } throws: { error in
+                    error.databaseSQLState == "22023" && (error as? PSQLError)?.serverInfo?[.columnName] == "p_limit"
+                }
+            }
+            await #expect(throws: (any Error).self) {
+                try await client.execute("SELECT * FROM oms_meters_nearest(60, 25, -1, 10)")
+            }
+        }
+    }
+
     @Test("bad arguments are refused, naming the argument")
     func badArguments() async throws {
         try await TestDatabase.with(.migrated) { database in

@@ -108,8 +108,15 @@ struct AllBench: AsyncParsableCommand {
                 operation: "meters within 5 km (SQL)", meters: size, p50: ms(near.p50Milliseconds), p99: ms(near.p99Milliseconds),
                 baseline: "SELECT 1 \(ms(near.selectOneP50Milliseconds))",
                 ratio: String(format: "%.1fx", near.p50Milliseconds / near.selectOneP50Milliseconds),
-                goal: latencyGoals(near.p50Milliseconds, issue: 5, seed: 200).goal,
-                met: latencyGoals(near.p50Milliseconds, issue: 5, seed: 200).met))
+                goal: latencyGoals(near.p50Milliseconds, issue: 10, seed: 200).goal,
+                met: latencyGoals(near.p50Milliseconds, issue: 10, seed: 200).met))
+            lines.append(Line(
+                operation: "nearest \(near.nearestCount) meters within 5 km (SQL)", meters: size,
+                p50: ms(near.nearestP50Milliseconds), p99: ms(near.nearestP99Milliseconds),
+                baseline: "SELECT 1 \(ms(near.selectOneP50Milliseconds))",
+                ratio: String(format: "%.1fx", near.nearestP50Milliseconds / near.selectOneP50Milliseconds),
+                goal: latencyGoals(near.nearestP50Milliseconds, issue: 2, seed: nil).goal,
+                met: latencyGoals(near.nearestP50Milliseconds, issue: 2, seed: nil).met))
 
             section("API reads, \(size) meters")
             let reads = try await measure(APIBench.self, ["--meters", "\(size)", "--requests", "\(apiRequests)"], reading: [APIBench.Figures].self)

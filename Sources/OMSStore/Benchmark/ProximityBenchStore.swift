@@ -36,6 +36,13 @@ public struct ProximityBenchStore: Sendable {
         try await client.fetch("SELECT * FROM oms_meters_within(\(latitude), \(longitude), \(radius))", logger: logger).rows.count
     }
 
+    /// `SELECT * FROM oms_meters_nearest(lat, lng, radius, count)`, every row read; returns how many there were.
+    @discardableResult
+    public func metersNearest(latitude: Double, longitude: Double, radius: Double, count: Int) async throws -> Int {
+        try await client.fetch(
+            "SELECT * FROM oms_meters_nearest(\(latitude), \(longitude), \(radius), \(count))", logger: logger).rows.count
+    }
+
     /// The same search by a scan of every active meter (no index), every row read; returns how many there were.
     @discardableResult
     public func metersWithinByFullScan(latitude: Double, longitude: Double, radius: Double) async throws -> Int {

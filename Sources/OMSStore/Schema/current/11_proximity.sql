@@ -141,6 +141,91 @@ $$;
 COMMENT ON FUNCTION oms_meters_within(double precision, double precision, double precision) IS
     'Active meters within p_radius_km (great circle) of (p_lat, p_lng), nearest first (then by meter number), with their topology (business ids, how it was set) and status. Through the GiST index oms_meters_point_idx.';
 
+-- The count of a nearest-first search, checked: a missing or non-positive
+-- p_limit is refused, naming it (as oms_proximity_boxes_checked does the rest).
+CREATE OR REPLACE FUNCTION oms_proximity_limit_checked(p_limit bigint) RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    IF p_limit IS NULL OR p_limit < 1 THEN
+        RAISE EXCEPTION 'invalid count %: p_limit must be a positive number of meters', coalesce(p_limit::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'p_limit';
+    END IF;
+    RETURN p_limit;
+END;
+$$;
+COMMENT ON FUNCTION oms_proximity_limit_checked(bigint) IS
+    'p_limit after checking it is a positive count (SQLSTATE 22023, COLUMN p_limit, otherwise).';
+
+-- The p_limit active meters nearest to a point within p_radius_km, nearest
+-- first: exactly the first p_limit rows of oms_meters_within(), without
+-- reading every meter of the circle (a 5 km circle of a dense registry holds
+-- thousands). Two index-driven steps:
+--   1. the reach: the p_limit meters nearest in the GiST index's own order
+--      (point <-> point, a k-nearest-neighbour scan that stops after p_limit
+--      rows) are at most "reach" km away on the great circle, so the p_limit
+--      nearest meters of all lie within reach;
+--   2. the meters within the smaller of reach and the radius (the same box
+--      and great-circle test as oms_meters_within), about p_limit of them,
+--      their devices' codes looked up for those rows only.
+-- The index orders by distance in degrees, not on the sphere (a degree of
+-- longitude shrinks with latitude; across the 180th meridian it is far): that
+-- only makes the reach larger than needed, never wrong.
+-- PL/pgSQL with one generic plan kept by the session (plan_cache_mode): the
+-- reach is known only when it runs, and planning this join afresh at every
+-- call cost as much as running it; no parallel workers for a hundred rows.
+CREATE OR REPLACE FUNCTION oms_meters_nearest(p_lat double precision, p_lng double precision,
+                                              p_radius_km double precision, p_limit bigint)
+RETURNS TABLE (id uuid, meter_number text, distance_km double precision,
+               location_lat double precision, location_lng double precision,
+               dp_code text, feeder_code text, substation_code text, topology_source text,
+               power_status text, communication_status text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET plan_cache_mode = force_generic_plan
+SET max_parallel_workers_per_gather = 0
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_boxes box[] := oms_proximity_boxes_checked(p_lat, p_lng, p_radius_km);  -- (checks the arguments)
+    v_limit bigint := oms_proximity_limit_checked(p_limit);
+    v_reach double precision;
+BEGIN
+    SELECT max(oms_earth_distance_km(p_lat, p_lng, k.location_lat, k.location_lng)) INTO v_reach
+      FROM (SELECT m.location_lat, m.location_lng FROM oms_meters m
+             WHERE m.location_lat IS NOT NULL AND m.location_lng IS NOT NULL AND m.status = 'active'
+             ORDER BY point(m.location_lng, m.location_lat) <-> point(p_lng, p_lat)
+             LIMIT v_limit) k;
+    IF v_reach IS NULL THEN
+        RETURN;  -- no active meter has a location
+    END IF;
+    v_reach := least(p_radius_km, greatest(v_reach, 1e-6));
+    IF v_reach < p_radius_km THEN
+        v_boxes := oms_proximity_boxes(p_lat, p_lng, v_reach);
+    END IF;
+    RETURN QUERY
+    WITH near AS MATERIALIZED (
+        SELECT m.id, m.meter_number, d.distance_km, m.location_lat, m.location_lng, m.dp_id, m.feeder_id,
+               m.substation_id, m.topology_source, m.power_status, m.communication_status
+          FROM oms_meters m
+         CROSS JOIN LATERAL (SELECT oms_earth_distance_km(p_lat, p_lng, m.location_lat, m.location_lng)) AS d (distance_km)
+         WHERE m.location_lat IS NOT NULL AND m.location_lng IS NOT NULL
+           AND point(m.location_lng, m.location_lat) <@ ANY (v_boxes)
+           AND d.distance_km <= v_reach
+           AND m.status = 'active'
+         ORDER BY d.distance_km, m.meter_number
+         LIMIT v_limit
+    )
+    SELECT n.id, n.meter_number, n.distance_km, n.location_lat, n.location_lng,
+           (SELECT dp.dp_id FROM network_distribution_points dp WHERE dp.id = n.dp_id),
+           (SELECT f.feeder_id FROM network_feeders f WHERE f.id = n.feeder_id),
+           (SELECT s.substation_id FROM network_substations s WHERE s.id = n.substation_id),
+           n.topology_source, n.power_status, n.communication_status
+      FROM near n
+     ORDER BY n.distance_km, n.meter_number;
+END;
+$$;
+COMMENT ON FUNCTION oms_meters_nearest(double precision, double precision, double precision, bigint) IS
+    'The p_limit active meters nearest to (p_lat, p_lng) within p_radius_km, nearest first: the first p_limit rows of oms_meters_within(), found by a nearest-neighbour scan of oms_meters_point_idx then a search of the circle that holds them.';
+
 -- Links the active meters that have no explicit topology (all, or those of
 -- p_meter_ids) to the nearest distribution point within
 -- proximity.dp_radius_km, else feeder, else substation (elements not
