@@ -23,7 +23,7 @@ extension CommandTests {
             let operations = lines.map(\.operation)
             for expected in ["feeder trip, 150 meters (SQL)", "feeder trip, 150 meters (HTTP)", "meters by substation, 1,000 (SQL)",
                              "meters within 5 km (SQL)", "nearest 100 meters within 5 km (SQL)", "GET /api/v1/meters/{n} (HTTP, 1 client)", "storm, batches of 1000",
-                             "storm, answered durable (intake)", "storm, correlated behind the answers",
+                             "storm, answered durable (intake)", "storm, correlated behind the answers", "storm (durable), peak RSS",
                              "import network, customers, meters", "registry migration"] {
                 #expect(operations.contains { $0.hasPrefix(expected) }, "\(expected) in \(operations)")
             }

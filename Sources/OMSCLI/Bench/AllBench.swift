@@ -159,6 +159,14 @@ struct AllBench: AsyncParsableCommand {
                 baseline: "plain INSERT \(Int(durable.baselineEventsPerSecond)) events/s",
                 ratio: String(format: "%.2fx", durable.ratioToBaseline), goal: ">= 20000 events/s",
                 met: met(durable.eventsPerSecond >= 20_000)))
+            for run in [gasps, durable] {
+                guard let peak = run.peakResidentMegabytes, let before = run.residentBeforeMegabytes else { continue }
+                lines.append(Line(
+                    operation: "storm (\(run.acknowledge.rawValue)), peak RSS of the serving process (service and bench client)",
+                    meters: size, p50: String(format: "%.0f MiB", peak), p99: "-",
+                    baseline: String(format: "RSS before the storm %.0f MiB", before),
+                    ratio: String(format: "%.2fx", peak / before), goal: "<= 150 MiB", met: met(peak <= 150)))
+            }
             if let seconds = durable.appliedSeconds, let p50 = durable.lagP50Milliseconds, let p99 = durable.lagP99Milliseconds {
                 lines.append(Line(
                     operation: "storm, correlated behind the answers: \(Int(Double(durable.events) / seconds)) events/s, all in \(String(format: "%.1f", seconds)) s (lag)",

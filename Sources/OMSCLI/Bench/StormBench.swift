@@ -66,6 +66,11 @@ struct StormBench: AsyncParsableCommand {
         /// From each batch's answer to its messages applied (seen gone from the intake, polled every 10 ms).
         var lagP50Milliseconds: Double?
         var lagP99Milliseconds: Double?
+        /// The largest resident set (MiB) of the process serving the storm (service and the bench's
+        /// client together) while it was sent and correlated.
+        var peakResidentMegabytes: Double?
+        /// The same process's resident set just before the storm was sent (the service idle).
+        var residentBeforeMegabytes: Double?
     }
 
     func validate() throws {
@@ -91,15 +96,19 @@ struct StormBench: AsyncParsableCommand {
             }
 
             try await DatabaseBootstrap.withClient(configuration, logger: logger) { try await storm.reset($0, logger: logger) }
-            let (seconds, latencies, applied) = try await LocalServer.with(configuration: configuration, logger: logger) { endpoint in
-                switch acknowledge {
-                case .applied:
-                    let (seconds, latencies) = try await storm.send(to: endpoint, concurrency: concurrency)
-                    return (seconds, latencies, AppliedBehind?.none)
-                case .durable:
-                    return try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
-                        try await storm.sendDurable(
-                            to: endpoint, concurrency: concurrency, intake: FeedIntake(client: client, logger: logger))
+            // The service runs in this process (with the bench's client and its batches): its peak RSS
+            // while the storm is sent and correlated is an upper bound of the service's own.
+            let ((seconds, latencies, applied), beforeBytes, peakBytes) = try await LocalServer.with(configuration: configuration, logger: logger) { endpoint in
+                try await ResidentMemory.peak {
+                    switch acknowledge {
+                    case .applied:
+                        let (seconds, latencies) = try await storm.send(to: endpoint, concurrency: concurrency)
+                        return (seconds, latencies, AppliedBehind?.none)
+                    case .durable:
+                        return try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
+                            try await storm.sendDurable(
+                                to: endpoint, concurrency: concurrency, intake: FeedIntake(client: client, logger: logger))
+                        }
                     }
                 }
             }
@@ -113,11 +122,12 @@ struct StormBench: AsyncParsableCommand {
                 eventsPerSecond: rate, batchP50Milliseconds: latencies.p50, batchP99Milliseconds: latencies.p99,
                 correlated: correlated, baselineEventsPerSecond: baseline, ratioToBaseline: rate / baseline,
                 acknowledge: acknowledge, appliedSeconds: applied?.seconds, lagP50Milliseconds: applied?.lag.p50,
-                lagP99Milliseconds: applied?.lag.p99)
+                lagP99Milliseconds: applied?.lag.p99, peakResidentMegabytes: peakBytes.map { Double($0) / 1_048_576 },
+                residentBeforeMegabytes: beforeBytes.map { Double($0) / 1_048_576 })
         }
         var table = TextTable(columns: [
             "registry", "events", "batch", "in flight", "answered", "seconds", "events/s answered", "batch p50 ms",
-            "batch p99 ms", "correlated", "baseline events/s (plain INSERT)", "ratio", "goal",
+            "batch p99 ms", "correlated", "baseline events/s (plain INSERT)", "ratio", "goal", "peak RSS MiB (service + client)",
         ])
         table.append([
             "\(result.meters)", "\(result.events)", "\(result.batchSize)", "\(result.concurrency)",
@@ -126,6 +136,7 @@ struct StormBench: AsyncParsableCommand {
             String(format: "%.1f", result.batchP50Milliseconds), String(format: "%.1f", result.batchP99Milliseconds),
             "\(result.correlated) of \(result.events)", String(format: "%.0f", result.baselineEventsPerSecond),
             String(format: "%.3fx", result.ratioToBaseline), ">= 20000 events/s",
+            result.peakResidentMegabytes.map { String(format: "%.0f", $0) } ?? "-",
         ])
         print(table.render())
         if let appliedSeconds = result.appliedSeconds, let p50 = result.lagP50Milliseconds, let p99 = result.lagP99Milliseconds {
