@@ -23,6 +23,7 @@
 \ir versioned/0107_feed_events_by_month.sql
 \ir versioned/0108_scada_checks_compact.sql
 \ir versioned/0109_feed_intake.sql
+\ir versioned/0110_rollup_merges_once.sql
 
 \ir current/01_helpers.sql
 \ir current/02_settings.sql

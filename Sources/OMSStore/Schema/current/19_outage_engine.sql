@@ -732,6 +732,10 @@ DECLARE
     v_substations    uuid[] := coalesce(p_substations, ARRAY[]::uuid[]);
     v_locked         uuid[];
     v_kind           text;
+    v_feeder_outages uuid[];
+    v_merged         uuid[];
+    v_into           uuid[];
+    v_reasons        text[];
 BEGIN
     -- Working set (a session's temp table, emptied at each level): the devices that roll up.
     IF to_regclass('pg_temp.oms_rollup_work') IS NULL THEN
@@ -762,11 +766,37 @@ BEGIN
          WHERE NOT oms_device_shown_closed(v_kind, coalesce(d.feeder_id, d.substation_id))
            AND ((k.out_children >= v_min_children AND k.out_children >= v_children_share * z.children)
                 OR (z.capable_customers > 0 AND k.reporting >= v_customer_share * z.capable_customers));
-        IF FOUND THEN
-            v_changed := v_changed || oms_rollup_devices(p_time);
+        IF FOUND AND v_kind = 'feeder' THEN
+            -- The feeders' outages are opened (predicted) now and take in their
+            -- distribution points' outages only after the substations' turn: a
+            -- substation rolling up in the same call takes those outages itself
+            -- (they are its children too), so their meters, evidence and feed rows
+            -- move once, not through the feeder. (A storm predicts a substation's
+            -- feeders and the substation in one batch.)
+            v_feeder_outages := oms_rollup_devices(p_time, false);
+            v_changed := v_changed || v_feeder_outages;
+            SELECT array_agg(c.id), array_agg(w.outage_id), array_agg(w.reason) INTO v_merged, v_into, v_reasons
+              FROM oms_rollup_work w CROSS JOIN LATERAL unnest(w.children_ids) AS c(id);
             v_substations := v_substations || ARRAY(SELECT w.substation_id FROM oms_rollup_work w);
+        ELSIF FOUND THEN
+            v_changed := v_changed || oms_rollup_devices(p_time);
         END IF;
     END LOOP;
+
+    IF v_feeder_outages IS NOT NULL THEN
+        -- What the substations did not take: each distribution point's outage into its
+        -- feeder's (or, if a substation took the feeder's, into that survivor; the
+        -- pairs already merged are skipped), then the feeders' outages still active
+        -- cover their meters.
+        PERFORM oms_merge_outage_pairs(v_merged,
+                                       ARRAY(SELECT coalesce(o.merged_into_id, o.id)
+                                               FROM unnest(v_into) WITH ORDINALITY AS i(id, n)
+                                               JOIN oms_outage_events o ON o.id = i.id ORDER BY i.n),
+                                       v_reasons, 'rollup', p_time);
+        PERFORM oms_outage_cover(ARRAY(SELECT o.id FROM oms_outage_events o
+                                        WHERE o.id = ANY (v_feeder_outages)
+                                          AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')));
+    END IF;
 
     RETURN ARRAY(SELECT DISTINCT u FROM unnest(v_changed) u);
 END;
@@ -865,8 +895,11 @@ COMMENT ON FUNCTION oms_engine_sweep(interval) IS
 -- (filled by oms_engine_rollup, one level at a time): each device's outage
 -- (found, or opened as predicted) takes in the outages below it and covers
 -- every meter under it. A fixed number of statements however many devices roll
--- up. Returns the devices' outages.
-CREATE OR REPLACE FUNCTION oms_rollup_devices(p_time timestamptz) RETURNS uuid[]
+-- up. Returns the devices' outages. Without p_merge, the outages are only
+-- found or opened (predicted, with their timeline entries): the caller merges
+-- and covers later (oms_engine_rollup, when the level above may take the
+-- outages below at once).
+CREATE OR REPLACE FUNCTION oms_rollup_devices(p_time timestamptz, p_merge boolean DEFAULT true) RETURNS uuid[]
 LANGUAGE plpgsql
 SET enable_seqscan = off
 SET jit = off
@@ -919,15 +952,17 @@ BEGIN
            w.numbers
       FROM oms_rollup_work w JOIN oms_outage_events o ON o.id = w.outage_id;
 
-    PERFORM oms_merge_outage_pairs(array_agg(c.id), array_agg(w.outage_id), array_agg(w.reason), 'rollup', p_time)
-       FROM oms_rollup_work w CROSS JOIN LATERAL unnest(w.children_ids) AS c(id);
     v_outages := ARRAY(SELECT w.outage_id FROM oms_rollup_work w WHERE w.outage_id IS NOT NULL);
-    PERFORM oms_outage_cover(v_outages);
+    IF p_merge THEN
+        PERFORM oms_merge_outage_pairs(array_agg(c.id), array_agg(w.outage_id), array_agg(w.reason), 'rollup', p_time)
+           FROM oms_rollup_work w CROSS JOIN LATERAL unnest(w.children_ids) AS c(id);
+        PERFORM oms_outage_cover(v_outages);
+    END IF;
     RETURN v_outages;
 END;
 $$;
-COMMENT ON FUNCTION oms_rollup_devices(timestamptz) IS
-    'Roll-up of the devices in oms_rollup_work: each device''s outage (found or opened as predicted) takes in the outages below and covers every meter under it.';
+COMMENT ON FUNCTION oms_rollup_devices(timestamptz, boolean) IS
+    'Roll-up of the devices in oms_rollup_work: each device''s outage (found or opened as predicted) takes in the outages below and covers every meter under it (or, without p_merge, is only found or opened).';
 
 -- ---------------------------------------------------------------------------
 -- Restoration.
