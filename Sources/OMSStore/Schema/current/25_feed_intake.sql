@@ -58,8 +58,67 @@ $$;
 COMMENT ON FUNCTION oms_feed_intake_transient(text) IS
     'Whether an error applying the feed intake may pass when tried again (conflicts, resources, server state), rather than being the message''s own.';
 
+-- The substations an intake row's messages are about, as far as a quick look tells: the
+-- meters their identities name exactly (KAIFA asset and usage-point mRIDs and meter numbers,
+-- ONU ids and serials, call-center meter numbers) and a SCADA message's substation or
+-- feeder. A scheduling hint for the correlators (oms_feed_intake_apply), not a rule: the
+-- batch functions match messages fully, and the engine's own device locks keep concurrent
+-- batches correct whatever this says. A message it cannot place adds nothing.
+CREATE OR REPLACE FUNCTION oms_feed_intake_substations(p_feed text, p_messages jsonb) RETURNS uuid[]
+LANGUAGE sql STABLE
+SET enable_seqscan = off
+SET jit = off
+AS $$
+    WITH e AS MATERIALIZED (SELECT x.value AS m FROM jsonb_array_elements(p_messages) x)
+    SELECT coalesce(array_agg(DISTINCT s.substation_id ORDER BY s.substation_id), ARRAY[]::uuid[])
+      FROM (SELECT m.substation_id FROM e JOIN oms_meters m ON m.asset_mrid = e.m ->> 'assetMRID'
+             WHERE p_feed = 'kaifa'
+            UNION ALL
+            SELECT m.substation_id FROM e JOIN oms_meters m ON m.usage_point_mrid = e.m ->> 'usagePointMRID'
+             WHERE p_feed = 'kaifa' AND e.m ->> 'assetMRID' IS NULL
+            UNION ALL
+            SELECT m.substation_id FROM e JOIN oms_meters m ON m.meter_number = e.m ->> 'meterNumber'
+             WHERE p_feed IN ('kaifa', 'callcenter') AND e.m ->> 'assetMRID' IS NULL AND e.m ->> 'usagePointMRID' IS NULL
+            UNION ALL
+            SELECT m.substation_id FROM e JOIN oms_meters m ON m.onu_id = e.m ->> 'onuId'
+             WHERE p_feed = 'onu'
+            UNION ALL
+            SELECT m.substation_id FROM e JOIN oms_meters m ON m.onu_serial_no = e.m ->> 'onuSerial'
+             WHERE p_feed = 'onu' AND e.m ->> 'onuId' IS NULL
+            UNION ALL
+            SELECT s.id FROM e JOIN network_substations s ON s.substation_id = btrim(e.m ->> 'substationId')
+             WHERE p_feed = 'scada') s
+     WHERE s.substation_id IS NOT NULL
+$$;
+COMMENT ON FUNCTION oms_feed_intake_substations(text, jsonb) IS
+    'The substations an intake row''s messages are about, by their exact identities: a scheduling hint for the correlators, not a rule.';
+
+-- Takes the correlators' claim on substations (transaction-level advisory locks of their own
+-- kind, "intake.substation", apart from the engine's), without waiting: true when all are
+-- this transaction's now (it may hold some already), false at the first another holds.
+CREATE OR REPLACE FUNCTION oms_feed_intake_claim_substations(p_substations uuid[]) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    FOREACH v_id IN ARRAY coalesce(p_substations, ARRAY[]::uuid[]) LOOP
+        IF NOT pg_try_advisory_xact_lock(oms_device_lock_key('intake.substation', v_id)) THEN
+            RETURN false;
+        END IF;
+    END LOOP;
+    RETURN true;
+END;
+$$;
+COMMENT ON FUNCTION oms_feed_intake_claim_substations(uuid[]) IS
+    'A correlator''s claim on substations for this transaction, without waiting: false when another correlator holds one.';
+
 -- Applies the oldest intake rows no other transaction holds: up to p_max_events events
--- (default intake.batch_events; at least one row), the rows of each feed together in one call
+-- (default intake.batch_events; at least one row), partitioned by substation: a row is taken
+-- only when this call can claim its substations (oms_feed_intake_substations,
+-- oms_feed_intake_claim_substations), so that correlators running side by side work on
+-- different substations and never wait on each other's devices; a row whose substations
+-- another holds is left for it, and so is every later row touching them (each substation's
+-- rows are applied in order of arrival). The rows of each feed together in one call
 -- of its batch function, feeds in order of their first row. When a call fails for good (a
 -- message refused, SQLSTATE class 22, or any error that is not transient), its messages are tried
 -- one by one and those that fail go to oms_feed_intake_refused: a poison message never stops the
@@ -84,6 +143,9 @@ DECLARE
     v_state    text;
     v_field    text;
     v_reason   text;
+    v_keys     uuid[];
+    v_passed   uuid[] := ARRAY[]::uuid[];
+    v_skipped  integer := 0;
 BEGIN
     IF to_regclass('pg_temp.oms_intake_claimed') IS NULL THEN
         CREATE TEMP TABLE oms_intake_claimed (id bigint, feed text, messages jsonb, events integer,
@@ -91,18 +153,29 @@ BEGIN
     END IF;
     TRUNCATE oms_intake_claimed;
 
-    -- Claimed one row at a time, oldest first, skipping rows another correlator holds (locked
-    -- only when taken: a row this call will not apply stays free for the others).
+    -- Claimed one row at a time, oldest first: looked at, its substations claimed, then the row
+    -- locked, skipping one another correlator holds (locked only when taken: a row this call
+    -- will not apply stays free for the others). A row whose substations another correlator
+    -- holds is passed over, and its substations with it for the rest of the scan (a later row
+    -- about them would overtake it); the scan ends after passing over a few.
     LOOP
         SELECT i.id, i.feed, i.messages, i.events, i.received_at INTO v_row
           FROM oms_feed_intake i
          WHERE i.id > v_last
          ORDER BY i.id
-         LIMIT 1
-           FOR UPDATE SKIP LOCKED;
+         LIMIT 1;
         EXIT WHEN NOT FOUND;
-        INSERT INTO oms_intake_claimed VALUES (v_row.id, v_row.feed, v_row.messages, v_row.events, v_row.received_at, 0);
         v_last := v_row.id;
+        v_keys := oms_feed_intake_substations(v_row.feed, v_row.messages);
+        IF v_keys && v_passed OR NOT oms_feed_intake_claim_substations(v_keys) THEN
+            v_passed := v_passed || v_keys;
+            v_skipped := v_skipped + 1;
+            EXIT WHEN v_skipped >= 8;
+            CONTINUE;
+        END IF;
+        PERFORM 1 FROM oms_feed_intake i WHERE i.id = v_row.id FOR UPDATE SKIP LOCKED;
+        CONTINUE WHEN NOT FOUND;  -- another correlator has it (or it is gone)
+        INSERT INTO oms_intake_claimed VALUES (v_row.id, v_row.feed, v_row.messages, v_row.events, v_row.received_at, 0);
         v_taken := v_taken + v_row.events;
         EXIT WHEN v_taken >= v_max;
     END LOOP;
