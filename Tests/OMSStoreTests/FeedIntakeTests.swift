@@ -55,6 +55,49 @@ struct FeedIntakeTests {
         }
     }
 
+    @Test("correlators work on different substations: a row whose substation another holds waits, with every later row about it; the others are applied")
+    func partitionedBySubstation() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let (client, intake, _) = try await Self.setUp(database)
+            // A meter of each of two substations.
+            let rows = try await client.fetch(
+                """
+                SELECT DISTINCT ON (substation_id) asset_mrid, substation_id FROM oms_meters
+                 WHERE asset_mrid IS NOT NULL AND substation_id IS NOT NULL AND status = 'active'
+                 ORDER BY substation_id, meter_number LIMIT 2
+                """, logger: TestDatabase.logger).decode((String, UUID).self)
+            var meters: [(asset: String, substation: UUID)] = []
+            for row in rows { meters.append(row) }
+            try #require(meters.count == 2)
+            let (held, free) = (meters[0], meters[1])
+            let first = try await intake.append(feed: "kaifa", messagesJSON: "[\(lastGasp("PS-1", asset: held.asset, at: Self.time(-30)))]")
+            let second = try await intake.append(feed: "kaifa", messagesJSON: "[\(lastGasp("PS-2", asset: free.asset, at: Self.time(-29)))]")
+            // About both: it may not overtake the first row's substation.
+            let third = try await intake.append(
+                feed: "kaifa",
+                messagesJSON: "[\(lastGasp("PS-3", asset: free.asset, at: Self.time(-28))), \(lastGasp("PS-4", asset: held.asset, at: Self.time(-27)))]")
+            #expect(try await client.scalar(
+                "SELECT oms_feed_intake_substations('kaifa', messages) = ARRAY[\(held.substation), \(free.substation)]::uuid[] OR oms_feed_intake_substations('kaifa', messages) = ARRAY[\(free.substation), \(held.substation)]::uuid[] FROM oms_feed_intake WHERE id = \(third.id)",
+                as: Bool.self))
+
+            // Another correlator holds the first meter's substation for the length of its transaction.
+            try await client.withConnection { other in
+                try await other.query("BEGIN", logger: TestDatabase.logger)
+                let claimed = try await other.query(
+                    "SELECT oms_feed_intake_claim_substations(ARRAY[\(held.substation)]::uuid[])", logger: TestDatabase.logger)
+                for try await value in claimed.decode(Bool.self) { #expect(value) }
+                let applied = try await intake.applyNext()
+                #expect(applied.map(\.intakeID) == [second.id], "only the row about the free substation")
+                try await other.query("COMMIT", logger: TestDatabase.logger)
+            }
+            #expect(try await client.scalar("SELECT count(*)::int FROM kaifa_events WHERE source_event_id IN ('PS-1', 'PS-3', 'PS-4')", as: Int.self) == 0)
+            let rest = try await intake.applyNext()
+            #expect(rest.map(\.intakeID) == [first.id, third.id], "in order of arrival")
+            #expect(try await client.scalar("SELECT count(*)::int FROM kaifa_events WHERE source_event_id LIKE 'PS-%'", as: Int.self) == 4)
+            #expect(try await intake.backlog().batches == 0)
+        }
+    }
+
     @Test("a message the database refuses when applied is kept apart with its field; the others of its request land")
     func refusedKeptApart() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
