@@ -329,14 +329,19 @@ BEGIN
     -- evidence was planned as a nested loop: 200 ms a batch).
     ANALYZE oms_evidence_work;
 
-    -- Scopes nothing covers: one new outage each, opened by their earliest event.
+    -- Scopes nothing covers: one new outage each, opened by their earliest event, with the size
+    -- its evidence gives it (the meters that reported and their customers, all out), so that
+    -- the refresh below finds nothing to rewrite in a storm's thousands of new outages (it
+    -- still counts them, and corrects any that differ).
     WITH uncovered AS (
         SELECT l.scope_key,
                (array_agg(l.meter_id ORDER BY l.event_time, l.source_event_id))[1] AS any_meter,
                (array_agg(l.source_event_id ORDER BY l.event_time, l.source_event_id))[1] AS opener,
                (array_agg(l.description ORDER BY l.event_time, l.source_event_id))[1] AS description,
-               min(l.event_time) AS first_time
-          FROM oms_evidence_work l WHERE l.evidence = 'outage' AND l.outage_event_id IS NULL
+               min(l.event_time) AS first_time,
+               count(DISTINCT l.meter_id) AS meters, count(DISTINCT c.customer_id) AS customers
+          FROM oms_evidence_work l JOIN oms_meters c ON c.id = l.meter_id
+         WHERE l.evidence = 'outage' AND l.outage_event_id IS NULL
          GROUP BY l.scope_key
     ),
     coded AS MATERIALIZED (
@@ -347,7 +352,8 @@ BEGIN
     opened AS (
         INSERT INTO oms_outage_events (event_id, event_type, status, basis, severity, confidence_score, root_cause,
                                        description, substation_id, feeder_id, dp_id, event_latitude,
-                                       event_longitude, first_detected_at)
+                                       event_longitude, first_detected_at, affected_meters_count,
+                                       affected_customers_count, meters_out, customers_out)
         SELECT u.event_code, 'outage', 'detected', 'evidence', 'medium', v_weight,
                format('%s at %s', u.description,
                       coalesce('distribution point ' || dp.dp_id, 'feeder ' || f.feeder_id,
@@ -355,7 +361,7 @@ BEGIN
                format('Opened from %s evidence %s', p_source_type, coalesce(u.opener, '')),
                m.substation_id, m.feeder_id, m.dp_id,
                coalesce(dp.location_lat, m.location_lat), coalesce(dp.location_lng, m.location_lng),
-               u.first_time
+               u.first_time, u.meters, u.customers, u.meters, u.customers
           FROM coded u
           JOIN oms_meters m ON m.id = u.any_meter
           LEFT JOIN network_distribution_points dp ON dp.id = m.dp_id
