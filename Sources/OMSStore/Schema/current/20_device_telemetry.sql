@@ -23,13 +23,17 @@
 
 -- The state a SCADA message says: its event type looked up first, then its
 -- alarm type, without case, spaces, dashes or underscores. NULL: neither is known.
+-- (PL/pgSQL so that its plan is kept per session: a SQL function with sub-selects is
+-- never inlined, and was planned again at every call, ~0.05-0.15 ms.)
 CREATE OR REPLACE FUNCTION oms_scada_state(p_event_type text, p_alarm_type text) RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (coalesce(
         (SELECT w.state FROM scada_state_words w
           WHERE w.word_key = lower(regexp_replace(p_event_type, '[^A-Za-z0-9]+', '', 'g'))),
         (SELECT w.state FROM scada_state_words w
-          WHERE w.word_key = lower(regexp_replace(p_alarm_type, '[^A-Za-z0-9]+', '', 'g'))))
+          WHERE w.word_key = lower(regexp_replace(p_alarm_type, '[^A-Za-z0-9]+', '', 'g')))));
+END;
 $$;
 COMMENT ON FUNCTION oms_scada_state(text, text) IS
     'The device state a SCADA message says (scada_state_words: event type first, then alarm type), or NULL.';
