@@ -103,12 +103,22 @@ struct KeyRateLimitTests {
                     }
                 }
                 #expect(try await get(good).0 == .ok)  // now remembered
+                let rememberedAt = ContinuousClock.now
                 let guesses = (0..<10).map { "oms_guess\($0)-" + String(repeating: "x", count: 34) }
                 for guess in guesses {
                     #expect(try await get(guess).0 == .unauthorized)
                 }
-                // The key already known still passes from the limited address.
-                #expect(try await get(good).0 == .ok)
+                // The key already known still passes from the limited address, while it is remembered
+                // (KeyCheck.timeToLive, a minute). Seen once in a full run: the ten guesses took over a
+                // minute on a loaded machine, the key was forgotten and rightly refused; that is not
+                // what this line is about, so it is asked only within the minute, and said otherwise.
+                if ContinuousClock.now - rememberedAt < KeyCheck.timeToLive - .seconds(5) {
+                    #expect(try await get(good).0 == .ok)
+                } else {
+                    withKnownIssue("the guesses outlasted the remembered key's minute on a loaded machine") {
+                        #expect(Bool(false))
+                    }
+                }
 
                 // The database stops taking connections: asking it about a key would now take
                 // seconds and end in 503. The 11th guess is a 429 at once: it was not asked.

@@ -78,7 +78,10 @@ AS $$
              WHERE p_feed = 'kaifa' AND e.m ->> 'assetMRID' IS NULL
             UNION ALL
             SELECT m.substation_id FROM e JOIN oms_meters m ON m.meter_number = e.m ->> 'meterNumber'
-             WHERE p_feed IN ('kaifa', 'callcenter') AND e.m ->> 'assetMRID' IS NULL AND e.m ->> 'usagePointMRID' IS NULL
+             WHERE p_feed = 'kaifa' AND e.m ->> 'assetMRID' IS NULL AND e.m ->> 'usagePointMRID' IS NULL
+            UNION ALL
+            SELECT m.substation_id FROM e JOIN oms_meters m ON m.meter_number = e.m -> 'customer' ->> 'meterNumber'
+             WHERE p_feed = 'callcenter'
             UNION ALL
             SELECT m.substation_id FROM e JOIN oms_meters m ON m.onu_id = e.m ->> 'onuId'
              WHERE p_feed = 'onu'
