@@ -5,10 +5,11 @@ import PostgresNIO
 import ServiceLifecycle
 
 /// Applies the feed intake behind the answers (`FeedIntake.applyNext`): `workers` loops, each
-/// taking the oldest rows no other holds (`FOR UPDATE SKIP LOCKED`), so that several loops and
-/// several instances of the service share the work. A loop that applied something looks again
-/// at once; one that found nothing waits until this instance keeps a request (`IntakeWakeUp`) or
-/// `idle` has passed (rows other instances kept).
+/// taking the oldest rows no other holds (`FOR UPDATE SKIP LOCKED`) about substations no other
+/// holds (`oms_feed_intake_apply` partitions by substation), so that several loops and several
+/// instances of the service share the work without waiting on each other's devices. A loop that
+/// applied something looks again at once; one that found nothing waits until this instance keeps
+/// a request (`IntakeWakeUp`) or `idle` has passed (rows other instances kept).
 ///
 /// It works only through the database gate (nothing queues in the pool while the database is
 /// away). A conflict with a concurrent batch (40001, 40P01) rolls its transaction back whole:
