@@ -2,9 +2,10 @@ import OMSAPI
 import OMSStore
 
 /// What `GET /ready` answers: whether the database is reachable at the schema version this build
-/// expects, and then the feed intake's backlog (readiness: 503 otherwise, with the reason: the server's words when it refused the
-/// connection, or what the connection attempt met). `GET /health` (liveness) never asks it: an
-/// orchestrator must not restart the service for a database outage.
+/// expects (readiness: 503 otherwise, with the reason: the server's words when it refused the
+/// connection, or what the connection attempt met), and then the feed intake's backlog.
+/// `GET /health` (liveness) never asks it: an orchestrator must not restart the service for a
+/// database outage.
 struct HealthCheck: Sendable {
     let inspector: SchemaInspector
     let expectedSchemaVersion: Int

@@ -104,19 +104,17 @@ struct AllBench: AsyncParsableCommand {
             section("proximity, \(size) meters")
             let near = try await measure(
                 ProximityBench.self, ["--meters", "\(size)", "--iterations", "\(proximitySearches)"], reading: ProximityBench.Result.self)
-            lines.append(Line(
-                operation: "meters within 5 km (SQL)", meters: size, p50: ms(near.p50Milliseconds), p99: ms(near.p99Milliseconds),
-                baseline: "SELECT 1 \(ms(near.selectOneP50Milliseconds))",
-                ratio: String(format: "%.1fx", near.p50Milliseconds / near.selectOneP50Milliseconds),
-                goal: latencyGoals(near.p50Milliseconds, issue: 10, seed: 200).goal,
-                met: latencyGoals(near.p50Milliseconds, issue: 10, seed: 200).met))
-            lines.append(Line(
-                operation: "nearest \(near.nearestCount) meters within 5 km (SQL)", meters: size,
-                p50: ms(near.nearestP50Milliseconds), p99: ms(near.nearestP99Milliseconds),
-                baseline: "SELECT 1 \(ms(near.selectOneP50Milliseconds))",
-                ratio: String(format: "%.1fx", near.nearestP50Milliseconds / near.selectOneP50Milliseconds),
-                goal: latencyGoals(near.nearestP50Milliseconds, issue: 2, seed: nil).goal,
-                met: latencyGoals(near.nearestP50Milliseconds, issue: 2, seed: nil).met))
+            for (operation, p50, p99, issueGoal, seedGoal) in [
+                ("meters within 5 km (SQL)", near.p50Milliseconds, near.p99Milliseconds, 10.0, 200.0),
+                ("nearest \(near.nearestCount) meters within 5 km (SQL)", near.nearestP50Milliseconds,
+                 near.nearestP99Milliseconds, 2, nil),
+            ] {
+                let (goal, isMet) = latencyGoals(p50, issue: issueGoal, seed: seedGoal)
+                lines.append(Line(
+                    operation: operation, meters: size, p50: ms(p50), p99: ms(p99),
+                    baseline: "SELECT 1 \(ms(near.selectOneP50Milliseconds))",
+                    ratio: String(format: "%.1fx", p50 / near.selectOneP50Milliseconds), goal: goal, met: isMet))
+            }
 
             section("API reads, \(size) meters")
             let reads = try await measure(APIBench.self, ["--meters", "\(size)", "--requests", "\(apiRequests)"], reading: [APIBench.Figures].self)

@@ -115,28 +115,46 @@ $$;
 COMMENT ON FUNCTION oms_proximity_boxes_checked(double precision, double precision, double precision) IS
     'oms_proximity_boxes() after checking its arguments: a latitude, longitude or radius that is missing or out of range is an error (SQLSTATE 22023, the argument in the column name).';
 
+-- The active meters with a location within p_radius_km of a point, with their
+-- distance, in no order: the box(es) around the circle, which the GiST index
+-- oms_meters_point_idx answers, then the exact great-circle test. The one
+-- search that oms_meters_within and oms_meters_nearest share. Plain SQL, so
+-- the planner inlines it into its callers.
+CREATE OR REPLACE FUNCTION oms_meters_in_circle(p_lat double precision, p_lng double precision,
+                                                p_radius_km double precision)
+RETURNS TABLE (id uuid, meter_number text, distance_km double precision,
+               location_lat double precision, location_lng double precision, dp_id uuid, feeder_id uuid,
+               substation_id uuid, topology_source text, power_status text, communication_status text)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT m.id, m.meter_number, d.distance_km, m.location_lat, m.location_lng, m.dp_id, m.feeder_id,
+           m.substation_id, m.topology_source, m.power_status, m.communication_status
+      FROM oms_meters m
+     CROSS JOIN LATERAL (SELECT oms_earth_distance_km(p_lat, p_lng, m.location_lat, m.location_lng)) AS d (distance_km)
+     WHERE m.location_lat IS NOT NULL AND m.location_lng IS NOT NULL
+       AND point(m.location_lng, m.location_lat) <@ ANY (oms_proximity_boxes_checked(p_lat, p_lng, p_radius_km))
+       AND d.distance_km <= p_radius_km
+       AND m.status = 'active'
+$$;
+COMMENT ON FUNCTION oms_meters_in_circle(double precision, double precision, double precision) IS
+    'Active meters with a location within p_radius_km (great circle) of (p_lat, p_lng), with the distance and their devices'' ids, in no order: the search oms_meters_within and oms_meters_nearest share.';
+
 -- The meters within p_radius_km of a point, nearest first. Plain SQL, so the
--- planner inlines it: the caller's EXPLAIN shows the real plan, a bitmap scan
--- of oms_meters_point_idx for the box(es) around the circle, then the exact
--- great-circle test.
+-- planner inlines it (and oms_meters_in_circle in it): the caller's EXPLAIN
+-- shows the real plan, a bitmap scan of oms_meters_point_idx for the box(es)
+-- around the circle, then the exact great-circle test.
 CREATE OR REPLACE FUNCTION oms_meters_within(p_lat double precision, p_lng double precision, p_radius_km double precision)
 RETURNS TABLE (id uuid, meter_number text, distance_km double precision,
                location_lat double precision, location_lng double precision,
                dp_code text, feeder_code text, substation_code text, topology_source text,
                power_status text, communication_status text)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT m.id, m.meter_number, d.distance_km, m.location_lat, m.location_lng,
-           dp.dp_id, f.feeder_id, s.substation_id, m.topology_source, m.power_status, m.communication_status
-      FROM oms_meters m
-     CROSS JOIN LATERAL (SELECT oms_earth_distance_km(p_lat, p_lng, m.location_lat, m.location_lng)) AS d (distance_km)
-      LEFT JOIN network_distribution_points dp ON dp.id = m.dp_id
-      LEFT JOIN network_feeders f ON f.id = m.feeder_id
-      LEFT JOIN network_substations s ON s.id = m.substation_id
-     WHERE m.location_lat IS NOT NULL AND m.location_lng IS NOT NULL
-       AND point(m.location_lng, m.location_lat) <@ ANY (oms_proximity_boxes_checked(p_lat, p_lng, p_radius_km))
-       AND d.distance_km <= p_radius_km
-       AND m.status = 'active'
-     ORDER BY d.distance_km, m.meter_number
+    SELECT c.id, c.meter_number, c.distance_km, c.location_lat, c.location_lng,
+           dp.dp_id, f.feeder_id, s.substation_id, c.topology_source, c.power_status, c.communication_status
+      FROM oms_meters_in_circle(p_lat, p_lng, p_radius_km) c
+      LEFT JOIN network_distribution_points dp ON dp.id = c.dp_id
+      LEFT JOIN network_feeders f ON f.id = c.feeder_id
+      LEFT JOIN network_substations s ON s.id = c.substation_id
+     ORDER BY c.distance_km, c.meter_number
 $$;
 COMMENT ON FUNCTION oms_meters_within(double precision, double precision, double precision) IS
     'Active meters within p_radius_km (great circle) of (p_lat, p_lng), nearest first (then by meter number), with their topology (business ids, how it was set) and status. Through the GiST index oms_meters_point_idx.';
@@ -164,8 +182,8 @@ COMMENT ON FUNCTION oms_proximity_limit_checked(bigint) IS
 --      (point <-> point, a k-nearest-neighbour scan that stops after p_limit
 --      rows) are at most "reach" km away on the great circle, so the p_limit
 --      nearest meters of all lie within reach;
---   2. the meters within the smaller of reach and the radius (the same box
---      and great-circle test as oms_meters_within), about p_limit of them,
+--   2. the meters within the smaller of reach and the radius
+--      (oms_meters_in_circle, as oms_meters_within), about p_limit of them,
 --      their devices' codes looked up for those rows only.
 -- The index orders by distance in degrees, not on the sphere (a degree of
 -- longitude shrinks with latitude; across the 180th meridian it is far): that
@@ -185,10 +203,11 @@ SET max_parallel_workers_per_gather = 0
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_boxes box[] := oms_proximity_boxes_checked(p_lat, p_lng, p_radius_km);  -- (checks the arguments)
-    v_limit bigint := oms_proximity_limit_checked(p_limit);
+    v_limit bigint;
     v_reach double precision;
 BEGIN
+    PERFORM oms_proximity_boxes_checked(p_lat, p_lng, p_radius_km);  -- (checks the arguments)
+    v_limit := oms_proximity_limit_checked(p_limit);
     SELECT max(oms_earth_distance_km(p_lat, p_lng, k.location_lat, k.location_lng)) INTO v_reach
       FROM (SELECT m.location_lat, m.location_lng FROM oms_meters m
              WHERE m.location_lat IS NOT NULL AND m.location_lng IS NOT NULL AND m.status = 'active'
@@ -198,20 +217,10 @@ BEGIN
         RETURN;  -- no active meter has a location
     END IF;
     v_reach := least(p_radius_km, greatest(v_reach, 1e-6));
-    IF v_reach < p_radius_km THEN
-        v_boxes := oms_proximity_boxes(p_lat, p_lng, v_reach);
-    END IF;
     RETURN QUERY
     WITH near AS MATERIALIZED (
-        SELECT m.id, m.meter_number, d.distance_km, m.location_lat, m.location_lng, m.dp_id, m.feeder_id,
-               m.substation_id, m.topology_source, m.power_status, m.communication_status
-          FROM oms_meters m
-         CROSS JOIN LATERAL (SELECT oms_earth_distance_km(p_lat, p_lng, m.location_lat, m.location_lng)) AS d (distance_km)
-         WHERE m.location_lat IS NOT NULL AND m.location_lng IS NOT NULL
-           AND point(m.location_lng, m.location_lat) <@ ANY (v_boxes)
-           AND d.distance_km <= v_reach
-           AND m.status = 'active'
-         ORDER BY d.distance_km, m.meter_number
+        SELECT c.* FROM oms_meters_in_circle(p_lat, p_lng, v_reach) c
+         ORDER BY c.distance_km, c.meter_number
          LIMIT v_limit
     )
     SELECT n.id, n.meter_number, n.distance_km, n.location_lat, n.location_lng,
