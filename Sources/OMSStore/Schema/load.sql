@@ -24,6 +24,7 @@
 \ir versioned/0108_scada_checks_compact.sql
 \ir versioned/0109_feed_intake.sql
 \ir versioned/0110_rollup_merges_once.sql
+\ir versioned/0111_indexes_for_storm_writes.sql
 
 \ir current/01_helpers.sql
 \ir current/02_settings.sql

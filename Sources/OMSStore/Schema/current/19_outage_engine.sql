@@ -79,22 +79,26 @@ COMMENT ON FUNCTION oms_device_meters(uuid, uuid, uuid) IS
 -- The devices each meter is under, for the outages covering them: its
 -- distribution point (spec 1), its feeder and the feeders supplying it (2),
 -- its substation and the substations supplying it (3). Lower spec: more specific.
+-- The meter's own devices from its row, read once; the supply links entered by
+-- hand from the link tables (their 'registry' rows repeat the meter's own
+-- columns: 04_mappings.sql; versioned/0111_indexes_for_storm_writes.sql).
 CREATE OR REPLACE FUNCTION oms_meter_devices(p_meter_ids uuid[])
 RETURNS TABLE (meter_id uuid, kind text, device_id uuid, spec integer)
 LANGUAGE sql STABLE
 SET enable_seqscan = off
 SET jit = off
 AS $$
-    SELECT m.id, 'dp', m.dp_id, 1 FROM oms_meters m WHERE m.id = ANY (p_meter_ids) AND m.dp_id IS NOT NULL
+    SELECT m.id, d.kind, d.device_id, d.spec
+      FROM oms_meters m
+     CROSS JOIN LATERAL (VALUES ('dp', m.dp_id, 1), ('feeder', m.feeder_id, 2), ('substation', m.substation_id, 3))
+           AS d(kind, device_id, spec)
+     WHERE m.id = ANY (p_meter_ids) AND d.device_id IS NOT NULL
     UNION
-    SELECT m.id, 'feeder', m.feeder_id, 2 FROM oms_meters m WHERE m.id = ANY (p_meter_ids) AND m.feeder_id IS NOT NULL
+    SELECT l.meter_id, 'feeder', l.feeder_id, 2 FROM network_feeder_meters l
+     WHERE l.meter_id = ANY (p_meter_ids) AND l.link_source = 'manual'
     UNION
-    SELECT l.meter_id, 'feeder', l.feeder_id, 2 FROM network_feeder_meters l WHERE l.meter_id = ANY (p_meter_ids)
-    UNION
-    SELECT m.id, 'substation', m.substation_id, 3 FROM oms_meters m
-     WHERE m.id = ANY (p_meter_ids) AND m.substation_id IS NOT NULL
-    UNION
-    SELECT l.meter_id, 'substation', l.substation_id, 3 FROM network_substation_meters l WHERE l.meter_id = ANY (p_meter_ids)
+    SELECT l.meter_id, 'substation', l.substation_id, 3 FROM network_substation_meters l
+     WHERE l.meter_id = ANY (p_meter_ids) AND l.link_source = 'manual'
 $$;
 COMMENT ON FUNCTION oms_meter_devices(uuid[]) IS
     'The devices each meter is under (distribution point, feeders, substations, supply links included), most specific first.';
@@ -651,7 +655,11 @@ BEGIN
            AND oms_prediction_passes(oms_device_kind(o.feeder_id, o.dp_id), c.reports, z.capable_meters)
     ),
     predicted AS (
-        UPDATE oms_outage_events o SET status = 'predicted', basis = 'prediction', last_updated_at = now()
+        -- Covering its device from now on in the same row version (oms_outage_cover below
+        -- then only places the outages beneath: a second update of each predicted row cost
+        -- a new version and its index entries, ~90 us an outage in a storm).
+        UPDATE oms_outage_events o SET status = 'predicted', basis = 'prediction', covers_device = true,
+                                       last_updated_at = now()
           FROM passing p WHERE o.id = p.id
         RETURNING o.id
     ),
