@@ -1,4 +1,5 @@
 import Foundation
+import OMSSimulation
 import OMSStore
 import OMSTestSupport
 import PostgresNIO
@@ -65,6 +66,65 @@ extension CommandTests {
                  WHERE m.meter_number = \(meter) ORDER BY mse.event_timestamp DESC LIMIT 100
                 """, logger: TestDatabase.logger).decode(String.self).joined(separator: "\n")
             #expect(plan.contains("meter_id_event_timestamp_idx"), "\(plan)")
+        }
+    }
+}
+
+extension CommandTests {
+    @Test("the mixed storm bench sends every message of the simulator's scenario once: each feed's JSON and SOAP XML messages in delivery order, JSON batched, SOAP XML alone")
+    func mixedStormTraffic() throws {
+        let meters = MixedStorm.minimumMeters
+        let now = Date()
+        let scenario = MixedStorm.scenario(meters: meters, seed: 7, now: now)
+        let traffic = MixedStorm.traffic(meters: meters, batch: 50, seed: 7, now: now)
+        let deliveries = scenario.deliveries
+        #expect(deliveries.count > 1_000)
+        #expect(traffic.events == deliveries.reduce(0) { $0 + MixedStorm.events(in: $1) })
+        #expect(traffic.events > deliveries.count, "head-end messages carrying several events")
+        #expect(Set(deliveries.map(\.feed)) == Set(FeedKind.allCases), "SCADA, calls and both meter feeds")
+        // Ended before now, restorations included: nothing refused as from the future.
+        #expect(deliveries.allSatisfy { $0.deliverAt < now })
+        #expect(scenario.truth.failures.count == 20, "the issue-7 storm's 14 + 5 + 1 failures at 50,000 meters")
+
+        /// A message as a canonical JSON text (keys sorted), or the XML as it is.
+        func canonical(_ text: String) throws -> String {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) else {
+                return text
+            }
+            return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        }
+        let largest = deliveries.map { MixedStorm.events(in: $0) }.max() ?? 1
+        #expect(traffic.requests.filter { $0.contentType == "application/json" && $0.events > 50 }.count
+                    <= deliveries.filter { MixedStorm.events(in: $0) > 50 }.count)
+        for feed in FeedKind.allCases {
+            for contentType in ["application/json", "application/xml"] {
+                let requests = traffic.requests.filter { $0.path == feed.path && $0.contentType == contentType }
+                var sent: [String] = []
+                for request in requests {
+                    if request.contentType == "application/json" {
+                        let items = try #require(try JSONSerialization.jsonObject(with: Data(request.body.utf8)) as? [Any])
+                        // Up to the batch (a larger message alone).
+                        #expect(items.count == request.events && (1...max(50, largest)).contains(items.count))
+                        sent += try items.map {
+                            String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self)
+                        }
+                    } else {
+                        #expect(request.body.contains("EndDeviceEvents>"), "a SOAP message alone")
+                        sent.append(request.body)
+                    }
+                }
+                // Each message's items in order (a head-end's array flattened into the request's).
+                let expected = try deliveries.filter { $0.feed == feed && $0.contentType == contentType }.flatMap { delivery -> [String] in
+                    guard delivery.contentType == "application/json",
+                          let items = try JSONSerialization.jsonObject(with: Data(delivery.body.utf8)) as? [Any] else {
+                        return [try canonical(delivery.body)]
+                    }
+                    return try items.map {
+                        String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self)
+                    }
+                }
+                #expect(sent == expected, "\(feed) \(contentType): its messages once each, in delivery order")
+            }
         }
     }
 }

@@ -21,10 +21,12 @@ enum LocalServer {
         let key: String
 
         /// One request to `path`; the body of a 2xx answer, else an error with the answer.
-        func send(_ method: HTTPMethod, _ path: String, body: String? = nil, headers: [(String, String)] = []) async throws
-            -> ByteBuffer
-        {
-            try await LocalServer.send(method, base + path, body: body, headers: headers, key: key, with: http)
+        func send(
+            _ method: HTTPMethod, _ path: String, body: String? = nil, contentType: String = "application/json",
+            headers: [(String, String)] = []
+        ) async throws -> ByteBuffer {
+            try await LocalServer.send(
+                method, base + path, body: body, contentType: contentType, headers: headers, key: key, with: http)
         }
     }
 
@@ -74,15 +76,15 @@ enum LocalServer {
 
     /// One request; the body of a 2xx answer, else an error with the answer.
     static func send(
-        _ method: HTTPMethod, _ url: String, body: String? = nil, headers: [(String, String)] = [], key: String,
-        with http: HTTPClient
+        _ method: HTTPMethod, _ url: String, body: String? = nil, contentType: String = "application/json",
+        headers: [(String, String)] = [], key: String, with http: HTTPClient
     ) async throws -> ByteBuffer {
         var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(key)")
         request.headers.add(contentsOf: headers)
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Content-Type", value: contentType)
             request.body = .bytes(ByteBuffer(string: body))
         }
         let response = try await http.execute(request, timeout: .seconds(300))

@@ -16,9 +16,14 @@ struct StormBench: AsyncParsableCommand {
         abstract: "A last-gasp storm (KAIFA and ONU, batches over HTTP): events/s and p99 batch latency against a plain INSERT.",
         discussion: """
             Uses the benchmark registry of --meters (database oms_bench_<meters>). Each run first clears the \
-            feed, outage and audit tables and puts the storm's meters back on (untimed). Batches alternate \
-            between POST /api/v1/kaifa/events and POST /api/v1/onu/events; each is committed before it is \
-            answered.
+            feed, outage, device-state and audit tables and puts the meters back on (untimed). \
+            --kind last-gasps: batches alternate between POST /api/v1/kaifa/events and POST \
+            /api/v1/onu/events. --kind mixed: the simulator's mixed storm (oms simulate scenario --kind mixed) \
+            on the registry's pool substations, its failures scaled to the registry (the issue-7 storm's 20 per \
+            100,000 meters): last gasps and power-ups from both feeds (half the KAIFA messages SOAP XML, one \
+            per request), SCADA lockouts and closes, customer calls, communication noise, repeats and late \
+            deliveries, in delivery order, consecutive JSON messages of one feed batched. The baseline is a \
+            plain INSERT of as many last gasps into the raw tables, in the same run.
             """
     )
 
@@ -27,7 +32,10 @@ struct StormBench: AsyncParsableCommand {
     @Option(help: "Registry size (meters).")
     var meters: Int = 1_000_000
 
-    @Option(help: "Last-gasp events in the storm.")
+    @Option(help: "last-gasps, or mixed (the simulator's mixed storm on the registry; its size follows the registry's).")
+    var kind: Kind = .lastGasps
+
+    @Option(help: "Last-gasp events in the storm (--kind last-gasps).")
     var events: Int = 100_000
 
     @Option(help: "Events per batch (one HTTP request).")
@@ -47,10 +55,22 @@ struct StormBench: AsyncParsableCommand {
         case applied, durable
     }
 
+    /// What the storm is made of.
+    enum Kind: String, ExpressibleByArgument, Codable, Sendable {
+        /// KAIFA and ONU last gasps only, a meter each (`Storm`).
+        case lastGasps = "last-gasps"
+        /// The simulator's mixed storm (`MixedStorm`).
+        case mixed
+    }
+
     /// The figures of one run.
     struct Result: Codable {
         var meters: Int
+        /// What the storm was made of (absent in figures written before mixed storms: last gasps).
+        var kind: Kind?
         var events: Int
+        /// The HTTP requests that carried them.
+        var requests: Int?
         var batchSize: Int
         var concurrency: Int
         var seconds: Double
@@ -78,70 +98,81 @@ struct StormBench: AsyncParsableCommand {
             throw ValidationError("--meters must be at least \(BenchRegistry.minimumSize)")
         }
         guard events > 0, batch > 0, concurrency > 0 else { throw ValidationError("--events, --batch and --concurrency must be positive") }
+        if kind == .mixed, meters < MixedStorm.minimumMeters {
+            throw ValidationError("--kind mixed needs --meters of at least \(MixedStorm.minimumMeters)")
+        }
     }
 
     func run() async throws {
         let logger = database.makeLogger()
-        let (meters, events, batch, concurrency, acknowledge) = (meters, events, batch, concurrency, acknowledge)
+        let (meters, kind, batch, concurrency, acknowledge) = (meters, kind, batch, concurrency, acknowledge)
+        let traffic = kind == .mixed ? MixedStorm.traffic(meters: meters, batch: batch)
+            : Storm(meters: meters, events: events, batchSize: batch).traffic
+        let events = traffic.events
         let result = try await database.withDatabase(database: "oms_bench_\(meters)", logger: logger) { configuration, _ in
             try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
                 try await BenchRegistry.prepare(size: meters, rebuild: false, client: client, logger: logger)
             }
-            let storm = Storm(meters: meters, events: events, batchSize: batch)
-
-            // Baseline: the same rows, plain INSERTs into the raw tables, batch by batch.
-            try await DatabaseBootstrap.withClient(configuration, logger: logger) { try await storm.reset($0, logger: logger) }
+            // Baseline: as many last gasps, plain INSERTs into the raw tables, batch by batch.
+            let baselineStorm = Storm(meters: meters, events: events, batchSize: batch)
+            try await DatabaseBootstrap.withClient(configuration, logger: logger) { try await baselineStorm.reset($0, logger: logger) }
             let baselineSeconds = try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
-                try await storm.plainInserts(client, logger: logger)
+                try await baselineStorm.plainInserts(client, logger: logger)
             }
 
-            try await DatabaseBootstrap.withClient(configuration, logger: logger) { try await storm.reset($0, logger: logger) }
+            try await DatabaseBootstrap.withClient(configuration, logger: logger) { try await baselineStorm.reset($0, logger: logger) }
             // The service runs in this process (with the bench's client and its batches): its peak RSS
             // while the storm is sent and correlated is an upper bound of the service's own.
             let ((seconds, latencies, applied), beforeBytes, peakBytes) = try await LocalServer.with(configuration: configuration, logger: logger) { endpoint in
                 try await ResidentMemory.peak {
                     switch acknowledge {
                     case .applied:
-                        let (seconds, latencies) = try await storm.send(to: endpoint, concurrency: concurrency)
+                        let (seconds, latencies) = try await traffic.send(to: endpoint, concurrency: concurrency)
                         return (seconds, latencies, AppliedBehind?.none)
                     case .durable:
                         return try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
-                            try await storm.sendDurable(
+                            try await traffic.sendDurable(
                                 to: endpoint, concurrency: concurrency, intake: FeedIntake(client: client, logger: logger))
                         }
                     }
                 }
             }
             let correlated = try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
-                try await storm.correlatedCount(client, logger: logger)
+                try await StormBenchStore(client: client, logger: logger).correlatedEventCount()
             }
             let rate = Double(events) / seconds
             let baseline = Double(events) / baselineSeconds
             return Result(
-                meters: meters, events: events, batchSize: batch, concurrency: concurrency, seconds: seconds,
+                meters: meters, kind: kind, events: events, requests: traffic.requests.count, batchSize: batch,
+                concurrency: concurrency, seconds: seconds,
                 eventsPerSecond: rate, batchP50Milliseconds: latencies.p50, batchP99Milliseconds: latencies.p99,
                 correlated: correlated, baselineEventsPerSecond: baseline, ratioToBaseline: rate / baseline,
                 acknowledge: acknowledge, appliedSeconds: applied?.seconds, lagP50Milliseconds: applied?.lag.p50,
                 lagP99Milliseconds: applied?.lag.p99, peakResidentMegabytes: peakBytes.map { Double($0) / 1_048_576 },
                 residentBeforeMegabytes: beforeBytes.map { Double($0) / 1_048_576 })
         }
+        let mixed = result.kind == .mixed
         var table = TextTable(columns: [
-            "registry", "events", "batch", "in flight", "answered", "seconds", "events/s answered", "batch p50 ms",
-            "batch p99 ms", "correlated", "baseline events/s (plain INSERT)", "ratio", "goal", "peak RSS MiB (service + client)",
+            "registry", "storm", "events", "requests", "batch", "in flight", "answered", "seconds", "events/s answered",
+            "batch p50 ms", "batch p99 ms", mixed ? "AMI and ONU events linked to outages" : "correlated",
+            "baseline events/s (plain INSERT)", "ratio", "goal", "peak RSS MiB (service + client)",
         ])
         table.append([
-            "\(result.meters)", "\(result.events)", "\(result.batchSize)", "\(result.concurrency)",
+            "\(result.meters)", (result.kind ?? .lastGasps).rawValue, "\(result.events)",
+            result.requests.map { "\($0)" } ?? "-", "\(result.batchSize)", "\(result.concurrency)",
             result.acknowledge == .durable ? "durable (intake)" : "applied",
             String(format: "%.1f", result.seconds), String(format: "%.0f", result.eventsPerSecond),
             String(format: "%.1f", result.batchP50Milliseconds), String(format: "%.1f", result.batchP99Milliseconds),
-            "\(result.correlated) of \(result.events)", String(format: "%.0f", result.baselineEventsPerSecond),
-            String(format: "%.3fx", result.ratioToBaseline), ">= 20000 events/s",
+            mixed ? "\(result.correlated)" : "\(result.correlated) of \(result.events)",
+            String(format: "%.0f", result.baselineEventsPerSecond),
+            String(format: "%.3fx", result.ratioToBaseline), mixed ? ">= 10000 events/s" : ">= 20000 events/s",
             result.peakResidentMegabytes.map { String(format: "%.0f", $0) } ?? "-",
         ])
         print(table.render())
         if let appliedSeconds = result.appliedSeconds, let p50 = result.lagP50Milliseconds, let p99 = result.lagP99Milliseconds {
             var behind = TextTable(columns: [
-                "correlated behind the answers", "seconds (first sent to last applied)", "events/s correlated",
+                mixed ? "applied behind the answers" : "correlated behind the answers",
+                "seconds (first sent to last applied)", mixed ? "events/s applied" : "events/s correlated",
                 "lag p50 ms", "lag p99 ms", "goal",
             ])
             behind.append([
@@ -168,8 +199,8 @@ struct Storm: Sendable {
 
     func meter(_ i: Int) -> Int { 1 + (10 * i) % (meters - 1) }
 
-    /// Batches of one feed each: (is KAIFA, JSON array text).
-    func batches() -> [(kaifa: Bool, body: String)] {
+    /// Batches of one feed each: (is KAIFA, JSON array text, events).
+    func batches() -> [(kaifa: Bool, body: String, events: Int)] {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         var kaifa: [String] = []
@@ -182,22 +213,32 @@ struct Storm: Sendable {
                 onu.append(#"{"type": "ONU_LastGaspAlert", "eventId": "STORM-\#(run)-O\#(i)", "onuId": "\#(BenchRegistry.onuID(meter(i)))", "timestamp": "\#(time)"}"#)
             }
         }
-        func chunks(_ items: [String], kaifa: Bool) -> [(Bool, String)] {
+        func chunks(_ items: [String], kaifa: Bool) -> [(Bool, String, Int)] {
             stride(from: 0, to: items.count, by: batchSize).map { start in
-                (kaifa, "[" + items[start..<min(start + batchSize, items.count)].joined(separator: ",") + "]")
+                let part = items[start..<min(start + batchSize, items.count)]
+                return (kaifa, "[" + part.joined(separator: ",") + "]", part.count)
             }
         }
         let k = chunks(kaifa, kaifa: true)
         let o = chunks(onu, kaifa: false)
-        var interleaved: [(kaifa: Bool, body: String)] = []
+        var interleaved: [(kaifa: Bool, body: String, events: Int)] = []
         for index in 0..<max(k.count, o.count) {
-            if index < k.count { interleaved.append((kaifa: k[index].0, body: k[index].1)) }
-            if index < o.count { interleaved.append((kaifa: o[index].0, body: o[index].1)) }
+            if index < k.count { interleaved.append((kaifa: k[index].0, body: k[index].1, events: k[index].2)) }
+            if index < o.count { interleaved.append((kaifa: o[index].0, body: o[index].1, events: o[index].2)) }
         }
         return interleaved
     }
 
-    /// Clears feed, outage and audit tables and puts the storm's meters back on (untimed).
+    /// The batches as HTTP requests.
+    var traffic: StormTraffic {
+        StormTraffic(requests: batches().map { batch in
+            StormRequest(
+                path: batch.kaifa ? "/api/v1/kaifa/events" : "/api/v1/onu/events", contentType: "application/json",
+                body: batch.body, events: batch.events)
+        })
+    }
+
+    /// Clears feed, outage, device-state and audit tables and puts the meters back on (untimed).
     func reset(_ client: PostgresClient, logger: Logger) async throws {
         try await StormBenchStore(client: client, logger: logger).reset()
     }
@@ -216,27 +257,41 @@ struct Storm: Sendable {
         }
         return (clock.now - started).seconds
     }
+}
 
-    /// Posts every batch, `concurrency` at a time, each with `headers`; `answered` gets each
-    /// answer's body and the moment it came. Wall seconds and batch latencies.
+/// One request of a storm: a feed's route, the body and how many events it carries.
+struct StormRequest: Sendable {
+    var path: String
+    var contentType: String
+    var body: String
+    var events: Int
+}
+
+/// A storm's requests, sent to a service in order, a few in flight at once.
+struct StormTraffic: Sendable {
+    let requests: [StormRequest]
+
+    var events: Int { requests.reduce(0) { $0 + $1.events } }
+
+    /// Posts every request, `concurrency` at a time, each with `headers`; `answered` gets each
+    /// answer's body and the moment it came. Wall seconds and request latencies.
     func send(
         to endpoint: LocalServer.Endpoint, concurrency: Int, headers: [(String, String)] = [],
         answered: @escaping @Sendable (ByteBuffer, ContinuousClock.Instant) async throws -> Void = { _, _ in }
     ) async throws -> (Double, LatencySample) {
-        let all = batches()
+        let all = requests
         let clock = ContinuousClock()
         let started = clock.now
         var latencies = LatencySample()
         try await withThrowingTaskGroup(of: Duration.self) { group in
             var next = 0
             func submit() {
-                let batch = all[next]
+                let request = all[next]
                 next += 1
                 group.addTask {
                     let begun = ContinuousClock.now
                     let reply = try await endpoint.send(
-                        .POST, batch.kaifa ? "/api/v1/kaifa/events" : "/api/v1/onu/events", body: batch.body,
-                        headers: headers)
+                        .POST, request.path, body: request.body, contentType: request.contentType, headers: headers)
                     let answeredAt = ContinuousClock.now
                     try await answered(reply, answeredAt)
                     return answeredAt - begun
@@ -251,8 +306,8 @@ struct Storm: Sendable {
         return ((clock.now - started).seconds, latencies)
     }
 
-    /// Posts every batch with `Prefer: respond-async`, `concurrency` at a time, while polling the
-    /// intake every 10 ms for the batches answered and not yet applied: wall seconds to the last
+    /// Posts every request with `Prefer: respond-async`, `concurrency` at a time, while polling the
+    /// intake every 10 ms for the requests answered and not yet applied: wall seconds to the last
     /// answer, the answers' latencies, and how the correlation behind them went.
     func sendDurable(to endpoint: LocalServer.Endpoint, concurrency: Int, intake: FeedIntake) async throws
         -> (Double, LatencySample, AppliedBehind?)
@@ -300,11 +355,6 @@ struct Storm: Sendable {
     struct Accepted: Decodable {
         var intakeID: Int64
         enum CodingKeys: String, CodingKey { case intakeID = "intake_id" }
-    }
-
-    /// Storm events linked to an outage.
-    func correlatedCount(_ client: PostgresClient, logger: Logger) async throws -> Int {
-        try await StormBenchStore(client: client, logger: logger).correlatedEventCount()
     }
 }
 

@@ -42,13 +42,15 @@ public struct SCADABenchStore: Sendable {
         try await client.fetch("SELECT * FROM get_meters_by_substation(\(substationID))", logger: logger).rows.count
     }
 
-    /// Clears what earlier runs left (outages, feed events, device states, audit rows) and puts
-    /// every meter back on, so that a run measures the first-time work on a quiet network.
+    /// Clears what earlier runs left (outages, feed events and the intake, device states and
+    /// deferred roll-ups, audit rows) and puts every meter back on, so that a run measures the
+    /// first-time work on a quiet network.
     public func clearOutageState() async throws {
         try await client.fetch(
             """
             TRUNCATE scada_events, onu_events, kaifa_events, callcenter_tickets, oms_outage_events,
-                     oms_device_states, oms_meter_status_events CASCADE
+                     oms_device_states, oms_engine_pending, oms_feed_intake, oms_feed_intake_refused,
+                     oms_meter_status_events CASCADE
             """, logger: logger)
         try await client.fetch(
             """

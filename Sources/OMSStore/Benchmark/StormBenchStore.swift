@@ -13,18 +13,10 @@ public struct StormBenchStore: Sendable {
         self.logger = logger
     }
 
-    /// Empties the feed, outage and audit tables, puts every meter whose status changed back on,
-    /// and refreshes `oms_meters`' statistics.
+    /// Empties the feed, outage, device-state and audit tables (`SCADABenchStore.clearOutageState`),
+    /// puts every meter whose status changed back on, and refreshes `oms_meters`' statistics.
     public func reset() async throws {
-        try await client.fetch(
-            "TRUNCATE onu_events, kaifa_events, callcenter_tickets, oms_outage_events, oms_meter_status_events CASCADE",
-            logger: logger)
-        try await client.fetch(
-            """
-            UPDATE oms_meters SET power_status = 'on', last_status_change = NULL, last_power_change = NULL
-             WHERE last_status_change IS NOT NULL
-            """, logger: logger)
-        try await DatabaseMaintenance(client: client, logger: logger).vacuumAnalyzeMeters()
+        try await SCADABenchStore(client: client, logger: logger).clearOutageState()
     }
 
     /// A JSON array of KAIFA events (`mRID`, `eventTypeRef`, `assetMRID`, `createdDateTime`) INSERTed
