@@ -139,32 +139,14 @@ struct AllBench: AsyncParsableCommand {
             }
 
             section("last-gasp storm, \(size) meters")
-            let gasps = try await measure(
-                StormBench.self, ["--meters", "\(size)", "--events", "\(min(stormEvents, size))"], reading: StormBench.Result.self)
-            lines.append(Line(
-                operation: "storm, batches of \(gasps.batchSize) (HTTP): \(Int(gasps.eventsPerSecond)) events/s", meters: size,
-                p50: ms(gasps.batchP50Milliseconds), p99: ms(gasps.batchP99Milliseconds),
-                baseline: "plain INSERT \(Int(gasps.baselineEventsPerSecond)) events/s",
-                ratio: String(format: "%.2fx", gasps.ratioToBaseline), goal: ">= 20000 events/s",
-                met: met(gasps.eventsPerSecond >= 20_000)))
-            // The same storm answered once durable (the feed intake), correlated behind the answers.
-            let durable = try await measure(
-                StormBench.self,
-                ["--meters", "\(size)", "--events", "\(min(stormEvents, size))", "--acknowledge", "durable", "--concurrency", "4"],
-                reading: StormBench.Result.self)
-            lines.append(Line(
-                operation: "storm, answered durable (intake), batches of \(durable.batchSize): \(Int(durable.eventsPerSecond)) events/s answered",
-                meters: size, p50: ms(durable.batchP50Milliseconds), p99: ms(durable.batchP99Milliseconds),
-                baseline: "plain INSERT \(Int(durable.baselineEventsPerSecond)) events/s",
-                ratio: String(format: "%.2fx", durable.ratioToBaseline), goal: ">= 20000 events/s",
-                met: met(durable.eventsPerSecond >= 20_000)))
-            for run in [gasps, durable] {
-                guard let peak = run.peakResidentMegabytes, let before = run.residentBeforeMegabytes else { continue }
+            /// A storm's answers against the plain INSERT of the same run.
+            func answered(_ run: StormBench.Result, _ operation: String, goal: Double) {
                 lines.append(Line(
-                    operation: "storm (\(run.acknowledge.rawValue)), peak RSS of the serving process (service and bench client)",
-                    meters: size, p50: String(format: "%.0f MiB", peak), p99: "-",
-                    baseline: String(format: "RSS before the storm %.0f MiB", before),
-                    ratio: String(format: "%.2fx", peak / before), goal: "<= 150 MiB", met: met(peak <= 150)))
+                    operation: "\(operation): \(Int(run.eventsPerSecond)) events/s\(run.acknowledge == .durable ? " answered" : "")",
+                    meters: size, p50: ms(run.batchP50Milliseconds), p99: ms(run.batchP99Milliseconds),
+                    baseline: "plain INSERT \(Int(run.baselineEventsPerSecond)) events/s",
+                    ratio: String(format: "%.2fx", run.ratioToBaseline), goal: ">= \(Int(goal)) events/s",
+                    met: met(run.eventsPerSecond >= goal)))
             }
             /// How a storm answered durable went behind its answers (its lag).
             func behind(_ run: StormBench.Result, _ what: String) {
@@ -175,6 +157,23 @@ struct AllBench: AsyncParsableCommand {
                     baseline: "all answered in \(String(format: "%.1f", run.seconds)) s",
                     ratio: String(format: "%.2fx", seconds / run.seconds), goal: "lag p99 <= 2000 ms", met: met(p99 <= 2_000)))
             }
+            let gasps = try await measure(
+                StormBench.self, ["--meters", "\(size)", "--events", "\(min(stormEvents, size))"], reading: StormBench.Result.self)
+            answered(gasps, "storm, batches of \(gasps.batchSize) (HTTP)", goal: 20_000)
+            // The same storm answered once durable (the feed intake), correlated behind the answers.
+            let durable = try await measure(
+                StormBench.self,
+                ["--meters", "\(size)", "--events", "\(min(stormEvents, size))", "--acknowledge", "durable", "--concurrency", "4"],
+                reading: StormBench.Result.self)
+            answered(durable, "storm, answered durable (intake), batches of \(durable.batchSize)", goal: 20_000)
+            for run in [gasps, durable] {
+                guard let peak = run.peakResidentMegabytes, let before = run.residentBeforeMegabytes else { continue }
+                lines.append(Line(
+                    operation: "storm (\(run.acknowledge.rawValue)), peak RSS of the serving process (service and bench client)",
+                    meters: size, p50: String(format: "%.0f MiB", peak), p99: "-",
+                    baseline: String(format: "RSS before the storm %.0f MiB", before),
+                    ratio: String(format: "%.2fx", peak / before), goal: "<= 150 MiB", met: met(peak <= 150)))
+            }
             behind(durable, "storm, correlated")
 
             if size >= MixedStorm.minimumMeters {
@@ -183,12 +182,8 @@ struct AllBench: AsyncParsableCommand {
                     StormBench.self,
                     ["--meters", "\(size)", "--kind", "mixed", "--acknowledge", "durable", "--concurrency", "4"],
                     reading: StormBench.Result.self)
-                lines.append(Line(
-                    operation: "mixed storm, answered durable (intake), \(mixed.events) events in \(mixed.requests ?? 0) requests: \(Int(mixed.eventsPerSecond)) events/s answered",
-                    meters: size, p50: ms(mixed.batchP50Milliseconds), p99: ms(mixed.batchP99Milliseconds),
-                    baseline: "plain INSERT \(Int(mixed.baselineEventsPerSecond)) events/s",
-                    ratio: String(format: "%.2fx", mixed.ratioToBaseline), goal: ">= 10000 events/s",
-                    met: met(mixed.eventsPerSecond >= 10_000)))
+                answered(mixed, "mixed storm, answered durable (intake), \(mixed.events) events in \(mixed.requests ?? 0) requests",
+                         goal: 10_000)
                 behind(mixed, "mixed storm, applied")
             }
 
