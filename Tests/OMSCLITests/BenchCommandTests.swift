@@ -76,7 +76,7 @@ extension CommandTests {
         let meters = MixedStorm.minimumMeters
         let now = Date()
         let scenario = MixedStorm.scenario(meters: meters, seed: 7, now: now)
-        let traffic = MixedStorm.traffic(meters: meters, batch: 50, seed: 7, now: now)
+        let traffic = MixedStorm.traffic(scenario, batch: 50)
         let deliveries = scenario.deliveries
         #expect(deliveries.count > 1_000)
         #expect(traffic.events == deliveries.reduce(0) { $0 + MixedStorm.events(in: $1) })

@@ -58,6 +58,23 @@ struct CallCenterFeedTests {
         }
     }
 
+    @Test("a phone several customers share matches none of them: the call stays unmatched, for an operator")
+    func sharedPhone() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            try await client.execute(
+                "UPDATE oms_customers SET phone = '+1-215-555-0307' WHERE customer_id = 'C0000308'")
+            let shared = try await link(ticket("T1", customer: #""phone": "+1 (215) 555-0307""#), on: client)
+            #expect(shared.matchStatus == "unmatched")
+            #expect(shared.outageEventIDs.isEmpty)
+            #expect(try await client.scalar("SELECT count(*)::int FROM oms_outage_events", as: Int.self) == 0)
+            // The same phone is still matched when it is one customer's.
+            try await client.execute("UPDATE oms_customers SET phone = '+1-215-555-9999' WHERE customer_id = 'C0000308'")
+            let single = try await link(ticket("T2", customer: #""phone": "+1 (215) 555-0307""#), on: client)
+            #expect(single.meterNumbers == ["M10000307"])
+        }
+    }
+
     @Test("a call is outage evidence, not a status change; non-outage codes are recorded only; a repeat adds nothing")
     func evidence() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in

@@ -76,6 +76,27 @@ struct ONUFeedTests {
         }
     }
 
+    @Test("two ONUs registered with one serial: the ONU id decides; an ONU its OLT renamed is still found by its serial")
+    func conflictingIdentities() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            // ONU-000004 (M10000004) registered with ONU-000003's serial by mistake.
+            try await client.execute("UPDATE oms_meters SET onu_serial_no = 'HWTC00000003' WHERE meter_number = 'M10000004'")
+            func gasp(_ id: String, _ fields: String) -> String {
+                #"{"type": "ONU_Alarm", "eventId": "\#(id)", \#(fields), "timestamp": "\#(Self.time(60))", "alarmData": {"alarmName": "DGi", "state": "raised"}}"#
+            }
+            let both = try await sync(gasp("C1", #""onuId": "ONU-000003", "onuSerial": "HWTC00000003""#), on: client)
+            #expect(both.meterNumbers == ["M10000003"], "the meter whose ONU id is another's is left out")
+            #expect(try await status("M10000004", on: client) == "on/online")
+            // Only a conflicting match: the OLT's new id for ONU-000006, its serial unchanged.
+            let renamed = try await sync(gasp("C2", #""onuId": "ONU-900006", "onuSerial": "HWTC00000006""#), on: client)
+            #expect(renamed.meterNumbers == ["M10000006"])
+            // The serial alone cannot tell the two apart: both.
+            let serialOnly = try await sync(gasp("C3", #""onuSerial": "HWTC00000003""#), on: client)
+            #expect(serialOnly.meterNumbers == ["M10000003", "M10000004"])
+        }
+    }
+
     @Test("loss of signal is a communication fault: power untouched, no outage")
     func lossOfSignal() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in

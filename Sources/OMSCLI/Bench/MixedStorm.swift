@@ -13,15 +13,15 @@ enum MixedStorm {
     /// The smallest registry whose pool network (26 substations at 50,000) holds the failures.
     static let minimumMeters = 50_000
 
-    /// The storm's requests for a registry of `meters`. Each feed's integration is its own client, as
+    /// The storm's requests (`scenario(meters:seed:now:)`'s). Each feed's integration is its own client, as
     /// at a utility (the head-end's JSON and its SOAP interfaces, the OLT's manager, the SCADA
     /// gateway, the call center's CRM): it sends its own messages in their delivery order, the JSON
     /// ones batched up to `batch` events a request (a message is never split), a SOAP XML message
     /// alone. The requests are interleaved by their first message's place in the delivery order.
     /// (`oms replay` instead batches only messages consecutive in the whole stream, one request at a
     /// time: a score of the engine, not of throughput.)
-    static func traffic(meters: Int, batch: Int, seed: UInt64 = 7, now: Date = Date()) -> StormTraffic {
-        let deliveries = scenario(meters: meters, seed: seed, now: now).deliveries
+    static func traffic(_ scenario: Scenario, batch: Int) -> StormTraffic {
+        let deliveries = scenario.deliveries
         // A JSON feed's request being filled: where it starts, its messages, their events.
         var open: [String: (first: Int, bodies: [String], events: Int)] = [:]
         var requests: [(first: Int, request: StormRequest)] = []
@@ -58,8 +58,8 @@ enum MixedStorm {
         return max(1, delivery.body.ranges(of: /<(\w+:)?EndDeviceEvent>/).count)
     }
 
-    /// The scenario itself (its ground truth included).
-    static func scenario(meters: Int, seed: UInt64, now: Date) -> Scenario {
+    /// The scenario for a registry of `meters` (its ground truth included).
+    static func scenario(meters: Int, seed: UInt64 = 7, now: Date = Date()) -> Scenario {
         let network = SimulatedNetwork(BenchRegistry.networks(size: meters)[0])
         var parameters = Scenario.Parameters.defaults(for: .mixed, seed: seed)
         let scale = max(1, meters / 100_000)

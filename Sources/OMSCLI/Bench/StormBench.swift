@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import OMSDomain
+import OMSSimulation
 import OMSStore
 import PostgresNIO
 
@@ -49,6 +50,9 @@ struct StormBench: AsyncParsableCommand {
 
     @Option(help: "Also write the figures as JSON to this file.")
     var json: String?
+
+    @Option(name: .customLong("scenario-out"), help: "--kind mixed: write the scenario (events.jsonl, truth.json) into this folder, for oms score against the bench database after the run.")
+    var scenarioOut: String?
 
     /// When the service answers a batch.
     enum Acknowledgement: String, ExpressibleByArgument, Codable, Sendable {
@@ -98,6 +102,7 @@ struct StormBench: AsyncParsableCommand {
             throw ValidationError("--meters must be at least \(BenchRegistry.minimumSize)")
         }
         guard events > 0, batch > 0, concurrency > 0 else { throw ValidationError("--events, --batch and --concurrency must be positive") }
+        if scenarioOut != nil, kind != .mixed { throw ValidationError("--scenario-out needs --kind mixed") }
         if kind == .mixed, meters < MixedStorm.minimumMeters {
             throw ValidationError("--kind mixed needs --meters of at least \(MixedStorm.minimumMeters)")
         }
@@ -106,8 +111,14 @@ struct StormBench: AsyncParsableCommand {
     func run() async throws {
         let logger = database.makeLogger()
         let (meters, kind, batch, concurrency, acknowledge) = (meters, kind, batch, concurrency, acknowledge)
-        let traffic = kind == .mixed ? MixedStorm.traffic(meters: meters, batch: batch)
-            : Storm(meters: meters, events: events, batchSize: batch).traffic
+        let traffic: StormTraffic
+        if kind == .mixed {
+            let scenario = MixedStorm.scenario(meters: meters)
+            if let scenarioOut { _ = try ScenarioFiles.write(scenario, to: scenarioOut) }
+            traffic = MixedStorm.traffic(scenario, batch: batch)
+        } else {
+            traffic = Storm(meters: meters, events: events, batchSize: batch).traffic
+        }
         let events = traffic.events
         let result = try await database.withDatabase(database: "oms_bench_\(meters)", logger: logger) { configuration, _ in
             try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in

@@ -17,8 +17,10 @@
 -- A dying gasp (DGi, ONU_DYING_GASP_EVENT) is a power loss; loss of signal
 -- (LOS, LOSi) without a dying gasp is a fiber fault: communication only.
 -- Matching: every active meter whose onu_id or onu_serial_no is the ONU's (an
--- ONU may serve several meters). An ONU no meter carries is stored, unmatched,
--- and reported (oms_unmatched_feed_events).
+-- ONU may serve several meters), but not one whose other identity names another
+-- ONU when some meter agrees without such a conflict (two ONUs registered with
+-- one serial). An ONU no meter carries is stored, unmatched, and reported
+-- (oms_unmatched_feed_events).
 
 -- The meaning of an ONU message: by type, else by alarm name and state.
 CREATE OR REPLACE FUNCTION oms_onu_event_kind(p_type text, p_alarm_name text, p_alarm_state text) RETURNS text
@@ -247,16 +249,27 @@ BEGIN
      WHERE s.n = s.first_n AND s.result IS NULL;
 
     -- 3. Every active meter on each ONU; 4. sync and correlate them all; the outcome of each.
+    -- A meter is on the ONU when its ONU id or its serial is the message's. One whose other
+    -- identity names a different ONU (the serial matches, the ONU id is another's, or the
+    -- reverse) is left out when some meter agrees without such a conflict: two ONUs
+    -- registered with one serial (a typo, a reused label) must not take each other's meters.
+    -- Only conflicting matches are still taken (an ONU given a new id by its OLT keeps its
+    -- serial).
     UPDATE oms_onu_staged s SET meter_ids = x.meter_ids, numbers = x.numbers
-      FROM (SELECT s2.n,
-                   coalesce(array_agg(m.id ORDER BY m.meter_number) FILTER (WHERE m.id IS NOT NULL), ARRAY[]::uuid[]) AS meter_ids,
-                   coalesce(array_agg(m.meter_number ORDER BY m.meter_number) FILTER (WHERE m.id IS NOT NULL), ARRAY[]::text[]) AS numbers
-              FROM oms_onu_staged s2
-              LEFT JOIN oms_meters m ON m.status = 'active'
-                                    AND ((s2.onu_id IS NOT NULL AND m.onu_id = s2.onu_id)
-                                         OR (s2.onu_serial IS NOT NULL AND m.onu_serial_no = s2.onu_serial))
-             WHERE s2.process
-             GROUP BY s2.n) x
+      FROM (SELECT c.n,
+                   coalesce(array_agg(c.id ORDER BY c.meter_number) FILTER (WHERE c.kept), ARRAY[]::uuid[]) AS meter_ids,
+                   coalesce(array_agg(c.meter_number ORDER BY c.meter_number) FILTER (WHERE c.kept), ARRAY[]::text[]) AS numbers
+              FROM (SELECT a.n, a.id, a.meter_number,
+                           a.id IS NOT NULL
+                           AND (NOT a.conflict OR NOT coalesce(bool_or(NOT a.conflict) OVER (PARTITION BY a.n), false)) AS kept
+                      FROM (SELECT s2.n, m.id, m.meter_number,
+                                   (m.onu_id <> s2.onu_id) IS TRUE OR (m.onu_serial_no <> s2.onu_serial) IS TRUE AS conflict
+                              FROM oms_onu_staged s2
+                              LEFT JOIN oms_meters m ON m.status = 'active'
+                                                    AND ((s2.onu_id IS NOT NULL AND m.onu_id = s2.onu_id)
+                                                         OR (s2.onu_serial IS NOT NULL AND m.onu_serial_no = s2.onu_serial))
+                             WHERE s2.process) a) c
+             GROUP BY c.n) x
      WHERE s.n = x.n;
     UPDATE oms_onu_staged s
        SET outage_event_id = y.outage_event_ids[1],

@@ -15,8 +15,8 @@
 -- Matching, first that finds a meter: the meter number as customers type it
 -- (case, spaces and separators ignored; leading zeros too when
 -- call_center.strip_leading_zeros: oms_meter_number_key and its two indexes),
--- the customer id, the phone (last 10 digits, oms_phone_key) -> customer ->
--- meters. A call changes no meter status (a customer's word is not
+-- the customer id, the phone (last 10 digits, oms_phone_key; only a phone that
+-- is one customer's) -> customer -> meters. A call changes no meter status (a customer's word is not
 -- telemetry); it is outage evidence (weight call_center.confidence) unless its
 -- trouble code is known not to be an outage (callcenter_trouble_codes).
 
@@ -126,10 +126,14 @@ BEGIN
         v_by := CASE WHEN v_meters IS NOT NULL THEN 'customer_id' END;
     END IF;
     IF v_meters IS NULL AND oms_phone_key(v_ticket.customer_phone) IS NOT NULL THEN
+        -- Only a phone that is one customer's: one several customers share (a landlord's, a
+        -- registry typo) would put the call on premises the caller is not at, each a false
+        -- outage; the ticket stays unmatched, reported for an operator.
         SELECT array_agg(m.id ORDER BY m.meter_number), array_agg(m.meter_number ORDER BY m.meter_number), min(c.id::text)::uuid
           INTO v_meters, v_numbers, v_customer
           FROM oms_customers c JOIN oms_meters m ON m.customer_id = c.id AND m.status = 'active'
-         WHERE oms_phone_key(c.phone) = oms_phone_key(v_ticket.customer_phone);
+         WHERE oms_phone_key(c.phone) = oms_phone_key(v_ticket.customer_phone)
+        HAVING count(DISTINCT c.id) = 1;
         v_by := CASE WHEN v_meters IS NOT NULL THEN 'phone' END;
     END IF;
     IF v_customer IS NULL AND v_meters IS NOT NULL THEN
