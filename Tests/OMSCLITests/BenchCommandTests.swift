@@ -86,12 +86,16 @@ extension CommandTests {
         #expect(deliveries.allSatisfy { $0.deliverAt < now })
         #expect(scenario.truth.failures.count == 20, "the issue-7 storm's 14 + 5 + 1 failures at 50,000 meters")
 
-        /// A message as a canonical JSON text (keys sorted), or the XML as it is.
-        func canonical(_ text: String) throws -> String {
+        /// A JSON value as canonical text (keys sorted).
+        func canonical(_ object: Any) throws -> String {
+            String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed]), as: UTF8.self)
+        }
+        /// A message's items, each canonical (a head-end's array flattened), or the XML as it is.
+        func items(_ text: String) throws -> [String] {
             guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) else {
-                return text
+                return [text]
             }
-            return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+            return try (object as? [Any] ?? [object]).map(canonical)
         }
         let largest = deliveries.map { MixedStorm.events(in: $0) }.max() ?? 1
         #expect(traffic.requests.filter { $0.contentType == "application/json" && $0.events > 50 }.count
@@ -102,27 +106,18 @@ extension CommandTests {
                 var sent: [String] = []
                 for request in requests {
                     if request.contentType == "application/json" {
-                        let items = try #require(try JSONSerialization.jsonObject(with: Data(request.body.utf8)) as? [Any])
+                        let batch = try items(request.body)
                         // Up to the batch (a larger message alone).
-                        #expect(items.count == request.events && (1...max(50, largest)).contains(items.count))
-                        sent += try items.map {
-                            String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self)
-                        }
+                        #expect(batch.count == request.events && (1...max(50, largest)).contains(batch.count))
+                        sent += batch
                     } else {
                         #expect(request.body.contains("EndDeviceEvents>"), "a SOAP message alone")
                         sent.append(request.body)
                     }
                 }
                 // Each message's items in order (a head-end's array flattened into the request's).
-                let expected = try deliveries.filter { $0.feed == feed && $0.contentType == contentType }.flatMap { delivery -> [String] in
-                    guard delivery.contentType == "application/json",
-                          let items = try JSONSerialization.jsonObject(with: Data(delivery.body.utf8)) as? [Any] else {
-                        return [try canonical(delivery.body)]
-                    }
-                    return try items.map {
-                        String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self)
-                    }
-                }
+                let expected = try deliveries.filter { $0.feed == feed && $0.contentType == contentType }
+                    .flatMap { try items($0.body) }
                 #expect(sent == expected, "\(feed) \(contentType): its messages once each, in delivery order")
             }
         }
