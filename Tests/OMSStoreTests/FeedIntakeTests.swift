@@ -123,10 +123,11 @@ struct FeedIntakeTests {
     func poisonKeptApart() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
             let (client, intake, asset) = try await Self.setUp(database)
-            // This database's ONU batch function fails every time (a lasting error, not class 22)...
+            // This database's ONU batch function fails every time (a lasting error, not class 22), in
+            // its first step, which the intake calls itself when it correlates KAIFA and ONU together...
             try await client.execute(
                 """
-                CREATE OR REPLACE FUNCTION insert_onu_events_with_meter_sync(p_events jsonb) RETURNS jsonb
+                CREATE OR REPLACE FUNCTION oms_onu_stage(p_events jsonb) RETURNS oms_feed_item[]
                 LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'broken' USING ERRCODE = 'XX000'; END $$
                 """)
             let onu = try await intake.append(
@@ -141,7 +142,7 @@ struct FeedIntakeTests {
             // ...while a conflict fails the whole application: nothing applied, nothing kept apart.
             try await client.execute(
                 """
-                CREATE OR REPLACE FUNCTION insert_onu_events_with_meter_sync(p_events jsonb) RETURNS jsonb
+                CREATE OR REPLACE FUNCTION oms_onu_stage(p_events jsonb) RETURNS oms_feed_item[]
                 LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$
                 """)
             let again = try await intake.append(
@@ -150,6 +151,64 @@ struct FeedIntakeTests {
             #expect(error?.serverInfo?[.sqlState] == "40001")
             #expect(try await intake.waiting(among: [again.id]) == [again.id])
             #expect(try await client.scalar("SELECT count(*)::int FROM oms_feed_intake_refused", as: Int.self) == 1)
+        }
+    }
+
+    @Test("KAIFA and ONU rows applied together are correlated in one step: a distribution point's last gasp from each feed predicts and confirms it; one event id in both feeds is two events")
+    func feedsTogether() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let (client, intake, asset) = try await Self.setUp(database)
+            // Another meter of M10000311's distribution point, heard through its ONU.
+            let onu = try await client.scalar(
+                """
+                SELECT m.onu_id FROM oms_meters m
+                 WHERE m.dp_id = (SELECT dp_id FROM oms_meters WHERE meter_number = 'M10000311')
+                   AND m.meter_number <> 'M10000311' AND m.onu_id IS NOT NULL
+                 ORDER BY m.meter_number LIMIT 1
+                """, as: String.self)
+            let kaifa = try await intake.append(feed: "kaifa", messagesJSON: "[\(lastGasp("FT-1", asset: asset, at: Self.time(-20)))]")
+            let onuRow = try await intake.append(
+                feed: "onu", messagesJSON: #"[{"type": "ONU_LastGaspAlert", "eventId": "FT-1", "onuId": "\#(onu)", "timestamp": "\#(Self.time(-10))"}]"#)
+            let applied = try await intake.applyNext()
+            #expect(applied.map(\.intakeID) == [kaifa.id, onuRow.id])
+            #expect(applied.allSatisfy { $0.refused == 0 })
+
+            // One outage of the distribution point, predicted on the two reports and confirmed by two
+            // feeds, holding both events.
+            #expect(try await client.scalar(
+                """
+                SELECT count(*)::int FROM oms_outage_events o
+                 WHERE o.dp_id = (SELECT dp_id FROM oms_meters WHERE meter_number = 'M10000311')
+                """, as: Int.self) == 1)
+            let outage = try await client.scalar(
+                """
+                SELECT o.id::text || '/' || o.status FROM oms_outage_events o
+                 WHERE o.dp_id = (SELECT dp_id FROM oms_meters WHERE meter_number = 'M10000311')
+                """, as: String.self).split(separator: "/").map(String.init)
+            #expect(outage.last == "confirmed")
+            let id = outage[0]
+            #expect(try await client.scalar(
+                """
+                SELECT string_agg(source_type || ':' || source_event_id || ':' || source_table, ',' ORDER BY source_type)
+                  FROM oms_event_sources WHERE outage_event_id = \(id)::uuid
+                """, as: String.self) == "kaifa:FT-1:kaifa_events,onu:FT-1:onu_events")
+            #expect(try await client.scalar(
+                """
+                SELECT count(*)::int FROM (SELECT outage_event_id FROM kaifa_events WHERE source_event_id = 'FT-1'
+                                           UNION ALL
+                                           SELECT outage_event_id FROM onu_events WHERE source_event_id = 'FT-1') e
+                 WHERE e.outage_event_id = \(id)::uuid
+                """, as: Int.self) == 2)
+            // Each feed's result names the outage; the KAIFA gasp (the earlier) opened it.
+            #expect(try await client.scalar(
+                "SELECT (sync_result ->> 'outages_opened')::int FROM kaifa_events WHERE source_event_id = 'FT-1'", as: Int.self) == 1)
+            #expect(try await client.scalar(
+                "SELECT (sync_result ->> 'outages_opened')::int FROM onu_events WHERE source_event_id = 'FT-1'", as: Int.self) == 0)
+            #expect(try await client.scalar(
+                """
+                SELECT string_agg(DISTINCT power_status, ',') FROM oms_meters
+                 WHERE meter_number = 'M10000311' OR onu_id = \(onu)
+                """, as: String.self) == "off")
         }
     }
 

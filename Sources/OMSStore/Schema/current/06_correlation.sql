@@ -214,10 +214,16 @@ COMMENT ON FUNCTION oms_refresh_outages(uuid[], timestamptz, boolean) IS
 -- outages; the partial indexes on active outages by device, with the window's
 -- condition on first_detected_at), so a call costs what its own evidence
 -- costs, however many outages a storm has open. The caller holds the engine's
--- locks of the meters (oms_sync_evidence takes them first:
+-- locks of the meters (oms_sync_feed_items takes them first:
 -- oms_lock_meter_devices).
-CREATE OR REPLACE FUNCTION oms_link_evidence(p_source_type text, p_source_table text, p_evidence oms_evidence[])
-RETURNS TABLE (source_event_id text, outage_event_id uuid, opened boolean)
+--
+-- Each piece of evidence names its feed (source_type, source_table): one call
+-- may link several feeds' evidence at once (the feed intake applies the KAIFA
+-- and ONU messages it holds together, oms_feed_intake_apply), so that the
+-- engine sees a distribution point's last gasps from both feeds in one step.
+-- A link is per (outage, feed, event id). oms_link_evidence is the one-feed form.
+CREATE OR REPLACE FUNCTION oms_link_feed_evidence(p_evidence oms_evidence[])
+RETURNS TABLE (source_type text, source_event_id text, outage_event_id uuid, opened boolean)
 LANGUAGE plpgsql
 SET enable_seqscan = off
 SET jit = off
@@ -226,7 +232,6 @@ AS $$
 DECLARE
     v_window    interval := oms_setting_interval_minutes('correlation.window_minutes');
     v_nested    interval := oms_setting_interval_minutes('restoration.nested_minutes');
-    v_weight    numeric := oms_source_confidence(p_source_type);
     v_outages   uuid[];
     v_opened    uuid[];
     v_restored  uuid[];
@@ -240,20 +245,25 @@ BEGIN
     IF coalesce(cardinality(p_evidence), 0) = 0 THEN
         RETURN;  -- e.g. communication loss: nothing to link
     END IF;
+    IF EXISTS (SELECT 1 FROM unnest(p_evidence) e WHERE e.source_type IS NULL OR e.source_table IS NULL) THEN
+        RAISE EXCEPTION 'evidence without its feed (source_type, source_table)' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     -- Working set of this call (a session's temp table, emptied at each call;
     -- renamed when its columns change: a session may hold an older one).
-    IF to_regclass('pg_temp.oms_evidence_work') IS NULL THEN
-        CREATE TEMP TABLE oms_evidence_work (source_event_id text, meter_id uuid, outage_event_id uuid, opened boolean,
-                                    evidence text, event_time timestamptz, description text, late boolean,
-                                    scope_key text);
+    IF to_regclass('pg_temp.oms_link_work') IS NULL THEN
+        CREATE TEMP TABLE oms_link_work (source_type text, source_table text, source_event_id text, meter_id uuid,
+                                         outage_event_id uuid, opened boolean, evidence text, event_time timestamptz,
+                                         description text, late boolean, scope_key text, substation_id uuid,
+                                         feeder_id uuid, dp_id uuid, customer_id uuid);
     END IF;
-    TRUNCATE oms_evidence_work;
+    TRUNCATE oms_link_work;
 
     -- The caller (oms_sync_evidence) holds the meters' engine locks already: it takes
     -- them before its first row (oms_lock_meter_devices).
 
     WITH evidence AS MATERIALIZED (
-        SELECT e.source_event_id, e.meter_id, e.event_time, e.description, m.dp_id, m.feeder_id, m.substation_id,
+        SELECT e.source_type, e.source_table, e.source_event_id, e.meter_id, e.event_time, e.description, m.dp_id,
+               m.feeder_id, m.substation_id, m.customer_id,
                CASE WHEN m.dp_id IS NOT NULL THEN 'dp:' || m.dp_id
                     WHEN m.feeder_id IS NOT NULL THEN 'feeder:' || m.feeder_id
                     WHEN m.substation_id IS NOT NULL THEN 'substation:' || m.substation_id
@@ -274,7 +284,8 @@ BEGIN
     candidates AS (
         -- An active outage holding the meter; else a restored one that held it when the
         -- event happened (it came late).
-        SELECT e.source_event_id, e.meter_id, o.id, CASE WHEN o.status IN ('restored', 'closed') THEN 1 ELSE 0 END AS rank,
+        SELECT e.source_type, e.source_event_id, e.meter_id, o.id,
+               CASE WHEN o.status IN ('restored', 'closed') THEN 1 ELSE 0 END AS rank,
                h.spec, o.first_detected_at, o.status IN ('restored', 'closed') AS late
           FROM evidence e
           JOIN holders h ON h.meter_id = e.meter_id
@@ -288,7 +299,7 @@ BEGIN
         -- subquery: joined as sets, the cached plan's guess of a few rows of evidence
         -- read every active substation outage once per piece, 60 ms a batch late in a
         -- 1M storm against 12).
-        SELECT e.source_event_id, e.meter_id, d.id, d.rank, 0, d.first_detected_at, false
+        SELECT e.source_type, e.source_event_id, e.meter_id, d.id, d.rank, 0, d.first_detected_at, false
           FROM evidence e
          CROSS JOIN LATERAL (
                SELECT o.id, 2 AS rank, o.first_detected_at FROM oms_outage_events o
@@ -307,24 +318,39 @@ BEGIN
     ),
     chosen AS (
         -- The most specific outage for each event.
-        SELECT DISTINCT ON (c.source_event_id, c.meter_id) c.source_event_id, c.meter_id, c.id, c.late
+        SELECT DISTINCT ON (c.source_type, c.source_event_id, c.meter_id) c.source_type, c.source_event_id, c.meter_id,
+               c.id, c.late
           FROM candidates c
-         ORDER BY c.source_event_id, c.meter_id, c.rank, c.spec, c.first_detected_at DESC
+         ORDER BY c.source_type, c.source_event_id, c.meter_id, c.rank, c.spec, c.first_detected_at DESC
     ),
     links AS (
-        SELECT e.source_event_id, e.meter_id, e.event_time, e.description, c.id AS outage_id, e.scope_key,
-               coalesce(c.late, false) AS late
+        SELECT e.source_type, e.source_table, e.source_event_id, e.meter_id, e.event_time, e.description,
+               c.id AS outage_id, e.scope_key, coalesce(c.late, false) AS late, e.substation_id, e.feeder_id, e.dp_id,
+               e.customer_id
           FROM evidence e
-          LEFT JOIN chosen c ON c.source_event_id = e.source_event_id AND c.meter_id = e.meter_id
+          LEFT JOIN chosen c ON c.source_type = e.source_type AND c.source_event_id = e.source_event_id
+                            AND c.meter_id = e.meter_id
     )
-    INSERT INTO oms_evidence_work (source_event_id, meter_id, outage_event_id, opened, evidence, event_time, description,
-                                   late, scope_key)
-    SELECT l.source_event_id, l.meter_id, l.outage_id, false, 'outage', l.event_time, l.description, l.late, l.scope_key
+    INSERT INTO oms_link_work (source_type, source_table, source_event_id, meter_id, outage_event_id, opened, evidence,
+                               event_time, description, late, scope_key, substation_id, feeder_id, dp_id, customer_id)
+    SELECT l.source_type, l.source_table, l.source_event_id, l.meter_id, l.outage_id, false, 'outage', l.event_time,
+           l.description, l.late, l.scope_key, l.substation_id, l.feeder_id, l.dp_id, l.customer_id
       FROM links l;
     -- The working set's real size for the planner (a temp table has no statistics;
     -- estimated from the batch's array, a join of a thousand new outages to their
     -- evidence was planned as a nested loop: 200 ms a batch).
-    ANALYZE oms_evidence_work;
+    ANALYZE oms_link_work;
+
+    -- Evidence nothing covers that rolls up at once: a feeder or substation the engine's
+    -- rules predict on it (with what is open below) gets its outage now, and the evidence
+    -- links to it, instead of opening distribution points' outages the engine would merge
+    -- into it in this same call (oms_engine_rollup_arriving, 19_outage_engine.sql).
+    IF EXISTS (SELECT 1 FROM oms_link_work l WHERE l.evidence = 'outage' AND l.outage_event_id IS NULL) THEN
+        SELECT max(l.event_time) INTO v_time FROM oms_link_work l WHERE l.evidence = 'outage';
+        IF cardinality(oms_engine_rollup_arriving(v_time)) > 0 THEN
+            ANALYZE oms_link_work;
+        END IF;
+    END IF;
 
     -- Scopes nothing covers: one new outage each, opened by their earliest event, with the size
     -- its evidence gives it (the meters that reported and their customers, all out), so that
@@ -332,17 +358,18 @@ BEGIN
     -- still counts them, and corrects any that differ).
     WITH uncovered AS (
         SELECT l.scope_key,
-               (array_agg(l.meter_id ORDER BY l.event_time, l.source_event_id))[1] AS any_meter,
-               (array_agg(l.source_event_id ORDER BY l.event_time, l.source_event_id))[1] AS opener,
-               (array_agg(l.description ORDER BY l.event_time, l.source_event_id))[1] AS description,
+               (array_agg(l.meter_id ORDER BY l.event_time, l.source_event_id, l.source_type))[1] AS any_meter,
+               (array_agg(l.source_event_id ORDER BY l.event_time, l.source_event_id, l.source_type))[1] AS opener,
+               (array_agg(l.source_type ORDER BY l.event_time, l.source_event_id, l.source_type))[1] AS opener_type,
+               (array_agg(l.description ORDER BY l.event_time, l.source_event_id, l.source_type))[1] AS description,
                min(l.event_time) AS first_time,
                count(DISTINCT l.meter_id) AS meters, count(DISTINCT c.customer_id) AS customers
-          FROM oms_evidence_work l JOIN oms_meters c ON c.id = l.meter_id
+          FROM oms_link_work l JOIN oms_meters c ON c.id = l.meter_id
          WHERE l.evidence = 'outage' AND l.outage_event_id IS NULL
          GROUP BY l.scope_key
     ),
     coded AS MATERIALIZED (
-        SELECT u.*, format('OMS_%s_%s_%s', upper(p_source_type), floor(extract(epoch FROM u.first_time))::bigint,
+        SELECT u.*, format('OMS_%s_%s_%s', upper(u.opener_type), floor(extract(epoch FROM u.first_time))::bigint,
                            left(md5(coalesce(u.opener, '') || '/' || u.scope_key), 8)) AS event_code
           FROM uncovered u
     ),
@@ -351,11 +378,11 @@ BEGIN
                                        description, substation_id, feeder_id, dp_id, event_latitude,
                                        event_longitude, first_detected_at, affected_meters_count,
                                        affected_customers_count, meters_out, customers_out)
-        SELECT u.event_code, 'outage', 'detected', 'evidence', 'medium', v_weight,
+        SELECT u.event_code, 'outage', 'detected', 'evidence', 'medium', oms_source_confidence(u.opener_type),
                format('%s at %s', u.description,
                       coalesce('distribution point ' || dp.dp_id, 'feeder ' || f.feeder_id,
                                'substation ' || s.substation_id, 'meter ' || m.meter_number)),
-               format('Opened from %s evidence %s', p_source_type, coalesce(u.opener, '')),
+               format('Opened from %s evidence %s', u.opener_type, coalesce(u.opener, '')),
                m.substation_id, m.feeder_id, m.dp_id,
                coalesce(dp.location_lat, m.location_lat), coalesce(dp.location_lng, m.location_lng),
                u.first_time, u.meters, u.customers, u.meters, u.customers
@@ -367,8 +394,9 @@ BEGIN
         ON CONFLICT (event_id) DO NOTHING
         RETURNING oms_outage_events.id, oms_outage_events.event_id
     )
-    UPDATE oms_evidence_work l
-       SET outage_event_id = o.id, opened = u.opener IS NOT DISTINCT FROM l.source_event_id
+    UPDATE oms_link_work l
+       SET outage_event_id = o.id,
+           opened = u.opener IS NOT DISTINCT FROM l.source_event_id AND u.opener_type = l.source_type
       FROM coded u JOIN opened o ON o.event_id = u.event_code
      WHERE l.evidence = 'outage' AND l.outage_event_id IS NULL AND l.scope_key = u.scope_key;
     GET DIAGNOSTICS v_opened_links = ROW_COUNT;
@@ -376,7 +404,7 @@ BEGIN
         -- Counted again: the statistics above saw these rows without an outage, and a
         -- join on "outage_event_id IS NOT NULL" estimated at one row was a nested loop
         -- over the whole batch twice (3 s for 5,000 last gasps).
-        ANALYZE oms_evidence_work;
+        ANALYZE oms_link_work;
     END IF;
 
     -- Restoration evidence: the active outage holding each meter (its own row,
@@ -385,28 +413,32 @@ BEGIN
         SELECT e.* FROM unnest(p_evidence) e WHERE e.evidence = 'restoration'
     ),
     holders AS (
-        SELECT r.source_event_id, r.meter_id, h.outage_event_id, h.spec
+        SELECT r.source_type, r.source_event_id, r.meter_id, h.outage_event_id, h.spec
           FROM restoration r
           JOIN oms_meter_holders(ARRAY(SELECT DISTINCT x.meter_id FROM restoration x),
                                  ARRAY['detected', 'predicted', 'confirmed', 'in_progress']) h ON h.meter_id = r.meter_id
     )
-    INSERT INTO oms_evidence_work (source_event_id, meter_id, outage_event_id, opened, evidence, event_time, description, late)
-    SELECT DISTINCT ON (r.source_event_id, r.meter_id)
-           r.source_event_id, r.meter_id, h.outage_event_id, false, 'restoration', r.event_time, r.description, false
+    INSERT INTO oms_link_work (source_type, source_table, source_event_id, meter_id, outage_event_id, opened, evidence,
+                               event_time, description, late)
+    SELECT DISTINCT ON (r.source_type, r.source_event_id, r.meter_id)
+           r.source_type, r.source_table, r.source_event_id, r.meter_id, h.outage_event_id, false, 'restoration',
+           r.event_time, r.description, false
       FROM restoration r
-      JOIN holders h ON h.source_event_id = r.source_event_id AND h.meter_id = r.meter_id
-     ORDER BY r.source_event_id, r.meter_id, h.spec;
+      JOIN holders h ON h.source_type = r.source_type AND h.source_event_id = r.source_event_id
+                    AND h.meter_id = r.meter_id
+     ORDER BY r.source_type, r.source_event_id, r.meter_id, h.spec;
     GET DIAGNOSTICS v_restorations = ROW_COUNT;
     IF v_restorations > 0 THEN
-        ANALYZE oms_evidence_work;  -- its size again for the planner, with the restoration evidence
+        ANALYZE oms_link_work;  -- its size again for the planner, with the restoration evidence
     END IF;
 
     -- The meters: their own evidence; a loss after a meter's power-up in an
     -- active outage puts it out again.
     INSERT INTO oms_outage_meters AS om (outage_event_id, meter_id, source_type, first_evidence_at, last_evidence_at,
                                          reported)
-    SELECT l.outage_event_id, l.meter_id, p_source_type, min(l.event_time), max(l.event_time), true
-      FROM oms_evidence_work l WHERE l.evidence = 'outage' AND l.outage_event_id IS NOT NULL
+    SELECT l.outage_event_id, l.meter_id, (array_agg(l.source_type ORDER BY l.event_time, l.source_type))[1],
+           min(l.event_time), max(l.event_time), true
+      FROM oms_link_work l WHERE l.evidence = 'outage' AND l.outage_event_id IS NOT NULL
      GROUP BY l.outage_event_id, l.meter_id
     ON CONFLICT (outage_event_id, meter_id) DO UPDATE
        SET reported = true,
@@ -416,7 +448,7 @@ BEGIN
            last_evidence_at = greatest(om.last_evidence_at, excluded.last_evidence_at);
     UPDATE oms_outage_meters om SET restored_at = NULL, restored_by = NULL
       FROM (SELECT DISTINCT l.outage_event_id, l.meter_id
-              FROM oms_evidence_work l
+              FROM oms_link_work l
               JOIN oms_outage_events o ON o.id = l.outage_event_id
                                       AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
              WHERE l.evidence = 'outage') x
@@ -427,7 +459,7 @@ BEGIN
     -- back); its rows locked in id order first, as oms_refresh_outages does.
     PERFORM 1 FROM oms_outage_events o
       JOIN (SELECT l.outage_event_id, min(l.event_time) AS first_time
-              FROM oms_evidence_work l WHERE l.evidence = 'outage' AND NOT l.late AND l.outage_event_id IS NOT NULL
+              FROM oms_link_work l WHERE l.evidence = 'outage' AND NOT l.late AND l.outage_event_id IS NOT NULL
              GROUP BY l.outage_event_id) f ON f.outage_event_id = o.id
      WHERE f.first_time < o.first_detected_at AND o.parent_outage_id IS NULL
        AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
@@ -435,7 +467,7 @@ BEGIN
        FOR NO KEY UPDATE OF o;
     UPDATE oms_outage_events o SET first_detected_at = f.first_time
       FROM (SELECT l.outage_event_id, min(l.event_time) AS first_time
-              FROM oms_evidence_work l WHERE l.evidence = 'outage' AND NOT l.late AND l.outage_event_id IS NOT NULL
+              FROM oms_link_work l WHERE l.evidence = 'outage' AND NOT l.late AND l.outage_event_id IS NOT NULL
              GROUP BY l.outage_event_id) f
      WHERE o.id = f.outage_event_id AND f.first_time < o.first_detected_at AND o.parent_outage_id IS NULL
        AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged');
@@ -447,7 +479,7 @@ BEGIN
     SELECT r.outage_event_id, r.meter_id, 'system', o.first_detected_at, o.first_detected_at, false, r.event_time,
            'power_up'
       FROM (SELECT l.outage_event_id, l.meter_id, min(l.event_time) AS event_time
-              FROM oms_evidence_work l WHERE l.evidence = 'restoration'
+              FROM oms_link_work l WHERE l.evidence = 'restoration'
              GROUP BY l.outage_event_id, l.meter_id) r
       JOIN oms_outage_events o ON o.id = r.outage_event_id
      WHERE r.event_time >= o.first_detected_at
@@ -457,19 +489,20 @@ BEGIN
 
     -- One evidence row per outage and event (a repeat adds nothing), with its timeline entry.
     WITH pairs AS (
-        SELECT l.outage_event_id, l.source_event_id, l.evidence, min(l.event_time) AS event_time,
-               bool_or(l.opened) AS opened, bool_and(l.late) AS late, min(l.description) AS description,
-               count(*) AS meters
-          FROM oms_evidence_work l WHERE l.outage_event_id IS NOT NULL
-         GROUP BY l.outage_event_id, l.source_event_id, l.evidence
+        SELECT l.outage_event_id, l.source_type, l.source_event_id, l.evidence, min(l.source_table) AS source_table,
+               min(l.event_time) AS event_time, bool_or(l.opened) AS opened, bool_and(l.late) AS late,
+               min(l.description) AS description, count(*) AS meters
+          FROM oms_link_work l WHERE l.outage_event_id IS NOT NULL
+         GROUP BY l.outage_event_id, l.source_type, l.source_event_id, l.evidence
     ),
     linked AS (
         INSERT INTO oms_event_sources (outage_event_id, source_type, source_event_id, source_table,
                                        correlation_weight, detected_at, evidence)
-        SELECT p.outage_event_id, p_source_type, p.source_event_id, p_source_table, v_weight, p.event_time, p.evidence
+        SELECT p.outage_event_id, p.source_type, p.source_event_id, p.source_table,
+               oms_source_confidence(p.source_type), p.event_time, p.evidence
           FROM pairs p
         ON CONFLICT (outage_event_id, source_type, source_event_id) DO NOTHING
-        RETURNING oms_event_sources.outage_event_id, oms_event_sources.source_event_id
+        RETURNING oms_event_sources.outage_event_id, oms_event_sources.source_type, oms_event_sources.source_event_id
     )
     INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
     SELECT p.outage_event_id,
@@ -477,21 +510,22 @@ BEGIN
                 WHEN p.evidence = 'restoration' THEN 'restoration_evidence'
                 WHEN p.late THEN 'late_evidence_linked'
                 ELSE 'evidence_linked' END,
-           o.status, p.description, p_source_type, p.event_time,
+           o.status, p.description, p.source_type, p.event_time,
            jsonb_build_object('source_event_id', p.source_event_id, 'meters', p.meters)
       FROM linked l
-      JOIN pairs p ON p.outage_event_id = l.outage_event_id AND p.source_event_id = l.source_event_id
+      JOIN pairs p ON p.outage_event_id = l.outage_event_id AND p.source_type = l.source_type
+                  AND p.source_event_id = l.source_event_id
       JOIN oms_outage_events o ON o.id = l.outage_event_id;
 
     -- Nested: an outage opened now by meters whose outage was restored less than
     -- restoration.nested_minutes before, with no power-up from them since.
-    SELECT array_agg(DISTINCT l.outage_event_id) INTO v_opened FROM oms_evidence_work l WHERE l.opened;
+    SELECT array_agg(DISTINCT l.outage_event_id) INTO v_opened FROM oms_link_work l WHERE l.opened;
     IF v_opened IS NOT NULL AND v_nested > interval '0' THEN
         FOR v_row IN
             -- Driven by the new outages' evidence: the outages holding its meters, looked
             -- up by index once for the batch (oms_meter_holders).
             WITH opened_links AS MATERIALIZED (
-                SELECT l.outage_event_id, l.meter_id, l.event_time FROM oms_evidence_work l
+                SELECT l.outage_event_id, l.meter_id, l.event_time FROM oms_link_work l
                  WHERE l.evidence = 'outage' AND l.outage_event_id = ANY (v_opened)
             ),
             -- Restored outages holding those meters, looked up once for all.
@@ -529,9 +563,9 @@ BEGIN
     END IF;
 
     SELECT array_agg(DISTINCT l.outage_event_id), max(l.event_time) INTO v_outages, v_time
-      FROM oms_evidence_work l WHERE l.evidence = 'outage' AND l.outage_event_id IS NOT NULL AND NOT l.late;
+      FROM oms_link_work l WHERE l.evidence = 'outage' AND l.outage_event_id IS NOT NULL AND NOT l.late;
     SELECT array_agg(DISTINCT l.outage_event_id), max(l.event_time) INTO v_restored, v_rtime
-      FROM oms_evidence_work l WHERE l.evidence = 'restoration';
+      FROM oms_link_work l WHERE l.evidence = 'restoration';
     IF v_outages IS NOT NULL THEN
         -- The engine first (it reads the meters' own evidence, not the counts), then one
         -- refresh of what is left: an outage opened now and merged in the same batch (a
@@ -544,12 +578,25 @@ BEGIN
     END IF;
 
     RETURN QUERY
-    SELECT DISTINCT l.source_event_id, coalesce(o.merged_into_id, l.outage_event_id), l.opened
-      FROM oms_evidence_work l JOIN oms_outage_events o ON o.id = l.outage_event_id;
+    SELECT DISTINCT l.source_type, l.source_event_id, coalesce(o.merged_into_id, l.outage_event_id), l.opened
+      FROM oms_link_work l JOIN oms_outage_events o ON o.id = l.outage_event_id;
 END;
 $$;
+COMMENT ON FUNCTION oms_link_feed_evidence(oms_evidence[]) IS
+    'Links outage or restoration evidence about meters, from many events of one or more feeds, to outages (or opens one per DP), then lets the engine predict, roll up and restore.';
+
+-- The one-feed form: every piece of evidence from p_source_type (its rows in p_source_table).
+CREATE OR REPLACE FUNCTION oms_link_evidence(p_source_type text, p_source_table text, p_evidence oms_evidence[])
+RETURNS TABLE (source_event_id text, outage_event_id uuid, opened boolean)
+LANGUAGE sql AS $$
+    SELECT l.source_event_id, l.outage_event_id, l.opened
+      FROM oms_link_feed_evidence(ARRAY(
+               SELECT ROW(e.source_event_id, e.meter_id, e.event_time, e.evidence, e.description,
+                          coalesce(e.source_type, p_source_type), coalesce(e.source_table, p_source_table))::oms_evidence
+                 FROM unnest(p_evidence) e)) l
+$$;
 COMMENT ON FUNCTION oms_link_evidence(text, text, oms_evidence[]) IS
-    'Links outage or restoration evidence about meters, from many events, to outages (or opens one per DP), then lets the engine predict, roll up and restore.';
+    'Links outage or restoration evidence about meters from one feed (oms_link_feed_evidence).';
 
 -- The engine's locks: transaction-level advisory locks on devices, a
 -- hierarchy substation > feeder > distribution point, always taken in that
@@ -622,18 +669,24 @@ COMMENT ON FUNCTION oms_lock_device(uuid, uuid) IS
 
 -- What many feed events about meters do, in a fixed number of statements:
 -- their status changes (oms_apply_status_changes), the meters heard from, and
--- their outage or restoration evidence (oms_link_evidence). One row per event.
-CREATE OR REPLACE FUNCTION oms_sync_evidence(p_source_type text, p_source_table text, p_items oms_feed_item[])
-RETURNS TABLE (source_event_id text, status_changes integer, late_changes integer, outage_event_ids uuid[],
-               outages_opened integer)
+-- their outage or restoration evidence (oms_link_feed_evidence). One row per
+-- event. Each item names its feed (source_type, source_table): the feed intake
+-- hands the KAIFA and ONU messages it applies together to one call, so that the
+-- engine judges a distribution point on both feeds' last gasps at once. The
+-- status changes are applied feed by feed, in the order of each feed's first
+-- item (as separate calls in that order would), each in event-time order.
+CREATE OR REPLACE FUNCTION oms_sync_feed_items(p_items oms_feed_item[])
+RETURNS TABLE (source_type text, source_event_id text, status_changes integer, late_changes integer,
+               outage_event_ids uuid[], outages_opened integer)
 LANGUAGE plpgsql
 SET enable_seqscan = off
 SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_confidence numeric := oms_source_confidence(p_source_type);
-    v_changes    jsonb;
+    v_source     text;
+    v_changes    jsonb := '{}'::jsonb;
+    v_more       jsonb;
     v_links      jsonb;
 BEGIN
     IF EXISTS (SELECT 1 FROM unnest(p_items) i
@@ -641,6 +694,9 @@ BEGIN
         RAISE EXCEPTION 'unknown evidence kind in %',
             (SELECT string_agg(DISTINCT i.kind, ', ') FROM unnest(p_items) i)
             USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(p_items) i WHERE i.source_type IS NULL OR i.source_table IS NULL) THEN
+        RAISE EXCEPTION 'feed item without its feed (source_type, source_table)' USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
     -- 0. The engine's locks before any row is touched (oms_lock_meter_devices):
@@ -651,27 +707,34 @@ BEGIN
     PERFORM oms_lock_meter_devices(ARRAY(SELECT u.meter_id FROM unnest(p_items) i
                                            CROSS JOIN LATERAL unnest(i.meter_ids) AS u(meter_id)));
 
-    -- 1. Status changes, audited, as if one by one in event-time order.
-    WITH pairs AS (
-        SELECT i.source_event_id, m AS meter_id, i.kind, i.event_time, i.metadata
-          FROM unnest(p_items) i CROSS JOIN LATERAL unnest(i.meter_ids) AS m
-    )
-    SELECT coalesce(jsonb_object_agg(s.source_event_id, jsonb_build_array(s.applied, s.late)), '{}'::jsonb)
-      INTO v_changes
-      FROM (SELECT a.source_event_id, count(*) FILTER (WHERE a.applied) AS applied,
-                   count(*) FILTER (WHERE NOT a.applied) AS late
-              FROM oms_apply_status_changes(
-                       ARRAY(SELECT ROW(p.meter_id, c.field, c.status, p.kind, p.source_event_id, p.event_time,
-                                        p.metadata)::oms_status_change
-                               FROM pairs p
-                               JOIN (VALUES ('power_off', 'power_status', 'off'),
-                                            ('power_on', 'power_status', 'on'),
-                                            ('power_on', 'communication_status', 'online'),
-                                            ('comm_lost', 'communication_status', 'offline'),
-                                            ('comm_restored', 'communication_status', 'online')) AS c(kind, field, status)
-                                 ON c.kind = p.kind),
-                       p_source_type, v_confidence, true) a
-             GROUP BY a.source_event_id) s;
+    -- 1. Status changes, audited, as if one by one in event-time order (feed by feed).
+    FOR v_source IN
+        SELECT i.source_type FROM unnest(p_items) WITH ORDINALITY AS i GROUP BY i.source_type ORDER BY min(i.ordinality)
+    LOOP
+        WITH pairs AS (
+            SELECT i.source_event_id, m AS meter_id, i.kind, i.event_time, i.metadata
+              FROM unnest(p_items) i CROSS JOIN LATERAL unnest(i.meter_ids) AS m
+             WHERE i.source_type = v_source
+        )
+        SELECT coalesce(jsonb_object_agg(v_source || E'\x1f' || s.source_event_id, jsonb_build_array(s.applied, s.late)),
+                        '{}'::jsonb)
+          INTO v_more
+          FROM (SELECT a.source_event_id, count(*) FILTER (WHERE a.applied) AS applied,
+                       count(*) FILTER (WHERE NOT a.applied) AS late
+                  FROM oms_apply_status_changes(
+                           ARRAY(SELECT ROW(p.meter_id, c.field, c.status, p.kind, p.source_event_id, p.event_time,
+                                            p.metadata)::oms_status_change
+                                   FROM pairs p
+                                   JOIN (VALUES ('power_off', 'power_status', 'off'),
+                                                ('power_on', 'power_status', 'on'),
+                                                ('power_on', 'communication_status', 'online'),
+                                                ('comm_lost', 'communication_status', 'offline'),
+                                                ('comm_restored', 'communication_status', 'online')) AS c(kind, field, status)
+                                     ON c.kind = p.kind),
+                           v_source, oms_source_confidence(v_source), true) a
+                 GROUP BY a.source_event_id) s;
+        v_changes := v_changes || v_more;
+    END LOOP;
 
     -- 2. Meters heard from: last communication moves forward, never back.
     UPDATE oms_meters m SET last_communication = h.heard_at
@@ -681,32 +744,72 @@ BEGIN
      WHERE m.id = h.meter_id AND (m.last_communication IS NULL OR m.last_communication < h.heard_at);
 
     -- 3. Evidence: power loss and calls point at an outage; power back at its restoration.
-    SELECT coalesce(jsonb_object_agg(l.source_event_id, jsonb_build_object('outages', l.outage_ids, 'opened', l.opened)),
+    SELECT coalesce(jsonb_object_agg(l.source_type || E'\x1f' || l.source_event_id,
+                                     jsonb_build_object('outages', l.outage_ids, 'opened', l.opened)),
                     '{}'::jsonb)
       INTO v_links
-      FROM (SELECT e.source_event_id, to_jsonb(array_agg(DISTINCT e.outage_event_id)) AS outage_ids,
+      FROM (SELECT e.source_type, e.source_event_id, to_jsonb(array_agg(DISTINCT e.outage_event_id)) AS outage_ids,
                    count(DISTINCT e.outage_event_id) FILTER (WHERE e.opened) AS opened
-              FROM oms_link_evidence(
-                       p_source_type, p_source_table,
+              FROM oms_link_feed_evidence(
                        ARRAY(SELECT ROW(i.source_event_id, u.meter_id, i.event_time,
                                         CASE WHEN i.kind = 'power_on' THEN 'restoration' ELSE 'outage' END,
-                                        i.description)::oms_evidence
+                                        i.description, i.source_type, i.source_table)::oms_evidence
                                FROM unnest(p_items) i CROSS JOIN LATERAL unnest(i.meter_ids) AS u(meter_id)
                               WHERE i.kind IN ('power_off', 'call', 'power_on'))) e
-             GROUP BY e.source_event_id) l;
+             GROUP BY e.source_type, e.source_event_id) l;
 
     RETURN QUERY
-    SELECT i.source_event_id,
-           coalesce((v_changes -> i.source_event_id ->> 0)::int, 0),
-           coalesce((v_changes -> i.source_event_id ->> 1)::int, 0),
-           coalesce(ARRAY(SELECT jsonb_array_elements_text(v_links -> i.source_event_id -> 'outages')::uuid),
+    SELECT i.source_type, i.source_event_id,
+           coalesce((v_changes -> (i.source_type || E'\x1f' || i.source_event_id) ->> 0)::int, 0),
+           coalesce((v_changes -> (i.source_type || E'\x1f' || i.source_event_id) ->> 1)::int, 0),
+           coalesce(ARRAY(SELECT jsonb_array_elements_text(v_links -> (i.source_type || E'\x1f' || i.source_event_id)
+                                                           -> 'outages')::uuid),
                     ARRAY[]::uuid[]),
-           coalesce((v_links -> i.source_event_id ->> 'opened')::int, 0)
+           coalesce((v_links -> (i.source_type || E'\x1f' || i.source_event_id) ->> 'opened')::int, 0)
       FROM unnest(p_items) i;
 END;
 $$;
+COMMENT ON FUNCTION oms_sync_feed_items(oms_feed_item[]) IS
+    'What many feed events, of one or more feeds, do to their meters (status, heard from) and outages (evidence), in a fixed number of statements.';
+
+-- Items naming their feed: those that do not, p_source_type's (rows in p_source_table).
+CREATE OR REPLACE FUNCTION oms_feed_items_of(p_source_type text, p_source_table text, p_items oms_feed_item[])
+RETURNS oms_feed_item[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY(SELECT ROW(i.source_event_id, i.meter_ids, i.kind, i.event_time, i.description, i.metadata,
+                            coalesce(i.source_type, p_source_type), coalesce(i.source_table, p_source_table))::oms_feed_item
+                   FROM unnest(p_items) WITH ORDINALITY AS i ORDER BY i.ordinality)
+$$;
+COMMENT ON FUNCTION oms_feed_items_of(text, text, oms_feed_item[]) IS
+    'Feed items with their feed named: p_source_type (rows in p_source_table) where they name none.';
+
+-- The one-feed form (oms_sync_feed_items): every item from p_source_type, its rows in p_source_table.
+CREATE OR REPLACE FUNCTION oms_sync_evidence(p_source_type text, p_source_table text, p_items oms_feed_item[])
+RETURNS TABLE (source_event_id text, status_changes integer, late_changes integer, outage_event_ids uuid[],
+               outages_opened integer)
+LANGUAGE sql AS $$
+    SELECT s.source_event_id, s.status_changes, s.late_changes, s.outage_event_ids, s.outages_opened
+      FROM oms_sync_feed_items(oms_feed_items_of(p_source_type, p_source_table, p_items)) s
+$$;
 COMMENT ON FUNCTION oms_sync_evidence(text, text, oms_feed_item[]) IS
-    'What many feed events do to their meters (status, heard from) and outages (evidence), in a fixed number of statements.';
+    'What many feed events of one feed do to their meters and outages (oms_sync_feed_items).';
+
+-- oms_sync_feed_items, its outcome per event kept in this session's oms_feed_outcomes
+-- (emptied first): what the feeds' store steps (oms_kaifa_store, oms_onu_store) read.
+CREATE OR REPLACE FUNCTION oms_sync_feed_items_kept(p_items oms_feed_item[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF to_regclass('pg_temp.oms_feed_outcomes') IS NULL THEN
+        CREATE TEMP TABLE oms_feed_outcomes (source_type text, source_event_id text, status_changes integer,
+                                             late_changes integer, outage_event_ids uuid[], outages_opened integer);
+    END IF;
+    TRUNCATE oms_feed_outcomes;
+    INSERT INTO oms_feed_outcomes SELECT * FROM oms_sync_feed_items(p_items);
+    ANALYZE oms_feed_outcomes;  -- (a temp table has no statistics of its own)
+END;
+$$;
+COMMENT ON FUNCTION oms_sync_feed_items_kept(oms_feed_item[]) IS
+    'Correlates feed items (oms_sync_feed_items) and keeps the outcome per event in the session table oms_feed_outcomes.';
 
 -- The part of a feed function's result that oms_sync_evidence() decides.
 CREATE OR REPLACE FUNCTION oms_sync_summary(p_status_changes integer, p_late_changes integer, p_outage_event_ids uuid[],
@@ -734,7 +837,7 @@ LANGUAGE sql AS $$
       FROM oms_sync_evidence(
                p_source_type, p_source_table,
                ARRAY[ROW(p_source_event_id, coalesce(p_meter_ids, ARRAY[]::uuid[]), p_kind, p_event_time, p_description,
-                         p_metadata)::oms_feed_item]) s
+                         p_metadata, p_source_type, p_source_table)::oms_feed_item]) s
 $$;
 COMMENT ON FUNCTION oms_sync_meter_evidence(text, text, text, uuid[], text, timestamptz, text, jsonb) IS
     'What one feed event about meters does: status changes (audited, ordered) and outage or restoration evidence.';

@@ -146,15 +146,30 @@ COMMENT ON FUNCTION insert_onu_event_from_json(jsonb) IS
 -- goes through oms_parse_onu_event, which refuses it naming the field. The
 -- times read inline are checked against the plausible window once per batch.
 -- Two sessions storing the same new event at once: see oms_require_all_stored.
+--
+-- In two steps, so that the feed intake can correlate KAIFA and ONU messages
+-- in one call (oms_feed_intake_apply): oms_onu_stage (read, check, repeats,
+-- match: the feed items to correlate), oms_sync_feed_items_kept (correlate,
+-- 06_correlation.sql), oms_onu_store (store with the outcome, one result per
+-- message). insert_onu_events_with_meter_sync is the three in a row.
 CREATE OR REPLACE FUNCTION insert_onu_events_with_meter_sync(p_events jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM oms_sync_feed_items_kept(oms_onu_stage(p_events));
+    RETURN oms_onu_store();
+END;
+$$;
+COMMENT ON FUNCTION insert_onu_events_with_meter_sync(jsonb) IS
+    'ONU messages (a jsonb array), set-based: stored, every meter on each ONU synced, outages linked; one result per message.';
+
+-- ONU messages read, checked, their repeats found and the new ones matched to every
+-- meter on their ONU, in this session's oms_onu_staged: the feed items to correlate.
+CREATE OR REPLACE FUNCTION oms_onu_stage(p_events jsonb) RETURNS oms_feed_item[]
 LANGUAGE plpgsql
 SET enable_seqscan = off
 SET jit = off
 AS $$
 DECLARE
-    v_new      integer;
-    v_stored   integer;
-    v_constraint text;
     v_window   record;
     v_outside  jsonb;
 BEGIN
@@ -271,6 +286,29 @@ BEGIN
                              WHERE s2.process) a) c
              GROUP BY c.n) x
      WHERE s.n = x.n;
+
+    RETURN ARRAY(SELECT ROW(coalesce(x.source_event_id, x.id::text), x.meter_ids, x.event_kind, x.event_timestamp,
+                            format('ONU %s (%s)', coalesce(x.alarm_name, x.event_type), coalesce(x.onu_serial, x.onu_id)),
+                            jsonb_build_object('onu_event_id', x.id, 'onu_id', x.onu_id, 'onu_serial', x.onu_serial),
+                            'onu', 'onu_events')::oms_feed_item
+                   FROM oms_onu_staged x WHERE x.process ORDER BY x.n);
+END;
+$$;
+COMMENT ON FUNCTION oms_onu_stage(jsonb) IS
+    'ONU messages read, checked, repeats found, new ones matched (session table oms_onu_staged): the feed items to correlate.';
+
+-- The staged ONU messages (oms_onu_stage) stored with their outcome (oms_sync_feed_items_kept):
+-- one result per message, in order; a repeat answers with the first result.
+CREATE OR REPLACE FUNCTION oms_onu_store() RETURNS jsonb
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET jit = off
+AS $$
+DECLARE
+    v_new      integer;
+    v_stored   integer;
+    v_constraint text;
+BEGIN
     UPDATE oms_onu_staged s
        SET outage_event_id = y.outage_event_ids[1],
            result = jsonb_build_object(
@@ -278,13 +316,8 @@ BEGIN
                'match_status', CASE WHEN cardinality(s.meter_ids) = 0 THEN 'unmatched' ELSE 'matched' END,
                'meters_matched', cardinality(s.meter_ids), 'meter_numbers', to_jsonb(s.numbers))
                || oms_sync_summary(y.status_changes, y.late_changes, y.outage_event_ids, y.outages_opened)
-      FROM oms_sync_evidence('onu', 'onu_events', ARRAY(
-               SELECT ROW(coalesce(x.source_event_id, x.id::text), x.meter_ids, x.event_kind, x.event_timestamp,
-                          format('ONU %s (%s)', coalesce(x.alarm_name, x.event_type), coalesce(x.onu_serial, x.onu_id)),
-                          jsonb_build_object('onu_event_id', x.id, 'onu_id', x.onu_id, 'onu_serial', x.onu_serial)
-                         )::oms_feed_item
-                 FROM oms_onu_staged x WHERE x.process)) y
-     WHERE s.process AND y.source_event_id = coalesce(s.source_event_id, s.id::text);
+      FROM oms_feed_outcomes y
+     WHERE s.process AND y.source_type = 'onu' AND y.source_event_id = coalesce(s.source_event_id, s.id::text);
 
     -- 5. Store: new events with their outcome, in one INSERT; events stored before get it.
     SELECT count(*) INTO v_new FROM oms_onu_staged s WHERE s.process AND NOT s.stored;
@@ -322,8 +355,8 @@ BEGIN
               FROM oms_onu_staged s JOIN oms_onu_staged f ON f.n = s.first_n);
 END;
 $$;
-COMMENT ON FUNCTION insert_onu_events_with_meter_sync(jsonb) IS
-    'ONU messages (a jsonb array), set-based: stored, every meter on each ONU synced, outages linked; one result per message.';
+COMMENT ON FUNCTION oms_onu_store() IS
+    'The staged ONU messages stored with their correlation outcome (oms_feed_outcomes); one result per message.';
 
 -- The single-message form: a batch of one.
 CREATE OR REPLACE FUNCTION insert_onu_event_from_json_with_meter_sync(p_event jsonb) RETURNS jsonb

@@ -141,15 +141,28 @@ COMMENT ON FUNCTION insert_kaifa_event_from_json(jsonb) IS
 -- field), repeats found, new events matched, synced and correlated, then
 -- stored with their outcome by one INSERT. The meaning is looked up once per
 -- (code, head-end), not per event: a storm is one code.
+--
+-- In two steps, as the ONU feed (08_onu_feed.sql): oms_kaifa_stage (read, check,
+-- repeats, match: the feed items to correlate), oms_sync_feed_items_kept, then
+-- oms_kaifa_store (store with the outcome, one result per message).
 CREATE OR REPLACE FUNCTION insert_kaifa_events_with_meter_sync(p_events jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM oms_sync_feed_items_kept(oms_kaifa_stage(p_events));
+    RETURN oms_kaifa_store();
+END;
+$$;
+COMMENT ON FUNCTION insert_kaifa_events_with_meter_sync(jsonb) IS
+    'KAIFA EndDeviceEvents (a jsonb array of the JSON form), set-based: stored, matched, synced, outages linked; one result each.';
+
+-- KAIFA messages read, checked, their repeats found and the new ones matched to their
+-- meter, in this session's oms_kaifa_staged: the feed items to correlate.
+CREATE OR REPLACE FUNCTION oms_kaifa_stage(p_events jsonb) RETURNS oms_feed_item[]
 LANGUAGE plpgsql
 SET enable_seqscan = off
 SET jit = off
 AS $$
 DECLARE
-    v_new      integer;
-    v_stored   integer;
-    v_constraint text;
     v_window   record;
     v_outside  jsonb;
 BEGIN
@@ -281,7 +294,31 @@ BEGIN
                             AND m.meter_number = x.meter_number AND m.status = 'active') n ON true
      WHERE x.process AND s.n = x.n;
 
-    -- 4. Sync and correlate them all; the outcome of each.
+    RETURN ARRAY(SELECT ROW(coalesce(x.source_event_id, x.id::text),
+                            CASE WHEN x.meter_id IS NULL THEN ARRAY[]::uuid[] ELSE ARRAY[x.meter_id] END,
+                            x.kind, x.event_timestamp, format('AMI %s (%s)', x.event_type_code, x.event_meaning),
+                            jsonb_build_object('kaifa_event_id', x.id, 'event_type_code', x.event_type_code),
+                            'kaifa', 'kaifa_events')::oms_feed_item
+                   FROM oms_kaifa_staged x WHERE x.process ORDER BY x.n);
+END;
+$$;
+COMMENT ON FUNCTION oms_kaifa_stage(jsonb) IS
+    'KAIFA messages read, checked, repeats found, new ones matched (session table oms_kaifa_staged): the feed items to correlate.';
+
+-- The staged KAIFA messages (oms_kaifa_stage) stored with their outcome
+-- (oms_sync_feed_items_kept): one result per message, in order; a repeat answers
+-- with the first result.
+CREATE OR REPLACE FUNCTION oms_kaifa_store() RETURNS jsonb
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET jit = off
+AS $$
+DECLARE
+    v_new      integer;
+    v_stored   integer;
+    v_constraint text;
+BEGIN
+    -- 4. The outcome of each.
     UPDATE oms_kaifa_staged s
        SET outage_event_id = y.outage_event_ids[1],
            result = jsonb_build_object(
@@ -292,14 +329,8 @@ BEGIN
                'meters_matched', CASE WHEN s.meter_id IS NULL THEN 0 ELSE 1 END,
                'meter_numbers', CASE WHEN s.meter_id IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(s.matched_number) END)
                || oms_sync_summary(y.status_changes, y.late_changes, y.outage_event_ids, y.outages_opened)
-      FROM oms_sync_evidence('kaifa', 'kaifa_events', ARRAY(
-               SELECT ROW(coalesce(x.source_event_id, x.id::text),
-                          CASE WHEN x.meter_id IS NULL THEN ARRAY[]::uuid[] ELSE ARRAY[x.meter_id] END,
-                          x.kind, x.event_timestamp, format('AMI %s (%s)', x.event_type_code, x.event_meaning),
-                          jsonb_build_object('kaifa_event_id', x.id, 'event_type_code', x.event_type_code)
-                         )::oms_feed_item
-                 FROM oms_kaifa_staged x WHERE x.process)) y
-     WHERE s.process AND y.source_event_id = coalesce(s.source_event_id, s.id::text);
+      FROM oms_feed_outcomes y
+     WHERE s.process AND y.source_type = 'kaifa' AND y.source_event_id = coalesce(s.source_event_id, s.id::text);
 
     -- 5. Store: new events with their outcome, in one INSERT; events stored before get it.
     SELECT count(*) INTO v_new FROM oms_kaifa_staged s WHERE s.process AND NOT s.stored;
@@ -338,8 +369,8 @@ BEGIN
               FROM oms_kaifa_staged s JOIN oms_kaifa_staged f ON f.n = s.first_n);
 END;
 $$;
-COMMENT ON FUNCTION insert_kaifa_events_with_meter_sync(jsonb) IS
-    'KAIFA EndDeviceEvents (a jsonb array of the JSON form), set-based: stored, matched, synced, outages linked; one result each.';
+COMMENT ON FUNCTION oms_kaifa_store() IS
+    'The staged KAIFA messages stored with their correlation outcome (oms_feed_outcomes); one result per message.';
 
 -- The single-message form: a batch of one.
 CREATE OR REPLACE FUNCTION insert_kaifa_event_from_json_with_meter_sync(p_event jsonb) RETURNS jsonb

@@ -704,8 +704,13 @@ COMMENT ON FUNCTION oms_engine_evaluate(uuid[], timestamptz) IS
 -- active ones not confirmed by telemetry first detected since p_since: the
 -- children out (predicted or further; for a substation, feeder outages), the
 -- outages it would take in (not pinned by an operator), and the customers
--- whose meters reported under them.
-CREATE OR REPLACE FUNCTION oms_rollup_children(p_kind text, p_device_id uuid, p_since timestamptz)
+-- whose meters reported under them. p_arriving_out and p_arriving_customers add
+-- the children (distribution points of a feeder, feeders of a substation) and the
+-- customers that evidence arriving now, before any outage is opened for it, puts
+-- out (oms_engine_rollup_arriving); each child and customer counts once.
+CREATE OR REPLACE FUNCTION oms_rollup_children(p_kind text, p_device_id uuid, p_since timestamptz,
+                                               p_arriving_out uuid[] DEFAULT NULL,
+                                               p_arriving_customers uuid[] DEFAULT NULL)
 RETURNS TABLE (out_children bigint, out_ids uuid[], reporting bigint)
 LANGUAGE sql STABLE AS $$
     WITH children AS MATERIALIZED (
@@ -719,15 +724,49 @@ LANGUAGE sql STABLE AS $$
            AND o.basis <> 'telemetry' AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
            AND o.first_detected_at >= p_since
     )
-    SELECT (SELECT count(DISTINCT CASE p_kind WHEN 'feeder' THEN c.dp_id ELSE c.feeder_id END) FROM children c
-             WHERE c.status IN ('predicted', 'confirmed', 'in_progress') AND (p_kind = 'feeder' OR c.dp_id IS NULL)),
+    SELECT (SELECT count(DISTINCT x.child)
+              FROM (SELECT CASE p_kind WHEN 'feeder' THEN c.dp_id ELSE c.feeder_id END AS child FROM children c
+                     WHERE c.status IN ('predicted', 'confirmed', 'in_progress') AND (p_kind = 'feeder' OR c.dp_id IS NULL)
+                    UNION ALL
+                    SELECT a.child FROM unnest(p_arriving_out) AS a(child)) x),
            (SELECT array_agg(c.id) FROM children c WHERE NOT c.operator_pinned),
-           (SELECT count(DISTINCT m.customer_id) FROM children c
-              JOIN oms_outage_meters om ON om.outage_event_id = c.id AND om.reported
-              JOIN oms_meters m ON m.id = om.meter_id)
+           (SELECT count(DISTINCT x.customer_id)
+              FROM (SELECT m.customer_id FROM children c
+                      JOIN oms_outage_meters om ON om.outage_event_id = c.id AND om.reported
+                      JOIN oms_meters m ON m.id = om.meter_id
+                    UNION ALL
+                    SELECT a.customer_id FROM unnest(p_arriving_customers) AS a(customer_id)) x)
 $$;
-COMMENT ON FUNCTION oms_rollup_children(text, uuid, timestamptz) IS
-    'Under a feeder or substation: the children out, the outages a roll-up would take in, the customers reporting (rollup.*).';
+COMMENT ON FUNCTION oms_rollup_children(text, uuid, timestamptz, uuid[], uuid[]) IS
+    'Under a feeder or substation: the children out, the outages a roll-up would take in, the customers reporting (rollup.*), with what evidence arriving now adds.';
+
+-- The roll-up rule: a feeder (or substation) is predicted when p_children_out of
+-- its p_children children with meters are out (at least rollup.min_children and
+-- rollup.children_share of them), or when p_reporting of its p_capable_customers
+-- customers able to report reported (rollup.customer_share).
+CREATE OR REPLACE FUNCTION oms_rollup_passes(p_children_out bigint, p_children bigint, p_reporting bigint,
+                                             p_capable_customers bigint) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT (p_children_out >= oms_setting_numeric('rollup.min_children')
+            AND p_children_out >= oms_setting_numeric('rollup.children_share') * p_children)
+           OR (p_capable_customers > 0 AND p_reporting >= oms_setting_numeric('rollup.customer_share') * p_capable_customers)
+$$;
+COMMENT ON FUNCTION oms_rollup_passes(bigint, bigint, bigint, bigint) IS
+    'The roll-up rule (rollup.*): whether a feeder or substation with these children out and customers reporting is predicted.';
+
+-- The roll-up's working set (a session's temp table): the devices of one level that roll up.
+CREATE OR REPLACE FUNCTION oms_rollup_work_ready() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF to_regclass('pg_temp.oms_rollup_work') IS NULL THEN
+        CREATE TEMP TABLE oms_rollup_work (substation_id uuid, feeder_id uuid, code text, children_ids uuid[],
+                                           reason text, numbers jsonb, outage_id uuid, opened boolean);
+    END IF;
+    TRUNCATE oms_rollup_work;
+END;
+$$;
+COMMENT ON FUNCTION oms_rollup_work_ready() IS
+    'Creates (once per session) and empties the roll-up''s working set oms_rollup_work.';
 
 -- The roll-up (oms_engine_evaluate's second step, and oms_engine_sweep's):
 -- feeders over their distribution points, then substations over their feeders,
@@ -755,16 +794,12 @@ DECLARE
     v_into           uuid[];
     v_reasons        text[];
 BEGIN
-    -- Working set (a session's temp table, emptied at each level): the devices that roll up.
-    IF to_regclass('pg_temp.oms_rollup_work') IS NULL THEN
-        CREATE TEMP TABLE oms_rollup_work (substation_id uuid, feeder_id uuid, code text, children_ids uuid[],
-                                           reason text, numbers jsonb, outage_id uuid, opened boolean);
-    END IF;
     -- Feeders first (their roll-ups make substations to evaluate), then substations.
     FOREACH v_kind IN ARRAY ARRAY['feeder', 'substation'] LOOP
         v_locked := oms_engine_lock_or_defer(v_kind, CASE v_kind WHEN 'feeder' THEN p_feeders ELSE v_substations END,
                                              p_time);
-        TRUNCATE oms_rollup_work;
+        -- Working set (a session's temp table, emptied at each level): the devices that roll up.
+        PERFORM oms_rollup_work_ready();
         INSERT INTO oms_rollup_work (substation_id, feeder_id, code, children_ids, reason, numbers)
         SELECT d.substation_id, d.feeder_id, d.code, k.out_ids,
                format('%s of %s %s of %s %s out, %s of %s customers able to report reported, within %s; rollup.min_children = %s, rollup.children_share = %s, rollup.customer_share = %s -> %s %s predicted',
@@ -782,8 +817,7 @@ BEGIN
           CROSS JOIN LATERAL oms_device_size(d.substation_id, d.feeder_id, NULL) z
           CROSS JOIN LATERAL oms_rollup_children(v_kind, coalesce(d.feeder_id, d.substation_id), p_time - v_window) k
          WHERE NOT oms_device_shown_closed(v_kind, coalesce(d.feeder_id, d.substation_id))
-           AND ((k.out_children >= v_min_children AND k.out_children >= v_children_share * z.children)
-                OR (z.capable_customers > 0 AND k.reporting >= v_customer_share * z.capable_customers));
+           AND oms_rollup_passes(k.out_children, z.children, k.reporting, z.capable_customers);
         IF FOUND AND v_kind = 'feeder' THEN
             -- The feeders' outages are opened (predicted) now and take in their
             -- distribution points' outages only after the substations' turn: a
@@ -981,6 +1015,145 @@ END;
 $$;
 COMMENT ON FUNCTION oms_rollup_devices(timestamptz, boolean) IS
     'Roll-up of the devices in oms_rollup_work: each device''s outage (found or opened as predicted) takes in the outages below and covers every meter under it (or, without p_merge, is only found or opened).';
+
+-- Roll-up of evidence arriving now, before any outage is opened for it
+-- (oms_link_feed_evidence calls it for the evidence nothing covers, in its working
+-- set oms_link_work). The distribution points that evidence would open are judged
+-- by the prediction rule as if opened (oms_prediction_passes); where one passes,
+-- its feeder is judged by the roll-up rule (oms_rollup_passes) over the outages
+-- open below it and what arrives now (oms_rollup_children), then the substations
+-- of the feeders that roll up, the same way. Each device the rule predicts gets its
+-- outage at once (oms_rollup_devices: found or opened as predicted, taking in the
+-- outages open below it, covering its meters; a substation's takes its feeders'
+-- share), and the arriving evidence under it is linked to that outage: the
+-- distribution points' outages, which oms_engine_evaluate would predict and at
+-- once merge into it, are never opened. (A storm's last gasps from both meter
+-- feeds of an area arrive together through the feed intake: opening and merging a
+-- thousand such outages a batch took most of the correlators' time.) The locks
+-- and deferral are oms_engine_rollup's (oms_engine_lock_or_defer); what the rules
+-- do not roll up is opened per distribution point as before. Returns the outages
+-- the evidence was linked to.
+CREATE OR REPLACE FUNCTION oms_engine_rollup_arriving(p_time timestamptz) RETURNS uuid[]
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET jit = off
+AS $$
+DECLARE
+    v_min_reports    integer := oms_setting_numeric('predict.dp_min_reports');
+    v_report_share   numeric := oms_setting_numeric('predict.dp_report_share');
+    v_min_children   integer := oms_setting_numeric('rollup.min_children');
+    v_children_share numeric := oms_setting_numeric('rollup.children_share');
+    v_customer_share numeric := oms_setting_numeric('rollup.customer_share');
+    v_window         interval := oms_setting_interval_minutes('rollup.window_minutes');
+    v_kind           text;
+    v_locked         uuid[];
+    v_outages        uuid[] := ARRAY[]::uuid[];
+BEGIN
+    IF to_regclass('pg_temp.oms_arriving_work') IS NULL THEN
+        CREATE TEMP TABLE oms_arriving_work (kind text, substation_id uuid, feeder_id uuid, dp_id uuid, code text,
+                                             reports bigint, capable bigint, passes boolean, customers uuid[],
+                                             reason text, numbers jsonb, outage_id uuid);
+    END IF;
+    TRUNCATE oms_arriving_work;
+
+    -- 1. The distribution points the evidence would open, judged as if opened.
+    INSERT INTO oms_arriving_work (kind, substation_id, feeder_id, dp_id, reports, capable, passes, customers)
+    SELECT 'dp', d.substation_id, d.feeder_id, d.dp_id, d.reports, z.capable_meters,
+           oms_prediction_passes('dp', d.reports, z.capable_meters), d.customers
+      FROM (SELECT l.substation_id, l.feeder_id, l.dp_id, count(DISTINCT l.meter_id) AS reports,
+                   coalesce(array_agg(DISTINCT l.customer_id) FILTER (WHERE l.customer_id IS NOT NULL),
+                            ARRAY[]::uuid[]) AS customers
+              FROM oms_link_work l
+             WHERE l.evidence = 'outage' AND l.outage_event_id IS NULL AND l.dp_id IS NOT NULL
+               AND l.feeder_id IS NOT NULL AND l.substation_id IS NOT NULL
+             GROUP BY l.substation_id, l.feeder_id, l.dp_id) d
+      CROSS JOIN LATERAL oms_device_size(d.substation_id, d.feeder_id, d.dp_id) z;
+    IF NOT EXISTS (SELECT 1 FROM oms_arriving_work w WHERE w.passes) THEN
+        RETURN v_outages;
+    END IF;
+    ANALYZE oms_arriving_work;  -- (a temp table has no statistics of its own)
+
+    -- 2. The feeders of the distribution points that pass, then the substations of the feeders
+    -- that roll up: the rule over what is open below each and what arrives now.
+    FOREACH v_kind IN ARRAY ARRAY['feeder', 'substation'] LOOP
+        v_locked := oms_engine_lock_or_defer(v_kind, ARRAY(
+                        SELECT DISTINCT CASE v_kind WHEN 'feeder' THEN w.feeder_id ELSE w.substation_id END
+                          FROM oms_arriving_work w
+                         WHERE (v_kind = 'feeder' AND w.kind = 'dp' AND w.passes) OR (v_kind = 'substation' AND w.kind = 'feeder')),
+                        p_time);
+        INSERT INTO oms_arriving_work (kind, substation_id, feeder_id, code, passes, reason, numbers)
+        SELECT v_kind, a.substation_id, a.feeder_id, a.code, true,
+               format('%s of %s %s of %s %s out, %s of %s customers able to report reported, within %s, counting the evidence arriving now (%s %s predicted on it: predict.dp_min_reports = %s, predict.dp_report_share = %s); rollup.min_children = %s, rollup.children_share = %s, rollup.customer_share = %s -> %s %s predicted',
+                      k.out_children, z.children,
+                      CASE v_kind WHEN 'feeder' THEN 'distribution points' ELSE 'feeders' END, v_kind, a.code,
+                      k.reporting, z.capable_customers, v_window, a.arriving_out,
+                      CASE v_kind WHEN 'feeder' THEN 'distribution points' ELSE 'feeders' END,
+                      v_min_reports, v_report_share, v_min_children, v_children_share, v_customer_share,
+                      v_kind, a.code),
+               jsonb_build_object('rule', 'rollup', 'children', z.children, 'children_out', k.out_children,
+                                  'customers', z.capable_customers, 'customers_reporting', k.reporting,
+                                  'arriving_children_out', a.arriving_out)
+          FROM (SELECT d.substation_id, d.feeder_id, d.code, coalesce(o.out_ids, ARRAY[]::uuid[]) AS out_ids,
+                       coalesce(c.customers, ARRAY[]::uuid[]) AS customers
+                  FROM (SELECT f.substation_id, f.id AS feeder_id, f.feeder_id AS code FROM network_feeders f
+                         WHERE v_kind = 'feeder' AND f.id = ANY (v_locked)
+                        UNION ALL
+                        SELECT s.id, NULL::uuid, s.substation_id FROM network_substations s
+                         WHERE v_kind = 'substation' AND s.id = ANY (v_locked)) d
+                  -- What arrives under each: the children out (distribution points that pass, or
+                  -- feeders that rolled up) and the customers reporting, grouped once.
+                  LEFT JOIN (SELECT CASE v_kind WHEN 'feeder' THEN w.feeder_id ELSE w.substation_id END AS device_id,
+                                    array_agg(CASE v_kind WHEN 'feeder' THEN w.dp_id ELSE w.feeder_id END) AS out_ids
+                               FROM oms_arriving_work w
+                              WHERE w.passes AND w.kind = CASE v_kind WHEN 'feeder' THEN 'dp' ELSE 'feeder' END
+                              GROUP BY 1) o ON o.device_id = coalesce(d.feeder_id, d.substation_id)
+                  LEFT JOIN (SELECT CASE v_kind WHEN 'feeder' THEN w.feeder_id ELSE w.substation_id END AS device_id,
+                                    array_agg(DISTINCT u.customer_id) AS customers
+                               FROM oms_arriving_work w CROSS JOIN LATERAL unnest(w.customers) AS u(customer_id)
+                              WHERE w.kind = 'dp'
+                              GROUP BY 1) c ON c.device_id = coalesce(d.feeder_id, d.substation_id)) a0
+          CROSS JOIN LATERAL (SELECT a0.*, cardinality(a0.out_ids) AS arriving_out) a
+          CROSS JOIN LATERAL oms_device_size(a.substation_id, a.feeder_id, NULL) z
+          CROSS JOIN LATERAL oms_rollup_children(v_kind, coalesce(a.feeder_id, a.substation_id), p_time - v_window,
+                                                 a.out_ids, a.customers) k
+         WHERE NOT oms_device_shown_closed(v_kind, coalesce(a.feeder_id, a.substation_id))
+           AND oms_rollup_passes(k.out_children, z.children, k.reporting, z.capable_customers);
+        EXIT WHEN NOT FOUND;
+    END LOOP;
+
+    -- 3. Their outages: the substations' first (they take in what is open under their
+    -- feeders too), then the feeders' not under one. Each found or opened as predicted,
+    -- taking in the outages open below it (not pinned by an operator), covering its meters.
+    FOREACH v_kind IN ARRAY ARRAY['substation', 'feeder'] LOOP
+        PERFORM oms_rollup_work_ready();
+        INSERT INTO oms_rollup_work (substation_id, feeder_id, code, children_ids, reason, numbers)
+        SELECT w.substation_id, w.feeder_id, w.code, k.out_ids, w.reason, w.numbers
+          FROM oms_arriving_work w
+          CROSS JOIN LATERAL oms_rollup_children(v_kind, coalesce(w.feeder_id, w.substation_id), p_time - v_window) k
+         WHERE w.kind = v_kind
+           AND NOT (v_kind = 'feeder' AND EXISTS (SELECT 1 FROM oms_arriving_work s
+                                                   WHERE s.kind = 'substation' AND s.substation_id = w.substation_id));
+        CONTINUE WHEN NOT FOUND;
+        v_outages := v_outages || oms_rollup_devices(p_time);
+        UPDATE oms_arriving_work w SET outage_id = r.outage_id
+          FROM oms_rollup_work r
+         WHERE w.kind = v_kind AND r.substation_id = w.substation_id AND r.feeder_id IS NOT DISTINCT FROM w.feeder_id;
+    END LOOP;
+
+    -- 4. The evidence under them (every piece nothing covered, of a distribution point or not) linked to them.
+    UPDATE oms_link_work l SET outage_event_id = s.outage_id
+      FROM oms_arriving_work s
+     WHERE s.kind = 'substation' AND s.outage_id IS NOT NULL AND s.substation_id = l.substation_id
+       AND l.evidence = 'outage' AND l.outage_event_id IS NULL;
+    UPDATE oms_link_work l SET outage_event_id = f.outage_id
+      FROM oms_arriving_work f
+     WHERE f.kind = 'feeder' AND f.outage_id IS NOT NULL AND f.feeder_id = l.feeder_id
+       AND l.evidence = 'outage' AND l.outage_event_id IS NULL;
+    RETURN v_outages;
+END;
+$$;
+COMMENT ON FUNCTION oms_engine_rollup_arriving(timestamptz) IS
+    'Roll-up of the evidence arriving now that nothing covers (oms_link_work): feeders and substations the rules predict on it get their outage at once, the evidence linked to it; returns those outages.';
 
 -- ---------------------------------------------------------------------------
 -- Restoration.

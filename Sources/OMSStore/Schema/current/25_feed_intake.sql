@@ -122,7 +122,8 @@ COMMENT ON FUNCTION oms_feed_intake_claim_substations(uuid[]) IS
 -- different substations and never wait on each other's devices; a row whose substations
 -- another holds is left for it, and so is every later row touching them (each substation's
 -- rows are applied in order of arrival). The rows of each feed together in one call
--- of its batch function, feeds in order of their first row. When a call fails for good (a
+-- of its batch function, feeds in order of their first row; KAIFA and ONU rows, when both
+-- are there, correlated together in one call (their batch functions' steps, below). When a call fails for good (a
 -- message refused, SQLSTATE class 22, or any error that is not transient), its messages are tried
 -- one by one and those that fail go to oms_feed_intake_refused: a poison message never stops the
 -- rows behind it. The rows are deleted. A transient error (a conflict with a concurrent batch,
@@ -149,6 +150,10 @@ DECLARE
     v_keys     uuid[];
     v_passed   uuid[] := ARRAY[]::uuid[];
     v_skipped  integer := 0;
+    v_items    oms_feed_item[];
+    v_together text[] := ARRAY[]::text[];
+    v_held     uuid[] := ARRAY[]::uuid[];
+    v_looked   integer := 0;
 BEGIN
     IF to_regclass('pg_temp.oms_intake_claimed') IS NULL THEN
         CREATE TEMP TABLE oms_intake_claimed (id bigint, feed text, messages jsonb, events integer,
@@ -160,7 +165,11 @@ BEGIN
     -- locked, skipping one another correlator holds (locked only when taken: a row this call
     -- will not apply stays free for the others). A row whose substations another correlator
     -- holds is passed over, and its substations with it for the rest of the scan (a later row
-    -- about them would overtake it); the scan ends after passing over a few.
+    -- about them would overtake it); the scan ends after passing over a few. Once the batch is
+    -- full, the next few rows are still taken, up to twice the batch, when they are about
+    -- substations it holds already (no other correlator could apply them before this one
+    -- ends): a storm's KAIFA and ONU requests about one area, arriving in any order, are then
+    -- correlated in one call.
     LOOP
         SELECT i.id, i.feed, i.messages, i.events, i.received_at INTO v_row
           FROM oms_feed_intake i
@@ -170,7 +179,14 @@ BEGIN
         EXIT WHEN NOT FOUND;
         v_last := v_row.id;
         v_keys := oms_feed_intake_substations(v_row.feed, v_row.messages);
-        IF v_keys && v_passed OR NOT oms_feed_intake_claim_substations(v_keys) THEN
+        IF v_taken >= v_max THEN
+            v_looked := v_looked + 1;
+            IF v_keys && v_passed OR NOT v_keys <@ v_held OR cardinality(v_keys) = 0 THEN
+                EXIT WHEN v_looked >= 4;
+                v_passed := v_passed || v_keys;
+                CONTINUE;
+            END IF;
+        ELSIF v_keys && v_passed OR NOT oms_feed_intake_claim_substations(v_keys) THEN
             v_passed := v_passed || v_keys;
             v_skipped := v_skipped + 1;
             EXIT WHEN v_skipped >= 8;
@@ -180,13 +196,43 @@ BEGIN
         CONTINUE WHEN NOT FOUND;  -- another correlator has it (or it is gone)
         INSERT INTO oms_intake_claimed VALUES (v_row.id, v_row.feed, v_row.messages, v_row.events, v_row.received_at, 0);
         v_taken := v_taken + v_row.events;
-        EXIT WHEN v_taken >= v_max;
+        v_held := v_held || v_keys;
+        EXIT WHEN v_taken >= 2 * v_max OR v_looked >= 4;
     END LOOP;
     IF v_taken = 0 THEN
         RETURN;
     END IF;
 
-    FOR v_feed IN SELECT c.feed FROM oms_intake_claimed c GROUP BY c.feed ORDER BY min(c.id) LOOP
+    -- KAIFA and ONU messages together, when both feeds have rows here: each feed's
+    -- messages staged by its own first step (oms_kaifa_stage, oms_onu_stage), all of
+    -- them correlated in one call (oms_sync_feed_items_kept), then stored by each
+    -- feed's last step: the engine judges a distribution point on both feeds' last gasps
+    -- at once. When that fails for good, each feed goes on its own below.
+    IF (SELECT count(DISTINCT c.feed) FROM oms_intake_claimed c WHERE c.feed IN ('kaifa', 'onu')) = 2 THEN
+        BEGIN
+            v_items := ARRAY[]::oms_feed_item[];
+            FOR v_feed IN SELECT c.feed FROM oms_intake_claimed c WHERE c.feed IN ('kaifa', 'onu')
+                           GROUP BY c.feed ORDER BY min(c.id) LOOP
+                SELECT jsonb_agg(m.value ORDER BY c.id, m.n) INTO v_messages
+                  FROM oms_intake_claimed c
+                 CROSS JOIN LATERAL jsonb_array_elements(c.messages) WITH ORDINALITY AS m(value, n)
+                 WHERE c.feed = v_feed;
+                v_items := v_items || CASE v_feed WHEN 'kaifa' THEN oms_kaifa_stage(v_messages)
+                                                  ELSE oms_onu_stage(v_messages) END;
+            END LOOP;
+            PERFORM oms_sync_feed_items_kept(v_items);
+            PERFORM oms_kaifa_store();
+            PERFORM oms_onu_store();
+            v_together := ARRAY['kaifa', 'onu'];
+        EXCEPTION WHEN OTHERS THEN
+            IF oms_feed_intake_transient(SQLSTATE) THEN
+                RAISE;
+            END IF;
+        END;
+    END IF;
+
+    FOR v_feed IN SELECT c.feed FROM oms_intake_claimed c WHERE NOT c.feed = ANY (v_together)
+                   GROUP BY c.feed ORDER BY min(c.id) LOOP
         v_function := oms_feed_batch_function(v_feed);
         SELECT jsonb_agg(m.value ORDER BY c.id, m.n) INTO v_messages
           FROM oms_intake_claimed c CROSS JOIN LATERAL jsonb_array_elements(c.messages) WITH ORDINALITY AS m(value, n)
