@@ -27,6 +27,7 @@
 \ir versioned/0111_indexes_for_storm_writes.sql
 \ir versioned/0112_evidence_from_many_feeds.sql
 \ir versioned/0113_feeder_outage_index_without_substations.sql
+\ir versioned/0114_storm_row_versions.sql
 
 \ir current/01_helpers.sql
 \ir current/02_settings.sql

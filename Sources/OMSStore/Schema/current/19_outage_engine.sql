@@ -976,15 +976,17 @@ BEGIN
          GROUP BY w.substation_id, w.feeder_id, w.reason
     ),
     opened AS (
+        -- (Covering its device from the start when it takes in its children now: oms_outage_cover
+        -- below then only places the outages beneath, without a second version of the row.)
         INSERT INTO oms_outage_events (event_id, event_type, status, basis, severity, confidence_score, root_cause,
                                        description, substation_id, feeder_id, event_latitude, event_longitude,
-                                       first_detected_at)
+                                       first_detected_at, covers_device)
         SELECT format('OMS_ROLLUP_%s_%s', floor(extract(epoch FROM x.start))::bigint,
                       left(md5(coalesce(x.feeder_id, x.substation_id)::text || '/' || x.start::text), 8)),
                'outage', 'predicted', 'rollup', 'high', coalesce(x.confidence, 0.5),
                format('Predicted outage of %s', oms_device_name(x.substation_id, x.feeder_id, NULL)), x.reason,
                x.substation_id, x.feeder_id,
-               coalesce(f.location_lat, s.location_lat), coalesce(f.location_lng, s.location_lng), x.start
+               coalesce(f.location_lat, s.location_lat), coalesce(f.location_lng, s.location_lng), x.start, p_merge
           FROM starts x
           JOIN network_substations s ON s.id = x.substation_id
           LEFT JOIN network_feeders f ON f.id = x.feeder_id

@@ -155,11 +155,13 @@ DECLARE
     v_held     uuid[] := ARRAY[]::uuid[];
     v_looked   integer := 0;
 BEGIN
-    IF to_regclass('pg_temp.oms_intake_claimed') IS NULL THEN
-        CREATE TEMP TABLE oms_intake_claimed (id bigint, feed text, messages jsonb, events integer,
-                                              received_at timestamptz, refused integer);
+    -- The rows taken (their messages are read from the intake itself, locked by this call:
+    -- a copy here compressed each request's messages a second time).
+    IF to_regclass('pg_temp.oms_intake_taken') IS NULL THEN
+        CREATE TEMP TABLE oms_intake_taken (id bigint, feed text, events integer, received_at timestamptz,
+                                            refused integer);
     END IF;
-    TRUNCATE oms_intake_claimed;
+    TRUNCATE oms_intake_taken;
 
     -- Claimed one row at a time, oldest first: looked at, its substations claimed, then the row
     -- locked, skipping one another correlator holds (locked only when taken: a row this call
@@ -194,7 +196,7 @@ BEGIN
         END IF;
         PERFORM 1 FROM oms_feed_intake i WHERE i.id = v_row.id FOR UPDATE SKIP LOCKED;
         CONTINUE WHEN NOT FOUND;  -- another correlator has it (or it is gone)
-        INSERT INTO oms_intake_claimed VALUES (v_row.id, v_row.feed, v_row.messages, v_row.events, v_row.received_at, 0);
+        INSERT INTO oms_intake_taken VALUES (v_row.id, v_row.feed, v_row.events, v_row.received_at, 0);
         v_taken := v_taken + v_row.events;
         v_held := v_held || v_keys;
         EXIT WHEN v_taken >= 2 * v_max OR v_looked >= 4;
@@ -208,14 +210,15 @@ BEGIN
     -- them correlated in one call (oms_sync_feed_items_kept), then stored by each
     -- feed's last step: the engine judges a distribution point on both feeds' last gasps
     -- at once. When that fails for good, each feed goes on its own below.
-    IF (SELECT count(DISTINCT c.feed) FROM oms_intake_claimed c WHERE c.feed IN ('kaifa', 'onu')) = 2 THEN
+    IF (SELECT count(DISTINCT c.feed) FROM oms_intake_taken c WHERE c.feed IN ('kaifa', 'onu')) = 2 THEN
         BEGIN
             v_items := ARRAY[]::oms_feed_item[];
-            FOR v_feed IN SELECT c.feed FROM oms_intake_claimed c WHERE c.feed IN ('kaifa', 'onu')
+            FOR v_feed IN SELECT c.feed FROM oms_intake_taken c WHERE c.feed IN ('kaifa', 'onu')
                            GROUP BY c.feed ORDER BY min(c.id) LOOP
                 SELECT jsonb_agg(m.value ORDER BY c.id, m.n) INTO v_messages
-                  FROM oms_intake_claimed c
-                 CROSS JOIN LATERAL jsonb_array_elements(c.messages) WITH ORDINALITY AS m(value, n)
+                  FROM oms_intake_taken c
+                  JOIN oms_feed_intake i ON i.id = c.id
+                 CROSS JOIN LATERAL jsonb_array_elements(i.messages) WITH ORDINALITY AS m(value, n)
                  WHERE c.feed = v_feed;
                 v_items := v_items || CASE v_feed WHEN 'kaifa' THEN oms_kaifa_stage(v_messages)
                                                   ELSE oms_onu_stage(v_messages) END;
@@ -231,11 +234,13 @@ BEGIN
         END;
     END IF;
 
-    FOR v_feed IN SELECT c.feed FROM oms_intake_claimed c WHERE NOT c.feed = ANY (v_together)
+    FOR v_feed IN SELECT c.feed FROM oms_intake_taken c WHERE NOT c.feed = ANY (v_together)
                    GROUP BY c.feed ORDER BY min(c.id) LOOP
         v_function := oms_feed_batch_function(v_feed);
         SELECT jsonb_agg(m.value ORDER BY c.id, m.n) INTO v_messages
-          FROM oms_intake_claimed c CROSS JOIN LATERAL jsonb_array_elements(c.messages) WITH ORDINALITY AS m(value, n)
+          FROM oms_intake_taken c
+          JOIN oms_feed_intake i ON i.id = c.id
+         CROSS JOIN LATERAL jsonb_array_elements(i.messages) WITH ORDINALITY AS m(value, n)
          WHERE c.feed = v_feed;
         BEGIN
             EXECUTE format('SELECT %I($1)', v_function) USING v_messages;
@@ -246,8 +251,9 @@ BEGIN
             -- A message refused (or failing for good): each on its own, so that the others land.
             FOR v_message IN
                 SELECT c.id, c.received_at, m.value
-                  FROM oms_intake_claimed c
-                  CROSS JOIN LATERAL jsonb_array_elements(c.messages) WITH ORDINALITY AS m(value, n)
+                  FROM oms_intake_taken c
+                  JOIN oms_feed_intake i ON i.id = c.id
+                  CROSS JOIN LATERAL jsonb_array_elements(i.messages) WITH ORDINALITY AS m(value, n)
                  WHERE c.feed = v_feed
                  ORDER BY c.id, m.n
             LOOP
@@ -261,16 +267,16 @@ BEGIN
                     INSERT INTO oms_feed_intake_refused (intake_id, feed, message, received_at, sqlstate, field, reason)
                     VALUES (v_message.id, v_feed, v_message.value, v_message.received_at, v_state, nullif(v_field, ''),
                             v_reason);
-                    UPDATE oms_intake_claimed c SET refused = c.refused + 1 WHERE c.id = v_message.id;
+                    UPDATE oms_intake_taken c SET refused = c.refused + 1 WHERE c.id = v_message.id;
                 END;
             END LOOP;
         END;
     END LOOP;
 
-    DELETE FROM oms_feed_intake i USING oms_intake_claimed c WHERE i.id = c.id;
+    DELETE FROM oms_feed_intake i USING oms_intake_taken c WHERE i.id = c.id;
     RETURN QUERY
     SELECT c.id, c.feed, c.events, c.received_at, c.refused, clock_timestamp() - c.received_at
-      FROM oms_intake_claimed c ORDER BY c.id;
+      FROM oms_intake_taken c ORDER BY c.id;
 END;
 $$;
 COMMENT ON FUNCTION oms_feed_intake_apply(integer) IS
