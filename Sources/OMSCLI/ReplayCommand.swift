@@ -23,7 +23,10 @@ struct ReplayCommand: AsyncParsableCommand {
             request was sent and answered, which oms score uses for the detection latency. A request that gets no \
             answer (the connection refused, reset or timed out), or a 503, 429, 502 or 504, is sent again, the same \
             messages with the same ids, after a backoff (or the service's Retry-After) until --retry-for seconds have \
-            passed: delivery is at least once, and the service counts a message it already has as a repeat.
+            passed: delivery is at least once, and the service counts a message it already has as a repeat. \
+            --acknowledge durable sends each request with Prefer: respond-async, as a head-end posting a storm \
+            does: answered once kept in the feed intake, correlated behind the answer; the replay then waits until \
+            the service's intake is empty (GET /ready), so that oms score reads what every message did.
             """
     )
 
@@ -48,6 +51,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(name: .customLong("retry-for"), help: "Seconds one request is sent again while it gets no answer or a 503/429 (default 300; 0: never).")
     var retryFor: Double = 300
 
+    @Option(help: "When a request is answered: applied (correlated before the answer) or durable (kept in the feed intake, Prefer: respond-async; the replay waits for the intake to be empty at the end).")
+    var acknowledge: StormBench.Acknowledgement = .applied
+
     @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
@@ -63,7 +69,9 @@ struct ReplayCommand: AsyncParsableCommand {
         let logger = database.makeLogger()
         let eventsPath = ScenarioFiles.path(file, file: ScenarioFiles.events)
         let deliveries = try ScenarioFiles.readDeliveries(eventsPath)
-        let replayer = Replayer(deliveries: deliveries, speed: speed, batch: batch, retryFor: .milliseconds(Int64(retryFor * 1000)))
+        let replayer = Replayer(
+            deliveries: deliveries, speed: speed, batch: batch, retryFor: .milliseconds(Int64(retryFor * 1000)),
+            durable: acknowledge == .durable)
         let report: Replayer.Report
         if let url {
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -104,6 +112,9 @@ struct Replayer: Sendable {
     let batch: Int
     /// How long one request is retried; zero: never.
     var retryFor: Duration = .seconds(300)
+    /// Each request with `Prefer: respond-async` (answered once kept in the feed intake), and at the
+    /// end a wait until the service's intake is empty.
+    var durable = false
 
     /// What a replay did.
     struct Report: Sendable {
@@ -114,6 +125,10 @@ struct Replayer: Sendable {
         var late = 0
         var duplicates = 0
         var rejected = 0
+        /// Kept in the feed intake (answered durable, applied behind the answer).
+        var accepted = 0
+        /// Durable: from the start to the service's intake found empty.
+        var appliedSeconds: Double?
         /// Attempts sent again (after no answer, or a 503/429/502/504).
         var retries = 0
         var seconds = 0.0
@@ -121,10 +136,16 @@ struct Replayer: Sendable {
         var problems: [String] = []
         var log = DeliveryLog(speed: nil, requests: [])
 
-        var events: Int { applied + late + duplicates + rejected }
+        var events: Int { applied + late + duplicates + rejected + accepted }
 
         var summary: String {
-            String(
+            if let appliedSeconds {
+                return String(
+                    format: "replayed %d messages in %d requests, %.1f s: %d events (%d kept in the intake, %d refused), %.0f events/s answered; all applied after %.1f s",
+                    messages, requests, seconds, events, accepted, rejected, seconds > 0 ? Double(events) / seconds : 0, appliedSeconds)
+                    + (retries > 0 ? ", \(retries) requests sent again" : "")
+            }
+            return String(
                 format: "replayed %d messages in %d requests, %.1f s: %d events (%d applied, %d late, %d repeats, %d refused), %.0f events/s",
                 messages, requests, seconds, events, applied, late, duplicates, rejected, seconds > 0 ? Double(events) / seconds : 0)
                 + (retries > 0 ? ", \(retries) requests sent again" : "")
@@ -142,6 +163,21 @@ struct Replayer: Sendable {
     /// The outcome a single message's answer names.
     struct SingleOutcome: Decodable {
         var outcome: FeedOutcome?
+    }
+
+    /// The counts of an answer kept in the feed intake (202).
+    struct KeptCounts: Decodable {
+        var accepted: Int
+        var rejected: Int
+    }
+
+    /// What `GET /ready` says of the feed intake.
+    struct Readiness: Decodable {
+        var intakeBacklogEvents: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case intakeBacklogEvents = "intake_backlog_events"
+        }
     }
 
     func run(base: String, key: String, http: HTTPClient, progress: @Sendable (String) -> Void) async throws -> Report {
@@ -174,12 +210,17 @@ struct Replayer: Sendable {
             request.method = .POST
             request.headers.add(name: "Authorization", value: "Bearer \(key)")
             request.headers.add(name: "Content-Type", value: first.contentType)
+            if durable { request.headers.add(name: "Prefer", value: "respond-async") }
             request.body = .bytes(ByteBuffer(string: body))
             let sentAt = Date()
             let (status, answer, retries) = try await send(request, http: http, seq: first.seq, progress: progress)
             report.retries += retries
             let answeredAt = Date()
-            if let counts = try? JSONDecoder().decode(BatchCounts.self, from: Data(answer.readableBytesView)) {
+            if status == 202, let kept = try? JSONDecoder().decode(KeptCounts.self, from: Data(answer.readableBytesView)) {
+                report.accepted += kept.accepted
+                report.rejected += kept.rejected
+                if kept.rejected > 0, report.problems.count < 5 { report.problems.append(String(String(buffer: answer).prefix(500))) }
+            } else if let counts = try? JSONDecoder().decode(BatchCounts.self, from: Data(answer.readableBytesView)) {
                 report.applied += counts.applied
                 report.late += counts.late ?? 0
                 report.duplicates += counts.duplicates
@@ -210,7 +251,37 @@ struct Replayer: Sendable {
             }
         }
         report.seconds = (clock.now - started).seconds
+        if durable {
+            try await waitForIntake(base: base, http: http, progress: progress)
+            report.appliedSeconds = (clock.now - started).seconds
+        }
         return report
+    }
+
+    /// Waits until the service's feed intake is empty (`GET /ready`, every 100 ms), for at most
+    /// `retryFor` (at least a minute) once it stops shrinking.
+    func waitForIntake(base: String, http: HTTPClient, progress: @Sendable (String) -> Void) async throws {
+        let clock = ContinuousClock()
+        let patience = max(retryFor, .seconds(60))
+        var lastChange = clock.now
+        var last: Int?
+        var lastProgress = clock.now
+        while true {
+            let response = try await http.execute(HTTPClientRequest(url: base + "/ready"), timeout: .seconds(30))
+            let body = try await response.body.collect(upTo: 1024 * 1024)
+            let waiting = (try? JSONDecoder().decode(Readiness.self, from: Data(body.readableBytesView)))?.intakeBacklogEvents
+            if waiting == 0 { return }
+            if waiting != last { last = waiting; lastChange = clock.now }
+            if clock.now - lastChange > patience {
+                throw ReplayError(seq: deliveries.last?.seq ?? 0, status: Int(response.status.code),
+                                  body: "the service's feed intake still holds \(waiting.map(String.init) ?? "an unknown number of") events")
+            }
+            if clock.now - lastProgress >= .seconds(2) {
+                lastProgress = clock.now
+                progress("waiting for the intake: \(waiting.map(String.init) ?? "?") events not applied yet")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
     }
 
     /// Sends one request until it is answered with something other than "later", or `retryFor`

@@ -14,8 +14,9 @@ extension CommandTests {
         try JSONDecoder().decode(ScoreCard.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
-    @Test("end to end: oms simulate network, oms import, oms simulate scenario, oms replay, oms score")
-    func simulateReplayScore() async throws {
+    @Test("end to end: oms simulate network, oms import, oms simulate scenario, oms replay, oms score; answered once applied, and answered durable (the feed intake, KAIFA and ONU correlated together)",
+          arguments: ["applied", "durable"])
+    func simulateReplayScore(acknowledge: String) async throws {
         try await withScratchFolder { folder in
             try await TestDatabase.with(.migrated) { database in
                 let url = try await TestDatabase.server().connectionURL(database: database.name)
@@ -26,7 +27,9 @@ extension CommandTests {
                 try await run(["simulate", "scenario", "--network", "\(folder)/net", "--kind", "storm", "--seed", "9",
                                "--failed-dps", "3", "--failed-feeders", "2", "--failed-substations", "0",
                                "--last-gasp-loss", "0", "--out", "\(folder)/storm"])
-                try await run(["replay", "\(folder)/storm", "--database-url", url])
+                try await run(["replay", "\(folder)/storm", "--database-url", url, "--acknowledge", acknowledge])
+                #expect(try await database.client.scalar("SELECT count(*)::int FROM oms_feed_intake", as: Int.self) == 0,
+                        "the replay ends once every message is applied")
                 let truth = try ScenarioFiles.readTruth("\(folder)/storm/truth.json")
                 let log = try ScenarioFiles.readDeliveryLog("\(folder)/storm/delivery.json")
                 #expect(log.requests.first?.firstSeq == 1)
@@ -40,9 +43,9 @@ extension CommandTests {
                 #expect(card.recall == 1)
                 #expect(card.falseOutages[.communicationLoss] == 0 && card.falseOutages[.other] == 0)
                 #expect(card.results.allSatisfy { $0.detectionLatencySeconds != nil }, "the delivery log gives each found failure a latency")
-                // The stored outages are what the score read.
+                // The stored outages are what the score read (a merged one counts through its survivor).
                 let stored = try await database.client.scalar(
-                    "SELECT count(*)::int FROM oms_outage_events WHERE status <> 'cancelled'", as: Int.self)
+                    "SELECT count(*)::int FROM oms_outage_events WHERE status NOT IN ('cancelled', 'merged')", as: Int.self)
                 #expect(stored == card.outages)
 
                 // Replayed again: every message is a repeat, nothing changes.

@@ -221,6 +221,55 @@ struct OutageEngineTests: SmallNetworkTesting {
         }
     }
 
+    @Test("a feeder's last gasps from both meter feeds, applied together by the feed intake, open the feeder's outage at once; one feed after the other, its distribution points' outages are opened and merged into it")
+    func rollUpAcrossFeeds() async throws {
+        // One KAIFA and one ONU gasp on each of F1-D1 and F1-D2: two reports per distribution point
+        // (predict.dp_min_reports = 2), two of F1's four predicted (rollup.min_children = 2, half).
+        @Sendable func messages() -> (kaifa: String, onu: String) {
+            let kaifa = ["M-F1-D1-1", "M-F1-D2-1"].enumerated().map { offset, meter in
+                #"{"mRID": "both-k-\#(meter)", "createdDateTime": "\#(at(Double(offset)))", "eventTypeRef": "3.26.0.47", "assetMRID": "A-\#(meter.dropFirst(2))"}"#
+            }
+            let onu = ["M-F1-D1-2", "M-F1-D2-2"].enumerated().map { offset, meter in
+                #"{"type": "ONU_LastGaspAlert", "eventId": "both-o-\#(meter)", "onuId": "ONU-\#(meter.dropFirst(2))", "timestamp": "\#(at(Double(offset) + 0.5))"}"#
+            }
+            return ("[" + kaifa.joined(separator: ", ") + "]", "[" + onu.joined(separator: ", ") + "]")
+        }
+        @Sendable func giveONUs(_ client: PostgresClient) async throws {
+            try await client.execute("UPDATE oms_meters SET onu_id = 'ONU-' || substr(meter_number, 3) WHERE meter_number LIKE 'M-F1-%'")
+        }
+
+        // Through the intake: one application, one call for both feeds.
+        try await withNetwork { client in
+            try await giveONUs(client)
+            let intake = FeedIntake(client: client, logger: TestDatabase.logger)
+            let (kaifa, onu) = messages()
+            _ = try await intake.append(feed: "kaifa", messagesJSON: kaifa)
+            _ = try await intake.append(feed: "onu", messagesJSON: onu)
+            #expect(try await intake.applyNext().count == 2)
+            let all = try await outages(client)
+            #expect(all.map(\.device) == ["F1"], "the feeder's outage only, none opened to be merged")
+            let f1 = try #require(all.first)
+            #expect(f1.status == "confirmed" && f1.basis == "rollup" && f1.meters == 16)
+            #expect(try await timeline(f1.code, client).contains {
+                $0.contains("2 of 4 distribution points of feeder F1 out") && $0.contains("counting the evidence arriving now")
+            })
+            #expect(try await client.scalar(
+                "SELECT string_agg(source_type, ',' ORDER BY source_type, source_event_id) FROM oms_event_sources",
+                as: String.self) == "kaifa,kaifa,onu,onu")
+        }
+        // The same messages as two synchronous batches, one feed after the other: the same feeder
+        // outage in the end, through outages opened for its distribution points and merged.
+        try await withNetwork { client in
+            try await giveONUs(client)
+            let (kaifa, onu) = messages()
+            try await client.execute("SELECT insert_kaifa_events_with_meter_sync(\(kaifa)::jsonb)")
+            try await client.execute("SELECT insert_onu_events_with_meter_sync(\(onu)::jsonb)")
+            let all = try await outages(client)
+            #expect(all.filter { $0.status != "merged" }.map(\.device) == ["F1"])
+            #expect(all.filter { $0.status == "merged" }.map(\.device).sorted() == ["F1-D1", "F1-D2"])
+        }
+    }
+
     @Test("restoration: power-ups restore meters one by one; a distribution point is restored when half its meters are back, at the first power-up")
     func restorationByMeters() async throws {
         try await withNetwork { client in
@@ -259,6 +308,30 @@ struct OutageEngineTests: SmallNetworkTesting {
             #expect(try await timeline(feeder.code, client).contains {
                 $0.hasPrefix("restored:") && $0.contains("restoration.telemetry_meter_share")
             })
+        }
+    }
+
+    @Test("a distribution point's losses and power-ups in one batch (as the feed intake applies a momentary outage that arrived together): the outage they open is restored, momentary")
+    func lossAndPowerUpInOneBatch() async throws {
+        try await withNetwork { client in
+            let meters = (1...4).map { "M-F2-D1-\($0)" }
+            let downs = meters.enumerated().map { offset, meter in
+                #"{"mRID": "down-\#(meter)", "createdDateTime": "\#(at(Double(offset)))", "eventTypeRef": "3.26.0.47", "assetMRID": "A-\#(meter.dropFirst(2))"}"#
+            }
+            let ups = meters.enumerated().map { offset, meter in
+                #"{"mRID": "up-\#(meter)", "createdDateTime": "\#(at(90 + Double(offset)))", "eventTypeRef": "3.26.0.216", "assetMRID": "A-\#(meter.dropFirst(2))"}"#
+            }
+            let batch = "[" + (downs + ups).joined(separator: ", ") + "]"
+            try await client.execute("SELECT insert_kaifa_events_with_meter_sync(\(batch)::jsonb)")
+            let all = try await outages(client)
+            #expect(all.map(\.device) == ["F2-D1"])
+            let dp = try #require(all.first)
+            #expect(dp.status == "restored" && dp.momentary, "restored at the first power-up, 90 s after the loss")
+            #expect(dp.metersOut == 0)
+            #expect(dp.restoredOffset == 90)
+            #expect(try await client.scalar(
+                "SELECT string_agg(DISTINCT power_status, ',') FROM oms_meters WHERE meter_number LIKE 'M-F2-D1-%'",
+                as: String.self) == "on")
         }
     }
 

@@ -407,31 +407,6 @@ BEGIN
         ANALYZE oms_link_work;
     END IF;
 
-    -- Restoration evidence: the active outage holding each meter (its own row,
-    -- else the most specific device covering it).
-    WITH restoration AS MATERIALIZED (
-        SELECT e.* FROM unnest(p_evidence) e WHERE e.evidence = 'restoration'
-    ),
-    holders AS (
-        SELECT r.source_type, r.source_event_id, r.meter_id, h.outage_event_id, h.spec
-          FROM restoration r
-          JOIN oms_meter_holders(ARRAY(SELECT DISTINCT x.meter_id FROM restoration x),
-                                 ARRAY['detected', 'predicted', 'confirmed', 'in_progress']) h ON h.meter_id = r.meter_id
-    )
-    INSERT INTO oms_link_work (source_type, source_table, source_event_id, meter_id, outage_event_id, opened, evidence,
-                               event_time, description, late)
-    SELECT DISTINCT ON (r.source_type, r.source_event_id, r.meter_id)
-           r.source_type, r.source_table, r.source_event_id, r.meter_id, h.outage_event_id, false, 'restoration',
-           r.event_time, r.description, false
-      FROM restoration r
-      JOIN holders h ON h.source_type = r.source_type AND h.source_event_id = r.source_event_id
-                    AND h.meter_id = r.meter_id
-     ORDER BY r.source_type, r.source_event_id, r.meter_id, h.spec;
-    GET DIAGNOSTICS v_restorations = ROW_COUNT;
-    IF v_restorations > 0 THEN
-        ANALYZE oms_link_work;  -- its size again for the planner, with the restoration evidence
-    END IF;
-
     -- The meters: their own evidence; a loss after a meter's power-up in an
     -- active outage puts it out again.
     INSERT INTO oms_outage_meters AS om (outage_event_id, meter_id, source_type, first_evidence_at, last_evidence_at,
@@ -454,6 +429,33 @@ BEGIN
              WHERE l.evidence = 'outage') x
      WHERE om.outage_event_id = x.outage_event_id AND om.meter_id = x.meter_id
        AND om.restored_at IS NOT NULL AND om.last_evidence_at > om.restored_at;
+
+    -- Restoration evidence: the active outage holding each meter (its own row,
+    -- else the most specific device covering it). After the loss evidence's rows: a
+    -- power-up in the same call as the loss it ends (a momentary outage's gasps and
+    -- power-ups applied together by the feed intake) finds the outage that loss opened.
+    WITH restoration AS MATERIALIZED (
+        SELECT e.* FROM unnest(p_evidence) e WHERE e.evidence = 'restoration'
+    ),
+    holders AS (
+        SELECT r.source_type, r.source_event_id, r.meter_id, h.outage_event_id, h.spec
+          FROM restoration r
+          JOIN oms_meter_holders(ARRAY(SELECT DISTINCT x.meter_id FROM restoration x),
+                                 ARRAY['detected', 'predicted', 'confirmed', 'in_progress']) h ON h.meter_id = r.meter_id
+    )
+    INSERT INTO oms_link_work (source_type, source_table, source_event_id, meter_id, outage_event_id, opened, evidence,
+                               event_time, description, late)
+    SELECT DISTINCT ON (r.source_type, r.source_event_id, r.meter_id)
+           r.source_type, r.source_table, r.source_event_id, r.meter_id, h.outage_event_id, false, 'restoration',
+           r.event_time, r.description, false
+      FROM restoration r
+      JOIN holders h ON h.source_type = r.source_type AND h.source_event_id = r.source_event_id
+                    AND h.meter_id = r.meter_id
+     ORDER BY r.source_type, r.source_event_id, r.meter_id, h.spec;
+    GET DIAGNOSTICS v_restorations = ROW_COUNT;
+    IF v_restorations > 0 THEN
+        ANALYZE oms_link_work;  -- its size again for the planner, with the restoration evidence
+    END IF;
 
     -- An active outage starts at its earliest evidence (a loss delivered late moves it
     -- back); its rows locked in id order first, as oms_refresh_outages does.

@@ -121,9 +121,9 @@ COMMENT ON FUNCTION oms_feed_intake_claim_substations(uuid[]) IS
 -- oms_feed_intake_claim_substations), so that correlators running side by side work on
 -- different substations and never wait on each other's devices; a row whose substations
 -- another holds is left for it, and so is every later row touching them (each substation's
--- rows are applied in order of arrival). The rows of each feed together in one call
--- of its batch function, feeds in order of their first row; KAIFA and ONU rows, when both
--- are there, correlated together in one call (their batch functions' steps, below). When a call fails for good (a
+-- rows are applied in order of arrival). The rows are applied in order of arrival, by runs:
+-- consecutive rows of the meter feeds (KAIFA and ONU, correlated together in one call: their
+-- batch functions' steps, below), or of one other feed (one call of its batch function). When a call fails for good (a
 -- message refused, SQLSTATE class 22, or any error that is not transient), its messages are tried
 -- one by one and those that fail go to oms_feed_intake_refused: a poison message never stops the
 -- rows behind it. The rows are deleted. A transient error (a conflict with a concurrent batch,
@@ -151,17 +151,18 @@ DECLARE
     v_passed   uuid[] := ARRAY[]::uuid[];
     v_skipped  integer := 0;
     v_items    oms_feed_item[];
-    v_together text[] := ARRAY[]::text[];
+    v_run      integer;
+    v_together boolean;
     v_held     uuid[] := ARRAY[]::uuid[];
     v_looked   integer := 0;
 BEGIN
     -- The rows taken (their messages are read from the intake itself, locked by this call:
     -- a copy here compressed each request's messages a second time).
-    IF to_regclass('pg_temp.oms_intake_taken') IS NULL THEN
-        CREATE TEMP TABLE oms_intake_taken (id bigint, feed text, events integer, received_at timestamptz,
-                                            refused integer);
+    IF to_regclass('pg_temp.oms_intake_rows') IS NULL THEN
+        CREATE TEMP TABLE oms_intake_rows (id bigint, feed text, events integer, received_at timestamptz,
+                                           refused integer, run integer);
     END IF;
-    TRUNCATE oms_intake_taken;
+    TRUNCATE oms_intake_rows;
 
     -- Claimed one row at a time, oldest first: looked at, its substations claimed, then the row
     -- locked, skipping one another correlator holds (locked only when taken: a row this call
@@ -196,7 +197,7 @@ BEGIN
         END IF;
         PERFORM 1 FROM oms_feed_intake i WHERE i.id = v_row.id FOR UPDATE SKIP LOCKED;
         CONTINUE WHEN NOT FOUND;  -- another correlator has it (or it is gone)
-        INSERT INTO oms_intake_taken VALUES (v_row.id, v_row.feed, v_row.events, v_row.received_at, 0);
+        INSERT INTO oms_intake_rows VALUES (v_row.id, v_row.feed, v_row.events, v_row.received_at, 0, NULL);
         v_taken := v_taken + v_row.events;
         v_held := v_held || v_keys;
         EXIT WHEN v_taken >= 2 * v_max OR v_looked >= 4;
@@ -205,78 +206,90 @@ BEGIN
         RETURN;
     END IF;
 
-    -- KAIFA and ONU messages together, when both feeds have rows here: each feed's
-    -- messages staged by its own first step (oms_kaifa_stage, oms_onu_stage), all of
-    -- them correlated in one call (oms_sync_feed_items_kept), then stored by each
-    -- feed's last step: the engine judges a distribution point on both feeds' last gasps
-    -- at once. When that fails for good, each feed goes on its own below.
-    IF (SELECT count(DISTINCT c.feed) FROM oms_intake_taken c WHERE c.feed IN ('kaifa', 'onu')) = 2 THEN
-        BEGIN
-            v_items := ARRAY[]::oms_feed_item[];
-            FOR v_feed IN SELECT c.feed FROM oms_intake_taken c WHERE c.feed IN ('kaifa', 'onu')
-                           GROUP BY c.feed ORDER BY min(c.id) LOOP
-                SELECT jsonb_agg(m.value ORDER BY c.id, m.n) INTO v_messages
-                  FROM oms_intake_taken c
-                  JOIN oms_feed_intake i ON i.id = c.id
-                 CROSS JOIN LATERAL jsonb_array_elements(i.messages) WITH ORDINALITY AS m(value, n)
-                 WHERE c.feed = v_feed;
-                v_items := v_items || CASE v_feed WHEN 'kaifa' THEN oms_kaifa_stage(v_messages)
-                                                  ELSE oms_onu_stage(v_messages) END;
-            END LOOP;
-            PERFORM oms_sync_feed_items_kept(v_items);
-            PERFORM oms_kaifa_store();
-            PERFORM oms_onu_store();
-            v_together := ARRAY['kaifa', 'onu'];
-        EXCEPTION WHEN OTHERS THEN
-            IF oms_feed_intake_transient(SQLSTATE) THEN
-                RAISE;
-            END IF;
-        END;
-    END IF;
+    -- Applied in order of arrival, by runs: consecutive rows of the meter feeds (KAIFA and
+    -- ONU), or of one other feed, are one run; no row is applied before one that came earlier
+    -- from another kind of feed (a SCADA trip before the last gasps it explains, power-ups
+    -- before the losses of a later failure). In a run of both meter feeds each feed's messages
+    -- are staged by its own first step (oms_kaifa_stage, oms_onu_stage), all of them
+    -- correlated in one call (oms_sync_feed_items_kept), then stored by each feed's last step,
+    -- so that the engine judges a distribution point on both feeds' last gasps at once; when
+    -- that fails for good, each of the two goes on its own, as any other feed.
+    UPDATE oms_intake_rows c SET run = r.run
+      FROM (SELECT x.id, sum(CASE WHEN x.kind IS DISTINCT FROM x.before THEN 1 ELSE 0 END) OVER (ORDER BY x.id) AS run
+              FROM (SELECT y.id, CASE WHEN y.feed IN ('kaifa', 'onu') THEN 'meters' ELSE y.feed END AS kind,
+                           lag(CASE WHEN y.feed IN ('kaifa', 'onu') THEN 'meters' ELSE y.feed END) OVER (ORDER BY y.id) AS before
+                      FROM oms_intake_rows y) x) r
+     WHERE c.id = r.id;
+    FOR v_run IN SELECT DISTINCT c.run FROM oms_intake_rows c ORDER BY 1 LOOP
+        v_together := false;
+        IF (SELECT count(DISTINCT c.feed) FROM oms_intake_rows c WHERE c.run = v_run AND c.feed IN ('kaifa', 'onu')) = 2 THEN
+            BEGIN
+                v_items := ARRAY[]::oms_feed_item[];
+                FOR v_feed IN SELECT c.feed FROM oms_intake_rows c WHERE c.run = v_run
+                               GROUP BY c.feed ORDER BY min(c.id) LOOP
+                    SELECT jsonb_agg(m.value ORDER BY c.id, m.n) INTO v_messages
+                      FROM oms_intake_rows c
+                      JOIN oms_feed_intake i ON i.id = c.id
+                     CROSS JOIN LATERAL jsonb_array_elements(i.messages) WITH ORDINALITY AS m(value, n)
+                     WHERE c.run = v_run AND c.feed = v_feed;
+                    v_items := v_items || CASE v_feed WHEN 'kaifa' THEN oms_kaifa_stage(v_messages)
+                                                      ELSE oms_onu_stage(v_messages) END;
+                END LOOP;
+                PERFORM oms_sync_feed_items_kept(v_items);
+                PERFORM oms_kaifa_store();
+                PERFORM oms_onu_store();
+                v_together := true;
+            EXCEPTION WHEN OTHERS THEN
+                IF oms_feed_intake_transient(SQLSTATE) THEN
+                    RAISE;
+                END IF;
+            END;
+        END IF;
+        CONTINUE WHEN v_together;
 
-    FOR v_feed IN SELECT c.feed FROM oms_intake_taken c WHERE NOT c.feed = ANY (v_together)
-                   GROUP BY c.feed ORDER BY min(c.id) LOOP
-        v_function := oms_feed_batch_function(v_feed);
-        SELECT jsonb_agg(m.value ORDER BY c.id, m.n) INTO v_messages
-          FROM oms_intake_taken c
-          JOIN oms_feed_intake i ON i.id = c.id
-         CROSS JOIN LATERAL jsonb_array_elements(i.messages) WITH ORDINALITY AS m(value, n)
-         WHERE c.feed = v_feed;
-        BEGIN
-            EXECUTE format('SELECT %I($1)', v_function) USING v_messages;
-        EXCEPTION WHEN OTHERS THEN
-            IF oms_feed_intake_transient(SQLSTATE) THEN
-                RAISE;
-            END IF;
-            -- A message refused (or failing for good): each on its own, so that the others land.
-            FOR v_message IN
-                SELECT c.id, c.received_at, m.value
-                  FROM oms_intake_taken c
-                  JOIN oms_feed_intake i ON i.id = c.id
-                  CROSS JOIN LATERAL jsonb_array_elements(i.messages) WITH ORDINALITY AS m(value, n)
-                 WHERE c.feed = v_feed
-                 ORDER BY c.id, m.n
-            LOOP
-                BEGIN
-                    EXECUTE format('SELECT %I($1)', v_function) USING jsonb_build_array(v_message.value);
-                EXCEPTION WHEN OTHERS THEN
-                    IF oms_feed_intake_transient(SQLSTATE) THEN
-                        RAISE;
-                    END IF;
-                    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_field = COLUMN_NAME, v_reason = MESSAGE_TEXT;
-                    INSERT INTO oms_feed_intake_refused (intake_id, feed, message, received_at, sqlstate, field, reason)
-                    VALUES (v_message.id, v_feed, v_message.value, v_message.received_at, v_state, nullif(v_field, ''),
-                            v_reason);
-                    UPDATE oms_intake_taken c SET refused = c.refused + 1 WHERE c.id = v_message.id;
-                END;
-            END LOOP;
-        END;
+        FOR v_feed IN SELECT c.feed FROM oms_intake_rows c WHERE c.run = v_run GROUP BY c.feed ORDER BY min(c.id) LOOP
+            v_function := oms_feed_batch_function(v_feed);
+            SELECT jsonb_agg(m.value ORDER BY c.id, m.n) INTO v_messages
+              FROM oms_intake_rows c
+              JOIN oms_feed_intake i ON i.id = c.id
+             CROSS JOIN LATERAL jsonb_array_elements(i.messages) WITH ORDINALITY AS m(value, n)
+             WHERE c.run = v_run AND c.feed = v_feed;
+            BEGIN
+                EXECUTE format('SELECT %I($1)', v_function) USING v_messages;
+            EXCEPTION WHEN OTHERS THEN
+                IF oms_feed_intake_transient(SQLSTATE) THEN
+                    RAISE;
+                END IF;
+                -- A message refused (or failing for good): each on its own, so that the others land.
+                FOR v_message IN
+                    SELECT c.id, c.received_at, m.value
+                      FROM oms_intake_rows c
+                      JOIN oms_feed_intake i ON i.id = c.id
+                      CROSS JOIN LATERAL jsonb_array_elements(i.messages) WITH ORDINALITY AS m(value, n)
+                     WHERE c.run = v_run AND c.feed = v_feed
+                     ORDER BY c.id, m.n
+                LOOP
+                    BEGIN
+                        EXECUTE format('SELECT %I($1)', v_function) USING jsonb_build_array(v_message.value);
+                    EXCEPTION WHEN OTHERS THEN
+                        IF oms_feed_intake_transient(SQLSTATE) THEN
+                            RAISE;
+                        END IF;
+                        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_field = COLUMN_NAME, v_reason = MESSAGE_TEXT;
+                        INSERT INTO oms_feed_intake_refused (intake_id, feed, message, received_at, sqlstate, field, reason)
+                        VALUES (v_message.id, v_feed, v_message.value, v_message.received_at, v_state, nullif(v_field, ''),
+                                v_reason);
+                        UPDATE oms_intake_rows c SET refused = c.refused + 1 WHERE c.id = v_message.id;
+                    END;
+                END LOOP;
+            END;
+        END LOOP;
     END LOOP;
 
-    DELETE FROM oms_feed_intake i USING oms_intake_taken c WHERE i.id = c.id;
+    DELETE FROM oms_feed_intake i USING oms_intake_rows c WHERE i.id = c.id;
     RETURN QUERY
     SELECT c.id, c.feed, c.events, c.received_at, c.refused, clock_timestamp() - c.received_at
-      FROM oms_intake_taken c ORDER BY c.id;
+      FROM oms_intake_rows c ORDER BY c.id;
 END;
 $$;
 COMMENT ON FUNCTION oms_feed_intake_apply(integer) IS
