@@ -1,7 +1,8 @@
 -- Outage correlation: which outage a piece of evidence belongs to, how evidence
 -- combines, and what feed events about meters do. Every feed ends here: the
 -- SCADA check calls oms_refresh_outages() for the outage it opens or joins; the
--- ONU, KAIFA and call-center functions hand their events to oms_sync_evidence().
+-- ONU, KAIFA and call-center functions hand their events to oms_sync_feed_items()
+-- (oms_sync_evidence() for one feed).
 -- Tables: oms_outage_events, oms_event_sources, oms_event_timeline,
 -- oms_outage_meters (../versioned/0100_baseline.sql).
 --
@@ -258,7 +259,7 @@ BEGIN
     END IF;
     TRUNCATE oms_link_work;
 
-    -- The caller (oms_sync_evidence) holds the meters' engine locks already: it takes
+    -- The caller (oms_sync_feed_items) holds the meters' engine locks already: it takes
     -- them before its first row (oms_lock_meter_devices).
 
     WITH evidence AS MATERIALIZED (
@@ -604,7 +605,7 @@ COMMENT ON FUNCTION oms_link_evidence(text, text, oms_evidence[]) IS
 -- hierarchy substation > feeder > distribution point, always taken in that
 -- order (substations, then feeders, then distribution points, each level by
 -- key), so that two writers never wait on each other in a circle.
---   * A feed batch about meters (oms_sync_evidence) holds its meters'
+--   * A feed batch about meters (oms_sync_feed_items) holds its meters'
 --     substations and feeders shared and their distribution points exclusive:
 --     batches about different distribution points run side by side. A meter
 --     without a distribution point holds its feeder exclusive; one without a

@@ -7,7 +7,7 @@
 --
 -- Following one event: insert_onu_event_from_json_with_meter_sync (a batch of
 -- one) -> insert_onu_events_with_meter_sync (here: read, match, store) ->
--- oms_sync_evidence and oms_link_evidence (06_correlation.sql) ->
+-- oms_sync_feed_items and oms_link_feed_evidence (06_correlation.sql) ->
 -- oms_apply_status_changes (05_status.sql).
 --
 -- ONU messages, as the OLT side sends them:

@@ -8,7 +8,7 @@
 -- Following one event: the Swift decoder turns the head-end's
 -- CreatedEndDeviceEvents XML (or JSON) into the JSON form below ->
 -- insert_kaifa_events_with_meter_sync (here: read, match, store) ->
--- oms_sync_evidence and oms_link_evidence (06_correlation.sql) ->
+-- oms_sync_feed_items and oms_link_feed_evidence (06_correlation.sql) ->
 -- oms_apply_status_changes (05_status.sql).
 --
 -- One EndDeviceEvent as JSON (the CIM names are accepted too):

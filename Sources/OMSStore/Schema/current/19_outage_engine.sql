@@ -1,5 +1,5 @@
 -- The outage engine: from evidence to the outages an operator works, naming the
--- device that failed. Evidence arrives through oms_link_evidence()
+-- device that failed. Evidence arrives through oms_link_feed_evidence()
 -- (06_correlation.sql: last gasps, dying gasps, calls, power-ups) and device
 -- states through oms_apply_device_state() (20_device_telemetry.sql); both end
 -- here. Tables: oms_outage_events, oms_outage_meters, oms_event_sources,
