@@ -123,10 +123,11 @@ COMMENT ON FUNCTION oms_feed_intake_claim_substations(uuid[]) IS
 -- another holds is left for it, and so is every later row touching them (each substation's
 -- rows are applied in order of arrival). The rows are applied in order of arrival, by runs:
 -- consecutive rows of the meter feeds (KAIFA and ONU, correlated together in one call: their
--- batch functions' steps, below), or of one other feed (one call of its batch function). When a call fails for good (a
--- message refused, SQLSTATE class 22, or any error that is not transient), its messages are tried
--- one by one and those that fail go to oms_feed_intake_refused: a poison message never stops the
--- rows behind it. The rows are deleted. A transient error (a conflict with a concurrent batch,
+-- batch functions' steps, below), or of one other feed (one call of its batch function). When
+-- a call fails for good (a message refused, SQLSTATE class 22, or any error that is not
+-- transient), its messages are tried one by one and those that fail go to
+-- oms_feed_intake_refused: a poison message never stops the rows behind it. The rows are
+-- deleted. A transient error (a conflict with a concurrent batch,
 -- 40001, 40P01; oms_feed_intake_transient) fails the whole call: nothing applied, the rows wait
 -- for the next. Returns each row applied, with how long it waited (from its append to the
 -- end of its application, in this transaction).
