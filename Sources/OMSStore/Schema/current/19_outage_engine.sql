@@ -768,6 +768,33 @@ $$;
 COMMENT ON FUNCTION oms_rollup_work_ready() IS
     'Creates (once per session) and empties the roll-up''s working set oms_rollup_work.';
 
+-- Why a feeder or substation rolls up, for its timeline entry: the rule's numbers and
+-- settings (the reason) and the numbers alone (the entry's metadata). p_arriving_out: the
+-- children predicted on the evidence arriving now (oms_engine_rollup_arriving), said too.
+CREATE OR REPLACE FUNCTION oms_rollup_explained(p_kind text, p_code text, p_children_out bigint, p_children bigint,
+                                                p_reporting bigint, p_capable_customers bigint,
+                                                p_arriving_out integer DEFAULT NULL,
+                                                OUT reason text, OUT numbers jsonb)
+LANGUAGE sql STABLE AS $$
+    SELECT format('%s of %s %s of %s %s out, %s of %s customers able to report reported, within %s%s; rollup.min_children = %s, rollup.children_share = %s, rollup.customer_share = %s -> %s %s predicted',
+                  p_children_out, p_children, x.children, p_kind, p_code, p_reporting, p_capable_customers,
+                  oms_setting_interval_minutes('rollup.window_minutes'),
+                  CASE WHEN p_arriving_out IS NOT NULL
+                       THEN format(', counting the evidence arriving now (%s %s predicted on it: predict.dp_min_reports = %s, predict.dp_report_share = %s)',
+                                   p_arriving_out, x.children, oms_setting_numeric('predict.dp_min_reports')::integer,
+                                   oms_setting_numeric('predict.dp_report_share'))
+                       ELSE '' END,
+                  oms_setting_numeric('rollup.min_children')::integer, oms_setting_numeric('rollup.children_share'),
+                  oms_setting_numeric('rollup.customer_share'), p_kind, p_code),
+           jsonb_build_object('rule', 'rollup', 'children', p_children, 'children_out', p_children_out,
+                              'customers', p_capable_customers, 'customers_reporting', p_reporting)
+           || CASE WHEN p_arriving_out IS NOT NULL THEN jsonb_build_object('arriving_children_out', p_arriving_out)
+                   ELSE '{}'::jsonb END
+      FROM (SELECT CASE p_kind WHEN 'feeder' THEN 'distribution points' ELSE 'feeders' END AS children) x
+$$;
+COMMENT ON FUNCTION oms_rollup_explained(text, text, bigint, bigint, bigint, bigint, integer) IS
+    'The reason (numbers and settings) and metadata of a roll-up''s timeline entry; with what the evidence arriving now added.';
+
 -- The roll-up (oms_engine_evaluate's second step, and oms_engine_sweep's):
 -- feeders over their distribution points, then substations over their feeders,
 -- each only with the device's lock exclusive (oms_engine_lock_or_defer: a
@@ -781,9 +808,6 @@ SET enable_seqscan = off
 SET jit = off
 AS $$
 DECLARE
-    v_min_children   integer := oms_setting_numeric('rollup.min_children');
-    v_children_share numeric := oms_setting_numeric('rollup.children_share');
-    v_customer_share numeric := oms_setting_numeric('rollup.customer_share');
     v_window         interval := oms_setting_interval_minutes('rollup.window_minutes');
     v_changed        uuid[] := ARRAY[]::uuid[];
     v_substations    uuid[] := coalesce(p_substations, ARRAY[]::uuid[]);
@@ -801,14 +825,7 @@ BEGIN
         -- Working set (a session's temp table, emptied at each level): the devices that roll up.
         PERFORM oms_rollup_work_ready();
         INSERT INTO oms_rollup_work (substation_id, feeder_id, code, children_ids, reason, numbers)
-        SELECT d.substation_id, d.feeder_id, d.code, k.out_ids,
-               format('%s of %s %s of %s %s out, %s of %s customers able to report reported, within %s; rollup.min_children = %s, rollup.children_share = %s, rollup.customer_share = %s -> %s %s predicted',
-                      k.out_children, z.children,
-                      CASE v_kind WHEN 'feeder' THEN 'distribution points' ELSE 'feeders' END, v_kind, d.code,
-                      k.reporting, z.capable_customers, v_window, v_min_children, v_children_share, v_customer_share,
-                      v_kind, d.code),
-               jsonb_build_object('rule', 'rollup', 'children', z.children, 'children_out', k.out_children,
-                                  'customers', z.capable_customers, 'customers_reporting', k.reporting)
+        SELECT d.substation_id, d.feeder_id, d.code, k.out_ids, e.reason, e.numbers
           FROM (SELECT f.substation_id, f.id AS feeder_id, f.feeder_id AS code FROM network_feeders f
                  WHERE v_kind = 'feeder' AND f.id = ANY (v_locked)
                 UNION ALL
@@ -816,6 +833,8 @@ BEGIN
                  WHERE v_kind = 'substation' AND s.id = ANY (v_locked)) d
           CROSS JOIN LATERAL oms_device_size(d.substation_id, d.feeder_id, NULL) z
           CROSS JOIN LATERAL oms_rollup_children(v_kind, coalesce(d.feeder_id, d.substation_id), p_time - v_window) k
+          CROSS JOIN LATERAL oms_rollup_explained(v_kind, d.code, k.out_children, z.children, k.reporting,
+                                                  z.capable_customers) e
          WHERE NOT oms_device_shown_closed(v_kind, coalesce(d.feeder_id, d.substation_id))
            AND oms_rollup_passes(k.out_children, z.children, k.reporting, z.capable_customers);
         IF FOUND AND v_kind = 'feeder' THEN
@@ -1041,25 +1060,22 @@ SET enable_seqscan = off
 SET jit = off
 AS $$
 DECLARE
-    v_min_reports    integer := oms_setting_numeric('predict.dp_min_reports');
-    v_report_share   numeric := oms_setting_numeric('predict.dp_report_share');
-    v_min_children   integer := oms_setting_numeric('rollup.min_children');
-    v_children_share numeric := oms_setting_numeric('rollup.children_share');
-    v_customer_share numeric := oms_setting_numeric('rollup.customer_share');
     v_window         interval := oms_setting_interval_minutes('rollup.window_minutes');
     v_kind           text;
     v_locked         uuid[];
     v_outages        uuid[] := ARRAY[]::uuid[];
 BEGIN
-    IF to_regclass('pg_temp.oms_arriving_work') IS NULL THEN
-        CREATE TEMP TABLE oms_arriving_work (kind text, substation_id uuid, feeder_id uuid, dp_id uuid, code text,
-                                             reports bigint, capable bigint, passes boolean, customers uuid[],
-                                             reason text, numbers jsonb, outage_id uuid);
+    -- Working set (a session's temp table, emptied at each call): the devices judged, and for
+    -- those that roll up, the outages open below them that they take in (children_ids).
+    IF to_regclass('pg_temp.oms_rollup_arriving_work') IS NULL THEN
+        CREATE TEMP TABLE oms_rollup_arriving_work (kind text, substation_id uuid, feeder_id uuid, dp_id uuid, code text,
+                                                    reports bigint, capable bigint, passes boolean, customers uuid[],
+                                                    children_ids uuid[], reason text, numbers jsonb, outage_id uuid);
     END IF;
-    TRUNCATE oms_arriving_work;
+    TRUNCATE oms_rollup_arriving_work;
 
     -- 1. The distribution points the evidence would open, judged as if opened.
-    INSERT INTO oms_arriving_work (kind, substation_id, feeder_id, dp_id, reports, capable, passes, customers)
+    INSERT INTO oms_rollup_arriving_work (kind, substation_id, feeder_id, dp_id, reports, capable, passes, customers)
     SELECT 'dp', d.substation_id, d.feeder_id, d.dp_id, d.reports, z.capable_meters,
            oms_prediction_passes('dp', d.reports, z.capable_meters), d.customers
       FROM (SELECT l.substation_id, l.feeder_id, l.dp_id, count(DISTINCT l.meter_id) AS reports,
@@ -1070,31 +1086,21 @@ BEGIN
                AND l.feeder_id IS NOT NULL AND l.substation_id IS NOT NULL
              GROUP BY l.substation_id, l.feeder_id, l.dp_id) d
       CROSS JOIN LATERAL oms_device_size(d.substation_id, d.feeder_id, d.dp_id) z;
-    IF NOT EXISTS (SELECT 1 FROM oms_arriving_work w WHERE w.passes) THEN
+    IF NOT EXISTS (SELECT 1 FROM oms_rollup_arriving_work w WHERE w.passes) THEN
         RETURN v_outages;
     END IF;
-    ANALYZE oms_arriving_work;  -- (a temp table has no statistics of its own)
+    ANALYZE oms_rollup_arriving_work;  -- (a temp table has no statistics of its own)
 
     -- 2. The feeders of the distribution points that pass, then the substations of the feeders
     -- that roll up: the rule over what is open below each and what arrives now.
     FOREACH v_kind IN ARRAY ARRAY['feeder', 'substation'] LOOP
         v_locked := oms_engine_lock_or_defer(v_kind, ARRAY(
                         SELECT DISTINCT CASE v_kind WHEN 'feeder' THEN w.feeder_id ELSE w.substation_id END
-                          FROM oms_arriving_work w
+                          FROM oms_rollup_arriving_work w
                          WHERE (v_kind = 'feeder' AND w.kind = 'dp' AND w.passes) OR (v_kind = 'substation' AND w.kind = 'feeder')),
                         p_time);
-        INSERT INTO oms_arriving_work (kind, substation_id, feeder_id, code, passes, reason, numbers)
-        SELECT v_kind, a.substation_id, a.feeder_id, a.code, true,
-               format('%s of %s %s of %s %s out, %s of %s customers able to report reported, within %s, counting the evidence arriving now (%s %s predicted on it: predict.dp_min_reports = %s, predict.dp_report_share = %s); rollup.min_children = %s, rollup.children_share = %s, rollup.customer_share = %s -> %s %s predicted',
-                      k.out_children, z.children,
-                      CASE v_kind WHEN 'feeder' THEN 'distribution points' ELSE 'feeders' END, v_kind, a.code,
-                      k.reporting, z.capable_customers, v_window, a.arriving_out,
-                      CASE v_kind WHEN 'feeder' THEN 'distribution points' ELSE 'feeders' END,
-                      v_min_reports, v_report_share, v_min_children, v_children_share, v_customer_share,
-                      v_kind, a.code),
-               jsonb_build_object('rule', 'rollup', 'children', z.children, 'children_out', k.out_children,
-                                  'customers', z.capable_customers, 'customers_reporting', k.reporting,
-                                  'arriving_children_out', a.arriving_out)
+        INSERT INTO oms_rollup_arriving_work (kind, substation_id, feeder_id, code, passes, children_ids, reason, numbers)
+        SELECT v_kind, a.substation_id, a.feeder_id, a.code, true, k.out_ids, e.reason, e.numbers
           FROM (SELECT d.substation_id, d.feeder_id, d.code, coalesce(o.out_ids, ARRAY[]::uuid[]) AS out_ids,
                        coalesce(c.customers, ARRAY[]::uuid[]) AS customers
                   FROM (SELECT f.substation_id, f.id AS feeder_id, f.feeder_id AS code FROM network_feeders f
@@ -1106,18 +1112,20 @@ BEGIN
                   -- feeders that rolled up) and the customers reporting, grouped once.
                   LEFT JOIN (SELECT CASE v_kind WHEN 'feeder' THEN w.feeder_id ELSE w.substation_id END AS device_id,
                                     array_agg(CASE v_kind WHEN 'feeder' THEN w.dp_id ELSE w.feeder_id END) AS out_ids
-                               FROM oms_arriving_work w
+                               FROM oms_rollup_arriving_work w
                               WHERE w.passes AND w.kind = CASE v_kind WHEN 'feeder' THEN 'dp' ELSE 'feeder' END
                               GROUP BY 1) o ON o.device_id = coalesce(d.feeder_id, d.substation_id)
                   LEFT JOIN (SELECT CASE v_kind WHEN 'feeder' THEN w.feeder_id ELSE w.substation_id END AS device_id,
                                     array_agg(DISTINCT u.customer_id) AS customers
-                               FROM oms_arriving_work w CROSS JOIN LATERAL unnest(w.customers) AS u(customer_id)
+                               FROM oms_rollup_arriving_work w CROSS JOIN LATERAL unnest(w.customers) AS u(customer_id)
                               WHERE w.kind = 'dp'
                               GROUP BY 1) c ON c.device_id = coalesce(d.feeder_id, d.substation_id)) a0
           CROSS JOIN LATERAL (SELECT a0.*, cardinality(a0.out_ids) AS arriving_out) a
           CROSS JOIN LATERAL oms_device_size(a.substation_id, a.feeder_id, NULL) z
           CROSS JOIN LATERAL oms_rollup_children(v_kind, coalesce(a.feeder_id, a.substation_id), p_time - v_window,
                                                  a.out_ids, a.customers) k
+          CROSS JOIN LATERAL oms_rollup_explained(v_kind, a.code, k.out_children, z.children, k.reporting,
+                                                  z.capable_customers, a.arriving_out) e
          WHERE NOT oms_device_shown_closed(v_kind, coalesce(a.feeder_id, a.substation_id))
            AND oms_rollup_passes(k.out_children, z.children, k.reporting, z.capable_customers);
         EXIT WHEN NOT FOUND;
@@ -1125,30 +1133,30 @@ BEGIN
 
     -- 3. Their outages: the substations' first (they take in what is open under their
     -- feeders too), then the feeders' not under one. Each found or opened as predicted,
-    -- taking in the outages open below it (not pinned by an operator), covering its meters.
+    -- taking in the outages open below it (not pinned by an operator: step 2's count of
+    -- them), covering its meters.
     FOREACH v_kind IN ARRAY ARRAY['substation', 'feeder'] LOOP
         PERFORM oms_rollup_work_ready();
         INSERT INTO oms_rollup_work (substation_id, feeder_id, code, children_ids, reason, numbers)
-        SELECT w.substation_id, w.feeder_id, w.code, k.out_ids, w.reason, w.numbers
-          FROM oms_arriving_work w
-          CROSS JOIN LATERAL oms_rollup_children(v_kind, coalesce(w.feeder_id, w.substation_id), p_time - v_window) k
+        SELECT w.substation_id, w.feeder_id, w.code, w.children_ids, w.reason, w.numbers
+          FROM oms_rollup_arriving_work w
          WHERE w.kind = v_kind
-           AND NOT (v_kind = 'feeder' AND EXISTS (SELECT 1 FROM oms_arriving_work s
+           AND NOT (v_kind = 'feeder' AND EXISTS (SELECT 1 FROM oms_rollup_arriving_work s
                                                    WHERE s.kind = 'substation' AND s.substation_id = w.substation_id));
         CONTINUE WHEN NOT FOUND;
         v_outages := v_outages || oms_rollup_devices(p_time);
-        UPDATE oms_arriving_work w SET outage_id = r.outage_id
+        UPDATE oms_rollup_arriving_work w SET outage_id = r.outage_id
           FROM oms_rollup_work r
          WHERE w.kind = v_kind AND r.substation_id = w.substation_id AND r.feeder_id IS NOT DISTINCT FROM w.feeder_id;
     END LOOP;
 
     -- 4. The evidence under them (every piece nothing covered, of a distribution point or not) linked to them.
     UPDATE oms_link_work l SET outage_event_id = s.outage_id
-      FROM oms_arriving_work s
+      FROM oms_rollup_arriving_work s
      WHERE s.kind = 'substation' AND s.outage_id IS NOT NULL AND s.substation_id = l.substation_id
        AND l.evidence = 'outage' AND l.outage_event_id IS NULL;
     UPDATE oms_link_work l SET outage_event_id = f.outage_id
-      FROM oms_arriving_work f
+      FROM oms_rollup_arriving_work f
      WHERE f.kind = 'feeder' AND f.outage_id IS NOT NULL AND f.feeder_id = l.feeder_id
        AND l.evidence = 'outage' AND l.outage_event_id IS NULL;
     RETURN v_outages;

@@ -115,6 +115,22 @@ $$;
 COMMENT ON FUNCTION oms_feed_intake_claim_substations(uuid[]) IS
     'A correlator''s claim on substations for this transaction, without waiting: false when another correlator holds one.';
 
+-- The messages of one feed in one run of the rows oms_feed_intake_apply took (its session
+-- table oms_intake_rows), as one jsonb array in order of arrival: read from the intake rows
+-- themselves, which that call holds locked.
+CREATE OR REPLACE FUNCTION oms_feed_intake_run_messages(p_run integer, p_feed text) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT jsonb_agg(m.value ORDER BY c.id, m.n)
+              FROM oms_intake_rows c
+              JOIN oms_feed_intake i ON i.id = c.id
+             CROSS JOIN LATERAL jsonb_array_elements(i.messages) WITH ORDINALITY AS m(value, n)
+             WHERE c.run = p_run AND c.feed = p_feed);
+END;
+$$;
+COMMENT ON FUNCTION oms_feed_intake_run_messages(integer, text) IS
+    'The messages of one feed in one run of the intake rows being applied (oms_feed_intake_apply''s session table), in order of arrival.';
+
 -- Applies the oldest intake rows no other transaction holds: up to p_max_events events
 -- (default intake.batch_events; at least one row), partitioned by substation: a row is taken
 -- only when this call can claim its substations (oms_feed_intake_substations,
@@ -216,10 +232,10 @@ BEGIN
     -- so that the engine judges a distribution point on both feeds' last gasps at once; when
     -- that fails for good, each of the two goes on its own, as any other feed.
     UPDATE oms_intake_rows c SET run = r.run
-      FROM (SELECT x.id, sum(CASE WHEN x.kind IS DISTINCT FROM x.before THEN 1 ELSE 0 END) OVER (ORDER BY x.id) AS run
-              FROM (SELECT y.id, CASE WHEN y.feed IN ('kaifa', 'onu') THEN 'meters' ELSE y.feed END AS kind,
-                           lag(CASE WHEN y.feed IN ('kaifa', 'onu') THEN 'meters' ELSE y.feed END) OVER (ORDER BY y.id) AS before
-                      FROM oms_intake_rows y) x) r
+      FROM (SELECT x.id, count(*) FILTER (WHERE x.kind IS DISTINCT FROM x.before) OVER (ORDER BY x.id) AS run
+              FROM (SELECT k.id, k.kind, lag(k.kind) OVER (ORDER BY k.id) AS before
+                      FROM (SELECT y.id, CASE WHEN y.feed IN ('kaifa', 'onu') THEN 'meters' ELSE y.feed END AS kind
+                              FROM oms_intake_rows y) k) x) r
      WHERE c.id = r.id;
     FOR v_run IN SELECT DISTINCT c.run FROM oms_intake_rows c ORDER BY 1 LOOP
         v_together := false;
@@ -228,11 +244,7 @@ BEGIN
                 v_items := ARRAY[]::oms_feed_item[];
                 FOR v_feed IN SELECT c.feed FROM oms_intake_rows c WHERE c.run = v_run
                                GROUP BY c.feed ORDER BY min(c.id) LOOP
-                    SELECT jsonb_agg(m.value ORDER BY c.id, m.n) INTO v_messages
-                      FROM oms_intake_rows c
-                      JOIN oms_feed_intake i ON i.id = c.id
-                     CROSS JOIN LATERAL jsonb_array_elements(i.messages) WITH ORDINALITY AS m(value, n)
-                     WHERE c.run = v_run AND c.feed = v_feed;
+                    v_messages := oms_feed_intake_run_messages(v_run, v_feed);
                     v_items := v_items || CASE v_feed WHEN 'kaifa' THEN oms_kaifa_stage(v_messages)
                                                       ELSE oms_onu_stage(v_messages) END;
                 END LOOP;
@@ -250,13 +262,8 @@ BEGIN
 
         FOR v_feed IN SELECT c.feed FROM oms_intake_rows c WHERE c.run = v_run GROUP BY c.feed ORDER BY min(c.id) LOOP
             v_function := oms_feed_batch_function(v_feed);
-            SELECT jsonb_agg(m.value ORDER BY c.id, m.n) INTO v_messages
-              FROM oms_intake_rows c
-              JOIN oms_feed_intake i ON i.id = c.id
-             CROSS JOIN LATERAL jsonb_array_elements(i.messages) WITH ORDINALITY AS m(value, n)
-             WHERE c.run = v_run AND c.feed = v_feed;
             BEGIN
-                EXECUTE format('SELECT %I($1)', v_function) USING v_messages;
+                EXECUTE format('SELECT %I($1)', v_function) USING oms_feed_intake_run_messages(v_run, v_feed);
             EXCEPTION WHEN OTHERS THEN
                 IF oms_feed_intake_transient(SQLSTATE) THEN
                     RAISE;
