@@ -254,6 +254,7 @@ struct Replayer: Sendable {
         if durable {
             try await waitForIntake(base: base, http: http, progress: progress)
             report.appliedSeconds = (clock.now - started).seconds
+            report.log.appliedAt = Date()
         }
         return report
     }

@@ -76,6 +76,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-key"), help: "The private key of --tls-cert: a PEM file, not encrypted (reloaded on SIGHUP).")
     var tlsKey: String?
 
+    @Option(name: .customLong("meter-feeds"), help: "How a synchronous KAIFA or ONU request is applied: grouped (through the feed intake, with whatever else waits there: a storm's requests about one area correlated together) or direct (one call in the request) (default grouped).")
+    var meterFeeds: ServerSettings.MeterFeedApplication?
+
+    @Option(name: .customLong("grouped-wait"), help: "Seconds a grouped request waits for its messages to be applied before it is answered 503 (they are applied all the same) (default 30).")
+    var groupedWait: Double?
+
     @Option(name: .customLong("config"), help: "A JSON file of settings (also $OMS_CONFIG).")
     var configFile: String?
 
@@ -100,6 +106,12 @@ struct ServeCommand: AsyncParsableCommand {
         var streamBuffer: Int?
     }
 
+    /// How synchronous meter-feed requests are applied, given by flag (nil: from the environment, the file or the default).
+    struct FeedFlags: Equatable {
+        var meterFeeds: ServerSettings.MeterFeedApplication?
+        var groupedWait: Double?
+    }
+
     /// The settings of a config file; every field optional.
     struct FileSettings: Decodable, Equatable {
         var host: String?
@@ -115,12 +127,15 @@ struct ServeCommand: AsyncParsableCommand {
         var mapAttribution: String?
         var tlsCertificate: String?
         var tlsKey: String?
+        var meterFeeds: String?
+        var groupedWait: Double?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case host, port, maxBodyBytes = "max_body_bytes", idleTimeout = "idle_timeout", bodyReadTimeout = "body_read_timeout"
             case streamBufferEvents = "stream_buffer_events", databaseURL = "database_url"
             case sessionHours = "session_hours", leafletDirectory = "leaflet_dir", mapTiles = "map_tiles"
             case mapAttribution = "map_attribution", tlsCertificate = "tls_cert", tlsKey = "tls_key"
+            case meterFeeds = "meter_feeds", groupedWait = "grouped_wait"
         }
 
         /// Reads and checks a config file: an unknown key or a wrong type is an error naming it.
@@ -146,7 +161,7 @@ struct ServeCommand: AsyncParsableCommand {
     /// The server settings and the database URL (if any), by flag, environment, file, default.
     static func resolve(
         host: String?, port: Int?, maxBodyBytes: Int?, limits: LimitFlags = LimitFlags(), console: ConsoleFlags = ConsoleFlags(),
-        tls: TLSFlags = TLSFlags(), databaseURL: String?,
+        tls: TLSFlags = TLSFlags(), feeds: FeedFlags = FeedFlags(), databaseURL: String?,
         configFile: String?, environment: [String: String]
     ) throws -> (ServerSettings, databaseURL: String?) {
         let path = configFile ?? environment["OMS_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
@@ -180,6 +195,16 @@ struct ServeCommand: AsyncParsableCommand {
         settings.console.tileURL = console.mapTiles ?? text("OMS_MAP_TILES") ?? file.mapTiles ?? settings.console.tileURL
         settings.console.tileAttribution = console.mapAttribution ?? text("OMS_MAP_ATTRIBUTION") ?? file.mapAttribution
             ?? settings.console.tileAttribution
+        if let mode = feeds.meterFeeds?.rawValue ?? text("OMS_METER_FEEDS") ?? file.meterFeeds {
+            guard let application = ServerSettings.MeterFeedApplication(rawValue: mode) else {
+                throw ValidationError("meter feeds \(mode): must be grouped or direct")
+            }
+            settings.meterFeedApplication = application
+        }
+        settings.groupedAnswerLimit = try feeds.groupedWait ?? seconds("OMS_GROUPED_WAIT") ?? file.groupedWait ?? settings.groupedAnswerLimit
+        guard settings.groupedAnswerLimit > 0, settings.groupedAnswerLimit <= 3600 else {
+            throw ValidationError("grouped wait \(settings.groupedAnswerLimit): must be from 0 to 3600 seconds (not 0)")
+        }
         // TLS: both files or neither, each from its flag, variable or file key.
         switch (tls.certificate ?? text("OMS_TLS_CERT") ?? file.tlsCertificate, tls.key ?? text("OMS_TLS_KEY") ?? file.tlsKey) {
         case (nil, nil):
@@ -221,6 +246,7 @@ struct ServeCommand: AsyncParsableCommand {
             console: ConsoleFlags(
                 sessionHours: sessionHours, leafletDirectory: leafletDirectory, mapTiles: mapTiles, mapAttribution: mapAttribution),
             tls: TLSFlags(certificate: tlsCertificate, key: tlsKey),
+            feeds: FeedFlags(meterFeeds: meterFeeds, groupedWait: groupedWait),
             databaseURL: database.databaseURL, configFile: configFile, environment: ProcessInfo.processInfo.environment)
         var database = database
         database.databaseURL = url
@@ -275,3 +301,5 @@ func serve(
         try await app.runService()
     }
 }
+
+extension ServerSettings.MeterFeedApplication: ExpressibleByArgument {}

@@ -39,8 +39,10 @@ public func buildApplication(
             store: APIKeyStore(client: client, logger: logger), gate: gate, limiter: FailedKeyLimiter(settings: settings.failedKeyLimit)),
         bufferLimit: settings.streamBufferEvents)
     let intakeWakeUp = IntakeWakeUp()
+    let intakeApplications = IntakeApplications()
     let router = try buildRouter(
-        client: client, hub: hub, settings: settings, logger: logger, metrics: metrics, intakeWakeUp: intakeWakeUp)
+        client: client, hub: hub, settings: settings, logger: logger, metrics: metrics, intakeWakeUp: intakeWakeUp,
+        intakeApplications: intakeApplications)
     let http1 = HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))
     let certificates = try tls ?? settings.tls.map { files throws(TLSFilesError) in try TLSCertificates(files: files, logger: logger) }
     var app = Application(
@@ -52,7 +54,7 @@ public func buildApplication(
             PartitionKeeper(client: client, gate: gate, logger: logger),
             IntakeCorrelator(
                 intake: FeedIntake(client: client, logger: logger), gate: gate, metrics: metrics, wakeUp: intakeWakeUp,
-                logger: logger),
+                applications: intakeApplications, logger: logger),
         ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
         logger: logger
@@ -63,10 +65,13 @@ public func buildApplication(
 
 /// Every route of the API, each from its controller, with the middleware that all share
 /// (request id, metrics, problem documents); the feed routes wake `intakeWakeUp` when they keep a
-/// request in the feed intake; `router.routes` lists them (the OpenAPI test does).
+/// request in the feed intake; `router.routes` lists them (the OpenAPI test does). With
+/// `intakeApplications` (announced by correlators running with the router), synchronous KAIFA and ONU
+/// requests are applied through the intake, grouped (`ServerSettings.meterFeedApplication`).
 public func buildRouter(
     client: PostgresClient, hub: LiveEventHub, settings: ServerSettings, logger: Logger,
-    metrics: ServiceMetrics = ServiceMetrics(), intakeWakeUp: IntakeWakeUp = IntakeWakeUp()
+    metrics: ServiceMetrics = ServiceMetrics(), intakeWakeUp: IntakeWakeUp = IntakeWakeUp(),
+    intakeApplications: IntakeApplications? = nil
 ) throws -> Router<OMSRequestContext> {
     let migrations = try MigrationRunner.bundled(logger: logger)
     let router = Router(context: OMSRequestContext.self)
@@ -107,6 +112,12 @@ public func buildRouter(
     // the live stream, the metrics (Prometheus' content type), the document. Each needs an API key
     // with its scope.
     let api = router.group("api/v1")
+    let grouped = intakeApplications.flatMap { applications in
+        settings.meterFeedApplication == .grouped
+            ? GroupedApplication(
+                applications: applications, limit: .milliseconds(Int(settings.groupedAnswerLimit * 1000)))
+            : nil
+    }
     FeedController(
         feed: .scada, ingestor: FeedIngestor(.scada, client: client, logger: logger), path: "scada/events",
         bodyLimits: BodyLimits(settings), scope: .ingestSCADA, keys: keys, metrics: metrics,
@@ -115,12 +126,12 @@ public func buildRouter(
     FeedController(
         feed: .onu, ingestor: FeedIngestor(.onu, client: client, logger: logger), path: "onu/events",
         bodyLimits: BodyLimits(settings), scope: .ingestONU, keys: keys, metrics: metrics,
-        intakeWakeUp: intakeWakeUp
+        intakeWakeUp: intakeWakeUp, grouped: grouped
     ).addRoutes(to: api)
     FeedController(
         feed: .kaifa, ingestor: FeedIngestor(.kaifa, client: client, logger: logger), path: "kaifa/events",
         bodyLimits: BodyLimits(settings), scope: .ingestKAIFA, keys: keys, metrics: metrics,
-        intakeWakeUp: intakeWakeUp
+        intakeWakeUp: intakeWakeUp, grouped: grouped
     ).addRoutes(to: api)
     FeedController(
         feed: .callCenter, ingestor: FeedIngestor(.callCenter, client: client, logger: logger),

@@ -14,6 +14,13 @@ import OMSStore
 /// was older than the meters' newer state (audited, not applied); 400 `application/problem+json` naming the
 /// field. A batch: 200 with one outcome per item (applied, late, duplicate or rejected; bad items refused one by
 /// one, the good ones applied), 400 when none was good.
+///
+/// With `grouped` (the KAIFA and ONU feeds, unless `ServerSettings.meterFeedApplication` is `direct`),
+/// a synchronous request is applied through the feed intake: its messages are one row marked for an
+/// answer, the correlators apply it with whatever else waits there (so a storm's KAIFA and ONU
+/// requests about one area are correlated in one call), and the request is answered from the results
+/// they keep (the same as the batch function's). Not applied within `grouped.limit`: 503, the row
+/// still to be applied.
 struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendable {
     let feed: Feed<Event, Summary>
     let ingestor: FeedIngestor<Event, Summary>
@@ -26,6 +33,9 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
     let metrics: ServiceMetrics
     /// Woken when a request is kept in the feed intake (this instance's correlators apply it).
     let intakeWakeUp: IntakeWakeUp
+    /// Synchronous requests applied through the intake: how they learn their row was applied, and how
+    /// long they wait. nil: each is one call of the feed's batch function.
+    var grouped: GroupedApplication?
 
     /// One item of a batch response.
     struct ItemOutcome: Encodable {
@@ -111,14 +121,25 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
 
     func create(request: Request, context: some RequestContext) async throws -> Response {
         let body = Array(try await request.collectBody(bodyLimits).readableBytesView)
-        if Self.prefersAsync(request) {
-            return try await enqueue(body: body, context: context)
+        let async = Self.prefersAsync(request)
+        // On its way into the intake from here until appended: the correlators let it land before
+        // they take rows.
+        let arrival = async || grouped != nil ? intakeWakeUp.arrival() : nil
+        defer { arrival?.end() }
+        if async {
+            return try await enqueue(body: body, context: context, arrival: arrival)
         }
         let started = ContinuousClock.now
-        // A stalled database answers 503 within the gate's watch, not when it wakes up: the batch
-        // may still be stored in the background, and its repeat is then answered as one.
-        let ingestor = self.ingestor
-        let outcomes = try await keys.guardedInBackground { try await ingestor.ingest(body: body) }
+        let items = feed.decodeBatch(body)
+        let outcomes: [IngestOutcome<Summary>]
+        if let grouped, items.contains(where: { (try? $0.get()) != nil }) {
+            outcomes = try await applyGrouped(items, grouped, arrival: arrival)
+        } else {
+            // A stalled database answers 503 within the gate's watch, not when it wakes up: the batch
+            // may still be stored in the background, and its repeat is then answered as one.
+            let ingestor = self.ingestor
+            outcomes = try await keys.guardedInBackground { try await ingestor.ingest(items) }
+        }
         var counts = (applied: 0, late: 0, duplicates: 0, rejected: 0)
         for outcome in outcomes {
             switch outcome {
@@ -174,14 +195,54 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
         return try JSONResponse.make(result, status: .ok)
     }
 
+    /// A synchronous request through the intake: its decoded messages kept as one row marked for an
+    /// answer, the correlators woken, and the results they keep taken once the row is applied (looked
+    /// at when this instance's correlators announce it, or every `poll`). Each step goes through the
+    /// database gate, like a direct call.
+    func applyGrouped(
+        _ items: [Result<Event, FeedDecodingError>], _ grouped: GroupedApplication, arrival: IntakeWakeUp.Arrival?
+    ) async throws -> [IngestOutcome<Summary>] {
+        let ingestor = self.ingestor
+        let queued = try await keys.guardedInBackground { try await ingestor.enqueue(items, answer: true) }
+        arrival?.end()
+        guard let id = queued.appended?.id else { return try await ingestor.ingest(items) }
+        grouped.applications.expect(id)
+        defer { grouped.applications.forget(id) }
+        intakeWakeUp.wake()
+        let deadline = ContinuousClock.now + grouped.limit
+        while true {
+            switch try await keys.guardedInBackground({ try await ingestor.intake.takeAnswer(id) }) {
+            case .results(let json):
+                return try ingestor.outcomes(of: items, answer: json)
+            case .gone:
+                throw HTTPError(
+                    .internalServerError,
+                    message: "the messages were applied (feed intake row \(id)), but their results were lost; "
+                        + "sending them again answers each as a duplicate, with its result")
+            case .waiting:
+                let now = ContinuousClock.now
+                guard now < deadline else {
+                    throw HTTPError(
+                        .serviceUnavailable, headers: [.retryAfter: "5"],
+                        message: "the messages are kept in the feed intake (row \(id)) but were not applied within "
+                            + "\(Int(grouped.limit.seconds)) s: others wait before them; they will be applied, and sending them "
+                            + "again answers each as a duplicate, with its result")
+                }
+                try Task.checkCancellation()
+                await grouped.applications.wait(for: id, upTo: min(grouped.poll, deadline - now))
+            }
+        }
+    }
+
     /// `Prefer: respond-async`: the decoded messages kept in the feed intake (one committed row)
     /// and answered 202 at once; the service's correlators apply them behind the answer. Items
     /// their decoder refuses are answered as in a synchronous request (all refused: 400).
-    func enqueue(body: [UInt8], context: some RequestContext) async throws -> Response {
+    func enqueue(body: [UInt8], context: some RequestContext, arrival: IntakeWakeUp.Arrival?) async throws -> Response {
         let started = ContinuousClock.now
         let items = feed.decodeBatch(body)
         let ingestor = self.ingestor
         let queued = try await keys.guardedInBackground { try await ingestor.enqueue(items) }
+        arrival?.end()
         if queued.appended != nil { intakeWakeUp.wake() }
         metrics.recordFeedAccepted(
             feedLabel, accepted: queued.accepted, rejected: queued.rejected.count, duration: ContinuousClock.now - started)
@@ -202,6 +263,16 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
         response.headers[.preferenceApplied] = "respond-async"
         return response
     }
+}
+
+/// How a synchronous feed request applied through the intake (`FeedController.grouped`) waits for its row.
+struct GroupedApplication: Sendable {
+    /// Announces the rows this instance's correlators applied.
+    let applications: IntakeApplications
+    /// The longest wait for the row to be applied.
+    let limit: Duration
+    /// How often the row is looked at when no announcement comes (another instance applied it).
+    var poll: Duration = .milliseconds(250)
 }
 
 extension HTTPField.Name {

@@ -20,18 +20,24 @@ public final class IntakeCorrelator: Service, Sendable {
     let gate: DatabaseGate
     let metrics: ServiceMetrics
     let wakeUp: IntakeWakeUp
+    /// Told which rows were applied (synchronous requests wait for theirs).
+    let applications: IntakeApplications?
     let workers: Int
     let idle: Duration
+    /// How long a correlator waits at most, before taking rows, for requests on their way into the
+    /// intake (`IntakeWakeUp.settle`).
+    let settleLimit: Duration = .milliseconds(20)
     /// How long a stop waits for the loops.
     let stopLimit: Duration = .seconds(5)
     let logger: Logger
 
-    public init(intake: FeedIntake, gate: DatabaseGate, metrics: ServiceMetrics, wakeUp: IntakeWakeUp, workers: Int = 2,
-                idle: Duration = .seconds(1), logger: Logger) {
+    public init(intake: FeedIntake, gate: DatabaseGate, metrics: ServiceMetrics, wakeUp: IntakeWakeUp,
+                applications: IntakeApplications? = nil, workers: Int = 2, idle: Duration = .seconds(1), logger: Logger) {
         self.intake = intake
         self.gate = gate
         self.metrics = metrics
         self.wakeUp = wakeUp
+        self.applications = applications
         self.workers = max(workers, 1)
         self.idle = idle
         self.logger = logger
@@ -52,14 +58,20 @@ public final class IntakeCorrelator: Service, Sendable {
 
     /// One correlator: apply, or wait when there was nothing to apply (or the database said no).
     func loop(worker: Int) async {
+        var cameBackFromWait = true
         while !Task.isCancelled {
             var applied: [FeedIntake.Applied] = []
             do {
+                // Back from a wait, the requests this instance is appending now are let in first (a
+                // few milliseconds at most): taken with the row that woke it, not in the next call.
+                // (Busy, the rows that arrived during the last call are all there.)
+                if cameBackFromWait { await wakeUp.settle(upTo: settleLimit) }
                 // (In the background: a statement stuck on a server that stopped answering does not
                 // hold the loop; the gate answers for it once it knows.)
                 let intake = self.intake
                 applied = try await self.gate.guardedInBackground { try await intake.applyNext() }
                 metrics.recordIntakeApplied(applied)
+                applications?.applied(applied.map(\.intakeID))
                 if !applied.isEmpty {
                     logger.debug("intake: applied", metadata: [
                         "worker": "\(worker)", "rows": "\(applied.count)", "events": "\(applied.reduce(0) { $0 + $1.events })",
@@ -73,6 +85,7 @@ public final class IntakeCorrelator: Service, Sendable {
                 // The database may be away or still migrating: the gate reports it.
                 logger.debug("intake: nothing applied now", metadata: ["error": "\(error.readableDatabaseMessage)"])
             }
+            cameBackFromWait = applied.isEmpty
             if applied.isEmpty {
                 // (The stop cancels the wait; the loop's condition then ends it.)
                 await wakeUp.wait(upTo: idle)

@@ -4,8 +4,15 @@ import Synchronization
 /// intake, so that they apply it at once instead of at their next look (which is for rows other
 /// instances kept). `wake()` ends every wait in progress; a wait also ends after its time limit
 /// or when its task is cancelled.
+///
+/// It also counts the requests on their way into the intake (body read, being decoded and
+/// appended: `arrival()`), so that a correlator about to take rows can first let them land
+/// (`settle`), as a group commit waits for its siblings: a storm's KAIFA and ONU requests about
+/// one area, sent together, are then applied in one call rather than one after the other.
 public final class IntakeWakeUp: Sendable {
     private struct State {
+        /// Requests on their way into the intake.
+        var arriving = 0
         var next = 0
         /// Counts the wakes: a wait that began before one and had not registered yet ends at once.
         var generation = 0
@@ -51,6 +58,38 @@ public final class IntakeWakeUp: Sendable {
         }
         // (A wake may have ended it first: forget the time limit's mark.)
         state.withLock { _ = $0.ended.remove(id) }
+    }
+
+    /// A request on its way into the intake: counted until `end()` (once its row is appended, or
+    /// it failed; ending twice counts once).
+    public final class Arrival: Sendable {
+        private let wakeUp: IntakeWakeUp
+        private let ended = Mutex(false)
+
+        fileprivate init(_ wakeUp: IntakeWakeUp) { self.wakeUp = wakeUp }
+
+        public func end() {
+            guard ended.withLock({ ended in defer { ended = true }; return !ended }) else { return }
+            wakeUp.state.withLock { $0.arriving -= 1 }
+        }
+    }
+
+    /// Counts a request on its way into the intake until the `Arrival` ends.
+    public func arrival() -> Arrival {
+        state.withLock { $0.arriving += 1 }
+        return Arrival(self)
+    }
+
+    /// Requests on their way into the intake now.
+    public var arriving: Int { state.withLock { $0.arriving } }
+
+    /// Returns once no request is on its way into the intake, or after `limit` (looking every
+    /// millisecond), or when the task is cancelled.
+    public func settle(upTo limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while arriving > 0, ContinuousClock.now < deadline, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(1))
+        }
     }
 
     /// Ends one wait: resumes it if registered, else marks it ended for when it registers.

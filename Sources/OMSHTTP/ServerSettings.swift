@@ -24,6 +24,21 @@ public struct ServerSettings: Sendable {
     public var console = ConsoleSettings()
     /// Serve HTTPS with this certificate and key (reloaded on SIGHUP by `oms serve`); nil: plain HTTP.
     public var tls: TLSFiles?
+    /// How a synchronous KAIFA or ONU request is applied (`FeedController`).
+    public var meterFeedApplication = MeterFeedApplication.grouped
+    /// How long a grouped synchronous request waits for its messages to be applied (seconds) before
+    /// it is answered 503 (they stay in the intake and are applied; a repeat is answered as one).
+    public var groupedAnswerLimit: Double = 30
+
+    /// How the service applies a synchronous (not `Prefer: respond-async`) KAIFA or ONU request.
+    public enum MeterFeedApplication: String, Sendable, CaseIterable {
+        /// Kept in the feed intake and applied there by the correlators with whatever else waits
+        /// (the KAIFA and ONU requests of one area correlated in one call, as a group commit does);
+        /// answered with the results once applied.
+        case grouped
+        /// One call of the feed's batch function in the request.
+        case direct
+    }
 
     public init(host: String = "127.0.0.1", port: Int = 8080, migrateOnStart: Bool = true,
                 maximumBodySize: Int = 8 * 1024 * 1024, healthProbeTimeout: Double = 3,

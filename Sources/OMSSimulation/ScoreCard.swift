@@ -65,6 +65,9 @@ public struct DeliveryLog: Codable, Sendable, Equatable {
     /// nil: as fast as possible; else the scenario's clock over the wall clock.
     public var speed: Double?
     public var requests: [Request]
+    /// Requests answered before they were applied (the feed intake): when the replay saw every
+    /// message applied (the intake empty); nil otherwise.
+    public var appliedAt: Date?
 
     public init(speed: Double?, requests: [Request]) {
         self.speed = speed
@@ -82,9 +85,10 @@ public struct DeliveryLog: Codable, Sendable, Equatable {
     }
 
     /// When what the service did at `time` was answered: the end of the request running then
-    /// (or of the first one answered after it).
+    /// (or of the first one answered after it); after the last answer, when every message was seen
+    /// applied (requests answered before they were applied).
     func answered(after time: Date) -> Date? {
-        requests.first { $0.answeredAt >= time }?.answeredAt
+        requests.first { $0.answeredAt >= time }?.answeredAt ?? appliedAt.flatMap { $0 >= time ? $0 : nil }
     }
 }
 

@@ -40,6 +40,32 @@ struct ServeSettingsTests {
         #expect(noURL == nil)
     }
 
+    @Test("how synchronous meter-feed requests are applied: flag, environment, file, default; a wrong one named")
+    func meterFeeds() throws {
+        let path = try file(#"{"meter_feeds": "direct", "grouped_wait": 12}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (fromFile, _) = try ServeCommand.resolve(host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: path, environment: [:])
+        #expect(fromFile.meterFeedApplication == .direct && fromFile.groupedAnswerLimit == 12)
+        let (fromEnvironment, _) = try ServeCommand.resolve(
+            host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: path,
+            environment: ["OMS_METER_FEEDS": "grouped", "OMS_GROUPED_WAIT": "3"])
+        #expect(fromEnvironment.meterFeedApplication == .grouped && fromEnvironment.groupedAnswerLimit == 3)
+        let (fromFlags, _) = try ServeCommand.resolve(
+            host: nil, port: nil, maxBodyBytes: nil, feeds: .init(meterFeeds: .direct, groupedWait: 1), databaseURL: nil,
+            configFile: path, environment: ["OMS_METER_FEEDS": "grouped"])
+        #expect(fromFlags.meterFeedApplication == .direct && fromFlags.groupedAnswerLimit == 1)
+        let (defaults, _) = try ServeCommand.resolve(host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: nil, environment: [:])
+        #expect(defaults.meterFeedApplication == .grouped && defaults.groupedAnswerLimit == 30)
+        #expect(throws: ValidationError.self) {
+            try ServeCommand.resolve(
+                host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: nil, environment: ["OMS_METER_FEEDS": "batched"])
+        }
+        #expect(throws: ValidationError.self) {
+            try ServeCommand.resolve(
+                host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: nil, environment: ["OMS_GROUPED_WAIT": "0"])
+        }
+    }
+
     @Test("the connection and stream limits: flag, environment, file, default")
     func limits() throws {
         let path = try file(#"{"idle_timeout": 12.5, "body_read_timeout": 40, "stream_buffer_events": 300}"#)

@@ -71,6 +71,19 @@ struct ScoreCardTests {
         #expect(card.restoredOutages == 1)
     }
 
+    @Test("answered before applied (the feed intake): an outage recorded after the last answer is timed by when every message was seen applied")
+    func latencyAfterTheLastAnswer() {
+        let outages = [Self.outage("O1", substation: "SS1", feeder: "SS1-FD1", at: 30, created: 0.3, meters: ["M1", "M2", "M3"])]
+        var delivery = DeliveryLog(speed: nil, requests: [
+            .init(firstSeq: 1, lastSeq: 5, sentAt: Self.at(0), answeredAt: Self.at(0.1)),
+            .init(firstSeq: 6, lastSeq: 9, sentAt: Self.at(0.2), answeredAt: Self.at(0.25)),
+        ])
+        #expect(ScoreCard.compute(truth: Self.truth, outages: outages, delivery: delivery).results[0].detectionLatencySeconds == nil)
+        delivery.appliedAt = Self.at(0.5)
+        let latency = ScoreCard.compute(truth: Self.truth, outages: outages, delivery: delivery).results[0].detectionLatencySeconds
+        #expect(abs((latency ?? -1) - 0.5) < 1e-6)
+    }
+
     @Test("the earliest outage naming the device is the one that found it; each outage finds one failure at most")
     func earliestFinds() {
         let outages = [

@@ -212,6 +212,73 @@ struct FeedIntakeTests {
         }
     }
 
+    @Test("a row appended for an answer gets one result per message, taken once: KAIFA and ONU together, beside a row nobody waits for; a refusal is answered, not kept apart")
+    func answersKept() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let (client, intake, asset) = try await Self.setUp(database)
+            let durable = try await intake.append(feed: "kaifa", messagesJSON: "[\(lastGasp("FA-0", asset: asset, at: Self.time(-40)))]")
+            let kaifa = try await intake.append(
+                feed: "kaifa",
+                messagesJSON: "[\(lastGasp("FA-1", asset: asset, at: Self.time(-30))), \(lastGasp("FA-0", asset: asset, at: Self.time(-40)))]",
+                answer: true)
+            let onu = try await intake.append(
+                feed: "onu",
+                messagesJSON: #"""
+                    [{"type": "ONU_LastGaspAlert", "eventId": "FA-2", "onuId": "ONU-000001", "timestamp": "\#(Self.time(-20))"},
+                     {"type": "ONU_LastGaspAlert", "eventId": "FA-3", "onuId": "ONU-000003", "timestamp": "\#(Self.time(-10))"}]
+                    """#,
+                answer: true)
+            #expect(try await intake.takeAnswer(kaifa.id) == .waiting)
+            let applied = try await intake.applyNext()
+            #expect(applied.map(\.intakeID) == [durable.id, kaifa.id, onu.id])
+
+            // The row nobody waits for has no results kept.
+            #expect(try await intake.takeAnswer(durable.id) == .gone)
+            // Each waiting row: its messages' results in order, as the batch function answers them.
+            guard case .results(let kaifaJSON) = try await intake.takeAnswer(kaifa.id),
+                  case .results(let onuJSON) = try await intake.takeAnswer(onu.id)
+            else {
+                Issue.record("no results kept")
+                return
+            }
+            let kaifaResults = try #require(try JSONSerialization.jsonObject(with: Data(kaifaJSON.utf8)) as? [[String: Any]])
+            #expect(kaifaResults.count == 2)
+            let fa1 = try await client.scalar("SELECT id::text FROM kaifa_events WHERE source_event_id = 'FA-1'", as: String.self)
+            #expect((kaifaResults[0]["result"] as? [String: Any])?["kaifa_event_id"] as? String == fa1)
+            #expect((kaifaResults[0]["result"] as? [String: Any])?["duplicate"] == nil)
+            // FA-0 came first in the row nobody waits for: a repeat here.
+            #expect((kaifaResults[1]["result"] as? [String: Any])?["duplicate"] as? Bool == true)
+            let onuResults = try #require(try JSONSerialization.jsonObject(with: Data(onuJSON.utf8)) as? [[String: Any]])
+            let onuIDs = try await client.fetch(
+                "SELECT id::text FROM onu_events WHERE source_event_id IN ('FA-2', 'FA-3') ORDER BY source_event_id", logger: TestDatabase.logger
+            ).decode(String.self)
+            #expect(onuResults.compactMap { ($0["result"] as? [String: Any])?["onu_event_id"] as? String } == onuIDs)
+            // Taken: gone now.
+            #expect(try await intake.takeAnswer(kaifa.id) == .gone)
+            #expect(try await client.scalar("SELECT count(*)::int FROM oms_feed_intake_answers", as: Int.self) == 0)
+
+            // A message refused when applied: its request hears why; nothing is kept apart for it.
+            let refusing = try await intake.append(
+                feed: "kaifa",
+                messagesJSON: "[\(lastGasp("FA-4", asset: asset, at: Self.time(-5))), \(lastGasp("FA-5", asset: asset, at: Self.time(172_800)))]",
+                answer: true)
+            let second = try await intake.applyNext()
+            #expect(second.map(\.refused) == [1])
+            guard case .results(let refusedJSON) = try await intake.takeAnswer(refusing.id) else {
+                Issue.record("no results kept for the row with a refused message")
+                return
+            }
+            let refusedResults = try #require(try JSONSerialization.jsonObject(with: Data(refusedJSON.utf8)) as? [[String: Any]])
+            #expect((refusedResults[0]["result"] as? [String: Any])?["kaifa_event_id"] as? String != nil)
+            let refusal = refusedResults[1]["refused"] as? [String: Any]
+            #expect(refusal?["sqlstate"] as? String == "22023")
+            #expect(refusal?["field"] as? String == "createdDateTime")
+            #expect((refusal?["reason"] as? String)?.contains("ahead of the service's clock") == true)
+            #expect(try await client.scalar("SELECT count(*)::int FROM oms_feed_intake_refused", as: Int.self) == 0)
+            #expect(try await client.scalar("SELECT count(*)::int FROM kaifa_events WHERE source_event_id = 'FA-5'", as: Int.self) == 0)
+        }
+    }
+
     @Test("two correlators never take the same row: a row held by one is skipped by the other")
     func rowsShared() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in

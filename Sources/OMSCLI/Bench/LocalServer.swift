@@ -34,13 +34,16 @@ enum LocalServer {
     /// server and revokes the key afterwards.
     static func with<T: Sendable>(
         configuration: PostgresClient.Configuration, logger: Logger,
+        meterFeeds: ServerSettings.MeterFeedApplication = .grouped,
         _ body: @escaping @Sendable (Endpoint) async throws -> T
     ) async throws -> T {
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let watch = DatabaseWatch(configuration: configuration)
         let appClient = PostgresClient(configuration: configuration, backgroundLogger: watch.poolLogger(wrapping: logger))
+        var settings = ServerSettings(host: "127.0.0.1", port: 0, migrateOnStart: false)
+        settings.meterFeedApplication = meterFeeds
         let app = try buildApplication(
-            client: appClient, settings: ServerSettings(host: "127.0.0.1", port: 0, migrateOnStart: false),
+            client: appClient, settings: settings,
             logger: logger, watch: watch, onServerRunning: { port in portContinuation.yield(port) })
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         // Stopped by a graceful shutdown, not by cancellation (which the server logs as errors).

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import OMSDomain
+import OMSHTTP
 import OMSSimulation
 import OMSStore
 import PostgresNIO
@@ -48,6 +49,9 @@ struct StormBench: AsyncParsableCommand {
     @Option(help: "When a batch is answered: applied (correlated before the answer) or durable (kept in the feed intake, Prefer: respond-async, and correlated behind the answer; the lag from each answer to its batch applied is measured).")
     var acknowledge: Acknowledgement = .applied
 
+    @Option(name: .customLong("meter-feeds"), help: "--acknowledge applied: how the service applies each synchronous batch: grouped (through the feed intake, with the others waiting there) or direct (one call of the feed's batch function in the request), as oms serve --meter-feeds.")
+    var meterFeeds: ServerSettings.MeterFeedApplication = .grouped
+
     @Option(help: "Also write the figures as JSON to this file.")
     var json: String?
 
@@ -85,6 +89,8 @@ struct StormBench: AsyncParsableCommand {
         var baselineEventsPerSecond: Double
         var ratioToBaseline: Double
         var acknowledge: Acknowledgement
+        /// Applied acknowledgement: how each batch was applied (absent in figures written before: direct).
+        var meterFeeds: String?
         /// Durable acknowledgement: from the first batch sent to the last one applied (all correlated).
         var appliedSeconds: Double?
         /// From each batch's answer to its messages applied (seen gone from the intake, polled every 10 ms).
@@ -110,7 +116,7 @@ struct StormBench: AsyncParsableCommand {
 
     func run() async throws {
         let logger = database.makeLogger()
-        let (meters, kind, batch, concurrency, acknowledge) = (meters, kind, batch, concurrency, acknowledge)
+        let (meters, kind, batch, concurrency, acknowledge, meterFeeds) = (meters, kind, batch, concurrency, acknowledge, meterFeeds)
         let traffic: StormTraffic
         if kind == .mixed {
             let scenario = MixedStorm.scenario(meters: meters)
@@ -134,7 +140,9 @@ struct StormBench: AsyncParsableCommand {
             try await DatabaseBootstrap.withClient(configuration, logger: logger) { try await baselineStorm.reset($0, logger: logger) }
             // The service runs in this process (with the bench's client and its batches): its peak RSS
             // while the storm is sent and correlated is an upper bound of the service's own.
-            let ((seconds, latencies, applied), beforeBytes, peakBytes) = try await LocalServer.with(configuration: configuration, logger: logger) { endpoint in
+            let ((seconds, latencies, applied), beforeBytes, peakBytes) = try await LocalServer.with(
+                configuration: configuration, logger: logger, meterFeeds: meterFeeds
+            ) { endpoint in
                 try await ResidentMemory.peak {
                     switch acknowledge {
                     case .applied:
@@ -158,7 +166,8 @@ struct StormBench: AsyncParsableCommand {
                 concurrency: concurrency, seconds: seconds,
                 eventsPerSecond: rate, batchP50Milliseconds: latencies.p50, batchP99Milliseconds: latencies.p99,
                 correlated: correlated, baselineEventsPerSecond: baseline, ratioToBaseline: rate / baseline,
-                acknowledge: acknowledge, appliedSeconds: applied?.seconds, lagP50Milliseconds: applied?.lag.p50,
+                acknowledge: acknowledge, meterFeeds: acknowledge == .applied ? meterFeeds.rawValue : nil,
+                appliedSeconds: applied?.seconds, lagP50Milliseconds: applied?.lag.p50,
                 lagP99Milliseconds: applied?.lag.p99, peakResidentMegabytes: peakBytes.map { Double($0) / 1_048_576 },
                 residentBeforeMegabytes: beforeBytes.map { Double($0) / 1_048_576 })
         }
@@ -171,7 +180,7 @@ struct StormBench: AsyncParsableCommand {
         table.append([
             "\(result.meters)", (result.kind ?? .lastGasps).rawValue, "\(result.events)",
             result.requests.map { "\($0)" } ?? "-", "\(result.batchSize)", "\(result.concurrency)",
-            result.acknowledge == .durable ? "durable (intake)" : "applied",
+            result.acknowledge == .durable ? "durable (intake)" : "applied (\(result.meterFeeds ?? "direct"))",
             String(format: "%.1f", result.seconds), String(format: "%.0f", result.eventsPerSecond),
             String(format: "%.1f", result.batchP50Milliseconds), String(format: "%.1f", result.batchP99Milliseconds),
             mixed ? "\(result.correlated)" : "\(result.correlated) of \(result.events)",

@@ -110,6 +110,9 @@ public struct FeedIngestor<Event: Sendable, Summary: FeedSummary>: Sendable {
         self.logger = logger
     }
 
+    /// The feed intake this ingestor keeps batches in (`enqueue`).
+    public var intake: FeedIntake { FeedIntake(client: client, logger: logger) }
+
     /// Decodes a body and applies its messages in order.
     public func ingest(body: [UInt8]) async throws -> [IngestOutcome<Summary>] {
         try await ingest(feed.decodeBatch(body))
@@ -141,17 +144,44 @@ public struct FeedIngestor<Event: Sendable, Summary: FeedSummary>: Sendable {
 
     /// Keeps the decoded messages of a batch in the feed intake (one committed row), to be applied
     /// behind the answer (`FeedIntake`); refused items keep their decoding error. No row is written
-    /// when no item decoded.
-    public func enqueue(_ items: [Result<Event, FeedDecodingError>]) async throws -> QueuedBatch {
+    /// when no item decoded. With `answer`, their results are kept for `FeedIntake.takeAnswer`
+    /// when applied (read with `outcomes(of:answer:)`).
+    public func enqueue(_ items: [Result<Event, FeedDecodingError>], answer: Bool = false) async throws -> QueuedBatch {
         let decoded = Self.decoded(items)
         let rejected = items.enumerated().compactMap { index, item -> (Int, FeedDecodingError)? in
             if case .failure(let error) = item { return (index, error) }
             return nil
         }
         guard !decoded.isEmpty else { return QueuedBatch(appended: nil, accepted: 0, rejected: rejected) }
-        let appended = try await FeedIntake(client: client, logger: logger).append(
-            feed: feed.intakeName, messagesJSON: JSONValue.array(decoded.map { feed.message($0.1) }).jsonText)
+        let appended = try await intake.append(
+            feed: feed.intakeName, messagesJSON: JSONValue.array(decoded.map { feed.message($0.1) }).jsonText, answer: answer)
         return QueuedBatch(appended: appended, accepted: decoded.count, rejected: rejected)
+    }
+
+    /// The outcomes of `items` (as `ingest` answers them) from the results the correlator kept
+    /// for their intake row (`FeedIntake.Answer.results`): one per decoded item, in order; the
+    /// others keep their decoding error.
+    public func outcomes(of items: [Result<Event, FeedDecodingError>], answer json: String) throws -> [IngestOutcome<Summary>] {
+        let answers = try JSONDecoder().decode([IntakeAnswerItem<Summary>].self, from: Data(json.utf8))
+        let decoded = Self.decoded(items)
+        guard answers.count == decoded.count else {
+            throw IntakeAnswerMismatch(expected: decoded.count, found: answers.count)
+        }
+        var outcomes: [IngestOutcome<Summary>?] = items.map { item in
+            if case .failure(let error) = item { return .rejected(error) }
+            return nil
+        }
+        for ((index, _), answer) in zip(decoded, answers) {
+            if let summary = answer.result {
+                outcomes[index] = summary.duplicate == true ? .duplicate(summary) : .applied(summary)
+            } else {
+                let refusal = answer.refused ?? IntakeAnswerItem<Summary>.Refusal(field: nil, reason: "refused by the database")
+                outcomes[index] = .rejected(FeedDecodingError(
+                    index: items.count > 1 ? index : nil, field: refusal.field,
+                    reason: PSQLError.refusalReason(message: refusal.reason, field: refusal.field)))
+            }
+        }
+        return outcomes.map { $0! }
     }
 
     /// The items that decoded, with their index in the body.
@@ -228,13 +258,39 @@ extension PSQLError {
 
     /// The server's message without the "SCADA event: field "x" " prefix the decoder error adds again.
     var inputRefusalReason: String {
-        var message = serverInfo?[.message] ?? "refused by the database"
+        Self.refusalReason(message: serverInfo?[.message] ?? "refused by the database", field: serverInfo?[.columnName])
+    }
+
+    /// A refusal's message (the server's, about `field`) without the "SCADA event: field "x" " prefix the
+    /// decoder error adds again.
+    static func refusalReason(message: String, field: String?) -> String {
+        var message = message
         if let colon = message.range(of: ": "), ["event", "ticket"].contains(where: message.prefix(upTo: colon.lowerBound).hasSuffix) {
             message = String(message[colon.upperBound...])
         }
-        if let field = serverInfo?[.columnName], message.hasPrefix("field \"\(field)\" ") {
+        if let field, message.hasPrefix("field \"\(field)\" ") {
             message = String(message.dropFirst("field \"\(field)\" ".count))
         }
         return message
     }
+}
+
+/// One element of an intake row's kept results (`oms_feed_intake_answers`): the message's result,
+/// or why the database refused it.
+struct IntakeAnswerItem<Summary: Decodable>: Decodable {
+    /// Why a message was refused (its SQLSTATE is in the database's answer, not needed here).
+    struct Refusal: Decodable {
+        var field: String?
+        var reason: String
+    }
+
+    var result: Summary?
+    var refused: Refusal?
+}
+
+/// An intake row's kept results did not hold one element per message.
+struct IntakeAnswerMismatch: Error, CustomStringConvertible {
+    let expected: Int
+    let found: Int
+    var description: String { "the intake kept \(found) results for \(expected) messages" }
 }

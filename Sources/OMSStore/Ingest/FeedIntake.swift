@@ -50,12 +50,34 @@ public struct FeedIntake: Sendable {
     }
 
     /// Appends messages (a JSON array, as the feed's batch function takes them) for `feed`
-    /// (`kaifa`, `onu`, `callcenter`, `scada`): durable when this returns.
-    public func append(feed: String, messagesJSON: String) async throws -> Appended {
+    /// (`kaifa`, `onu`, `callcenter`, `scada`): durable when this returns. With `answer`, the
+    /// correlator that applies them keeps their results for `takeAnswer`.
+    public func append(feed: String, messagesJSON: String, answer: Bool = false) async throws -> Appended {
         let rows = try await client.fetch(
-            "SELECT intake_id, received_at FROM oms_feed_intake_append(\(feed), \(messagesJSON)::jsonb)", logger: logger)
+            "SELECT intake_id, received_at FROM oms_feed_intake_append(\(feed), \(messagesJSON)::jsonb, \(answer))",
+            logger: logger)
         guard let (id, receivedAt) = try rows.decode((Int64, Date).self).first else { throw NoIntakeRow() }
         return Appended(id: id, receivedAt: receivedAt)
+    }
+
+    /// What `takeAnswer` found for a row appended with `answer`.
+    public enum Answer: Sendable, Equatable {
+        /// Not applied yet.
+        case waiting
+        /// Applied: its results (a JSON array, one element per message: `{"result": …}` or
+        /// `{"refused": {"sqlstate", "field", "reason"}}`), now deleted from the database.
+        case results(String)
+        /// Applied, but its results are gone: taken before, or kept too long untaken.
+        case gone
+    }
+
+    /// Takes the results kept for the row `id` (`oms_feed_intake_take_answer`).
+    public func takeAnswer(_ id: Int64) async throws -> Answer {
+        let rows = try await client.fetch(
+            "SELECT results::text, waiting FROM oms_feed_intake_take_answer(\(id))", logger: logger)
+        guard let (results, waiting) = try rows.decode((String?, Bool).self).first else { throw NoIntakeRow() }
+        if let results { return .results(results) }
+        return waiting ? .waiting : .gone
     }
 
     /// Applies the oldest rows no other correlator holds (up to `maxEvents` events; the

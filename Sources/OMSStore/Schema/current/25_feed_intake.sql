@@ -25,9 +25,11 @@ COMMENT ON FUNCTION oms_feed_batch_function(text) IS
     'The batch function (jsonb array in, results out) of a feed of the intake: kaifa, onu, callcenter, scada.';
 
 -- Appends a request's messages (a non-empty jsonb array, as the feed's batch function takes
--- them): durable when the caller's transaction commits.
-CREATE OR REPLACE FUNCTION oms_feed_intake_append(p_feed text, p_messages jsonb, OUT intake_id bigint,
-                                                  OUT received_at timestamptz)
+-- them): durable when the caller's transaction commits. With p_answer the request waits for
+-- its messages' results: the correlator that applies the row keeps them in
+-- oms_feed_intake_answers (oms_feed_intake_take_answer).
+CREATE OR REPLACE FUNCTION oms_feed_intake_append(p_feed text, p_messages jsonb, p_answer boolean DEFAULT false,
+                                                  OUT intake_id bigint, OUT received_at timestamptz)
 LANGUAGE plpgsql AS $$
 BEGIN
     IF oms_feed_batch_function(p_feed) IS NULL THEN
@@ -39,13 +41,32 @@ BEGIN
             CASE WHEN jsonb_typeof(p_messages) = 'array' THEN 'an empty one' ELSE coalesce(jsonb_typeof(p_messages), 'nothing') END
             USING ERRCODE = 'invalid_parameter_value', COLUMN = 'messages';
     END IF;
-    INSERT INTO oms_feed_intake AS i (feed, messages, events)
-    VALUES (p_feed, p_messages, jsonb_array_length(p_messages))
+    INSERT INTO oms_feed_intake AS i (feed, messages, events, answer)
+    VALUES (p_feed, p_messages, jsonb_array_length(p_messages), coalesce(p_answer, false))
     RETURNING i.id, i.received_at INTO intake_id, received_at;
 END;
 $$;
-COMMENT ON FUNCTION oms_feed_intake_append(text, jsonb) IS
-    'Keeps a request''s messages in the feed intake (applied later by oms_feed_intake_apply); its row id and time.';
+COMMENT ON FUNCTION oms_feed_intake_append(text, jsonb, boolean) IS
+    'Keeps a request''s messages in the feed intake (applied later by oms_feed_intake_apply); its row id and time. With answer, the results are kept for the request to take (oms_feed_intake_take_answer).';
+
+-- The results of an applied row kept for its request (one element per message, in order:
+-- {"result": …} or {"refused": {sqlstate, field, reason}}), taken: deleted as they are read.
+-- NULL results while the row waits to be applied (waiting), or when they were taken before or
+-- forgotten (not waiting).
+CREATE OR REPLACE FUNCTION oms_feed_intake_take_answer(p_intake_id bigint, OUT results jsonb, OUT waiting boolean)
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- The row first, then its results, each statement with its own snapshot: once the row is seen
+    -- gone, the transaction that deleted it (and kept its results) is visible to the next one.
+    -- (The other order could miss the results and then miss the row, both applied in between.)
+    waiting := EXISTS (SELECT 1 FROM oms_feed_intake i WHERE i.id = p_intake_id);
+    IF NOT waiting THEN
+        DELETE FROM oms_feed_intake_answers a WHERE a.intake_id = p_intake_id RETURNING a.results INTO results;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION oms_feed_intake_take_answer(bigint) IS
+    'Takes the results kept for an applied intake row whose request waits for them; NULL while it waits to be applied (waiting = true).';
 
 -- Whether an error may pass if tried again (the whole application is then rolled back and its
 -- rows wait): a conflict with a concurrent transaction (class 40: 40001, 40P01), resources
@@ -116,13 +137,13 @@ COMMENT ON FUNCTION oms_feed_intake_claim_substations(uuid[]) IS
     'A correlator''s claim on substations for this transaction, without waiting: false when another correlator holds one.';
 
 -- The messages of one feed in one run of the rows oms_feed_intake_apply took (its session
--- table oms_intake_rows), as one jsonb array in order of arrival: read from the intake rows
+-- table oms_intake_taken), as one jsonb array in order of arrival: read from the intake rows
 -- themselves, which that call holds locked.
 CREATE OR REPLACE FUNCTION oms_feed_intake_run_messages(p_run integer, p_feed text) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN (SELECT jsonb_agg(m.value ORDER BY c.id, m.n)
-              FROM oms_intake_rows c
+              FROM oms_intake_taken c
               JOIN oms_feed_intake i ON i.id = c.id
              CROSS JOIN LATERAL jsonb_array_elements(i.messages) WITH ORDINALITY AS m(value, n)
              WHERE c.run = p_run AND c.feed = p_feed);
@@ -130,6 +151,27 @@ END;
 $$;
 COMMENT ON FUNCTION oms_feed_intake_run_messages(integer, text) IS
     'The messages of one feed in one run of the intake rows being applied (oms_feed_intake_apply''s session table), in order of arrival.';
+
+-- The results of one feed's messages in one run (a batch function's array, one per message in
+-- the order of oms_feed_intake_run_messages), kept for the rows whose requests wait for them
+-- (answer = true) in oms_feed_intake_apply's session table oms_intake_answer_items: each row's
+-- slice of the array, found by counting the events of the rows before it.
+CREATE OR REPLACE FUNCTION oms_feed_intake_keep_results(p_run integer, p_feed text, p_results jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO oms_intake_answer_items (id, n, item)
+    SELECT o.id, g.n, jsonb_build_object('result', p_results -> (o.before + g.n - 1))
+      FROM (SELECT c.id, c.events, c.answer,
+                   coalesce(sum(c.events) OVER (ORDER BY c.id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::integer
+                       AS before
+              FROM oms_intake_taken c
+             WHERE c.run = p_run AND c.feed = p_feed) o
+     CROSS JOIN LATERAL generate_series(1, o.events) AS g(n)
+     WHERE o.answer;
+END;
+$$;
+COMMENT ON FUNCTION oms_feed_intake_keep_results(integer, text, jsonb) IS
+    'Keeps a run''s results (one per message) for the intake rows being applied whose requests wait for them.';
 
 -- Applies the oldest intake rows no other transaction holds: up to p_max_events events
 -- (default intake.batch_events; at least one row), partitioned by substation: a row is taken
@@ -145,8 +187,12 @@ COMMENT ON FUNCTION oms_feed_intake_run_messages(integer, text) IS
 -- oms_feed_intake_refused: a poison message never stops the rows behind it. The rows are
 -- deleted. A transient error (a conflict with a concurrent batch,
 -- 40001, 40P01; oms_feed_intake_transient) fails the whole call: nothing applied, the rows wait
--- for the next. Returns each row applied, with how long it waited (from its append to the
--- end of its application, in this transaction).
+-- for the next. The results of the rows whose requests wait for them (answer = true: a
+-- synchronous request, grouped with the others here) are kept in oms_feed_intake_answers, one
+-- per message ({"result": …}, or {"refused": …} for a message refused, which then is not kept in
+-- oms_feed_intake_refused: its request hears of it); results nobody took for 10 minutes are
+-- deleted. Returns each row applied, with how long it waited (from its append to the end of its
+-- application, in this transaction).
 CREATE OR REPLACE FUNCTION oms_feed_intake_apply(p_max_events integer DEFAULT NULL)
 RETURNS TABLE (intake_id bigint, feed text, events integer, received_at timestamptz, refused integer,
                waited interval)
@@ -168,18 +214,21 @@ DECLARE
     v_passed   uuid[] := ARRAY[]::uuid[];
     v_skipped  integer := 0;
     v_items    oms_feed_item[];
+    v_results  jsonb;
     v_run      integer;
     v_together boolean;
     v_held     uuid[] := ARRAY[]::uuid[];
     v_looked   integer := 0;
 BEGIN
     -- The rows taken (their messages are read from the intake itself, locked by this call:
-    -- a copy here compressed each request's messages a second time).
-    IF to_regclass('pg_temp.oms_intake_rows') IS NULL THEN
-        CREATE TEMP TABLE oms_intake_rows (id bigint, feed text, events integer, received_at timestamptz,
-                                           refused integer, run integer);
+    -- a copy here compressed each request's messages a second time), and the results kept for
+    -- those whose requests wait for them.
+    IF to_regclass('pg_temp.oms_intake_taken') IS NULL THEN
+        CREATE TEMP TABLE oms_intake_taken (id bigint, feed text, events integer, received_at timestamptz,
+                                            refused integer, run integer, answer boolean);
+        CREATE TEMP TABLE oms_intake_answer_items (id bigint, n bigint, item jsonb);
     END IF;
-    TRUNCATE oms_intake_rows;
+    TRUNCATE oms_intake_taken, oms_intake_answer_items;
 
     -- Claimed one row at a time, oldest first: looked at, its substations claimed, then the row
     -- locked, skipping one another correlator holds (locked only when taken: a row this call
@@ -191,7 +240,7 @@ BEGIN
     -- ends): a storm's KAIFA and ONU requests about one area, arriving in any order, are then
     -- correlated in one call.
     LOOP
-        SELECT i.id, i.feed, i.messages, i.events, i.received_at INTO v_row
+        SELECT i.id, i.feed, i.messages, i.events, i.received_at, i.answer INTO v_row
           FROM oms_feed_intake i
          WHERE i.id > v_last
          ORDER BY i.id
@@ -214,7 +263,7 @@ BEGIN
         END IF;
         PERFORM 1 FROM oms_feed_intake i WHERE i.id = v_row.id FOR UPDATE SKIP LOCKED;
         CONTINUE WHEN NOT FOUND;  -- another correlator has it (or it is gone)
-        INSERT INTO oms_intake_rows VALUES (v_row.id, v_row.feed, v_row.events, v_row.received_at, 0, NULL);
+        INSERT INTO oms_intake_taken VALUES (v_row.id, v_row.feed, v_row.events, v_row.received_at, 0, NULL, v_row.answer);
         v_taken := v_taken + v_row.events;
         v_held := v_held || v_keys;
         EXIT WHEN v_taken >= 2 * v_max OR v_looked >= 4;
@@ -231,26 +280,26 @@ BEGIN
     -- correlated in one call (oms_sync_feed_items_kept), then stored by each feed's last step,
     -- so that the engine judges a distribution point on both feeds' last gasps at once; when
     -- that fails for good, each of the two goes on its own, as any other feed.
-    UPDATE oms_intake_rows c SET run = r.run
+    UPDATE oms_intake_taken c SET run = r.run
       FROM (SELECT x.id, count(*) FILTER (WHERE x.kind IS DISTINCT FROM x.before) OVER (ORDER BY x.id) AS run
               FROM (SELECT k.id, k.kind, lag(k.kind) OVER (ORDER BY k.id) AS before
                       FROM (SELECT y.id, CASE WHEN y.feed IN ('kaifa', 'onu') THEN 'meters' ELSE y.feed END AS kind
-                              FROM oms_intake_rows y) k) x) r
+                              FROM oms_intake_taken y) k) x) r
      WHERE c.id = r.id;
-    FOR v_run IN SELECT DISTINCT c.run FROM oms_intake_rows c ORDER BY 1 LOOP
+    FOR v_run IN SELECT DISTINCT c.run FROM oms_intake_taken c ORDER BY 1 LOOP
         v_together := false;
-        IF (SELECT count(DISTINCT c.feed) FROM oms_intake_rows c WHERE c.run = v_run AND c.feed IN ('kaifa', 'onu')) = 2 THEN
+        IF (SELECT count(DISTINCT c.feed) FROM oms_intake_taken c WHERE c.run = v_run AND c.feed IN ('kaifa', 'onu')) = 2 THEN
             BEGIN
                 v_items := ARRAY[]::oms_feed_item[];
-                FOR v_feed IN SELECT c.feed FROM oms_intake_rows c WHERE c.run = v_run
+                FOR v_feed IN SELECT c.feed FROM oms_intake_taken c WHERE c.run = v_run
                                GROUP BY c.feed ORDER BY min(c.id) LOOP
                     v_messages := oms_feed_intake_run_messages(v_run, v_feed);
                     v_items := v_items || CASE v_feed WHEN 'kaifa' THEN oms_kaifa_stage(v_messages)
                                                       ELSE oms_onu_stage(v_messages) END;
                 END LOOP;
                 PERFORM oms_sync_feed_items_kept(v_items);
-                PERFORM oms_kaifa_store();
-                PERFORM oms_onu_store();
+                PERFORM oms_feed_intake_keep_results(v_run, 'kaifa', oms_kaifa_store());
+                PERFORM oms_feed_intake_keep_results(v_run, 'onu', oms_onu_store());
                 v_together := true;
             EXCEPTION WHEN OTHERS THEN
                 IF oms_feed_intake_transient(SQLSTATE) THEN
@@ -260,44 +309,61 @@ BEGIN
         END IF;
         CONTINUE WHEN v_together;
 
-        FOR v_feed IN SELECT c.feed FROM oms_intake_rows c WHERE c.run = v_run GROUP BY c.feed ORDER BY min(c.id) LOOP
+        FOR v_feed IN SELECT c.feed FROM oms_intake_taken c WHERE c.run = v_run GROUP BY c.feed ORDER BY min(c.id) LOOP
             v_function := oms_feed_batch_function(v_feed);
             BEGIN
-                EXECUTE format('SELECT %I($1)', v_function) USING oms_feed_intake_run_messages(v_run, v_feed);
+                EXECUTE format('SELECT %I($1)', v_function) INTO v_results USING oms_feed_intake_run_messages(v_run, v_feed);
+                PERFORM oms_feed_intake_keep_results(v_run, v_feed, v_results);
             EXCEPTION WHEN OTHERS THEN
                 IF oms_feed_intake_transient(SQLSTATE) THEN
                     RAISE;
                 END IF;
                 -- A message refused (or failing for good): each on its own, so that the others land.
                 FOR v_message IN
-                    SELECT c.id, c.received_at, m.value
-                      FROM oms_intake_rows c
+                    SELECT c.id, c.received_at, c.answer, m.value, m.n
+                      FROM oms_intake_taken c
                       JOIN oms_feed_intake i ON i.id = c.id
                       CROSS JOIN LATERAL jsonb_array_elements(i.messages) WITH ORDINALITY AS m(value, n)
                      WHERE c.run = v_run AND c.feed = v_feed
                      ORDER BY c.id, m.n
                 LOOP
                     BEGIN
-                        EXECUTE format('SELECT %I($1)', v_function) USING jsonb_build_array(v_message.value);
+                        EXECUTE format('SELECT %I($1)', v_function) INTO v_results USING jsonb_build_array(v_message.value);
+                        IF v_message.answer THEN
+                            INSERT INTO oms_intake_answer_items
+                            VALUES (v_message.id, v_message.n, jsonb_build_object('result', v_results -> 0));
+                        END IF;
                     EXCEPTION WHEN OTHERS THEN
                         IF oms_feed_intake_transient(SQLSTATE) THEN
                             RAISE;
                         END IF;
                         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_field = COLUMN_NAME, v_reason = MESSAGE_TEXT;
-                        INSERT INTO oms_feed_intake_refused (intake_id, feed, message, received_at, sqlstate, field, reason)
-                        VALUES (v_message.id, v_feed, v_message.value, v_message.received_at, v_state, nullif(v_field, ''),
-                                v_reason);
-                        UPDATE oms_intake_rows c SET refused = c.refused + 1 WHERE c.id = v_message.id;
+                        IF v_message.answer THEN
+                            INSERT INTO oms_intake_answer_items
+                            VALUES (v_message.id, v_message.n,
+                                    jsonb_build_object('refused', jsonb_build_object(
+                                        'sqlstate', v_state, 'field', nullif(v_field, ''), 'reason', v_reason)));
+                        ELSE
+                            INSERT INTO oms_feed_intake_refused (intake_id, feed, message, received_at, sqlstate, field, reason)
+                            VALUES (v_message.id, v_feed, v_message.value, v_message.received_at, v_state, nullif(v_field, ''),
+                                    v_reason);
+                        END IF;
+                        UPDATE oms_intake_taken c SET refused = c.refused + 1 WHERE c.id = v_message.id;
                     END;
                 END LOOP;
             END;
         END LOOP;
     END LOOP;
 
-    DELETE FROM oms_feed_intake i USING oms_intake_rows c WHERE i.id = c.id;
+    DELETE FROM oms_feed_intake i USING oms_intake_taken c WHERE i.id = c.id;
+    IF EXISTS (SELECT 1 FROM oms_intake_answer_items) THEN
+        INSERT INTO oms_feed_intake_answers (intake_id, results)
+        SELECT a.id, jsonb_agg(a.item ORDER BY a.n) FROM oms_intake_answer_items a GROUP BY a.id;
+        DELETE FROM oms_feed_intake_answers a WHERE a.applied_at < clock_timestamp() - interval '10 minutes';
+    END IF;
     RETURN QUERY
     SELECT c.id, c.feed, c.events, c.received_at, c.refused, clock_timestamp() - c.received_at
-      FROM oms_intake_rows c ORDER BY c.id;
+      FROM oms_intake_taken c ORDER BY c.id;
 END;
 $$;
 COMMENT ON FUNCTION oms_feed_intake_apply(integer) IS
