@@ -9,9 +9,10 @@ import Testing
 @testable import OMSCLI
 @testable import OMSHTTP
 
-/// The operator console in a real browser (headless Chromium through chromedriver) against a real
-/// `oms serve` (the command's own `serve`) on a real database holding a replayed storm.
-/// Screenshots go to `.ci/artifacts/console/` (or `$OMS_ARTIFACTS_DIR/console/`).
+/// The operator console in real browsers (headless Chromium through chromedriver, headless Firefox
+/// through Marionette) against a real `oms serve` (the command's own `serve`) on a real database
+/// holding a replayed storm. Screenshots go to `.ci/artifacts/console/BROWSER/` (or
+/// `$OMS_ARTIFACTS_DIR/console/BROWSER/`).
 @Suite("The operator console in a real browser", .serialized)
 struct ConsoleBrowserTests: RunsOMSCommands {
     /// Where the screenshots are kept (CI keeps `.ci/artifacts`).
@@ -45,9 +46,11 @@ struct ConsoleBrowserTests: RunsOMSCommands {
         try await run(["replay", "\(folder)/past.jsonl", "--url", base, "--key", ingestKey])
     }
 
-    @Test("sign-in refused and accepted; a replayed storm on the list and the map; an outage's page; actions in one page seen live in another; a read key's limits")
-    func console() async throws {
-        let driver = try await WebDriver.Driver.start()
+    @Test("sign-in refused and accepted; a replayed storm on the list and the map; an outage's page; actions in one page seen live in another; a read key's limits",
+          arguments: Browser.allCases)
+    func console(browser: Browser) async throws {
+        let browsers = try await Browsers.start(browser)
+        let artifacts = Self.artifacts + "/\(browser)"
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("oms-console-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -77,8 +80,8 @@ struct ConsoleBrowserTests: RunsOMSCommands {
                     "SELECT count(*)::int FROM oms_outage_events WHERE status NOT IN ('restored', 'closed', 'cancelled', 'merged')", as: Int.self)
                 #expect(active >= 2, "the storm left outages open")
 
-                let desk = try await WebDriver(driver)
-                let viewer = try await WebDriver(driver)
+                let desk = try await browsers.open()
+                let viewer = try await browsers.open()
 
                 // Sign-in: a bad key is refused with a message, a good one opens the console.
                 try await desk.go(base + "/")
@@ -100,7 +103,7 @@ struct ConsoleBrowserTests: RunsOMSCommands {
                 try await desk.waitUntil(
                     "Number(document.getElementById('map').dataset.outagesDrawn) >= \(active)", "the outages on the map")
                 try await desk.waitUntil("document.getElementById('connection').classList.contains('live')", "the live stream")
-                try await desk.screenshot(to: Self.artifacts + "/map.png")
+                try await desk.screenshot(to: artifacts + "/map.png")
 
                 // The viewer (read only): signs in, sees the list, no action buttons.
                 try await viewer.go(base + "/")
@@ -120,7 +123,7 @@ struct ConsoleBrowserTests: RunsOMSCommands {
                 try await desk.waitUntil(
                     "!document.getElementById('outage').hidden && document.getElementById('outage-title').textContent.includes('\(target)')"
                         + " && document.querySelectorAll('#outage-timeline li').length > 0", "the outage's page with its timeline")
-                try await desk.screenshot(to: Self.artifacts + "/outage.png")
+                try await desk.screenshot(to: artifacts + "/outage.png")
 
                 // The viewer's page of the same outage has no actions, and a forged action is refused.
                 try await viewer.script("location.hash = '#/outage/' + encodeURIComponent(arguments[0]);", [target])
@@ -196,7 +199,7 @@ struct ConsoleBrowserTests: RunsOMSCommands {
                     "![...document.querySelectorAll('#outage-table tbody tr')].some((r) => r.dataset.id === '\(target)')",
                     "the restored outage off the viewer's active list")
                 #expect(try await viewer.script("return window.__notReloaded === true;") as? Bool == true, "the viewer's page was never reloaded")
-                print("console: the crew reached the second page \(seen) after the action's answer")
+                print("console (\(browser)): the crew reached the second page \(seen) after the action's answer")
 
                 // Reliability: the indices and the daily chart for the storm's day.
                 try await desk.script("location.hash = '';")
@@ -204,7 +207,7 @@ struct ConsoleBrowserTests: RunsOMSCommands {
                 try await desk.click("#tab-reliability")
                 try await desk.waitUntil("document.querySelectorAll('#rel-indices dd').length === 4", "the reliability indices")
                 try await desk.waitUntil("document.querySelectorAll('#rel-chart rect').length >= 28", "the daily SAIDI chart")
-                try await desk.screenshot(to: Self.artifacts + "/reliability.png")
+                try await desk.screenshot(to: artifacts + "/reliability.png")
 
                 // Sign-out ends the session: the cookie no longer opens the API.
                 try await viewer.click("#sign-out")
@@ -221,9 +224,9 @@ struct ConsoleBrowserTests: RunsOMSCommands {
                 await viewer.quit()
             }
         } catch {
-            await driver.stop()
+            await browsers.stop()
             throw error
         }
-        await driver.stop()
+        await browsers.stop()
     }
 }

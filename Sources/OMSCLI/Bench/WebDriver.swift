@@ -6,17 +6,69 @@ import Glibc
 import NIOCore
 import NIOHTTP1
 
-/// A W3C WebDriver session on headless Chromium, driven over HTTP+JSON: chromedriver (Debian's
-/// chromium-driver) starts the browser, each `WebDriver` is one browser with its own profile (its
-/// own cookies). `.ci/run` installs chromium and chromium-driver when they are missing. Used by the
-/// console's browser tests and `oms bench console`.
+/// What carries a `WebDriver` session's commands: chromedriver (W3C WebDriver over HTTP) or
+/// Firefox's Marionette (`Marionette`), each taking the W3C method and path.
+protocol BrowserDriver: Sendable {
+    /// One WebDriver command; its `value`, or a `WebDriverError` with the browser's message.
+    @discardableResult
+    func call(_ method: String, _ path: String, _ body: [String: Any]?, timeout: Duration) async throws -> Any?
+}
+
+extension BrowserDriver {
+    @discardableResult
+    func call(_ method: String, _ path: String, _ body: [String: Any]? = nil) async throws -> Any? {
+        try await call(method, path, body, timeout: .seconds(60))
+    }
+}
+
+/// The browsers the console is tested in (Debian's packages).
+enum Browser: String, Sendable, CaseIterable, CustomStringConvertible {
+    case chromium, firefox
+    var description: String { rawValue }
+}
+
+/// Opens headless browsers of one kind, each with its own profile (its own cookies): Chromium
+/// sessions through one chromedriver, Firefox as one process per session (Marionette).
+final class Browsers: Sendable {
+    let browser: Browser
+    let chromedriver: WebDriver.Driver?
+
+    private init(browser: Browser, chromedriver: WebDriver.Driver?) {
+        self.browser = browser
+        self.chromedriver = chromedriver
+    }
+
+    static func start(_ browser: Browser) async throws -> Browsers {
+        switch browser {
+        case .chromium: return Browsers(browser: browser, chromedriver: try await WebDriver.Driver.start())
+        case .firefox: return Browsers(browser: browser, chromedriver: nil)
+        }
+    }
+
+    /// A new browser with one session.
+    func open() async throws -> WebDriver {
+        if let chromedriver { return try await WebDriver(chromedriver) }
+        return try await WebDriver(firefox: try await Marionette.start())
+    }
+
+    /// Ends chromedriver (each Firefox ends with its session: `WebDriver.quit`).
+    func stop() async {
+        await chromedriver?.stop()
+    }
+}
+
+/// A W3C WebDriver session on a headless browser: Chromium driven over HTTP+JSON by chromedriver
+/// (Debian's chromium-driver), which starts the browser, or Firefox through `Marionette`. Each
+/// `WebDriver` is one browser with its own profile (its own cookies). `.ci/run` installs chromium,
+/// chromium-driver and firefox-esr when they are missing. Used by the console's browser tests and
+/// `oms bench console`.
 final class WebDriver: Sendable {
     /// Where Debian puts the two programs.
     static let chromedriver = "/usr/bin/chromedriver"
     static let chromium = "/usr/bin/chromium"
 
     /// chromedriver's process and address, shared by the sessions of a test.
-    final class Driver: Sendable {
+    final class Driver: BrowserDriver {
         let process: Process
         let base: String
         let http: HTTPClient
@@ -58,7 +110,7 @@ final class WebDriver: Sendable {
 
         /// One WebDriver command; its `value`, or a `WebDriverError` with the driver's message.
         @discardableResult
-        func call(_ method: String, _ path: String, _ body: [String: Any]? = nil, timeout: Duration = .seconds(60)) async throws -> Any? {
+        func call(_ method: String, _ path: String, _ body: [String: Any]?, timeout: Duration) async throws -> Any? {
             var request = HTTPClientRequest(url: base + path)
             request.method = .RAW(value: method)
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -82,12 +134,31 @@ final class WebDriver: Sendable {
         }
     }
 
-    let driver: Driver
+    let driver: any BrowserDriver
     let session: String
+    /// Firefox: the browser of this session alone, ended with it.
+    let firefox: Marionette?
 
-    /// A new headless browser (1400x900, no sandbox: the tests run as root in CI).
+    /// A new headless Firefox session (the browser started by `Marionette.start`, 1400x900).
+    init(firefox: Marionette) async throws {
+        self.driver = firefox
+        self.firefox = firefox
+        do {
+            let value = try await firefox.call("POST", "/session", ["capabilities": ["alwaysMatch": ["acceptInsecureCerts": true]]])
+            guard let session = (value as? [String: Any])?["sessionId"] as? String else {
+                throw WebDriverError("no session: \(String(describing: value))")
+            }
+            self.session = session
+        } catch {
+            await firefox.stop()
+            throw error
+        }
+    }
+
+    /// A new headless Chromium (1400x900, no sandbox: the tests run as root in CI).
     init(_ driver: Driver) async throws {
         self.driver = driver
+        self.firefox = nil
         let capabilities: [String: Any] = [
             "capabilities": [
                 "alwaysMatch": [
@@ -108,6 +179,7 @@ final class WebDriver: Sendable {
 
     func quit() async {
         _ = try? await driver.call("DELETE", "/session/\(session)")
+        await firefox?.stop()
     }
 
     func go(_ url: String) async throws {
@@ -171,8 +243,10 @@ final class WebDriver: Sendable {
         try data.write(to: URL(fileURLWithPath: path))
     }
 
-    /// The browser's console messages of level SEVERE, but the expected refusals (401 and 403 answers).
+    /// The browser's console messages of level SEVERE (Chromium), or its page errors and
+    /// `console.error` messages (Firefox).
     func severeErrors() async throws -> [String] {
+        if let firefox { return firefox.errors() }
         let entries = try await driver.call("POST", "/session/\(session)/se/log", ["type": "browser"]) as? [[String: Any]] ?? []
         return entries.filter { ($0["level"] as? String) == "SEVERE" }.compactMap { $0["message"] as? String }
     }
