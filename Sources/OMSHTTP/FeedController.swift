@@ -120,12 +120,12 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
     }
 
     func create(request: Request, context: some RequestContext) async throws -> Response {
-        let body = Array(try await request.collectBody(bodyLimits).readableBytesView)
         let async = Self.prefersAsync(request)
-        // On its way into the intake from here until appended: the correlators let it land before
-        // they take rows.
+        // On its way into the intake from here (its body still arriving) until appended: the
+        // correlators let it land before they take rows (20 ms at most, however slow its body).
         let arrival = async || grouped != nil ? intakeWakeUp.arrival() : nil
         defer { arrival?.end() }
+        let body = Array(try await request.collectBody(bodyLimits).readableBytesView)
         if async {
             return try await enqueue(body: body, context: context, arrival: arrival)
         }

@@ -24,9 +24,10 @@ public final class IntakeCorrelator: Service, Sendable {
     let applications: IntakeApplications?
     let workers: Int
     let idle: Duration
-    /// How long a correlator waits at most, before taking rows, for requests on their way into the
-    /// intake (`IntakeWakeUp.settle`).
-    let settleLimit: Duration = .milliseconds(20)
+    /// How long a correlator back from a wait waits at most, before taking rows, for requests on
+    /// their way into the intake (`IntakeWakeUp.settle`): long enough for a sibling request of 1,000
+    /// messages to be decoded and appended (20 ms was not, at 1M).
+    let settleLimit: Duration = .milliseconds(100)
     /// How long a stop waits for the loops.
     let stopLimit: Duration = .seconds(5)
     let logger: Logger
@@ -62,8 +63,8 @@ public final class IntakeCorrelator: Service, Sendable {
         while !Task.isCancelled {
             var applied: [FeedIntake.Applied] = []
             do {
-                // Back from a wait, the requests this instance is appending now are let in first (a
-                // few milliseconds at most): taken with the row that woke it, not in the next call.
+                // Back from a wait, the requests this instance is receiving and appending now are let
+                // in first (`settleLimit` at most): taken with the row that woke it, not in the next call.
                 // (Busy, the rows that arrived during the last call are all there.)
                 if cameBackFromWait { await wakeUp.settle(upTo: settleLimit) }
                 // (In the background: a statement stuck on a server that stopped answering does not

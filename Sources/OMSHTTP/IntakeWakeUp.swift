@@ -5,8 +5,8 @@ import Synchronization
 /// instances kept). `wake()` ends every wait in progress; a wait also ends after its time limit
 /// or when its task is cancelled.
 ///
-/// It also counts the requests on their way into the intake (body read, being decoded and
-/// appended: `arrival()`), so that a correlator about to take rows can first let them land
+/// It also counts the requests on their way into the intake (from their start: body arriving,
+/// being decoded and appended: `arrival()`), so that a correlator about to take rows can first let them land
 /// (`settle`), as a group commit waits for its siblings: a storm's KAIFA and ONU requests about
 /// one area, sent together, are then applied in one call rather than one after the other.
 public final class IntakeWakeUp: Sendable {

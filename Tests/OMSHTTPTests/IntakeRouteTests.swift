@@ -200,25 +200,34 @@ struct GroupedRouteTests {
                     let answer = try await http.execute(
                         uri: "/api/v1/kaifa/events", method: .post, headers: headers, body: ByteBuffer(string: gasp)
                     ) { ($0.status, $0.headers[.retryAfter], try json($0), ContinuousClock.now - started) }
+                    // Not applied while the claim is held.
+                    let stored = try await client.scalar(
+                        "SELECT count(*)::int FROM kaifa_events WHERE source_event_id = 'GL-1'", as: Int.self)
                     _ = try await other.query("SELECT pg_advisory_unlock_all()", logger: TestDatabase.logger).collect()
-                    return answer
+                    return (answer.0, answer.1, answer.2, answer.3, stored)
                 }
                 #expect(late.0 == .serviceUnavailable)
                 #expect(late.1 == "5")
                 #expect((late.2["detail"] as? String)?.contains("kept in the feed intake") == true)
                 #expect(late.3 >= .milliseconds(500))
-                #expect(try await client.scalar("SELECT count(*)::int FROM kaifa_events WHERE source_event_id = 'GL-1'", as: Int.self) == 0)
+                #expect(late.4 == 0)
 
-                // Sent again: applied with the row kept before it, and answered as the repeat it is.
-                let (status, reply) = try await http.execute(
-                    uri: "/api/v1/kaifa/events", method: .post, headers: headers, body: ByteBuffer(string: gasp)
-                ) { ($0.status, try json($0)) }
+                // Sent again, as a client told 503 does (again while a machine busy with other tests
+                // takes longer than the half second): applied after the row kept before it, or with
+                // it, and answered as the repeat it is.
+                var status = HTTPResponse.Status.serviceUnavailable
+                var reply: [String: Any] = [:]
+                for _ in 0..<40 where status == .serviceUnavailable {
+                    (status, reply) = try await http.execute(
+                        uri: "/api/v1/kaifa/events", method: .post, headers: headers, body: ByteBuffer(string: gasp)
+                    ) { ($0.status, try json($0)) }
+                }
                 #expect(status == .ok)
                 #expect(reply["outcome"] as? String == "duplicate")
                 #expect(try await client.scalar("SELECT count(*)::int FROM kaifa_events WHERE source_event_id = 'GL-1'", as: Int.self) == 1)
                 #expect(try await client.scalar("SELECT count(*)::int FROM oms_feed_intake", as: Int.self) == 0)
-                // The first row's results, untaken, wait to be forgotten.
-                #expect(try await client.scalar("SELECT count(*)::int FROM oms_feed_intake_answers", as: Int.self) == 1)
+                // The first row's results (and those of any request answered 503), untaken, wait to be forgotten.
+                #expect(try await client.scalar("SELECT count(*)::int FROM oms_feed_intake_answers", as: Int.self) >= 1)
             }
         }
     }
