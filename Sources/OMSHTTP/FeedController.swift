@@ -122,7 +122,8 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
     func create(request: Request, context: some RequestContext) async throws -> Response {
         let async = Self.prefersAsync(request)
         // On its way into the intake from here (its body still arriving) until appended: the
-        // correlators let it land before they take rows (20 ms at most, however slow its body).
+        // correlators let it land before they take rows (IntakeCorrelator.settleLimit at most,
+        // however slow its body).
         let arrival = async || grouped != nil ? intakeWakeUp.arrival() : nil
         defer { arrival?.end() }
         let body = Array(try await request.collectBody(bodyLimits).readableBytesView)
@@ -225,7 +226,7 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
                     throw HTTPError(
                         .serviceUnavailable, headers: [.retryAfter: "5"],
                         message: "the messages are kept in the feed intake (row \(id)) but were not applied within "
-                            + "\(Int(grouped.limit.seconds)) s: others wait before them; they will be applied, and sending them "
+                            + "\(String(format: "%g", grouped.limit.seconds)) s: others wait before them; they will be applied, and sending them "
                             + "again answers each as a duplicate, with its result")
                 }
                 try Task.checkCancellation()
