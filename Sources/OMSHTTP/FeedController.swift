@@ -133,7 +133,7 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
         let started = ContinuousClock.now
         let items = feed.decodeBatch(body)
         let outcomes: [IngestOutcome<Summary>]
-        if let grouped, items.contains(where: { (try? $0.get()) != nil }) {
+        if let grouped {
             outcomes = try await applyGrouped(items, grouped, arrival: arrival)
         } else {
             // A stalled database answers 503 within the gate's watch, not when it wakes up: the batch
@@ -199,7 +199,7 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
     /// A synchronous request through the intake: its decoded messages kept as one row marked for an
     /// answer, the correlators woken, and the results they keep taken once the row is applied (looked
     /// at when this instance's correlators announce it, or every `poll`). Each step goes through the
-    /// database gate, like a direct call.
+    /// database gate, like a direct call. Nothing decoded: no row, the decoder's refusals answered.
     func applyGrouped(
         _ items: [Result<Event, FeedDecodingError>], _ grouped: GroupedApplication, arrival: IntakeWakeUp.Arrival?
     ) async throws -> [IngestOutcome<Summary>] {

@@ -28,6 +28,11 @@ extension FeedSummary {
 }
 
 extension IngestOutcome where Summary: FeedSummary {
+    /// A message stored now, or a repeat of one stored before, as its summary says.
+    static func stored(_ summary: Summary) -> Self {
+        summary.duplicate == true ? .duplicate(summary) : .applied(summary)
+    }
+
     /// Stored now, but every status change it meant was late (older than the meters' newer state): not applied.
     public var isLate: Bool {
         if case .applied(let summary) = self { return summary.isLate }
@@ -125,14 +130,11 @@ public struct FeedIngestor<Event: Sendable, Summary: FeedSummary>: Sendable {
     /// one of them, the batch is applied one message at a time instead, so that
     /// the good ones still land and the bad one is reported with its field.
     public func ingest(_ items: [Result<Event, FeedDecodingError>]) async throws -> [IngestOutcome<Summary>] {
-        var outcomes: [IngestOutcome<Summary>?] = items.map { item in
-            if case .failure(let error) = item { return .rejected(error) }
-            return nil
-        }
+        var outcomes = Self.decoderRefusals(items)
         let decoded = Self.decoded(items)
         if decoded.count > 1, let summaries = try await ingestBatch(decoded.map(\.1)) {
             for ((index, _), summary) in zip(decoded, summaries) {
-                outcomes[index] = summary.duplicate == true ? .duplicate(summary) : .applied(summary)
+                outcomes[index] = .stored(summary)
             }
         } else {
             for (index, event) in decoded {
@@ -167,13 +169,10 @@ public struct FeedIngestor<Event: Sendable, Summary: FeedSummary>: Sendable {
         guard answers.count == decoded.count else {
             throw IntakeAnswerMismatch(expected: decoded.count, found: answers.count)
         }
-        var outcomes: [IngestOutcome<Summary>?] = items.map { item in
-            if case .failure(let error) = item { return .rejected(error) }
-            return nil
-        }
+        var outcomes = Self.decoderRefusals(items)
         for ((index, _), answer) in zip(decoded, answers) {
             if let summary = answer.result {
-                outcomes[index] = summary.duplicate == true ? .duplicate(summary) : .applied(summary)
+                outcomes[index] = .stored(summary)
             } else {
                 let refusal = answer.refused ?? IntakeAnswerItem<Summary>.Refusal(field: nil, reason: "refused by the database")
                 outcomes[index] = .rejected(FeedDecodingError(
@@ -182,6 +181,14 @@ public struct FeedIngestor<Event: Sendable, Summary: FeedSummary>: Sendable {
             }
         }
         return outcomes.map { $0! }
+    }
+
+    /// One outcome per item: the decoder's refusals in place, nil for the items that decoded (to be filled in).
+    static func decoderRefusals(_ items: [Result<Event, FeedDecodingError>]) -> [IngestOutcome<Summary>?] {
+        items.map { item in
+            if case .failure(let error) = item { return .rejected(error) }
+            return nil
+        }
     }
 
     /// The items that decoded, with their index in the body.
@@ -212,7 +219,7 @@ public struct FeedIngestor<Event: Sendable, Summary: FeedSummary>: Sendable {
         do {
             let json = try await callRetryingConflicts(feed.sqlFunction, argument: feed.message(event).jsonText)
             let summary = try JSONDecoder().decode(Summary.self, from: Data(json.utf8))
-            return summary.duplicate == true ? .duplicate(summary) : .applied(summary)
+            return .stored(summary)
         } catch let error as PSQLError where error.isInputRefusal {
             return .rejected(FeedDecodingError(
                 index: index, field: error.serverInfo?[.columnName], reason: error.inputRefusalReason))
