@@ -47,6 +47,10 @@ public struct SettingKey: Hashable, Sendable, CustomStringConvertible {
     public static let importBulkLoadMinRows = SettingKey(name: "import.bulk_load_min_rows", defaultValue: "10000")
     /// Events a correlator applies from the feed intake in one transaction (1–100000).
     public static let intakeBatchEvents = SettingKey(name: "intake.batch_events", defaultValue: "2000")
+    /// A large KAIFA or ONU request is kept in the feed intake as up to this many pieces split by substation (1–64).
+    public static let intakePieces = SettingKey(name: "intake.pieces", defaultValue: "2")
+    /// ... when it has at least this many messages (1–100000).
+    public static let intakePieceMinEvents = SettingKey(name: "intake.piece_min_events", defaultValue: "200")
     /// A feed event time more than this many minutes ahead of the database's clock is refused (0–1440).
     public static let feedsMaxFutureMinutes = SettingKey(name: "feeds.max_future_minutes", defaultValue: "5")
     /// A feed event time before this is refused (ISO 8601; from 1900 to the database's clock).
@@ -86,6 +90,6 @@ public struct SettingKey: Hashable, Sendable, CustomStringConvertible {
          .importBulkLoadMinRows, .feedsMaxFutureMinutes, .feedsEarliestEventTime, .predictDPMinReports,
          .predictDPReportShare, .rollupMinChildren, .rollupChildrenShare, .rollupCustomerShare, .rollupWindowMinutes,
          .restorationMeterShare, .restorationTelemetryMeterShare, .restorationNestedMinutes, .momentaryMinutes, .recloseSeconds,
-         .intakeBatchEvents]
+         .intakeBatchEvents, .intakePieces, .intakePieceMinEvents]
         + SourceType.allCases.map(confidence(of:))
 }

@@ -72,7 +72,7 @@ public final class IntakeCorrelator: Service, Sendable {
                 let intake = self.intake
                 applied = try await self.gate.guardedInBackground { try await intake.applyNext() }
                 metrics.recordIntakeApplied(applied)
-                applications?.applied(applied.map(\.intakeID))
+                applications?.applied(Set(applied.map(\.requestID)))
                 if !applied.isEmpty {
                     logger.debug("intake: applied", metadata: [
                         "worker": "\(worker)", "rows": "\(applied.count)", "events": "\(applied.reduce(0) { $0 + $1.events })",

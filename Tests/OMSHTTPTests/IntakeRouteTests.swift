@@ -179,6 +179,59 @@ struct GroupedRouteTests {
         }
     }
 
+    @Test("grouped, a request kept as pieces split by substation: answered once every piece is applied, each message's outcome in its place")
+    func answeredFromPieces() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let key = try await bearer(database, [.ingestKAIFA, .read])
+            // A meter of each substation; pieces enough to put them in at least two (their ids are random).
+            let assets = try await client.fetch(
+                """
+                SELECT DISTINCT ON (substation_id) asset_mrid FROM oms_meters
+                 WHERE asset_mrid IS NOT NULL AND substation_id IS NOT NULL ORDER BY substation_id, meter_number
+                """, logger: TestDatabase.logger).decode(String.self)
+            try #require(assets.count == 3)
+            try await client.execute(
+                """
+                UPDATE oms_settings SET value = to_jsonb((
+                    SELECT p FROM generate_series(2, 64) p
+                     WHERE (SELECT count(DISTINCT ((hashtext(s.id::text) % p) + p) % p) FROM network_substations s) > 1
+                     ORDER BY p LIMIT 1))
+                 WHERE key = 'intake.pieces'
+                """)
+            try await client.execute("UPDATE oms_settings SET value = '2' WHERE key = 'intake.piece_min_events'")
+            try await withApp(database, settings: ServerSettings(migrateOnStart: false)) { http in
+                let headers: HTTPFields = [.contentType: "application/json", .authorization: key]
+                let body = """
+                    [\(lastGasp("GP-1", asset: assets[0], secondsAgo: 30)), \(lastGasp("GP-2", asset: assets[1], secondsAgo: 29)),
+                     {"mRID": "GP-3", "createdDateTime": "yesterday"}, \(lastGasp("GP-4", asset: assets[2], secondsAgo: 28)),
+                     \(lastGasp("GP-1", asset: assets[0], secondsAgo: 30)), \(lastGasp("GP-5", asset: assets[1], secondsAgo: -172_800))]
+                    """
+                let (status, reply) = try await http.execute(
+                    uri: "/api/v1/kaifa/events", method: .post, headers: headers, body: ByteBuffer(string: body)
+                ) { ($0.status, try json($0)) }
+                #expect(status == .ok)
+                let results = reply["results"] as? [[String: Any]] ?? []
+                #expect(results.map { $0["outcome"] as? String } == ["applied", "applied", "rejected", "applied", "duplicate", "rejected"])
+                #expect(results.map { $0["index"] as? Int } == [0, 1, 2, 3, 4, 5])
+                let stored = try await client.fetch(
+                    "SELECT id::text FROM kaifa_events WHERE source_event_id IN ('GP-1', 'GP-2', 'GP-4') ORDER BY source_event_id",
+                    logger: TestDatabase.logger).decode(String.self)
+                let summaries = results.map { ($0["summary"] as? [String: Any])?["kaifa_event_id"] as? String }
+                #expect(summaries == [stored[0], stored[1], nil, stored[2], stored[0], nil])
+                #expect(((results[5]["error"] as? [String: Any])?["field"] as? String) == "createdDateTime")
+                // More than one row applied for the one request; nothing left behind.
+                let metrics = try await http.execute(uri: "/metrics", method: .get, headers: [.authorization: key]) { String(buffer: $0.body) }
+                let rows = metrics.split(separator: "\n").first { $0.hasPrefix("oms_intake_lag_seconds_count") }
+                    .flatMap { Int($0.split(separator: " ").last ?? "") }
+                #expect((rows ?? 0) >= 2, "applied as pieces: \(rows ?? 0) rows")
+                #expect(metrics.contains("oms_intake_events_applied_total{feed=\"kaifa\"} 5"))
+                #expect(try await client.scalar("SELECT count(*)::int FROM oms_feed_intake", as: Int.self) == 0)
+                #expect(try await client.scalar("SELECT count(*)::int FROM oms_feed_intake_answers", as: Int.self) == 0)
+            }
+        }
+    }
+
     @Test("not applied within the limit: 503 with Retry-After naming the intake row; applied later all the same, and a repeat is answered as one")
     func answeredLate() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in

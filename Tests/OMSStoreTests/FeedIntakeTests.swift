@@ -279,6 +279,103 @@ struct FeedIntakeTests {
         }
     }
 
+    @Test("a large request is kept as pieces split by substation: two correlators apply it side by side, each with the sibling request's piece about the same substations, and its results come back in the request's order")
+    func piecesSideBySide() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let (client, intake, _) = try await Self.setUp(database)
+            // As many pieces as put the sample's substations in at least two (their ids are random),
+            // and a request of two messages large enough to split.
+            let pieces = try await client.scalar(
+                """
+                SELECT p FROM generate_series(2, 64) p
+                 WHERE (SELECT count(DISTINCT ((hashtext(s.id::text) % p) + p) % p) FROM network_substations s) > 1
+                 ORDER BY p LIMIT 1
+                """, as: Int.self)
+            try await client.execute("UPDATE oms_settings SET value = \(String(pieces))::jsonb WHERE key = 'intake.pieces'")
+            try await client.execute("UPDATE oms_settings SET value = '2' WHERE key = 'intake.piece_min_events'")
+            // Two meters (with their ONUs) of each of two substations in different pieces.
+            let rows = try await client.fetch(
+                """
+                WITH s AS (SELECT s.id, ((hashtext(s.id::text) % \(pieces)) + \(pieces)) % \(pieces) AS piece
+                             FROM network_substations s),
+                     two AS (SELECT a.id AS x, b.id AS y FROM s a JOIN s b ON b.piece <> a.piece ORDER BY a.id, b.id LIMIT 1)
+                SELECT m.asset_mrid, m.onu_id, m.substation_id = two.x
+                  FROM two JOIN LATERAL (
+                       (SELECT * FROM oms_meters WHERE substation_id = two.x AND asset_mrid IS NOT NULL AND onu_id IS NOT NULL
+                         ORDER BY meter_number LIMIT 2)
+                       UNION ALL
+                       (SELECT * FROM oms_meters WHERE substation_id = two.y AND asset_mrid IS NOT NULL AND onu_id IS NOT NULL
+                         ORDER BY meter_number LIMIT 2)) m ON true
+                """, logger: TestDatabase.logger).decode((String, String, Bool).self)
+            let meters = rows.map { (asset: $0.0, onu: $0.1, inX: $0.2) }
+            try #require(meters.count == 4)
+            let x = meters.filter(\.inX), y = meters.filter { !$0.inX }
+            // KAIFA, waiting for its answer: X, Y, X. ONU, nobody waiting: X, Y.
+            let kaifa = try await intake.append(
+                feed: "kaifa",
+                messagesJSON: "[\(lastGasp("FP-1", asset: x[0].asset, at: Self.time(-30))), \(lastGasp("FP-2", asset: y[0].asset, at: Self.time(-29))), \(lastGasp("FP-3", asset: x[1].asset, at: Self.time(-28)))]",
+                answer: true)
+            let onu = try await intake.append(
+                feed: "onu",
+                messagesJSON: #"""
+                    [{"type": "ONU_LastGaspAlert", "eventId": "FP-4", "onuId": "\#(x[1].onu)", "timestamp": "\#(Self.time(-27))"},
+                     {"type": "ONU_LastGaspAlert", "eventId": "FP-5", "onuId": "\#(y[1].onu)", "timestamp": "\#(Self.time(-26))"}]
+                    """#)
+            #expect(try await client.scalar(
+                """
+                SELECT string_agg(feed || ':' || array_to_string(positions, '+') || ':' || cardinality(substations), ' ' ORDER BY id)
+                  FROM oms_feed_intake WHERE request_id IN (\(kaifa.id), \(onu.id))
+                """, as: String.self) == "kaifa:1+3:1 kaifa:2:1 onu:1:1 onu:2:1")
+            #expect(try await intake.backlog().batches == 4)
+
+            // One correlator holds its call open: one piece of each request, those about X.
+            try await client.withConnection { held in
+                try await held.query("BEGIN", logger: TestDatabase.logger)
+                let taken = try await held.query(
+                    "SELECT intake_id, request_id FROM oms_feed_intake_apply()", logger: TestDatabase.logger)
+                var first: [(Int64, Int64)] = []
+                for try await row in taken.decode((Int64, Int64).self) { first.append(row) }
+                #expect(first.map(\.1) == [kaifa.id, onu.id])
+                #expect(first.map(\.0).first == kaifa.id, "the piece with the request's first message has the request's id")
+                // The other correlator, meanwhile: the pieces about Y.
+                let second = try await intake.applyNext()
+                #expect(second.map(\.requestID) == [kaifa.id, onu.id])
+                #expect(second.map(\.events) == [1, 1])
+                #expect(Set(second.map(\.intakeID)).isDisjoint(with: first.map(\.0)))
+                // The request is not answered while a piece of it waits.
+                #expect(try await intake.takeAnswer(kaifa.id) == .waiting)
+                #expect(try await intake.waiting(among: [kaifa.id, onu.id]) == [kaifa.id, onu.id])
+                try await held.query("COMMIT", logger: TestDatabase.logger)
+            }
+            #expect(try await intake.waiting(among: [kaifa.id, onu.id]).isEmpty)
+            #expect(try await intake.backlog().batches == 0)
+            // Its results, one per message in the request's order.
+            guard case .results(let json) = try await intake.takeAnswer(kaifa.id) else {
+                Issue.record("no results for the request kept as pieces")
+                return
+            }
+            let results = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+            let stored = try await client.fetch(
+                "SELECT id::text FROM kaifa_events WHERE source_event_id IN ('FP-1', 'FP-2', 'FP-3') ORDER BY source_event_id",
+                logger: TestDatabase.logger
+            ).decode(String.self)
+            #expect(results.compactMap { ($0["result"] as? [String: Any])?["kaifa_event_id"] as? String } == stored)
+            #expect(stored.count == 3)
+            #expect(try await intake.takeAnswer(kaifa.id) == .gone)
+            #expect(try await client.scalar("SELECT count(*)::int FROM oms_feed_intake_answers", as: Int.self) == 0)
+            #expect(try await client.scalar(
+                "SELECT count(*)::int FROM onu_events WHERE source_event_id IN ('FP-4', 'FP-5')", as: Int.self) == 2)
+
+            // One piece: a request smaller than intake.piece_min_events is kept whole.
+            try await client.execute("UPDATE oms_settings SET value = '3' WHERE key = 'intake.piece_min_events'")
+            let whole = try await intake.append(
+                feed: "kaifa", messagesJSON: "[\(lastGasp("FP-6", asset: x[0].asset, at: Self.time(-5))), \(lastGasp("FP-7", asset: y[0].asset, at: Self.time(-4)))]")
+            #expect(try await client.scalar(
+                "SELECT (request_id IS NULL AND positions IS NULL AND cardinality(substations) = 2)::text FROM oms_feed_intake WHERE id = \(whole.id)",
+                as: String.self) == "true")
+        }
+    }
+
     @Test("two correlators never take the same row: a row held by one is skipped by the other")
     func rowsShared() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in

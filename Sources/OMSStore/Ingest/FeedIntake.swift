@@ -27,6 +27,9 @@ public struct FeedIntake: Sendable {
     /// An intake row a correlator applied.
     public struct Applied: Sendable, Equatable {
         public let intakeID: Int64
+        /// The request it belongs to (the id `append` answered): its own id, or, for a piece of a
+        /// request split by substation, the first piece's.
+        public let requestID: Int64
         public let feed: String
         public let events: Int
         /// Messages the database refused when applying them (kept in `oms_feed_intake_refused`).
@@ -50,8 +53,10 @@ public struct FeedIntake: Sendable {
     }
 
     /// Appends messages (a JSON array, as the feed's batch function takes them) for `feed`
-    /// (`kaifa`, `onu`, `callcenter`, `scada`): durable when this returns. With `answer`, the
-    /// correlator that applies them keeps their results for `takeAnswer`.
+    /// (`kaifa`, `onu`, `callcenter`, `scada`): durable when this returns. A large KAIFA or ONU
+    /// request is kept as pieces split by substation (`intake.pieces`), which several correlators
+    /// apply side by side; the id answered names the whole request. With `answer`, the
+    /// correlators that apply them keep their results for `takeAnswer`.
     public func append(feed: String, messagesJSON: String, answer: Bool = false) async throws -> Appended {
         let rows = try await client.fetch(
             "SELECT intake_id, received_at FROM oms_feed_intake_append(\(feed), \(messagesJSON)::jsonb, \(answer))",
@@ -85,11 +90,11 @@ public struct FeedIntake: Sendable {
     public func applyNext(maxEvents: Int? = nil) async throws -> [Applied] {
         let rows = try await client.fetch(
             """
-            SELECT intake_id, feed, events, refused, extract(epoch FROM waited)::float8
+            SELECT intake_id, request_id, feed, events, refused, extract(epoch FROM waited)::float8
               FROM oms_feed_intake_apply(\(maxEvents)::integer)
             """, logger: logger)
-        return try rows.decode((Int64, String, Int, Int, Double).self).map { id, feed, events, refused, waited in
-            Applied(intakeID: id, feed: feed, events: events, refused: refused, waited: .seconds(waited))
+        return try rows.decode((Int64, Int64, String, Int, Int, Double).self).map { id, request, feed, events, refused, waited in
+            Applied(intakeID: id, requestID: request, feed: feed, events: events, refused: refused, waited: .seconds(waited))
         }
     }
 
@@ -104,9 +109,15 @@ public struct FeedIntake: Sendable {
         return Backlog(batches: batches, events: events, oldestSeconds: oldest)
     }
 
-    /// Of the given intake ids, those still waiting (not applied yet).
+    /// Of the given intake ids (as `append` answered them), those still waiting: a row of theirs
+    /// (a piece, for a request split by substation) is not applied yet.
     public func waiting(among ids: [Int64]) async throws -> Set<Int64> {
-        let rows = try await client.fetch("SELECT i.id FROM oms_feed_intake i WHERE i.id = ANY (\(ids))", logger: logger)
+        let rows = try await client.fetch(
+            """
+            SELECT coalesce(i.request_id, i.id) FROM oms_feed_intake i WHERE i.id = ANY (\(ids))
+            UNION
+            SELECT i.request_id FROM oms_feed_intake i WHERE i.request_id = ANY (\(ids))
+            """, logger: logger)
         return Set(try rows.decode(Int64.self).map { $0 })
     }
 }

@@ -30,6 +30,7 @@
 \ir versioned/0114_storm_row_versions.sql
 \ir versioned/0115_feed_intake_answers.sql
 \ir versioned/0116_dp_outage_index_without_devices_above.sql
+\ir versioned/0117_feed_intake_pieces.sql
 
 \ir current/01_helpers.sql
 \ir current/02_settings.sql
