@@ -357,13 +357,12 @@ struct FaultTests: RunsOMSCommands {
         }
     }
 
-    /// Run on demand (`OMS_TEST_FAILOVER=1 swift test --filter failover`), not in CI: it failed in 2 of 10
-    /// runs on this 2-core machine in the session that wrote it, once with the promoted standby lacking 2 KAIFA
-    /// messages the replay had been answered for; it passed 6 of 6 the next session (alone and under load).
-    /// A test that may fail for a reason not yet understood is a finding to chase, not a gate: when the
+    /// In CI since session 2026-12-06 (5). It failed in 2 of its first 10 runs, on the 2-core machine
+    /// of the session that wrote it, once with the promoted standby lacking 2 KAIFA messages the replay
+    /// had been answered for (not explained; the synchronous path has changed since: grouped through
+    /// the intake), then passed 20 runs in a row over three sessions, alone and under load. When the
     /// outcome differs it keeps the logs (`/tmp/oms-failover-*`) for whoever chases it.
-    @Test("failover: the primary dies during a storm, its synchronous standby is promoted and the service carries on against it; nothing acknowledged is lost",
-          .enabled(if: ProcessInfo.processInfo.environment["OMS_TEST_FAILOVER"] == "1"))
+    @Test("failover: the primary dies during a storm, its synchronous standby is promoted and the service carries on against it; nothing acknowledged is lost")
     func failover() async throws {
         let reference = try await reference()
         try await withScratchFolder { folder in

@@ -184,21 +184,13 @@ struct GroupedRouteTests {
         try await TestDatabase.with(.sampleNetwork) { database in
             let client = database.client
             let key = try await bearer(database, [.ingestKAIFA, .read])
-            // A meter of each substation; pieces enough to put them in at least two (their ids are random).
+            // A meter of each substation (SS001, SS002, SS003: pieces 0, 1 and 0 of the default 2, by rank).
             let assets = try await client.fetch(
                 """
                 SELECT DISTINCT ON (substation_id) asset_mrid FROM oms_meters
                  WHERE asset_mrid IS NOT NULL AND substation_id IS NOT NULL ORDER BY substation_id, meter_number
                 """, logger: TestDatabase.logger).decode(String.self)
             try #require(assets.count == 3)
-            try await client.execute(
-                """
-                UPDATE oms_settings SET value = to_jsonb((
-                    SELECT p FROM generate_series(2, 64) p
-                     WHERE (SELECT count(DISTINCT ((hashtext(s.id::text) % p) + p) % p) FROM network_substations s) > 1
-                     ORDER BY p LIMIT 1))
-                 WHERE key = 'intake.pieces'
-                """)
             try await client.execute("UPDATE oms_settings SET value = '2' WHERE key = 'intake.piece_min_events'")
             try await withApp(database, settings: ServerSettings(migrateOnStart: false)) { http in
                 let headers: HTTPFields = [.contentType: "application/json", .authorization: key]

@@ -283,29 +283,20 @@ struct FeedIntakeTests {
     func piecesSideBySide() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
             let (client, intake, _) = try await Self.setUp(database)
-            // As many pieces as put the sample's substations in at least two (their ids are random),
-            // and a request of two messages large enough to split.
-            let pieces = try await client.scalar(
-                """
-                SELECT p FROM generate_series(2, 64) p
-                 WHERE (SELECT count(DISTINCT ((hashtext(s.id::text) % p) + p) % p) FROM network_substations s) > 1
-                 ORDER BY p LIMIT 1
-                """, as: Int.self)
-            try await client.execute("UPDATE oms_settings SET value = \(String(pieces))::jsonb WHERE key = 'intake.pieces'")
+            // Two pieces: the sample's substations SS001, SS002 and SS003 go to pieces 0, 1 and 0 (their
+            // rank by code), and a request of two messages is large enough to split.
+            try await client.execute("UPDATE oms_settings SET value = '2' WHERE key = 'intake.pieces'")
             try await client.execute("UPDATE oms_settings SET value = '2' WHERE key = 'intake.piece_min_events'")
-            // Two meters (with their ONUs) of each of two substations in different pieces.
+            // Two meters (with their ONUs) of SS001 (X) and of SS002 (Y).
             let rows = try await client.fetch(
                 """
-                WITH s AS (SELECT s.id, ((hashtext(s.id::text) % \(pieces)) + \(pieces)) % \(pieces) AS piece
-                             FROM network_substations s),
-                     two AS (SELECT a.id AS x, b.id AS y FROM s a JOIN s b ON b.piece <> a.piece ORDER BY a.id, b.id LIMIT 1)
-                SELECT m.asset_mrid, m.onu_id, m.substation_id = two.x
-                  FROM two JOIN LATERAL (
-                       (SELECT * FROM oms_meters WHERE substation_id = two.x AND asset_mrid IS NOT NULL AND onu_id IS NOT NULL
-                         ORDER BY meter_number LIMIT 2)
-                       UNION ALL
-                       (SELECT * FROM oms_meters WHERE substation_id = two.y AND asset_mrid IS NOT NULL AND onu_id IS NOT NULL
-                         ORDER BY meter_number LIMIT 2)) m ON true
+                (SELECT m.asset_mrid, m.onu_id, true FROM oms_meters m JOIN network_substations s ON s.id = m.substation_id
+                  WHERE s.substation_id = 'SS001' AND m.asset_mrid IS NOT NULL AND m.onu_id IS NOT NULL
+                  ORDER BY m.meter_number LIMIT 2)
+                UNION ALL
+                (SELECT m.asset_mrid, m.onu_id, false FROM oms_meters m JOIN network_substations s ON s.id = m.substation_id
+                  WHERE s.substation_id = 'SS002' AND m.asset_mrid IS NOT NULL AND m.onu_id IS NOT NULL
+                  ORDER BY m.meter_number LIMIT 2)
                 """, logger: TestDatabase.logger).decode((String, String, Bool).self)
             let meters = rows.map { (asset: $0.0, onu: $0.1, inX: $0.2) }
             try #require(meters.count == 4)

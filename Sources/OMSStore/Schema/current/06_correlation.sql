@@ -498,12 +498,16 @@ BEGIN
           FROM oms_link_work l WHERE l.outage_event_id IS NOT NULL
          GROUP BY l.outage_event_id, l.source_type, l.source_event_id, l.evidence
     ),
+    -- Each feed's weight, read once (not a query of the settings per event).
+    weights AS MATERIALIZED (
+        SELECT t.source_type, oms_source_confidence(t.source_type) AS weight
+          FROM (SELECT DISTINCT p.source_type FROM pairs p) t
+    ),
     linked AS (
         INSERT INTO oms_event_sources (outage_event_id, source_type, source_event_id, source_table,
                                        correlation_weight, detected_at, evidence)
-        SELECT p.outage_event_id, p.source_type, p.source_event_id, p.source_table,
-               oms_source_confidence(p.source_type), p.event_time, p.evidence
-          FROM pairs p
+        SELECT p.outage_event_id, p.source_type, p.source_event_id, p.source_table, w.weight, p.event_time, p.evidence
+          FROM pairs p JOIN weights w ON w.source_type = p.source_type
         ON CONFLICT (outage_event_id, source_type, source_event_id) DO NOTHING
         RETURNING oms_event_sources.outage_event_id, oms_event_sources.source_type, oms_event_sources.source_event_id
     )
@@ -815,9 +819,10 @@ COMMENT ON FUNCTION oms_sync_feed_items_kept(oms_feed_item[]) IS
     'Correlates feed items (oms_sync_feed_items) and keeps the outcome per event in the session table oms_feed_outcomes.';
 
 -- The part of a feed function's result that oms_sync_evidence() decides.
+-- (STABLE, as to_jsonb is: declared IMMUTABLE it was never inlined, a function call per event.)
 CREATE OR REPLACE FUNCTION oms_sync_summary(p_status_changes integer, p_late_changes integer, p_outage_event_ids uuid[],
                                  p_outages_opened integer) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('status_changes', p_status_changes, 'late_changes', p_late_changes,
                               'outage_event_ids', to_jsonb(p_outage_event_ids), 'outages_opened', p_outages_opened)
 $$;

@@ -597,13 +597,24 @@ COMMENT ON FUNCTION oms_device_shown_closed(text, uuid) IS
 
 -- The prediction rule: a distribution point is predicted out at
 -- predict.dp_min_reports reports or predict.dp_report_share of its meters able
--- to report; a feeder or substation at rollup.customer_share of them.
+-- to report; a feeder or substation at rollup.customer_share of them. The rule
+-- itself, with the settings' values given (a set-based statement reads them once,
+-- not once per device: oms_setting is a query of its own):
+CREATE OR REPLACE FUNCTION oms_prediction_rule(p_kind text, p_reports bigint, p_capable bigint, p_min_reports numeric,
+                                               p_report_share numeric, p_customer_share numeric) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_kind = 'dp'
+                THEN p_reports >= p_min_reports OR p_reports >= p_report_share * greatest(p_capable, 1)
+                ELSE p_reports >= p_customer_share * greatest(p_capable, 1) END
+$$;
+COMMENT ON FUNCTION oms_prediction_rule(text, bigint, bigint, numeric, numeric, numeric) IS
+    'The prediction rule with the values of predict.dp_min_reports, predict.dp_report_share and rollup.customer_share given.';
+
+-- ... and with the settings in force.
 CREATE OR REPLACE FUNCTION oms_prediction_passes(p_kind text, p_reports bigint, p_capable bigint) RETURNS boolean
 LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN p_kind = 'dp'
-                THEN p_reports >= oms_setting_numeric('predict.dp_min_reports')
-                     OR p_reports >= oms_setting_numeric('predict.dp_report_share') * greatest(p_capable, 1)
-                ELSE p_reports >= oms_setting_numeric('rollup.customer_share') * greatest(p_capable, 1) END
+    SELECT oms_prediction_rule(p_kind, p_reports, p_capable, oms_setting_numeric('predict.dp_min_reports'),
+                               oms_setting_numeric('predict.dp_report_share'), oms_setting_numeric('rollup.customer_share'))
 $$;
 COMMENT ON FUNCTION oms_prediction_passes(text, bigint, bigint) IS
     'The prediction rule (predict.*): whether p_reports of p_capable meters able to report predict a device of kind p_kind out.';
@@ -652,7 +663,8 @@ BEGIN
           CROSS JOIN LATERAL (SELECT count(*) AS reports FROM oms_outage_meters om
                                WHERE om.outage_event_id = o.id AND om.reported) c
          WHERE o.id = ANY (p_outage_ids) AND o.status = 'detected'
-           AND oms_prediction_passes(oms_device_kind(o.feeder_id, o.dp_id), c.reports, z.capable_meters)
+           AND oms_prediction_rule(oms_device_kind(o.feeder_id, o.dp_id), c.reports, z.capable_meters, v_min_reports,
+                                   v_report_share, v_customer_share)
     ),
     predicted AS (
         -- Covering its device from now on in the same row version (oms_outage_cover below
@@ -740,6 +752,19 @@ $$;
 COMMENT ON FUNCTION oms_rollup_children(text, uuid, timestamptz, uuid[], uuid[]) IS
     'Under a feeder or substation: the children out, the outages a roll-up would take in, the customers reporting (rollup.*), with what evidence arriving now adds.';
 
+-- The roll-up rule with the values of rollup.min_children, rollup.children_share and
+-- rollup.customer_share given (read once by a set-based statement; oms_rollup_passes below
+-- reads them itself).
+CREATE OR REPLACE FUNCTION oms_rollup_rule(p_children_out bigint, p_children bigint, p_reporting bigint,
+                                           p_capable_customers bigint, p_min_children numeric, p_children_share numeric,
+                                           p_customer_share numeric) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT (p_children_out >= p_min_children AND p_children_out >= p_children_share * p_children)
+           OR (p_capable_customers > 0 AND p_reporting >= p_customer_share * p_capable_customers)
+$$;
+COMMENT ON FUNCTION oms_rollup_rule(bigint, bigint, bigint, bigint, numeric, numeric, numeric) IS
+    'The roll-up rule with the values of rollup.min_children, rollup.children_share and rollup.customer_share given.';
+
 -- The roll-up rule: a feeder (or substation) is predicted when p_children_out of
 -- its p_children children with meters are out (at least rollup.min_children and
 -- rollup.children_share of them), or when p_reporting of its p_capable_customers
@@ -747,9 +772,9 @@ COMMENT ON FUNCTION oms_rollup_children(text, uuid, timestamptz, uuid[], uuid[])
 CREATE OR REPLACE FUNCTION oms_rollup_passes(p_children_out bigint, p_children bigint, p_reporting bigint,
                                              p_capable_customers bigint) RETURNS boolean
 LANGUAGE sql STABLE AS $$
-    SELECT (p_children_out >= oms_setting_numeric('rollup.min_children')
-            AND p_children_out >= oms_setting_numeric('rollup.children_share') * p_children)
-           OR (p_capable_customers > 0 AND p_reporting >= oms_setting_numeric('rollup.customer_share') * p_capable_customers)
+    SELECT oms_rollup_rule(p_children_out, p_children, p_reporting, p_capable_customers,
+                           oms_setting_numeric('rollup.min_children'), oms_setting_numeric('rollup.children_share'),
+                           oms_setting_numeric('rollup.customer_share'))
 $$;
 COMMENT ON FUNCTION oms_rollup_passes(bigint, bigint, bigint, bigint) IS
     'The roll-up rule (rollup.*): whether a feeder or substation with these children out and customers reporting is predicted.';
@@ -809,6 +834,9 @@ SET jit = off
 AS $$
 DECLARE
     v_window         interval := oms_setting_interval_minutes('rollup.window_minutes');
+    v_min_children   numeric := oms_setting_numeric('rollup.min_children');
+    v_children_share numeric := oms_setting_numeric('rollup.children_share');
+    v_customer_share numeric := oms_setting_numeric('rollup.customer_share');
     v_changed        uuid[] := ARRAY[]::uuid[];
     v_substations    uuid[] := coalesce(p_substations, ARRAY[]::uuid[]);
     v_locked         uuid[];
@@ -836,7 +864,8 @@ BEGIN
           CROSS JOIN LATERAL oms_rollup_explained(v_kind, d.code, k.out_children, z.children, k.reporting,
                                                   z.capable_customers) e
          WHERE NOT oms_device_shown_closed(v_kind, coalesce(d.feeder_id, d.substation_id))
-           AND oms_rollup_passes(k.out_children, z.children, k.reporting, z.capable_customers);
+           AND oms_rollup_rule(k.out_children, z.children, k.reporting, z.capable_customers, v_min_children,
+                               v_children_share, v_customer_share);
         IF FOUND AND v_kind = 'feeder' THEN
             -- The feeders' outages are opened (predicted) now and take in their
             -- distribution points' outages only after the substations' turn: a
@@ -1061,6 +1090,12 @@ SET jit = off
 AS $$
 DECLARE
     v_window         interval := oms_setting_interval_minutes('rollup.window_minutes');
+    v_min_reports    numeric := oms_setting_numeric('predict.dp_min_reports');
+    v_report_share   numeric := oms_setting_numeric('predict.dp_report_share');
+    v_min_children   numeric := oms_setting_numeric('rollup.min_children');
+    v_children_share numeric := oms_setting_numeric('rollup.children_share');
+    v_customer_share numeric := oms_setting_numeric('rollup.customer_share');
+    v_version        bigint := (SELECT r.version FROM oms_registry_version r);
     v_kind           text;
     v_locked         uuid[];
     v_outages        uuid[] := ARRAY[]::uuid[];
@@ -1076,8 +1111,11 @@ BEGIN
 
     -- 1. The distribution points the evidence would open, judged as if opened.
     INSERT INTO oms_rollup_arriving_work (kind, substation_id, feeder_id, dp_id, reports, capable, passes, customers)
+    -- (Each distribution point's size from the cache, joined; counted, and kept, only where
+    -- the cache lacks it.)
     SELECT 'dp', d.substation_id, d.feeder_id, d.dp_id, d.reports, z.capable_meters,
-           oms_prediction_passes('dp', d.reports, z.capable_meters), d.customers
+           oms_prediction_rule('dp', d.reports, z.capable_meters, v_min_reports, v_report_share, v_customer_share),
+           d.customers
       FROM (SELECT l.substation_id, l.feeder_id, l.dp_id, count(DISTINCT l.meter_id) AS reports,
                    coalesce(array_agg(DISTINCT l.customer_id) FILTER (WHERE l.customer_id IS NOT NULL),
                             ARRAY[]::uuid[]) AS customers
@@ -1085,7 +1123,10 @@ BEGIN
              WHERE l.evidence = 'outage' AND l.outage_event_id IS NULL AND l.dp_id IS NOT NULL
                AND l.feeder_id IS NOT NULL AND l.substation_id IS NOT NULL
              GROUP BY l.substation_id, l.feeder_id, l.dp_id) d
-      CROSS JOIN LATERAL oms_device_size(d.substation_id, d.feeder_id, d.dp_id) z;
+      LEFT JOIN oms_device_sizes c ON c.device_kind = 'dp' AND c.device_id = d.dp_id AND c.registry_version = v_version
+      CROSS JOIN LATERAL (SELECT coalesce(c.capable_meters,
+                                          (oms_device_size(d.substation_id, d.feeder_id, d.dp_id)).capable_meters)
+                                     AS capable_meters) z;
     IF NOT EXISTS (SELECT 1 FROM oms_rollup_arriving_work w WHERE w.passes) THEN
         RETURN v_outages;
     END IF;
@@ -1127,7 +1168,8 @@ BEGIN
           CROSS JOIN LATERAL oms_rollup_explained(v_kind, a.code, k.out_children, z.children, k.reporting,
                                                   z.capable_customers, a.arriving_out) e
          WHERE NOT oms_device_shown_closed(v_kind, coalesce(a.feeder_id, a.substation_id))
-           AND oms_rollup_passes(k.out_children, z.children, k.reporting, z.capable_customers);
+           AND oms_rollup_rule(k.out_children, z.children, k.reporting, z.capable_customers, v_min_children,
+                               v_children_share, v_customer_share);
         EXIT WHEN NOT FOUND;
     END LOOP;
 
