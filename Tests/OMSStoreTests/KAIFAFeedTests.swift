@@ -167,6 +167,43 @@ struct KAIFAFeedTests {
         }
     }
 
+    @Test("a batch's last gasps about one outage: an evidence row each, one timeline entry for the opener and one for the rest, naming them")
+    func timelinePerBatch() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            // Four meters of one distribution point, all of it out: its outage and four pieces of evidence.
+            let assets = try await client.fetch(
+                """
+                SELECT m.asset_mrid FROM oms_meters m
+                 WHERE m.dp_id = (SELECT dp_id FROM oms_meters WHERE meter_number = 'M10000311') AND m.asset_mrid IS NOT NULL
+                 ORDER BY m.meter_number LIMIT 4
+                """, logger: TestDatabase.logger).decode(String.self)
+            try #require(assets.count == 4)
+            let batch = "[" + assets.enumerated().map { n, asset in
+                #"{"mRID": "TL-\#(n)", "createdDateTime": "\#(Self.time(-60 + n))", "eventTypeRef": "3.26.136.47", "assetMRID": "\#(asset)"}"#
+            }.joined(separator: ", ") + "]"
+            _ = try await client.scalar("SELECT insert_kaifa_events_with_meter_sync(\(batch)::jsonb)::text", as: String.self)
+            let outage = try await client.scalar(
+                "SELECT DISTINCT outage_event_id::text FROM kaifa_events WHERE source_event_id LIKE 'TL-%'", as: String.self)
+            #expect(try await client.scalar(
+                "SELECT count(*)::int FROM oms_event_sources WHERE outage_event_id = \(outage)::uuid AND source_type = 'kaifa'",
+                as: Int.self) == 4)
+            let entries = try await client.fetch(
+                """
+                SELECT event_type, description, coalesce(metadata ->> 'source_event_id', ''), coalesce((metadata ->> 'events')::int, 1),
+                       coalesce(metadata -> 'first_source_event_ids', '[]'::jsonb)::text
+                  FROM oms_event_timeline
+                 WHERE outage_event_id = \(outage)::uuid AND event_type IN ('outage_opened', 'evidence_linked')
+                 ORDER BY "timestamp", event_type
+                """, logger: TestDatabase.logger).decode((String, String, String, Int, String).self)
+            #expect(entries.map(\.0) == ["outage_opened", "evidence_linked"])
+            #expect(entries.first?.2 == "TL-0" && entries.first?.3 == 1)
+            #expect(entries.last?.3 == 3)
+            #expect(entries.last?.1.hasPrefix("+3 kaifa events: ") == true)
+            #expect(entries.last?.4 == #"["TL-1", "TL-2", "TL-3"]"#)
+        }
+    }
+
     @Test("an event stored without sync is synced once by the sync form, in place")
     func storedThenSynced() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in

@@ -209,7 +209,9 @@ COMMENT ON FUNCTION oms_refresh_outages(uuid[], timestamptz, boolean) IS
 -- nested under it (backdated). 'restoration' evidence: the meter is back in
 -- the active outages holding it (restored_at), which may then be restored.
 -- Each (outage, event) link is one oms_event_sources row (a repeat adds
--- nothing) and one timeline entry. Returns the links made or found.
+-- nothing); the timeline gets the opening event and one entry per outage, feed
+-- and kind of evidence of the call (an event alone, its own). Returns the links
+-- made or found.
 --
 -- Each piece of evidence finds its candidates through indexes (the meter's
 -- outages; the partial indexes on active outages by device, with the window's
@@ -490,7 +492,7 @@ BEGIN
        SET restored_at = excluded.restored_at, restored_by = excluded.restored_by
      WHERE om.restored_at IS NULL AND excluded.restored_at >= om.last_evidence_at;
 
-    -- One evidence row per outage and event (a repeat adds nothing), with its timeline entry.
+    -- One evidence row per outage and event (a repeat adds nothing), and the timeline.
     WITH pairs AS (
         SELECT l.outage_event_id, l.source_type, l.source_event_id, l.evidence, min(l.source_table) AS source_table,
                min(l.event_time) AS event_time, bool_or(l.opened) AS opened, bool_and(l.late) AS late,
@@ -510,19 +512,37 @@ BEGIN
           FROM pairs p JOIN weights w ON w.source_type = p.source_type
         ON CONFLICT (outage_event_id, source_type, source_event_id) DO NOTHING
         RETURNING oms_event_sources.outage_event_id, oms_event_sources.source_type, oms_event_sources.source_event_id
+    ),
+    -- The timeline: the event that opened an outage, and one entry per outage, feed and kind of
+    -- evidence for the rest of this call ("+250 kaifa events: Last gasp"), naming its first
+    -- events; an event alone keeps an entry of its own, as before. Every event stays reachable
+    -- from its outage through oms_event_sources and its feed row. (One entry per event was a
+    -- storm's largest table and a timeline no operator reads: 100,000 rows for 100,000 last gasps.)
+    entries AS (
+        SELECT p.outage_event_id, p.source_type, p.source_event_id, p.event_time, p.description, p.meters,
+               CASE WHEN p.opened THEN 'outage_opened'
+                    WHEN p.evidence = 'restoration' THEN 'restoration_evidence'
+                    WHEN p.late THEN 'late_evidence_linked'
+                    ELSE 'evidence_linked' END AS event_type
+          FROM linked l
+          JOIN pairs p ON p.outage_event_id = l.outage_event_id AND p.source_type = l.source_type
+                      AND p.source_event_id = l.source_event_id
     )
     INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
-    SELECT p.outage_event_id,
-           CASE WHEN p.opened THEN 'outage_opened'
-                WHEN p.evidence = 'restoration' THEN 'restoration_evidence'
-                WHEN p.late THEN 'late_evidence_linked'
-                ELSE 'evidence_linked' END,
-           o.status, p.description, p.source_type, p.event_time,
-           jsonb_build_object('source_event_id', p.source_event_id, 'meters', p.meters)
-      FROM linked l
-      JOIN pairs p ON p.outage_event_id = l.outage_event_id AND p.source_type = l.source_type
-                  AND p.source_event_id = l.source_event_id
-      JOIN oms_outage_events o ON o.id = l.outage_event_id;
+    SELECT g.outage_event_id, g.event_type, o.status,
+           CASE WHEN g.events = 1 THEN g.description
+                ELSE format('+%s %s events: %s', g.events, g.source_type, g.description) END,
+           g.source_type, g.first_time,
+           CASE WHEN g.events = 1 THEN jsonb_build_object('source_event_id', g.ids[1], 'meters', g.meters)
+                ELSE jsonb_build_object('events', g.events, 'meters', g.meters, 'first_source_event_ids', to_jsonb(g.ids),
+                                        'last_event_time', g.last_time) END
+      FROM (SELECT e.outage_event_id, e.source_type, e.event_type, count(*) AS events, sum(e.meters) AS meters,
+                   min(e.event_time) AS first_time, max(e.event_time) AS last_time, min(e.description) AS description,
+                   (array_agg(e.source_event_id ORDER BY e.event_time, e.source_event_id))[1:10] AS ids
+              FROM entries e
+             GROUP BY e.outage_event_id, e.source_type, e.event_type,
+                      CASE WHEN e.event_type = 'outage_opened' THEN e.source_event_id END) g
+      JOIN oms_outage_events o ON o.id = g.outage_event_id;
 
     -- Nested: an outage opened now by meters whose outage was restored less than
     -- restoration.nested_minutes before, with no power-up from them since.

@@ -72,7 +72,7 @@ BEGIN
     -- Each substation's piece: its rank among all substations by code, modulo the pieces (the
     -- same for every request; a storm's neighbouring substations alternate, so that the pieces
     -- of a request about an area are about the same size).
-    piece_of_substation AS (
+    piece_of_substation AS MATERIALIZED (
         SELECT u.substation_id,
                (SELECT count(*) FROM network_substations o WHERE o.substation_id < s.substation_id) % v_pieces AS piece
           FROM (SELECT DISTINCT p.substation_id FROM placed p) u
