@@ -13,6 +13,20 @@ struct FeedBatchLimitsTests {
         return error
     }
 
+    @Test("every kind of JSON value parses as itself: null, booleans, numbers, strings, arrays, objects")
+    func everyKind() throws {
+        let text = #"{"a": null, "b": true, "c": false, "d": 1.5, "e": -2, "f": "x", "g": "", "h": [1, "y", true, null, {"i": []}], "j": {}}"#
+        #expect(try JSONValue.parse(Data(text.utf8)) == .object([
+            "a": .null, "b": .bool(true), "c": .bool(false), "d": .number(1.5), "e": .number(-2), "f": .string("x"),
+            "g": .string(""), "h": .array([.number(1), .string("y"), .bool(true), .null, .object(["i": .array([])])]),
+            "j": .object([:]),
+        ]))
+        #expect(try JSONValue.parse(Data("[]".utf8)) == .array([]))
+        #expect(try JSONValue.parse(Data(#""1""#.utf8)) == .string("1"))
+        #expect(try JSONValue.parse(Data("1".utf8)) == .number(1))
+        #expect(throws: (any Error).self) { try JSONValue.parse(Data("[1,".utf8)) }
+    }
+
     @Test("arrays and objects may nest 32 levels; 33 are refused before any parser sees them")
     func depth() {
         let deep32 = "{\"a\":" + String(repeating: "[", count: 31) + String(repeating: "]", count: 31) + "}"
