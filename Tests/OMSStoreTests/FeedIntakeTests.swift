@@ -23,6 +23,10 @@ struct FeedIntakeTests {
         #"{"mRID": "\#(id)", "createdDateTime": "\#(time)", "eventTypeRef": "3.26.136.47", "assetMRID": "\#(asset)"}"#
     }
 
+    func onuLastGasp(_ id: String, onu: String, at time: String) -> String {
+        #"{"type": "ONU_LastGaspAlert", "eventId": "\#(id)", "onuId": "\#(onu)", "timestamp": "\#(time)"}"#
+    }
+
     @Test("rows are applied in order through the feed's batch function, deleted, and a repeat is one event")
     func appliedOnce() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
@@ -223,10 +227,7 @@ struct FeedIntakeTests {
                 answer: true)
             let onu = try await intake.append(
                 feed: "onu",
-                messagesJSON: #"""
-                    [{"type": "ONU_LastGaspAlert", "eventId": "FA-2", "onuId": "ONU-000001", "timestamp": "\#(Self.time(-20))"},
-                     {"type": "ONU_LastGaspAlert", "eventId": "FA-3", "onuId": "ONU-000003", "timestamp": "\#(Self.time(-10))"}]
-                    """#,
+                messagesJSON: "[\(onuLastGasp("FA-2", onu: "ONU-000001", at: Self.time(-20))), \(onuLastGasp("FA-3", onu: "ONU-000003", at: Self.time(-10)))]",
                 answer: true)
             #expect(try await intake.takeAnswer(kaifa.id) == .waiting)
             let applied = try await intake.applyNext()
@@ -308,10 +309,7 @@ struct FeedIntakeTests {
                 answer: true)
             let onu = try await intake.append(
                 feed: "onu",
-                messagesJSON: #"""
-                    [{"type": "ONU_LastGaspAlert", "eventId": "FP-4", "onuId": "\#(x[1].onu)", "timestamp": "\#(Self.time(-27))"},
-                     {"type": "ONU_LastGaspAlert", "eventId": "FP-5", "onuId": "\#(y[1].onu)", "timestamp": "\#(Self.time(-26))"}]
-                    """#)
+                messagesJSON: "[\(onuLastGasp("FP-4", onu: x[1].onu, at: Self.time(-27))), \(onuLastGasp("FP-5", onu: y[1].onu, at: Self.time(-26)))]")
             #expect(try await client.scalar(
                 """
                 SELECT string_agg(feed || ':' || array_to_string(positions, '+') || ':' || cardinality(substations), ' ' ORDER BY id)
