@@ -355,6 +355,16 @@ struct FeedIntakeTests {
             #expect(try await client.scalar(
                 "SELECT count(*)::int FROM onu_events WHERE source_event_id IN ('FP-4', 'FP-5')", as: Int.self) == 2)
 
+            // A message refused when its piece is applied is kept apart under its request's id (the one
+            // the append answered), not its piece's.
+            let refusing = try await intake.append(
+                feed: "kaifa",
+                messagesJSON: "[\(lastGasp("FP-8", asset: x[0].asset, at: Self.time(-3))), \(lastGasp("FP-9", asset: y[0].asset, at: Self.time(172_800)))]")
+            #expect(try await client.scalar("SELECT count(*)::int FROM oms_feed_intake WHERE request_id = \(refusing.id)", as: Int.self) == 2)
+            while try await !intake.applyNext().isEmpty {}
+            #expect(try await client.scalar(
+                "SELECT intake_id || '/' || (message ->> 'mRID') FROM oms_feed_intake_refused", as: String.self) == "\(refusing.id)/FP-9")
+
             // One piece: a request smaller than intake.piece_min_events is kept whole.
             try await client.execute("UPDATE oms_settings SET value = '3' WHERE key = 'intake.piece_min_events'")
             let whole = try await intake.append(

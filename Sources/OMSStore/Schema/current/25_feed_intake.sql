@@ -420,7 +420,7 @@ BEGIN
                 END IF;
                 -- A message refused (or failing for good): each on its own, so that the others land.
                 FOR v_message IN
-                    SELECT c.id, c.received_at, c.answer, m.value, m.n
+                    SELECT c.id, c.request_id, c.received_at, c.answer, m.value, m.n
                       FROM oms_intake_rows_taken c
                       JOIN oms_feed_intake i ON i.id = c.id
                       CROSS JOIN LATERAL jsonb_array_elements(i.messages) WITH ORDINALITY AS m(value, n)
@@ -444,9 +444,10 @@ BEGIN
                                     jsonb_build_object('refused', jsonb_build_object(
                                         'sqlstate', v_state, 'field', nullif(v_field, ''), 'reason', v_reason)));
                         ELSE
+                            -- (Named by its request, the id the append answered, also for a piece.)
                             INSERT INTO oms_feed_intake_refused (intake_id, feed, message, received_at, sqlstate, field, reason)
-                            VALUES (v_message.id, v_feed, v_message.value, v_message.received_at, v_state, nullif(v_field, ''),
-                                    v_reason);
+                            VALUES (v_message.request_id, v_feed, v_message.value, v_message.received_at, v_state,
+                                    nullif(v_field, ''), v_reason);
                         END IF;
                         UPDATE oms_intake_rows_taken c SET refused = c.refused + 1 WHERE c.id = v_message.id;
                     END;
