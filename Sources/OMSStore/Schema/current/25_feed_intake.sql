@@ -30,10 +30,11 @@ COMMENT ON FUNCTION oms_feed_batch_function(text) IS
 -- (oms_feed_intake_take_answer). Each row keeps the substations its messages are about.
 --
 -- A KAIFA or ONU request of at least intake.piece_min_events messages is kept as up to
--- intake.pieces rows (pieces), split by substation: a message goes to the piece a hash of its
--- substation names (the same piece for that substation in every request, so that a KAIFA piece
--- and the ONU piece about the same substations are applied together; a message nothing places
--- goes to the first), in its request's order. Correlators apply one piece of a request per call
+-- intake.pieces rows (pieces), split by substation: a message goes to the piece its substation's
+-- rank among all substations by code names, modulo the pieces (the same piece for that
+-- substation in every request, so that a KAIFA piece and the ONU piece about the same
+-- substations are applied together; a message nothing places goes to piece 0), in its
+-- request's order. Correlators apply one piece of a request per call
 -- (oms_feed_intake_apply), so that several apply a large request side by side. The id answered
 -- names the request: the first piece's, kept as every piece's request_id.
 CREATE OR REPLACE FUNCTION oms_feed_intake_append(p_feed text, p_messages jsonb, p_answer boolean DEFAULT false,
