@@ -110,14 +110,9 @@ public struct FeedIntake: Sendable {
     }
 
     /// Of the given intake ids (as `append` answered them), those still waiting: a row of theirs
-    /// (a piece, for a request split by substation) is not applied yet.
+    /// (a piece, for a request split by substation) is not applied yet (`oms_feed_intake_waiting`).
     public func waiting(among ids: [Int64]) async throws -> Set<Int64> {
-        let rows = try await client.fetch(
-            """
-            SELECT coalesce(i.request_id, i.id) FROM oms_feed_intake i WHERE i.id = ANY (\(ids))
-            UNION
-            SELECT i.request_id FROM oms_feed_intake i WHERE i.request_id = ANY (\(ids))
-            """, logger: logger)
+        let rows = try await client.fetch("SELECT oms_feed_intake_waiting(\(ids))", logger: logger)
         return Set(try rows.decode(Int64.self).map { $0 })
     }
 }

@@ -114,6 +114,17 @@ $$;
 COMMENT ON FUNCTION oms_feed_intake_append(text, jsonb, boolean) IS
     'Keeps a request''s messages in the feed intake (applied later by oms_feed_intake_apply), a large KAIFA or ONU request as pieces split by substation; the request''s id and time. With answer, the results are kept for the request to take (oms_feed_intake_take_answer).';
 
+-- Of the given requests (ids as oms_feed_intake_append answered them), those still waiting: a
+-- row of theirs, the request kept whole or a piece of it, is not applied yet.
+CREATE OR REPLACE FUNCTION oms_feed_intake_waiting(p_intake_ids bigint[]) RETURNS SETOF bigint
+LANGUAGE sql STABLE AS $$
+    SELECT i.id FROM oms_feed_intake i WHERE i.id = ANY (p_intake_ids)
+    UNION
+    SELECT i.request_id FROM oms_feed_intake i WHERE i.request_id = ANY (p_intake_ids)
+$$;
+COMMENT ON FUNCTION oms_feed_intake_waiting(bigint[]) IS
+    'Of the given intake requests, those with a row (whole, or a piece) not applied yet.';
+
 -- The results of an applied request kept for it (one element per message, in order:
 -- {"result": …} or {"refused": {sqlstate, field, reason}}), taken: deleted as they are read. A
 -- request kept as pieces is answered once every piece is applied, its pieces' results put back
@@ -126,8 +137,7 @@ BEGIN
     -- seen gone, the transactions that deleted them (and kept their results) are visible to the
     -- next one. (The other order could miss the results and then miss the rows, both applied in
     -- between.)
-    waiting := EXISTS (SELECT 1 FROM oms_feed_intake i WHERE i.id = p_intake_id)
-            OR EXISTS (SELECT 1 FROM oms_feed_intake i WHERE i.request_id = p_intake_id);
+    waiting := EXISTS (SELECT 1 FROM oms_feed_intake_waiting(ARRAY[p_intake_id]));
     IF NOT waiting THEN
         WITH taken AS (
             DELETE FROM oms_feed_intake_answers a WHERE a.request_id = p_intake_id
