@@ -363,6 +363,39 @@ struct OutageEngineTests: SmallNetworkTesting {
         }
     }
 
+    @Test("a reclosing sequence whose first trip arrives last, after last gasps rolled the feeder up: one outage of the feeder, its interruptions counted, from the first trip")
+    func reclosingSequenceAfterRollUp() async throws {
+        try await withNetwork { client in
+            // The first trip (at 0) is delayed; the feeder's last gasps arrive first and roll it up.
+            for (index, meter) in ["M-F2-D1-1", "M-F2-D1-2", "M-F2-D2-1", "M-F2-D2-3"].enumerated() {
+                try await gasp(meter, at: 0.07 + Double(index) / 100, on: client)
+            }
+            #expect(try await visible(client).map(\.basis) == ["rollup"])
+            // The reclose restores the roll-up's outage; the trip 0.1 s later is the same sequence.
+            try await scada("BreakerReclose", alarm: "Reclose", feeder: "F2", at: 0.5, id: "R-2", on: client)
+            try await scada("BreakerTrip", alarm: "Trip", feeder: "F2", at: 0.6, id: "R-3", on: client)
+            try await scada("BreakerReclose", alarm: "Reclose", feeder: "F2", at: 15.6, id: "R-4", on: client)
+            try await scada("BreakerTrip", alarm: "Trip", feeder: "F2", at: 15.7, id: "R-5", on: client)
+            try await scada("Lockout", alarm: "Lockout", feeder: "F2", at: 45.7, id: "R-6", on: client)
+            try await scada("BreakerClose", alarm: "Close", feeder: "F2", at: 100, id: "R-7", on: client)
+            try await scada("BreakerTrip", alarm: "Trip", feeder: "F2", at: 0, id: "R-1", on: client)
+            let shown = try await visible(client)
+            #expect(shown.count == 1)
+            let feeder = try #require(shown.first)
+            #expect(feeder.device == "F2")
+            #expect(feeder.basis == "telemetry")
+            #expect(feeder.interruptions == 3)
+            #expect(feeder.startOffset == 0)
+            #expect(feeder.restoredOffset == 100)
+            #expect(feeder.momentary)
+            // Every SCADA message and last gasp is the one outage's.
+            #expect(try await client.scalar(
+                "SELECT count(DISTINCT outage_event_id)::int FROM scada_events", as: Int.self) == 1)
+            #expect(try await client.scalar(
+                "SELECT count(DISTINCT outage_event_id)::int FROM kaifa_events", as: Int.self) == 1)
+        }
+    }
+
     @Test("communication loss is not power loss: network-loss codes never open an outage")
     func communicationLoss() async throws {
         try await withNetwork { client in

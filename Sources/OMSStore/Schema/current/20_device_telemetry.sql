@@ -215,9 +215,11 @@ BEGIN
         END IF;
     END IF;
 
-    -- The same reclosing sequence: the device's outage restored moments ago opens again.
+    -- The same reclosing sequence: the device's outage restored moments ago opens again, whatever
+    -- opened it (a trip, or last gasps rolled up before a delayed trip arrived): one sequence of
+    -- one breaker is one outage, its trips counted as interruptions.
     SELECT o.* INTO v_outage FROM oms_outage_events o
-     WHERE o.status = 'restored' AND o.basis = 'telemetry'
+     WHERE o.status = 'restored'
        AND o.actual_restoration_time BETWEEN v_time - v_reclose AND v_time
        AND ((p_feeder_id IS NOT NULL AND o.feeder_id = p_feeder_id AND o.dp_id IS NULL)
             OR (p_feeder_id IS NULL AND o.substation_id = p_substation_id AND o.feeder_id IS NULL AND o.dp_id IS NULL))
@@ -229,7 +231,8 @@ BEGIN
            AND restored_at = v_outage.actual_restoration_time;
         UPDATE oms_outage_events
            SET status = 'confirmed', actual_restoration_time = NULL, momentary = false,
-               interruptions = interruptions + 1, last_updated_at = now()
+               interruptions = interruptions + 1, basis = 'telemetry',
+               root_cause = CASE WHEN basis = 'telemetry' THEN root_cause ELSE v_cause END, last_updated_at = now()
          WHERE id = v_outage.id;
         INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)
         VALUES (v_outage.id, 'reclose_sequence', 'confirmed',
