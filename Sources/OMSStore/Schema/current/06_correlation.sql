@@ -259,7 +259,7 @@ BEGIN
                                          description text, late boolean, scope_key text, substation_id uuid,
                                          feeder_id uuid, dp_id uuid, customer_id uuid);
     END IF;
-    TRUNCATE oms_link_work;
+    PERFORM oms_work_table_clear('pg_temp.oms_link_work');
 
     -- The caller (oms_sync_feed_items) holds the meters' engine locks already: it takes
     -- them before its first row (oms_lock_meter_devices).
@@ -342,7 +342,7 @@ BEGIN
     -- The working set's real size for the planner (a temp table has no statistics;
     -- estimated from the batch's array, a join of a thousand new outages to their
     -- evidence was planned as a nested loop: 200 ms a batch).
-    ANALYZE oms_link_work;
+    PERFORM oms_work_table_analyze('pg_temp.oms_link_work');
 
     -- Evidence nothing covers that rolls up at once: a feeder or substation the engine's
     -- rules predict on it (with what is open below) gets its outage now, and the evidence
@@ -351,7 +351,7 @@ BEGIN
     IF EXISTS (SELECT 1 FROM oms_link_work l WHERE l.evidence = 'outage' AND l.outage_event_id IS NULL) THEN
         SELECT max(l.event_time) INTO v_time FROM oms_link_work l WHERE l.evidence = 'outage';
         IF cardinality(oms_engine_rollup_arriving(v_time)) > 0 THEN
-            ANALYZE oms_link_work;
+            PERFORM oms_work_table_analyze('pg_temp.oms_link_work');
         END IF;
     END IF;
 
@@ -407,7 +407,7 @@ BEGIN
         -- Counted again: the statistics above saw these rows without an outage, and a
         -- join on "outage_event_id IS NOT NULL" estimated at one row was a nested loop
         -- over the whole batch twice (3 s for 5,000 last gasps).
-        ANALYZE oms_link_work;
+        PERFORM oms_work_table_analyze('pg_temp.oms_link_work');
     END IF;
 
     -- The meters: their own evidence; a loss after a meter's power-up in an
@@ -457,7 +457,7 @@ BEGIN
      ORDER BY r.source_type, r.source_event_id, r.meter_id, h.spec;
     GET DIAGNOSTICS v_restorations = ROW_COUNT;
     IF v_restorations > 0 THEN
-        ANALYZE oms_link_work;  -- its size again for the planner, with the restoration evidence
+        PERFORM oms_work_table_analyze('pg_temp.oms_link_work');  -- its size again for the planner, with the restoration evidence
     END IF;
 
     -- An active outage starts at its earliest evidence (a loss delivered late moves it
@@ -830,9 +830,9 @@ BEGIN
         CREATE TEMP TABLE oms_feed_outcomes (source_type text, source_event_id text, status_changes integer,
                                              late_changes integer, outage_event_ids uuid[], outages_opened integer);
     END IF;
-    TRUNCATE oms_feed_outcomes;
+    PERFORM oms_work_table_clear('pg_temp.oms_feed_outcomes');
     INSERT INTO oms_feed_outcomes SELECT * FROM oms_sync_feed_items(p_items);
-    ANALYZE oms_feed_outcomes;  -- (a temp table has no statistics of its own)
+    PERFORM oms_work_table_analyze('pg_temp.oms_feed_outcomes');  -- (a temp table has no statistics of its own)
 END;
 $$;
 COMMENT ON FUNCTION oms_sync_feed_items_kept(oms_feed_item[]) IS

@@ -182,7 +182,7 @@ BEGIN
             event_timestamp timestamptz, latitude double precision, longitude double precision, event_kind text,
             meter_ids uuid[], numbers text[], outage_event_id uuid);
     END IF;
-    TRUNCATE oms_onu_staged;
+    PERFORM oms_work_table_clear('pg_temp.oms_onu_staged');
 
     -- 1. Read and check. Messages that pass cheap checks (plain strings, a serial of
     -- the right shape, a well-formed time) are read inline; any other by

@@ -176,7 +176,7 @@ BEGIN
             event_meaning text, raw jsonb, raw_message text,
             kind text, meter_id uuid, matched_number text, matched_by text, outage_event_id uuid);
     END IF;
-    TRUNCATE oms_kaifa_staged;
+    PERFORM oms_work_table_clear('pg_temp.oms_kaifa_staged');
 
     -- 1. Read and check. Messages that pass cheap checks (plain strings, a
     -- well-formed code and time, a meter identity) are read inline; any other by

@@ -787,7 +787,7 @@ BEGIN
         CREATE TEMP TABLE oms_rollup_work (substation_id uuid, feeder_id uuid, code text, children_ids uuid[],
                                            reason text, numbers jsonb, outage_id uuid, opened boolean);
     END IF;
-    TRUNCATE oms_rollup_work;
+    PERFORM oms_work_table_clear('pg_temp.oms_rollup_work');
 END;
 $$;
 COMMENT ON FUNCTION oms_rollup_work_ready() IS
@@ -1007,7 +1007,7 @@ AS $$
 DECLARE
     v_outages uuid[];
 BEGIN
-    ANALYZE oms_rollup_work;  -- (a temp table has no statistics of its own)
+    PERFORM oms_work_table_analyze('pg_temp.oms_rollup_work');  -- (a temp table has no statistics of its own)
     -- The device's active outage, if it has one.
     UPDATE oms_rollup_work w SET outage_id = oms_device_outage(w.substation_id, w.feeder_id), opened = false;
 
@@ -1107,7 +1107,7 @@ BEGIN
                                                     reports bigint, capable bigint, passes boolean, customers uuid[],
                                                     children_ids uuid[], reason text, numbers jsonb, outage_id uuid);
     END IF;
-    TRUNCATE oms_rollup_arriving_work;
+    PERFORM oms_work_table_clear('pg_temp.oms_rollup_arriving_work');
 
     -- 1. The distribution points the evidence would open, judged as if opened.
     INSERT INTO oms_rollup_arriving_work (kind, substation_id, feeder_id, dp_id, reports, capable, passes, customers)
@@ -1130,7 +1130,7 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM oms_rollup_arriving_work w WHERE w.passes) THEN
         RETURN v_outages;
     END IF;
-    ANALYZE oms_rollup_arriving_work;  -- (a temp table has no statistics of its own)
+    PERFORM oms_work_table_analyze('pg_temp.oms_rollup_arriving_work');  -- (a temp table has no statistics of its own)
 
     -- 2. The feeders of the distribution points that pass, then the substations of the feeders
     -- that roll up: the rule over what is open below each and what arrives now.

@@ -170,12 +170,18 @@ COMMENT ON FUNCTION oms_feed_intake_transient(text) IS
 -- correlators (oms_feed_intake_apply) and for splitting a request (oms_feed_intake_append), not
 -- a rule: the batch functions match messages fully, and the engine's own device locks keep
 -- concurrent batches correct whatever this says.
+--
+-- PL/pgSQL rather than SQL so that its plan is kept for the session: a SQL function with settings
+-- is never inlined, and was planned again at every call (0.9 ms of a one-message request).
 CREATE OR REPLACE FUNCTION oms_feed_intake_message_substations(p_feed text, p_messages jsonb)
 RETURNS TABLE (n integer, substation_id uuid)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET enable_seqscan = off
 SET jit = off
 AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     WITH e AS MATERIALIZED (SELECT x.n::integer AS n, x.value AS m FROM jsonb_array_elements(p_messages) WITH ORDINALITY x(value, n))
     SELECT s.n, s.substation_id
       FROM (SELECT e.n, m.substation_id FROM e JOIN oms_meters m ON m.asset_mrid = e.m ->> 'assetMRID'
@@ -198,7 +204,8 @@ AS $$
             UNION ALL
             SELECT e.n, s.id FROM e JOIN network_substations s ON s.substation_id = btrim(e.m ->> 'substationId')
              WHERE p_feed = 'scada') s
-     WHERE s.substation_id IS NOT NULL
+     WHERE s.substation_id IS NOT NULL;
+END;
 $$;
 COMMENT ON FUNCTION oms_feed_intake_message_substations(text, jsonb) IS
     'The substations each message of a request is about (position, substation), by their exact identities: a scheduling hint, not a rule.';
@@ -326,7 +333,8 @@ BEGIN
                                                  positions integer[]);
         CREATE TEMP TABLE oms_intake_answer_items (id bigint, n bigint, item jsonb);
     END IF;
-    TRUNCATE oms_intake_rows_taken, oms_intake_answer_items;
+    PERFORM oms_work_table_clear('pg_temp.oms_intake_rows_taken');
+    PERFORM oms_work_table_clear('pg_temp.oms_intake_answer_items');
 
     -- Claimed one row at a time, oldest first: looked at, its substations claimed, then the row
     -- locked, skipping one another correlator holds (locked only when taken: a row this call
