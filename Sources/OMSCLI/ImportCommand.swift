@@ -53,7 +53,7 @@ struct ImportCommand: AsyncParsableCommand {
                 // Each file's seconds: from the previous file's commit (or the start) to its own;
                 // the next file is read while the previous one is checked, so they add up to the whole.
                 var lastDone = ContinuousClock.now
-                return try await importer.importFiles(files) { summary in
+                let summaries = try await importer.importFiles(files) { summary in
                     let seconds = (ContinuousClock.now - lastDone).seconds
                     lastDone = ContinuousClock.now
                     print("\(summary.file): \(summary.rowsRead) rows in \(String(format: "%.1f", seconds)) s: \(summary.inserted) inserted, \(summary.updated) updated, \(summary.unchanged) unchanged, \(summary.rejects.count) refused")
@@ -66,6 +66,10 @@ struct ImportCommand: AsyncParsableCommand {
                         print("  ... and \(summary.rejects.count - maxRejects) more refused rows")
                     }
                 }
+                let started = ContinuousClock.now
+                let counted = try await importer.countDeviceSizes()
+                print("device sizes counted: \(counted) in \(String(format: "%.1f", (ContinuousClock.now - started).seconds)) s")
+                return summaries
             }
         }
         var table = TextTable(columns: ["file", "kind", "rows", "inserted", "updated", "unchanged", "refused"])

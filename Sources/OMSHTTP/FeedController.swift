@@ -211,6 +211,9 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
         defer { grouped.applications.forget(id) }
         intakeWakeUp.wake()
         let deadline = ContinuousClock.now + grouped.limit
+        // (Not looked at before a first wait: just appended, it cannot have been applied yet, and
+        // this instance's correlators announce it the moment they have.)
+        await grouped.applications.wait(for: id, upTo: min(grouped.poll, grouped.limit))
         while true {
             switch try await keys.guardedInBackground({ try await ingestor.intake.takeAnswer(id) }) {
             case .results(let json):

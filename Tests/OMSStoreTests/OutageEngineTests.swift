@@ -165,6 +165,41 @@ struct OutageEngineTests: SmallNetworkTesting {
         }
     }
 
+    @Test("device sizes counted ahead (oms_device_sizes_warm, as oms import does) are the engine's own count of every distribution point, feeder and substation; a second call counts none")
+    func deviceSizesCountedAhead() async throws {
+        try await withNetwork { client in
+            let sizes: PostgresQuery = """
+                SELECT string_agg(concat_ws(':', device_kind, device_id, registry_version, meters, customers,
+                                            capable_meters, capable_customers, children), ',' ORDER BY device_kind, device_id)
+                  FROM oms_device_sizes
+                """
+            try await client.execute("DELETE FROM oms_device_sizes")
+            let counted = try await client.scalar("SELECT oms_device_sizes_warm()", as: Int.self)
+            let devices = try await client.scalar("""
+                SELECT (SELECT count(*) FROM network_distribution_points d WHERE EXISTS
+                            (SELECT 1 FROM oms_meters m WHERE m.dp_id = d.id AND m.status = 'active'))
+                       + (SELECT count(*) FROM network_feeders) + (SELECT count(*) FROM network_substations)
+                """, as: Int.self)
+            #expect(counted == devices)
+            #expect(try await client.scalar("SELECT oms_device_sizes_warm()", as: Int.self) == 0)
+            let warmed = try await client.scalar(sizes, as: String.self)
+            // The engine's own count, device by device.
+            try await client.execute("DELETE FROM oms_device_sizes")
+            try await client.execute("""
+                SELECT oms_device_size(d.substation_id, d.feeder_id, d.dp_id)
+                  FROM (SELECT f.substation_id, d.feeder_id, d.id AS dp_id FROM network_distribution_points d
+                          JOIN network_feeders f ON f.id = d.feeder_id
+                         WHERE EXISTS (SELECT 1 FROM oms_meters m WHERE m.dp_id = d.id AND m.status = 'active')
+                        UNION ALL SELECT f.substation_id, f.id, NULL FROM network_feeders f
+                        UNION ALL SELECT s.id, NULL, NULL FROM network_substations s) d
+                """)
+            #expect(try await client.scalar(sizes, as: String.self) == warmed)
+            #expect(try await client.scalar(
+                "SELECT sum(meters)::int FROM oms_device_sizes WHERE device_kind = 'dp'", as: Int.self) ==
+                    client.scalar("SELECT count(*)::int FROM oms_meters WHERE status = 'active' AND dp_id IS NOT NULL", as: Int.self))
+        }
+    }
+
     @Test("roll-up: half the distribution points of a feeder out -> the feeder is predicted and takes them in; a feeder telemetry shows closed never is")
     func rollUp() async throws {
         try await withNetwork { client in

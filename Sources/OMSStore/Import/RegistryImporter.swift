@@ -98,6 +98,14 @@ public struct RegistryImporter: Sendable {
         return summaries
     }
 
+    /// Counts ahead the device sizes the imported registry lacks (`oms_device_sizes_warm`), so that a
+    /// storm's first requests in an area do not count them on their way. Returns how many were counted.
+    public func countDeviceSizes() async throws -> Int {
+        let rows = try await client.query("SELECT oms_device_sizes_warm()", logger: logger)
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+
     /// One file in one transaction: staged at once, applied once `prior` (the file
     /// before it) has committed.
     private func importFile(_ reader: RegistryFileReader, after prior: Task<RegistryImportSummary, any Error>?) async throws -> RegistryImportSummary {
