@@ -374,12 +374,7 @@ struct OutageEngineTests: SmallNetworkTesting {
     func momentary() async throws {
         try await withNetwork { client in
             try await scada("BreakerTrip", alarm: "Trip", feeder: "F1", at: 0, id: "A-1", on: client)
-            try await scada("BreakerReclose", alarm: "Reclose", feeder: "F1", at: 0.5, id: "A-2", on: client)
-            try await scada("BreakerTrip", alarm: "Trip", feeder: "F1", at: 0.6, id: "A-3", on: client)
-            try await scada("BreakerReclose", alarm: "Reclose", feeder: "F1", at: 15.6, id: "A-4", on: client)
-            try await scada("BreakerTrip", alarm: "Trip", feeder: "F1", at: 15.7, id: "A-5", on: client)
-            try await scada("Lockout", alarm: "Lockout", feeder: "F1", at: 45.7, id: "A-6", on: client)
-            try await scada("BreakerClose", alarm: "Close", feeder: "F1", at: 180, id: "A-7", on: client)
+            try await reclosingAfterFirstTrip("F1", ids: "A", closedAt: 180, on: client)
             try await scada("Lockout", alarm: "Lockout", feeder: "F2", at: 100, id: "B-1", on: client)
             try await scada("BreakerClose", alarm: "Close", feeder: "F2", at: 2000, id: "B-2", on: client)
             let shown = try await visible(client)
@@ -407,12 +402,7 @@ struct OutageEngineTests: SmallNetworkTesting {
             }
             #expect(try await visible(client).map(\.basis) == ["rollup"])
             // The reclose restores the roll-up's outage; the trip 0.1 s later is the same sequence.
-            try await scada("BreakerReclose", alarm: "Reclose", feeder: "F2", at: 0.5, id: "R-2", on: client)
-            try await scada("BreakerTrip", alarm: "Trip", feeder: "F2", at: 0.6, id: "R-3", on: client)
-            try await scada("BreakerReclose", alarm: "Reclose", feeder: "F2", at: 15.6, id: "R-4", on: client)
-            try await scada("BreakerTrip", alarm: "Trip", feeder: "F2", at: 15.7, id: "R-5", on: client)
-            try await scada("Lockout", alarm: "Lockout", feeder: "F2", at: 45.7, id: "R-6", on: client)
-            try await scada("BreakerClose", alarm: "Close", feeder: "F2", at: 100, id: "R-7", on: client)
+            try await reclosingAfterFirstTrip("F2", ids: "R", closedAt: 100, on: client)
             try await scada("BreakerTrip", alarm: "Trip", feeder: "F2", at: 0, id: "R-1", on: client)
             let shown = try await visible(client)
             #expect(shown.count == 1)
@@ -428,6 +418,18 @@ struct OutageEngineTests: SmallNetworkTesting {
                 "SELECT count(DISTINCT outage_event_id)::int FROM scada_events", as: Int.self) == 1)
             #expect(try await client.scalar(
                 "SELECT count(DISTINCT outage_event_id)::int FROM kaifa_events", as: Int.self) == 1)
+        }
+    }
+
+    /// What follows a feeder's first trip (at 0) in a reclosing sequence: reclose at 0.5 s, trip at
+    /// 0.6 s, reclose at 15.6 s, trip at 15.7 s, lockout at 45.7 s, close at `closedAt` (ids PREFIX-2…-7).
+    func reclosingAfterFirstTrip(_ feeder: String, ids prefix: String, closedAt: Double,
+                                 on client: PostgresClient) async throws {
+        let steps: [(String, Double)] = [("Reclose", 0.5), ("Trip", 0.6), ("Reclose", 15.6), ("Trip", 15.7),
+                                         ("Lockout", 45.7), ("Close", closedAt)]
+        for (index, (alarm, seconds)) in steps.enumerated() {
+            let eventType = alarm == "Lockout" ? "Lockout" : "Breaker" + alarm
+            try await scada(eventType, alarm: alarm, feeder: feeder, at: seconds, id: "\(prefix)-\(index + 2)", on: client)
         }
     }
 
