@@ -478,6 +478,16 @@ COMMENT ON FUNCTION oms_outage_materialize(uuid) IS
 -- ---------------------------------------------------------------------------
 -- Merging.
 
+-- The survivor a merge gives an outage: p_into at p_outage's position in p_merged (which has
+-- no repeats). Inlined where it is used, so that a merge finds the rows naming its merged
+-- outages by index (= ANY) and needs no join to the pairs.
+CREATE OR REPLACE FUNCTION oms_survivor_of(p_merged uuid[], p_into uuid[], p_outage uuid) RETURNS uuid
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_into[array_position(p_merged, p_outage)]
+$$;
+COMMENT ON FUNCTION oms_survivor_of(uuid[], uuid[], uuid) IS
+    'The survivor of a merged outage among merge pairs given as two arrays (merged, survivors).';
+
 -- Folds outages into survivors, many at once: p_merged[i] into p_into[i], for
 -- p_reasons[i]. The feed rows, the evidence and the meters move to the
 -- survivor, its start is the earliest of theirs, and each merged outage ends as
@@ -511,24 +521,24 @@ BEGIN
     END IF;
 
     -- The rows naming a merged outage are found by index (outage_event_id = ANY), each given its
-    -- survivor by position (v_into[array_position(v_merged, …)]; v_merged has no repeats), not by
-    -- a join to the pairs: the planner turned that join into a hash join over the whole index of the
-    -- table (with enable_seqscan off, its scan of every row), so that each merge read every feed row
-    -- the storm had stored (19,367 KAIFA rows, 20 ms to move none, by a storm's 17,000th message).
-    UPDATE scada_events t SET outage_event_id = v_into[array_position(v_merged, t.outage_event_id)]
+    -- survivor by position (oms_survivor_of), not by a join to the pairs: the planner turned that
+    -- join into a hash join over the whole index of the table (with enable_seqscan off, its scan of
+    -- every row), so that each merge read every feed row the storm had stored (19,367 KAIFA rows,
+    -- 20 ms to move none, by a storm's 17,000th message).
+    UPDATE scada_events t SET outage_event_id = oms_survivor_of(v_merged, v_into, t.outage_event_id)
      WHERE t.outage_event_id = ANY (v_merged);
-    UPDATE onu_events t SET outage_event_id = v_into[array_position(v_merged, t.outage_event_id)]
+    UPDATE onu_events t SET outage_event_id = oms_survivor_of(v_merged, v_into, t.outage_event_id)
      WHERE t.outage_event_id = ANY (v_merged);
-    UPDATE kaifa_events t SET outage_event_id = v_into[array_position(v_merged, t.outage_event_id)]
+    UPDATE kaifa_events t SET outage_event_id = oms_survivor_of(v_merged, v_into, t.outage_event_id)
      WHERE t.outage_event_id = ANY (v_merged);
-    UPDATE callcenter_tickets t SET outage_event_id = v_into[array_position(v_merged, t.outage_event_id)]
+    UPDATE callcenter_tickets t SET outage_event_id = oms_survivor_of(v_merged, v_into, t.outage_event_id)
      WHERE t.outage_event_id = ANY (v_merged);
-    UPDATE oms_device_state_history t SET outage_event_id = v_into[array_position(v_merged, t.outage_event_id)]
+    UPDATE oms_device_state_history t SET outage_event_id = oms_survivor_of(v_merged, v_into, t.outage_event_id)
      WHERE t.outage_event_id = ANY (v_merged);
 
     INSERT INTO oms_event_sources (outage_event_id, source_type, source_event_id, source_table, correlation_weight,
                                    detected_at, evidence)
-    SELECT v_into[array_position(v_merged, s.outage_event_id)], s.source_type, s.source_event_id, s.source_table,
+    SELECT oms_survivor_of(v_merged, v_into, s.outage_event_id), s.source_type, s.source_event_id, s.source_table,
            s.correlation_weight, s.detected_at, s.evidence
       FROM oms_event_sources s
      WHERE s.outage_event_id = ANY (v_merged)
@@ -540,7 +550,7 @@ BEGIN
     SELECT DISTINCT ON (w.survivor, m.meter_id) w.survivor, m.meter_id, m.source_type, m.first_evidence_at,
            m.last_evidence_at, m.reported, m.restored_at, m.restored_by
       FROM oms_outage_meters m
-     CROSS JOIN LATERAL (SELECT v_into[array_position(v_merged, m.outage_event_id)] AS survivor) w
+     CROSS JOIN LATERAL (SELECT oms_survivor_of(v_merged, v_into, m.outage_event_id) AS survivor) w
      WHERE m.outage_event_id = ANY (v_merged)
      ORDER BY w.survivor, m.meter_id, m.reported DESC, m.first_evidence_at
     ON CONFLICT (outage_event_id, meter_id) DO UPDATE
@@ -550,11 +560,11 @@ BEGIN
            source_type = CASE WHEN om.reported THEN om.source_type ELSE excluded.source_type END;
     DELETE FROM oms_outage_meters WHERE outage_event_id = ANY (v_merged);
 
-    UPDATE oms_outage_events o SET merged_into_id = v_into[array_position(v_merged, o.merged_into_id)]
+    UPDATE oms_outage_events o SET merged_into_id = oms_survivor_of(v_merged, v_into, o.merged_into_id)
      WHERE o.merged_into_id = ANY (v_merged);
-    UPDATE oms_outage_events o SET parent_outage_id = v_into[array_position(v_merged, o.parent_outage_id)]
+    UPDATE oms_outage_events o SET parent_outage_id = oms_survivor_of(v_merged, v_into, o.parent_outage_id)
      WHERE o.parent_outage_id = ANY (v_merged);
-    UPDATE oms_outage_events o SET within_outage_id = v_into[array_position(v_merged, o.within_outage_id)]
+    UPDATE oms_outage_events o SET within_outage_id = oms_survivor_of(v_merged, v_into, o.within_outage_id)
      WHERE o.within_outage_id = ANY (v_merged);
 
     UPDATE oms_outage_events o SET first_detected_at = x.start, last_updated_at = now()
