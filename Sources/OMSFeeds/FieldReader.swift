@@ -21,12 +21,7 @@ struct FieldReader {
         switch members[name] {
         case nil, .null?: return nil
         case .string(let text)?:
-            // (Trimmed only when an end is blank: Foundation's trimming scans and copies every string.)
-            let blank = CharacterSet.whitespacesAndNewlines
-            guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last,
-                  blank.contains(first) || blank.contains(last)
-            else { return text.isEmpty ? nil : text }
-            let trimmed = text.trimmingCharacters(in: blank)
+            let trimmed = text.trimmingWhitespace()
             return trimmed.isEmpty ? nil : trimmed
         case .number(let number)?:
             return number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)

@@ -1,4 +1,5 @@
 import Foundation
+import OMSDomain
 
 /// A parsed XML element: local name (namespace prefixes dropped), attributes,
 /// children and text. Enough to read IEC 61968 messages whatever prefixes the
@@ -25,7 +26,7 @@ public final class XMLNode: @unchecked Sendable {
 
     /// The trimmed text of the first child with this local name, nil when absent or empty.
     public func childText(_ name: String) -> String? {
-        guard let text = child(name)?.text.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else {
+        guard let text = child(name)?.text.trimmingWhitespace(), !text.isEmpty else {
             return nil
         }
         return text
@@ -41,7 +42,7 @@ public final class XMLNode: @unchecked Sendable {
         let attributeText = attributes.sorted { $0.key < $1.key }
             .map { " \($0.key)=\"\(Self.escape($0.value))\"" }.joined()
         let body = children.isEmpty
-            ? Self.escape(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            ? Self.escape(text.trimmingWhitespace())
             : children.map(\.xmlText).joined()
         return "<\(name)\(attributeText)>\(body)</\(name)>"
     }
@@ -50,9 +51,21 @@ public final class XMLNode: @unchecked Sendable {
 
     func appendText(_ more: String) { text += more }
 
+    /// The text with `&`, `<`, `>` and `"` escaped, in one pass (the text itself when it has none).
     static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        guard text.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 }) else { return text }
+        var escaped = ""
+        escaped.reserveCapacity(text.utf8.count + 16)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": escaped += "&amp;"
+            case "<": escaped += "&lt;"
+            case ">": escaped += "&gt;"
+            case "\"": escaped += "&quot;"
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
     }
 
     /// Parses a document (`XMLReader`: safe on any bytes, no DTD, bounded by `limits`); the error

@@ -159,7 +159,7 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
             "late": "\(counts.late)", "duplicates": "\(counts.duplicates)", "rejected": "\(counts.rejected)",
         ])
 
-        guard feed.isBatch(body) else {
+        guard feed.isBatch(body, items.count) else {
             switch outcomes.first {
             case .applied(let summary)? where summary.isLate:
                 return try JSONResponse.make(SingleResult(summary: summary, outcome: .late, detail: Self.lateDetail), status: .ok)
@@ -256,7 +256,7 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
         ])
         guard let appended = queued.appended else {
             return try ProblemDetails.invalidInput(
-                queued.rejected.map(\.1), what: feed.isBatch(body) ? feed.messageName + "s" : feed.messageName
+                queued.rejected.map(\.1), what: feed.isBatch(body, items.count) ? feed.messageName + "s" : feed.messageName
             ).response()
         }
         let result = QueuedResult(

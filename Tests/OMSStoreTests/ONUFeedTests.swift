@@ -189,6 +189,46 @@ struct ONUFeedTests {
         }
     }
 
+    @Test("the OLT's shape (an alarm object, a location) is read inline as the parser reads it; other shapes go through the parser")
+    func inlineReadMatchesParser() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let batch = """
+                [{"type": "ONU_Alarm", "eventId": "I1", "onuId": "ONU-000001", "onuSerial": "hwtc00000001", "timestamp": "\(Self.time(60))",
+                  "alarmData": {"alarmName": " DGi ", "state": "raised"}, "location": {"lat": 24.7136, "lng": 46.6753}},
+                 {"type": "ONU_Alarm", "eventId": "I2", "onuId": "ONU-000003", "timestamp": "\(Self.time(61))",
+                  "alarmData": {"alarm": "LOSi", "status": "cleared"}, "location": null},
+                 {"type": "ONU_Alarm", "eventId": "I3", "onuId": "ONU-000003", "timestamp": "\(Self.time(62))",
+                  "alarmData": {"alarmName": 7, "state": "raised"}, "location": {"lat": "24.5", "lng": 46}},
+                 {"type": "ONU_PowerRestored", "eventId": "I4", "onuId": "ONU-000001", "timestamp": "\(Self.time(63))",
+                  "alarmData": {"alarmName": "DGi", "state": "cleared", "extra": {"x": 1}}, "location": {"lat": -90, "lng": 180, "alt": 3}}]
+                """
+            let json = try await client.scalar(
+                "SELECT insert_onu_events_with_meter_sync(\(batch)::jsonb)::text", as: String.self)
+            let results = try JSONDecoder().decode([MeterSyncSummary].self, from: Data(json.utf8))
+            #expect(results.map(\.kind) == ["power_off", "comm_restored", "none", "power_on"])
+            // Each stored row holds what the parser makes of its message, whichever path read it.
+            let differing = try await client.scalar(
+                """
+                SELECT count(*)::int FROM onu_events e CROSS JOIN LATERAL oms_parse_onu_event(e.raw) p
+                 WHERE e.source_event_id IN ('I1', 'I2', 'I3', 'I4')
+                   AND (e.source_event_id, e.event_type, e.alarm_name, e.onu_id, e.onu_serial, e.event_timestamp,
+                        e.latitude, e.longitude, e.event_kind)
+                       IS DISTINCT FROM (p.source_event_id, p.event_type, p.alarm_name, p.onu_id, p.onu_serial,
+                                         p.event_timestamp, p.latitude, p.longitude, p.event_kind)
+                """, as: Int.self)
+            #expect(differing == 0)
+            #expect(try await client.scalar(
+                "SELECT string_agg(coalesce(alarm_name, '-') || '@' || coalesce(latitude::text, '-'), ',' ORDER BY source_event_id) FROM onu_events",
+                as: String.self) == "DGi@24.7136,LOSi@-,7@24.5,DGi@-90")
+            // A location out of range is refused by the parser, naming the field; nothing is written.
+            let outside = #"[{"type": "ONU_Alarm", "eventId": "I5", "onuId": "ONU-000001", "timestamp": "\#(Self.time(64))", "alarmData": {"alarmName": "DGi"}, "location": {"lat": 95, "lng": 46}}]"#
+            await #expect { try await client.execute("SELECT insert_onu_events_with_meter_sync(\(outside)::jsonb)") }
+                throws: { ($0 as? PSQLError)?.serverInfo?[.columnName] == "location.lat" }
+            #expect(try await client.scalar("SELECT count(*)::int FROM onu_events WHERE source_event_id = 'I5'", as: Int.self) == 0)
+        }
+    }
+
     @Test("a late dying gasp is audited but does not overwrite newer state")
     func lateEvent() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in

@@ -126,10 +126,10 @@ struct PlausibleInputTests {
                  "timestamp", "more than 5 minutes ahead of the service's clock"),
                 ("SELECT insert_scada_event_from_json(\(#"{"eventType": "breaker_trip", "substationId": "SS001", "timestamp": "1999-12-31T23:59:59Z"}"#)::jsonb)",
                  "timestamp", "before the earliest event time accepted (2000-01-01T00:00:00Z, feeds.earliest_event_time)"),
-                // ONU: the batch's inline path, its parser path (an alarm object), the single form.
+                // ONU: the batch's inline path, its parser path (an alarm name that is a number), the single form.
                 ("SELECT insert_onu_events_with_meter_sync(\("[{\"type\": \"ONU_LastGaspAlert\", \"eventId\": \"T1\", \"onuId\": \"ONU-000001\", \"timestamp\": \"\(Self.time(60))\"}, {\"type\": \"ONU_LastGaspAlert\", \"eventId\": \"T2\", \"onuId\": \"ONU-000003\", \"timestamp\": \"2999-01-01T00:00:00Z\"}]")::jsonb)",
                  "timestamp", "is 2999-01-01T00:00:00Z, more than 5 minutes ahead"),
-                ("SELECT insert_onu_event_from_json_with_meter_sync(\(#"{"type": "ONU_Alarm", "eventId": "T3", "onuId": "ONU-000001", "timestamp": "2999-01-01T00:00:00Z", "alarmData": {"alarmName": "DGi"}}"#)::jsonb)",
+                ("SELECT insert_onu_event_from_json_with_meter_sync(\(#"{"type": "ONU_Alarm", "eventId": "T3", "onuId": "ONU-000001", "timestamp": "2999-01-01T00:00:00Z", "alarmData": {"alarmName": 7}}"#)::jsonb)",
                  "timestamp", "more than 5 minutes ahead"),
                 ("SELECT insert_onu_event_from_json_with_meter_sync(\(#"{"type": "ONU_LastGaspAlert", "eventId": "T4", "onuId": "ONU-000001", "timestamp": "0001-01-01T00:00:00+01:00"}"#)::jsonb)",
                  "timestamp", "is 0001-12-31T23:00:00Z BC, before the earliest event time accepted"),

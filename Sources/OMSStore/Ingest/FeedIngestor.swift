@@ -55,8 +55,9 @@ public struct Feed<Event: Sendable, Summary: FeedSummary>: Sendable {
     let batchFunction: String
     /// Its name in the feed intake (`oms_feed_batch_function`).
     let intakeName: String
-    /// Whether a body holds several messages (answered item by item) rather than one.
-    public var isBatch: @Sendable ([UInt8]) -> Bool = FeedBatch.isBatch
+    /// Whether a body holds several messages (answered item by item) rather than one, given the
+    /// number of items `decodeBatch` made of it.
+    public var isBatch: @Sendable (_ body: [UInt8], _ decoded: Int) -> Bool = { body, _ in FeedBatch.isBatch(body) }
 }
 
 extension Feed where Event == SCADAEvent, Summary == SCADACheckSummary {
@@ -80,7 +81,7 @@ extension Feed where Event == KAIFAEvent, Summary == MeterSyncSummary {
     public static let kaifa = Feed(
         messageName: "KAIFA event", decodeBatch: KAIFADecoder.decodeBatch, message: \.message,
         sqlFunction: "insert_kaifa_event_from_json_with_meter_sync", batchFunction: "insert_kaifa_events_with_meter_sync",
-        intakeName: "kaifa", isBatch: KAIFADecoder.isBatch)
+        intakeName: "kaifa", isBatch: KAIFADecoder.isBatch(_:decoded:))
 }
 
 extension Feed where Event == CallCenterTicket, Summary == MeterSyncSummary {

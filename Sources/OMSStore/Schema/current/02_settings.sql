@@ -169,10 +169,13 @@ COMMENT ON FUNCTION oms_setting_set(text, jsonb) IS
 
 -- The event times accepted now: from feeds.earliest_event_time to
 -- feeds.max_future_minutes after the database's clock.
+-- (PL/pgSQL: its statement planned once a session, not at each of the many calls a batch makes.)
 CREATE OR REPLACE FUNCTION oms_event_time_window(OUT earliest timestamptz, OUT latest timestamptz)
-LANGUAGE sql STABLE AS $$
-    SELECT (oms_setting('feeds.earliest_event_time') #>> '{}')::timestamptz,
-           now() + make_interval(mins => (oms_setting('feeds.max_future_minutes') #>> '{}')::int)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    earliest := (oms_setting('feeds.earliest_event_time') #>> '{}')::timestamptz;
+    latest := now() + make_interval(mins => (oms_setting('feeds.max_future_minutes') #>> '{}')::int);
+END;
 $$;
 COMMENT ON FUNCTION oms_event_time_window() IS
     'The event times accepted now: from feeds.earliest_event_time to now() + feeds.max_future_minutes.';

@@ -185,22 +185,46 @@ BEGIN
     PERFORM oms_work_table_clear('pg_temp.oms_onu_staged');
 
     -- 1. Read and check. Messages that pass cheap checks (plain strings, a serial of
-    -- the right shape, a well-formed time) are read inline; any other by
-    -- oms_parse_onu_event, which refuses it naming the field.
-    INSERT INTO oms_onu_staged (n, message, fast, source_event_id, event_type, onu_id, onu_serial)
+    -- the right shape, a well-formed time, an "alarmData" object of plain strings, a
+    -- "location" of two numbers within range: the OLT's own shape) are read inline;
+    -- any other by oms_parse_onu_event, which refuses it naming the field. (Read
+    -- inline, a message gives the columns the parser would: the storm's dying gasps,
+    -- all of that shape, took 0.12 ms each through the parser.)
+    INSERT INTO oms_onu_staged (n, message, fast, source_event_id, event_type, onu_id, onu_serial, alarm_name,
+                                latitude, longitude)
     SELECT e.n, e.value,
            jsonb_typeof(e.value) = 'object'
-           AND NOT EXISTS (SELECT 1 FROM jsonb_each(e.value) f WHERE jsonb_typeof(f.value) NOT IN ('string', 'null'))
+           AND NOT EXISTS (SELECT 1 FROM jsonb_each(e.value) f
+                            WHERE jsonb_typeof(f.value) NOT IN ('string', 'null')
+                              AND NOT (f.key = 'alarmData' AND jsonb_typeof(f.value) = 'object'
+                                       AND NOT EXISTS (SELECT 1 FROM jsonb_each(f.value) a
+                                                        WHERE jsonb_typeof(a.value) NOT IN ('string', 'null')))
+                              AND NOT (f.key = 'location'
+                                       AND jsonb_typeof(f.value -> 'lat') = 'number'
+                                       AND jsonb_typeof(f.value -> 'lng') = 'number'
+                                       AND (f.value -> 'lat')::numeric BETWEEN -90 AND 90
+                                       AND (f.value -> 'lng')::numeric BETWEEN -180 AND 180))
            AND nullif(btrim(e.value ->> 'type'), '') IS NOT NULL
            AND coalesce(nullif(btrim(e.value ->> 'onuId'), ''), nullif(btrim(e.value ->> 'onuSerial'), '')) IS NOT NULL
            AND coalesce(upper(btrim(e.value ->> 'onuSerial')) ~ '^[A-Z]{4}[0-9A-F]{8}$', true)
            AND e.value ->> 'timestamp' ~ '^[1-9]\d{3}-((0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-](0\d|1[0-5]):[0-5]\d)$',
            nullif(btrim(e.value ->> 'eventId'), ''), btrim(e.value ->> 'type'),
-           nullif(btrim(e.value ->> 'onuId'), ''), nullif(upper(btrim(e.value ->> 'onuSerial')), '')
+           nullif(btrim(e.value ->> 'onuId'), ''), nullif(upper(btrim(e.value ->> 'onuSerial')), ''),
+           coalesce(nullif(btrim(e.value -> 'alarmData' ->> 'alarmName'), ''),
+                    nullif(btrim(e.value -> 'alarmData' ->> 'alarm'), ''),
+                    nullif(btrim(e.value -> 'alarmData' ->> 'name'), '')),
+           CASE WHEN jsonb_typeof(e.value -> 'location' -> 'lat') = 'number'
+                     AND (e.value -> 'location' -> 'lat')::numeric BETWEEN -90 AND 90
+                THEN (e.value -> 'location' ->> 'lat')::float8 END,
+           CASE WHEN jsonb_typeof(e.value -> 'location' -> 'lng') = 'number'
+                     AND (e.value -> 'location' -> 'lng')::numeric BETWEEN -180 AND 180
+                THEN (e.value -> 'location' ->> 'lng')::float8 END
       FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(value, n);
     UPDATE oms_onu_staged s
        SET event_timestamp = (s.message ->> 'timestamp')::timestamptz,
-           event_kind = oms_onu_event_kind(s.event_type, NULL, NULL)
+           event_kind = oms_onu_event_kind(s.event_type, s.alarm_name,
+                                           coalesce(nullif(btrim(s.message -> 'alarmData' ->> 'state'), ''),
+                                                    nullif(btrim(s.message -> 'alarmData' ->> 'status'), '')))
      WHERE s.fast;
     -- Times read inline are checked here, once for the batch: the first
     -- event outside the plausible window goes through the parser, which refuses
