@@ -41,6 +41,16 @@ struct XMLReaderTests {
         #expect(root.children[2].children.isEmpty && root.children[2].text.isEmpty)
     }
 
+    @Test("xmlText writes an element again, its text trimmed and escaped, and reads back the same")
+    func xmlTextRoundTrip() throws {
+        let root = try parse(#"<a:Root xmlns:a="urn:a" kind="x &amp; y"><Child> one &lt;two&gt; &quot;3&quot; &#xA0;</Child><Child><![CDATA[& raw]]></Child><Empty/></a:Root>"#)
+        #expect(root.xmlText == #"<Root kind="x &amp; y"><Child>one &lt;two&gt; &quot;3&quot;</Child><Child>&amp; raw</Child><Empty></Empty></Root>"#)
+        let again = try parse(root.xmlText)
+        #expect(again.attributes["kind"] == "x & y")
+        #expect(again.children.map(\.text) == ["one <two> \"3\"", "& raw", ""])
+        #expect(XMLNode.escape("plain text, nothing to escape") == "plain text, nothing to escape")
+    }
+
     @Test("a UTF-8 byte order mark and leading white space are accepted; ISO-8859-1 is read as such")
     func encodings() throws {
         #expect(try XMLNode.parse([0xEF, 0xBB, 0xBF] + Array("<a>x</a>".utf8)).text == "x")
