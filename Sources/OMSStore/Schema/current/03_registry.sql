@@ -226,3 +226,15 @@ CREATE OR REPLACE TRIGGER network_distribution_points_moved
     AFTER UPDATE OF feeder_id ON network_distribution_points
     FOR EACH ROW WHEN (OLD.feeder_id IS DISTINCT FROM NEW.feeder_id)
     EXECUTE FUNCTION network_distribution_points_moved();
+
+-- ---------------------------------------------------------------------------
+-- Whether a meter can report a loss of power itself: an AMI meter (asset mRID)
+-- or one behind an ONU. The engine divides its shares by these meters
+-- (prediction, roll-up, restoration: 19_outage_engine.sql, 06_correlation.sql).
+-- IMMUTABLE SQL without settings: inlined where it is used, per row of a set.
+CREATE OR REPLACE FUNCTION oms_meter_can_report(p_asset_mrid text, p_onu_id text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_asset_mrid IS NOT NULL OR p_onu_id IS NOT NULL
+$$;
+COMMENT ON FUNCTION oms_meter_can_report(text, text) IS
+    'Whether a meter can report a loss of power itself: it has an AMI asset mRID or an ONU.';

@@ -87,10 +87,10 @@ BEGIN
                   SELECT CASE WHEN o.covers_device AND NOT oms_outage_holds_apart(o.id)
                               THEN (oms_device_size(o.substation_id, o.feeder_id, o.dp_id)).capable_meters
                               WHEN o.covers_device
-                              THEN (SELECT count(*) FILTER (WHERE m.asset_mrid IS NOT NULL OR m.onu_id IS NOT NULL)
+                              THEN (SELECT count(*) FILTER (WHERE oms_meter_can_report(m.asset_mrid, m.onu_id))
                                       FROM oms_outage_covered_meters(o.id) c JOIN oms_meters m ON m.id = c.meter_id)
-                              ELSE count(*) FILTER (WHERE m.asset_mrid IS NOT NULL OR m.onu_id IS NOT NULL) END AS capable,
-                         count(*) FILTER (WHERE (m.asset_mrid IS NOT NULL OR m.onu_id IS NOT NULL)
+                              ELSE count(*) FILTER (WHERE oms_meter_can_report(m.asset_mrid, m.onu_id)) END AS capable,
+                         count(*) FILTER (WHERE oms_meter_can_report(m.asset_mrid, m.onu_id)
                                             AND om.restored_at IS NOT NULL) AS capable_back,
                          min(om.restored_at) FILTER (WHERE om.restored_by = 'power_up') AS first_back
                     FROM oms_outage_meters om JOIN oms_meters m ON m.id = om.meter_id

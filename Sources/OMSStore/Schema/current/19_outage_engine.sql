@@ -69,7 +69,7 @@ LANGUAGE sql STABLE
 SET enable_seqscan = off
 SET jit = off
 AS $$
-    SELECT m.id, m.customer_id, (m.asset_mrid IS NOT NULL OR m.onu_id IS NOT NULL)
+    SELECT m.id, m.customer_id, oms_meter_can_report(m.asset_mrid, m.onu_id)
       FROM oms_device_meter_ids(p_substation_id, p_feeder_id, p_dp_id) d
       JOIN oms_meters m ON m.id = d.meter_id
 $$;
@@ -268,8 +268,8 @@ BEGIN
     INSERT INTO oms_device_sizes AS s (device_kind, device_id, registry_version, meters, customers, capable_meters,
                                        capable_customers, children)
     SELECT 'dp', m.dp_id, v_version, count(*), count(DISTINCT m.customer_id),
-           count(*) FILTER (WHERE m.asset_mrid IS NOT NULL OR m.onu_id IS NOT NULL),
-           count(DISTINCT m.customer_id) FILTER (WHERE m.asset_mrid IS NOT NULL OR m.onu_id IS NOT NULL), 0
+           count(*) FILTER (WHERE oms_meter_can_report(m.asset_mrid, m.onu_id)),
+           count(DISTINCT m.customer_id) FILTER (WHERE oms_meter_can_report(m.asset_mrid, m.onu_id)), 0
       FROM oms_meters m
      WHERE m.status = 'active' AND m.dp_id IS NOT NULL
      GROUP BY m.dp_id
