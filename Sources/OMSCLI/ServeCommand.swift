@@ -76,7 +76,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-key"), help: "The private key of --tls-cert: a PEM file, not encrypted (reloaded on SIGHUP).")
     var tlsKey: String?
 
-    @Option(name: .customLong("meter-feeds"), help: "How a synchronous KAIFA or ONU request is applied: grouped (through the feed intake, with whatever else waits there: a storm's requests about one area correlated together) or direct (one call in the request) (default grouped).")
+    @Option(name: .customLong("meter-feeds"), help: "How a synchronous KAIFA or ONU request is applied: grouped (through the feed intake, with whatever else waits there: a storm's requests about one area correlated together), direct (one call in the request), or adaptive (direct when the service has nothing else in hand, else grouped) (default adaptive).")
     var meterFeeds: ServerSettings.MeterFeedApplication?
 
     @Option(name: .customLong("grouped-wait"), help: "Seconds a grouped request waits for its messages to be applied before it is answered 503 (they are applied all the same) (default 30).")
@@ -197,7 +197,7 @@ struct ServeCommand: AsyncParsableCommand {
             ?? settings.console.tileAttribution
         if let mode = feeds.meterFeeds?.rawValue ?? text("OMS_METER_FEEDS") ?? file.meterFeeds {
             guard let application = ServerSettings.MeterFeedApplication(rawValue: mode) else {
-                throw ValidationError("meter feeds \(mode): must be grouped or direct")
+                throw ValidationError("meter feeds \(mode): must be adaptive, grouped or direct")
             }
             settings.meterFeedApplication = application
         }

@@ -113,10 +113,11 @@ public func buildRouter(
     // with its scope.
     let api = router.group("api/v1")
     let grouped = intakeApplications.flatMap { applications in
-        settings.meterFeedApplication == .grouped
-            ? GroupedApplication(
-                applications: applications, limit: .milliseconds(Int(settings.groupedAnswerLimit * 1000)))
-            : nil
+        settings.meterFeedApplication == .direct
+            ? nil
+            : GroupedApplication(
+                applications: applications, limit: .milliseconds(Int(settings.groupedAnswerLimit * 1000)),
+                adaptive: settings.meterFeedApplication == .adaptive)
     }
     FeedController(
         feed: .scada, ingestor: FeedIngestor(.scada, client: client, logger: logger), path: "scada/events",

@@ -20,7 +20,8 @@ import OMSStore
 /// answer, the correlators apply it with whatever else waits there (so a storm's KAIFA and ONU
 /// requests about one area are correlated in one call), and the request is answered from the results
 /// they keep (the same as the batch function's). Not applied within `grouped.limit`: 503, the row
-/// still to be applied.
+/// still to be applied. With `grouped.adaptive` (the default), a request that finds this instance
+/// with nothing else in hand (`IntakeWakeUp.claimDirect`) is applied in the request, as `direct`.
 struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendable {
     let feed: Feed<Event, Summary>
     let ingestor: FeedIngestor<Event, Summary>
@@ -126,6 +127,9 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
         // however slow its body).
         let arrival = async || grouped != nil ? intakeWakeUp.arrival() : nil
         defer { arrival?.end() }
+        // (A synchronous one is in hand until answered: two at once, and the instance is under load.)
+        let inHand = !async && grouped?.adaptive == true ? intakeWakeUp.requestInHand() : nil
+        defer { inHand?.end() }
         let body = Array(try await request.collectBody(bodyLimits).readableBytesView)
         if async {
             return try await enqueue(body: body, context: context, arrival: arrival)
@@ -133,7 +137,14 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
         let started = ContinuousClock.now
         let items = feed.decodeBatch(body)
         let outcomes: [IngestOutcome<Summary>]
-        if let grouped {
+        if let grouped, let arrival, grouped.adaptive, let direct = intakeWakeUp.claimDirect(arrival) {
+            // Alone in this instance: applied in the request (its arrival ended), as `direct` does.
+            defer { direct.end() }
+            metrics.recordSynchronousPath(feedLabel, direct: true)
+            let ingestor = self.ingestor
+            outcomes = try await keys.guardedInBackground { try await ingestor.ingest(items) }
+        } else if let grouped {
+            metrics.recordSynchronousPath(feedLabel, direct: false)
             outcomes = try await applyGrouped(items, grouped, arrival: arrival)
         } else {
             // A stalled database answers 503 within the gate's watch, not when it wakes up: the batch
@@ -275,6 +286,9 @@ struct GroupedApplication: Sendable {
     let applications: IntakeApplications
     /// The longest wait for the row to be applied.
     let limit: Duration
+    /// A request alone in this instance is applied in the request instead
+    /// (`ServerSettings.MeterFeedApplication.adaptive`, `IntakeWakeUp.claimDirect`).
+    var adaptive = false
     /// How often the row is looked at when no announcement comes (another instance applied it).
     var poll: Duration = .milliseconds(250)
 }

@@ -60,6 +60,11 @@ public final class IntakeCorrelator: Service, Sendable {
     /// One correlator: apply, or wait when there was nothing to apply (or the database said no).
     func loop(worker: Int) async {
         var cameBackFromWait = true
+        // Busy from a look that applied rows until one finds nothing (a backlog being worked
+        // through): meanwhile a synchronous request goes through the intake, behind what it applies
+        // (`IntakeWakeUp.claimDirect`). (A look that finds nothing, every `idle`, is not busy.)
+        var busy = false
+        defer { if busy { wakeUp.correlatorBusy(false) } }
         while !Task.isCancelled {
             var applied: [FeedIntake.Applied] = []
             do {
@@ -87,6 +92,10 @@ public final class IntakeCorrelator: Service, Sendable {
                 logger.debug("intake: nothing applied now", metadata: ["error": "\(error.readableDatabaseMessage)"])
             }
             cameBackFromWait = applied.isEmpty
+            if busy != !applied.isEmpty {
+                busy = !applied.isEmpty
+                wakeUp.correlatorBusy(busy)
+            }
             if applied.isEmpty {
                 // (The stop cancels the wait; the loop's condition then ends it.)
                 await wakeUp.wait(upTo: idle)

@@ -67,6 +67,15 @@ public final class ServiceMetrics: Sendable {
         ).record(duration)
     }
 
+    /// Counts a synchronous meter-feed request by how it was applied: in the request (`direct`,
+    /// alone in the instance) or through the feed intake (`intake`).
+    func recordSynchronousPath(_ feed: String, direct: Bool) {
+        registry.makeCounter(
+            name: "oms_feed_synchronous_requests_total", labels: [("feed", feed), ("path", direct ? "direct" : "intake")],
+            help: "Synchronous KAIFA and ONU requests, by how they were applied: in the request (direct: nothing else in hand) or through the feed intake (grouped)."
+        ).increment()
+    }
+
     /// Counts intake rows a correlator applied: their events, those refused then, and how long
     /// each waited from its acknowledgement to its application (the lag).
     public func recordIntakeApplied(_ applied: [FeedIntake.Applied]) {

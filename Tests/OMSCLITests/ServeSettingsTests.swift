@@ -55,7 +55,7 @@ struct ServeSettingsTests {
             configFile: path, environment: ["OMS_METER_FEEDS": "grouped"])
         #expect(fromFlags.meterFeedApplication == .direct && fromFlags.groupedAnswerLimit == 1)
         let (defaults, _) = try ServeCommand.resolve(host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: nil, environment: [:])
-        #expect(defaults.meterFeedApplication == .grouped && defaults.groupedAnswerLimit == 30)
+        #expect(defaults.meterFeedApplication == .adaptive && defaults.groupedAnswerLimit == 30)
         #expect(throws: ValidationError.self) {
             try ServeCommand.resolve(
                 host: nil, port: nil, maxBodyBytes: nil, databaseURL: nil, configFile: nil, environment: ["OMS_METER_FEEDS": "batched"])

@@ -127,8 +127,8 @@ struct GroupedRouteTests {
         #"{"mRID": "\#(id)", "createdDateTime": "\#(IntakeRouteTests.time(-secondsAgo))", "eventTypeRef": "3.26.136.47", "assetMRID": "\#(asset)"}"#
     }
 
-    @Test("grouped: applied by the correlators and answered with the batch's results; direct: one call, the intake never used", arguments: [
-        ServerSettings.MeterFeedApplication.grouped, .direct,
+    @Test("grouped: applied by the correlators and answered with the batch's results; direct, and adaptive for requests one at a time: one call, the intake never used", arguments: [
+        ServerSettings.MeterFeedApplication.grouped, .direct, .adaptive,
     ])
     func answeredFromTheIntake(application: ServerSettings.MeterFeedApplication) async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
@@ -175,6 +175,8 @@ struct GroupedRouteTests {
                 // Through the intake or not, as set.
                 let metrics = try await http.execute(uri: "/metrics", method: .get, headers: [.authorization: key]) { String(buffer: $0.body) }
                 #expect(metrics.contains("oms_intake_events_applied_total{feed=\"kaifa\"} 5") == (application == .grouped))
+                #expect(metrics.contains("oms_feed_synchronous_requests_total{feed=\"kaifa\",path=\"direct\"} 3") == (application == .adaptive))
+                #expect(metrics.contains("oms_feed_synchronous_requests_total{feed=\"kaifa\",path=\"intake\"} 3") == (application == .grouped))
             }
         }
     }
@@ -192,7 +194,9 @@ struct GroupedRouteTests {
                 """, logger: TestDatabase.logger).decode(String.self)
             try #require(assets.count == 3)
             try await client.execute("UPDATE oms_settings SET value = '2' WHERE key = 'intake.piece_min_events'")
-            try await withApp(database, settings: ServerSettings(migrateOnStart: false)) { http in
+            var settings = ServerSettings(migrateOnStart: false)
+            settings.meterFeedApplication = .grouped
+            try await withApp(database, settings: settings) { http in
                 let headers: HTTPFields = [.contentType: "application/json", .authorization: key]
                 let body = """
                     [\(lastGasp("GP-1", asset: assets[0], secondsAgo: 30)), \(lastGasp("GP-2", asset: assets[1], secondsAgo: 29)),
@@ -224,6 +228,52 @@ struct GroupedRouteTests {
         }
     }
 
+    @Test("adaptive: a request that finds another being applied in its request goes through the intake, and is not held up by it")
+    func adaptiveGroupsUnderLoad() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let key = try await bearer(database, [.ingestKAIFA, .read])
+            // Two meters of two substations; the first one's distribution point is held by this
+            // connection, so that its request, applied in the request, waits on the lock.
+            let meters = try await client.fetch(
+                """
+                SELECT DISTINCT ON (substation_id) asset_mrid, dp_id::text FROM oms_meters
+                 WHERE asset_mrid IS NOT NULL AND dp_id IS NOT NULL ORDER BY substation_id, meter_number
+                """, logger: TestDatabase.logger).decode((String, String).self)
+            try #require(meters.count >= 2)
+            try await withApp(database) { http in
+                let headers: HTTPFields = [.contentType: "application/json", .authorization: key]
+                func post(_ body: String) async throws -> HTTPResponse.Status {
+                    try await http.execute(uri: "/api/v1/kaifa/events", method: .post, headers: headers, body: ByteBuffer(string: body)) { $0.status }
+                }
+                func synchronousCount(_ path: String) async throws -> Int {
+                    let text = try await http.execute(uri: "/metrics", method: .get, headers: [.authorization: key]) { String(buffer: $0.body) }
+                    let prefix = "oms_feed_synchronous_requests_total{feed=\"kaifa\",path=\"\(path)\"} "
+                    return text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) } ?? 0
+                }
+                try await client.withConnection { holder in
+                    _ = try await holder.query(
+                        "SELECT pg_advisory_lock(oms_device_lock_key('dp', \(meters[0].1)::uuid))", logger: TestDatabase.logger
+                    ).collect()
+                    let first = Task { try await post(lastGasp("AD-1", asset: meters[0].0, secondsAgo: 30)) }
+                    // The first is being applied in its request (waiting on the lock) ...
+                    for _ in 0..<500 where try await synchronousCount("direct") == 0 { try await Task.sleep(for: .milliseconds(20)) }
+                    #expect(try await synchronousCount("direct") == 1)
+                    // ... so the second goes through the intake, and is answered while the first still waits.
+                    #expect(try await post(lastGasp("AD-2", asset: meters[1].0, secondsAgo: 20)) == .created)
+                    #expect(try await synchronousCount("intake") == 1)
+                    #expect(try await client.scalar("SELECT count(*)::int FROM kaifa_events WHERE source_event_id = 'AD-1'", as: Int.self) == 0)
+                    _ = try await holder.query("SELECT pg_advisory_unlock_all()", logger: TestDatabase.logger).collect()
+                    #expect(try await first.value == .created)
+                }
+                #expect(try await client.scalar(
+                    "SELECT count(*)::int FROM kaifa_events WHERE source_event_id IN ('AD-1', 'AD-2')", as: Int.self) == 2)
+                let paths = (direct: try await synchronousCount("direct"), intake: try await synchronousCount("intake"))
+                #expect(paths.direct == 1 && paths.intake == 1)
+            }
+        }
+    }
+
     @Test("not applied within the limit: 503 with Retry-After naming the intake row; applied later all the same, and a repeat is answered as one")
     func answeredLate() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
@@ -231,6 +281,7 @@ struct GroupedRouteTests {
             let key = try await bearer(database, [.ingestKAIFA])
             let asset = try await client.scalar("SELECT asset_mrid FROM oms_meters WHERE meter_number = 'M10000311'", as: String.self)
             var settings = ServerSettings(migrateOnStart: false)
+            settings.meterFeedApplication = .grouped
             settings.groupedAnswerLimit = 0.5
             let gasp = lastGasp("GL-1", asset: asset, secondsAgo: 30)
             try await withApp(database, settings: settings) { http in
@@ -345,6 +396,55 @@ struct IntakeApplicationsTests {
 
 @Suite("IntakeWakeUp")
 struct IntakeWakeUpTests {
+    @Test("claimDirect: a request alone is claimed (its arrival ended); not while another arrives, a correlator is busy or another is applied directly")
+    func claimDirect() {
+        let wakeUp = IntakeWakeUp(loadMemory: .zero)
+        // Alone.
+        var arrival = wakeUp.arrival()
+        let alone = wakeUp.claimDirect(arrival)
+        #expect(alone != nil)
+        #expect(wakeUp.arriving == 0)
+        // Another applied directly meanwhile.
+        arrival = wakeUp.arrival()
+        #expect(wakeUp.claimDirect(arrival) == nil)
+        #expect(wakeUp.arriving == 1)
+        arrival.end()
+        alone?.end()
+        alone?.end()  // (ending twice counts once)
+        // Another arriving.
+        let other = wakeUp.arrival()
+        arrival = wakeUp.arrival()
+        #expect(wakeUp.claimDirect(arrival) == nil)
+        other.end()
+        // A correlator busy, then idle.
+        wakeUp.correlatorBusy(true)
+        #expect(wakeUp.claimDirect(arrival) == nil)
+        wakeUp.correlatorBusy(false)
+        let claimed = wakeUp.claimDirect(arrival)
+        #expect(claimed != nil)
+        claimed?.end()
+        #expect(wakeUp.arriving == 0)
+    }
+
+    @Test("claimDirect: not while another request is in hand, nor for loadMemory after two were in hand at once")
+    func claimDirectUnderLoad() async throws {
+        let wakeUp = IntakeWakeUp(loadMemory: .milliseconds(300))
+        let first = wakeUp.requestInHand()
+        let second = wakeUp.requestInHand()
+        let arrival = wakeUp.arrival()
+        #expect(wakeUp.claimDirect(arrival) == nil)
+        second.end()
+        second.end()
+        // Alone now, but two were in hand a moment ago: under load still.
+        #expect(wakeUp.claimDirect(arrival) == nil)
+        try await Task.sleep(for: .milliseconds(400))
+        let claimed = wakeUp.claimDirect(arrival)
+        #expect(claimed != nil)
+        #expect(wakeUp.arriving == 0)
+        claimed?.end()
+        first.end()
+    }
+
     @Test("a wait ends when woken, at its limit, or when its task is cancelled; a wake is not lost on a wait just begun")
     func waits() async throws {
         let wakeUp = IntakeWakeUp()

@@ -34,7 +34,7 @@ enum LocalServer {
     /// server and revokes the key afterwards.
     static func with<T: Sendable>(
         configuration: PostgresClient.Configuration, logger: Logger,
-        meterFeeds: ServerSettings.MeterFeedApplication = .grouped,
+        meterFeeds: ServerSettings.MeterFeedApplication = .adaptive,
         _ body: @escaping @Sendable (Endpoint) async throws -> T
     ) async throws -> T {
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)

@@ -49,8 +49,8 @@ struct StormBench: AsyncParsableCommand {
     @Option(help: "When a batch is answered: applied (correlated before the answer) or durable (kept in the feed intake, Prefer: respond-async, and correlated behind the answer; the lag from each answer to its batch applied is measured).")
     var acknowledge: Acknowledgement = .applied
 
-    @Option(name: .customLong("meter-feeds"), help: "--acknowledge applied: how the service applies each synchronous batch: grouped (through the feed intake, with the others waiting there) or direct (one call of the feed's batch function in the request), as oms serve --meter-feeds.")
-    var meterFeeds: ServerSettings.MeterFeedApplication = .grouped
+    @Option(name: .customLong("meter-feeds"), help: "--acknowledge applied: how the service applies each synchronous batch: adaptive (direct when the service has nothing else in hand, else grouped), grouped (through the feed intake, with the others waiting there) or direct (one call of the feed's batch function in the request), as oms serve --meter-feeds.")
+    var meterFeeds: ServerSettings.MeterFeedApplication = .adaptive
 
     @Option(help: "Also write the figures as JSON to this file.")
     var json: String?
