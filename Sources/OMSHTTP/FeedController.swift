@@ -136,15 +136,12 @@ struct FeedController<Event: Sendable, Summary: FeedSummary & Encodable>: Sendab
         }
         let started = ContinuousClock.now
         let items = feed.decodeBatch(body)
+        // Adaptive and alone in this instance: applied in the request (its arrival ended), as `direct`.
+        let direct = grouped?.adaptive == true ? arrival.flatMap(intakeWakeUp.claimDirect) : nil
+        defer { direct?.end() }
+        if grouped != nil { metrics.recordSynchronousPath(feedLabel, direct: direct != nil) }
         let outcomes: [IngestOutcome<Summary>]
-        if let grouped, let arrival, grouped.adaptive, let direct = intakeWakeUp.claimDirect(arrival) {
-            // Alone in this instance: applied in the request (its arrival ended), as `direct` does.
-            defer { direct.end() }
-            metrics.recordSynchronousPath(feedLabel, direct: true)
-            let ingestor = self.ingestor
-            outcomes = try await keys.guardedInBackground { try await ingestor.ingest(items) }
-        } else if let grouped {
-            metrics.recordSynchronousPath(feedLabel, direct: false)
+        if let grouped, direct == nil {
             outcomes = try await applyGrouped(items, grouped, arrival: arrival)
         } else {
             // A stalled database answers 503 within the gate's watch, not when it wakes up: the batch

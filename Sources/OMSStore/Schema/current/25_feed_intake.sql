@@ -172,53 +172,44 @@ COMMENT ON FUNCTION oms_feed_intake_transient(text) IS
 -- concurrent batches correct whatever this says.
 --
 -- PL/pgSQL rather than SQL so that its plan is kept for the session: a SQL function with settings
--- is never inlined, and was planned again at every call (0.9 ms of a one-message request).
+-- is never inlined, and was planned again at every call (0.9 ms of a one-message request). Kept
+-- as a generic plan (plan_cache_mode = force_generic_plan, as the engine's: oms_sync_feed_items):
+-- a plan for one feed, without the others' branches, always looked cheaper, so PostgreSQL planned
+-- the statement again at every call (0.4 ms of each request); the generic plan skips the other
+-- feeds' branches by their one-time filters.
 CREATE OR REPLACE FUNCTION oms_feed_intake_message_substations(p_feed text, p_messages jsonb)
 RETURNS TABLE (n integer, substation_id uuid)
 LANGUAGE plpgsql STABLE
 SET enable_seqscan = off
 SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 BEGIN
-    -- One statement per feed: a statement naming the feed as a parameter was planned
-    -- again at every call (its plan for one feed, without the others' branches, always
-    -- looked cheaper than a plan for all: 0.4 ms of each request).
-    IF p_feed = 'kaifa' THEN
-        RETURN QUERY
-        WITH e AS MATERIALIZED (SELECT x.n::integer AS n, x.value AS m
-                                  FROM jsonb_array_elements(p_messages) WITH ORDINALITY x(value, n))
-        SELECT s.n, s.substation_id
-          FROM (SELECT e.n, m.substation_id FROM e JOIN oms_meters m ON m.asset_mrid = e.m ->> 'assetMRID'
-                UNION ALL
-                SELECT e.n, m.substation_id FROM e JOIN oms_meters m ON m.usage_point_mrid = e.m ->> 'usagePointMRID'
-                 WHERE e.m ->> 'assetMRID' IS NULL
-                UNION ALL
-                SELECT e.n, m.substation_id FROM e JOIN oms_meters m ON m.meter_number = e.m ->> 'meterNumber'
-                 WHERE e.m ->> 'assetMRID' IS NULL AND e.m ->> 'usagePointMRID' IS NULL) s
-         WHERE s.substation_id IS NOT NULL;
-    ELSIF p_feed = 'onu' THEN
-        RETURN QUERY
-        WITH e AS MATERIALIZED (SELECT x.n::integer AS n, x.value AS m
-                                  FROM jsonb_array_elements(p_messages) WITH ORDINALITY x(value, n))
-        SELECT s.n, s.substation_id
-          FROM (SELECT e.n, m.substation_id FROM e JOIN oms_meters m ON m.onu_id = e.m ->> 'onuId'
-                UNION ALL
-                SELECT e.n, m.substation_id FROM e JOIN oms_meters m ON m.onu_serial_no = e.m ->> 'onuSerial'
-                 WHERE e.m ->> 'onuId' IS NULL) s
-         WHERE s.substation_id IS NOT NULL;
-    ELSIF p_feed = 'callcenter' THEN
-        RETURN QUERY
-        SELECT x.n::integer, m.substation_id
-          FROM jsonb_array_elements(p_messages) WITH ORDINALITY x(value, n)
-          JOIN oms_meters m ON m.meter_number = x.value -> 'customer' ->> 'meterNumber'
-         WHERE m.substation_id IS NOT NULL;
-    ELSIF p_feed = 'scada' THEN
-        RETURN QUERY
-        SELECT x.n::integer, s.id
-          FROM jsonb_array_elements(p_messages) WITH ORDINALITY x(value, n)
-          JOIN network_substations s ON s.substation_id = btrim(x.value ->> 'substationId');
-    END IF;
+    RETURN QUERY
+    WITH e AS MATERIALIZED (SELECT x.n::integer AS n, x.value AS m FROM jsonb_array_elements(p_messages) WITH ORDINALITY x(value, n))
+    SELECT s.n, s.substation_id
+      FROM (SELECT e.n, m.substation_id FROM e JOIN oms_meters m ON m.asset_mrid = e.m ->> 'assetMRID'
+             WHERE p_feed = 'kaifa'
+            UNION ALL
+            SELECT e.n, m.substation_id FROM e JOIN oms_meters m ON m.usage_point_mrid = e.m ->> 'usagePointMRID'
+             WHERE p_feed = 'kaifa' AND e.m ->> 'assetMRID' IS NULL
+            UNION ALL
+            SELECT e.n, m.substation_id FROM e JOIN oms_meters m ON m.meter_number = e.m ->> 'meterNumber'
+             WHERE p_feed = 'kaifa' AND e.m ->> 'assetMRID' IS NULL AND e.m ->> 'usagePointMRID' IS NULL
+            UNION ALL
+            SELECT e.n, m.substation_id FROM e JOIN oms_meters m ON m.meter_number = e.m -> 'customer' ->> 'meterNumber'
+             WHERE p_feed = 'callcenter'
+            UNION ALL
+            SELECT e.n, m.substation_id FROM e JOIN oms_meters m ON m.onu_id = e.m ->> 'onuId'
+             WHERE p_feed = 'onu'
+            UNION ALL
+            SELECT e.n, m.substation_id FROM e JOIN oms_meters m ON m.onu_serial_no = e.m ->> 'onuSerial'
+             WHERE p_feed = 'onu' AND e.m ->> 'onuId' IS NULL
+            UNION ALL
+            SELECT e.n, s.id FROM e JOIN network_substations s ON s.substation_id = btrim(e.m ->> 'substationId')
+             WHERE p_feed = 'scada') s
+     WHERE s.substation_id IS NOT NULL;
 END;
 $$;
 COMMENT ON FUNCTION oms_feed_intake_message_substations(text, jsonb) IS
