@@ -26,7 +26,7 @@ struct ValidationTests {
     func sampleNetworkPasses() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
             let checks = try await report(database.client)
-            #expect(checks.count == 16)
+            #expect(checks.count == 17)
             #expect(checks.values.filter { !$0.passed }.map(\.name) == [])
         }
     }

@@ -31,6 +31,7 @@
 \ir versioned/0115_feed_intake_answers.sql
 \ir versioned/0116_dp_outage_index_without_devices_above.sql
 \ir versioned/0117_feed_intake_pieces.sql
+\ir versioned/0118_evidence_rows_checked_by_their_writers.sql
 
 \ir current/01_helpers.sql
 \ir current/02_settings.sql
@@ -57,3 +58,4 @@
 \ir current/23_console.sql
 \ir current/24_monthly_partitions.sql
 \ir current/25_feed_intake.sql
+\ir current/26_evidence_references.sql

@@ -8,7 +8,8 @@
 --
 --   oms_validation_report_core()  the checklist: registry and mappings populated
 --                                 and consistent, meters linked per feed identity,
---                                 feeds referencing oms_meters, views answering,
+--                                 feeds referencing oms_meters, evidence references
+--                                 resolving (versioned/0118), views answering,
 --                                 foreign keys indexed
 --   oms_validation_report()       the core checks, then:
 --     registry duplicates left     active meters whose numbers are the same once normalised
@@ -128,6 +129,40 @@ BEGIN
                    THEN 'onu_events, kaifa_events and callcenter_tickets reference oms_meters; '
                         || 'scada_event_affected_meters holds the ids of the meters each SCADA check read from it'
                    ELSE 'no reference to oms_meters from: ' || array_to_string(v_problems, ', ') END;
+    RETURN NEXT;
+
+    -- The evidence rows' references that no foreign key checks (versioned/0118: their writers
+    -- take the ids from rows they hold; 26_evidence_references.sql cascades deletions): rows
+    -- written by hand could name a meter or an outage that does not exist.
+    SELECT array_agg(format('%s (%s rows)', x.what, x.n) ORDER BY x.what) INTO v_problems
+      FROM (SELECT 'oms_meter_status_events.meter_id' AS what, count(*) AS n FROM oms_meter_status_events e
+             WHERE NOT EXISTS (SELECT 1 FROM oms_meters m WHERE m.id = e.meter_id)
+            UNION ALL
+            SELECT 'oms_outage_meters.meter_id', count(*) FROM oms_outage_meters om
+             WHERE NOT EXISTS (SELECT 1 FROM oms_meters m WHERE m.id = om.meter_id)
+            UNION ALL
+            SELECT 'oms_outage_meters.outage_event_id', count(*) FROM oms_outage_meters om
+             WHERE NOT EXISTS (SELECT 1 FROM oms_outage_events o WHERE o.id = om.outage_event_id)
+            UNION ALL
+            SELECT 'oms_event_sources.outage_event_id', count(*) FROM oms_event_sources s
+             WHERE NOT EXISTS (SELECT 1 FROM oms_outage_events o WHERE o.id = s.outage_event_id)
+            UNION ALL
+            SELECT 'oms_event_timeline.outage_event_id', count(*) FROM oms_event_timeline t
+             WHERE NOT EXISTS (SELECT 1 FROM oms_outage_events o WHERE o.id = t.outage_event_id)
+            UNION ALL
+            SELECT 'kaifa_events.outage_event_id', count(*) FROM kaifa_events e
+             WHERE e.outage_event_id IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM oms_outage_events o WHERE o.id = e.outage_event_id)
+            UNION ALL
+            SELECT 'onu_events.outage_event_id', count(*) FROM onu_events e
+             WHERE e.outage_event_id IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM oms_outage_events o WHERE o.id = e.outage_event_id)) x
+     WHERE x.n > 0;
+    check_name := 'evidence references resolve';
+    passed := v_problems IS NULL;
+    detail := CASE WHEN passed
+                   THEN 'every status audit row, outage meter, evidence and timeline row and feed event names an existing meter and outage'
+                   ELSE 'references to no row: ' || array_to_string(v_problems, ', ') END;
     RETURN NEXT;
 
     -- Views answer.
