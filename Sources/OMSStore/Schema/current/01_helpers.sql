@@ -253,24 +253,29 @@ COMMENT ON FUNCTION oms_require_all_stored(integer, integer, text) IS
 
 -- ---------------------------------------------------------------------------
 -- Session work tables (a feed call's staged messages, its evidence, the
--- engine's working sets): temp tables a session keeps and empties at each call.
+-- engine's working sets): temp tables a session keeps, created ON COMMIT
+-- DELETE ROWS, and emptied at each call.
 --
 -- Emptying one with TRUNCATE gives it a new file, and ANALYZE rewrites its
 -- statistics: either invalidates every cached plan that reads it, so each
 -- statement of the next call is planned again. With ten such tables in a
--- call, that was most of a one-message call (8 ms of it; 3 ms without). So a
--- small table is emptied by DELETE and analyzed only when it holds enough rows
--- for the plan to depend on it; the planner meanwhile estimates its rows from
--- its size in pages, which a TRUNCATE keeps close to the truth once the dead
--- rows of earlier calls fill a few pages. The limit is 16 pages: at 4, a staged
--- feed table (wide rows: the message, its result, each updated several times)
--- was truncated, analyzed and its statements planned again at 14 of 23 calls of
--- a storm's latency window; at 16 (or 64) the window's database time fell 8-9%.
--- (Above 16 the planner's guess from dead pages grows while the time does not
--- fall further.)
+-- call, that was most of a one-message call (8 ms of it; 3 ms without). So:
+--   * the commit empties them (ON COMMIT DELETE ROWS truncates a temp table's
+--     file in place: no new file, no invalidation), so a call after a large
+--     batch finds them empty instead of truncating them itself; in issue 15's
+--     latency window a one-message KAIFA call after a 125-message ONU call
+--     spent 0.9 ms truncating and 3.8 ms planning again (11.7 ms in all);
+--     over the window's 46 requests, 1,103 -> 828 plans, 94 -> 60 ms planning;
+--   * within one transaction (the intake applies several runs in one), a
+--     table is emptied by DELETE while small, by TRUNCATE once grown past 16
+--     pages (dead rows of earlier runs included; at 64 the 1M storm's DELETEs
+--     of a thousand rows and scans over their dead pages halved its rate);
+--   * a table is analyzed once when new (empty) and once the first time it
+--     holds 200 rows or more (oms_work_table_analyze), not at every batch.
 
--- Empties a session work table for the next call: by DELETE while it is at
--- most 16 pages (128 kB, dead rows of earlier calls included), else by TRUNCATE.
+-- Empties a session work table for the next use in the same transaction (the
+-- commit empties it otherwise): by DELETE while it is at most 16 pages (128 kB,
+-- dead rows included), else by TRUNCATE.
 -- Analyzes it once, empty, when new: the planner then estimates from its pages,
 -- not from its 10-page guess for a table never analyzed.
 CREATE OR REPLACE FUNCTION oms_work_table_clear(p_table regclass) RETURNS void
@@ -289,14 +294,20 @@ $$;
 COMMENT ON FUNCTION oms_work_table_clear(regclass) IS
     'Empties a session work table for the next call (DELETE while small, TRUNCATE once grown), analyzed once when new.';
 
--- Gives the planner a session work table's real statistics once it holds 200
--- rows or more (a join of a thousand rows estimated at one was a nested loop
--- over the whole batch); below that, its size in pages is estimate enough.
+-- Gives the planner a session work table's real statistics the first time it
+-- holds 200 rows or more (a join of a thousand rows estimated at one was a
+-- nested loop over the whole batch); below that, its size in pages is estimate
+-- enough. Once: the plans made then (for a batch) serve smaller calls as well,
+-- and an ANALYZE at every large batch made every statement reading the table
+-- be planned again at the next call.
 CREATE OR REPLACE FUNCTION oms_work_table_analyze(p_table regclass) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     v_rows integer;
 BEGIN
+    IF (SELECT c.reltuples >= 200 FROM pg_class c WHERE c.oid = p_table) THEN
+        RETURN;
+    END IF;
     EXECUTE format('SELECT count(*) FROM (SELECT FROM %s LIMIT 200) x', p_table) INTO v_rows;
     IF v_rows >= 200 THEN
         EXECUTE format('ANALYZE %s', p_table);
@@ -304,4 +315,4 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION oms_work_table_analyze(regclass) IS
-    'ANALYZEs a session work table when it holds 200 rows or more (its plans are made again then; below that they are kept).';
+    'ANALYZEs a session work table the first time it holds 200 rows or more (its plans are made again then, and kept after).';

@@ -180,7 +180,7 @@ BEGIN
             id uuid, stored boolean NOT NULL DEFAULT false, process boolean NOT NULL DEFAULT false, result jsonb,
             source_event_id text, event_type text, alarm_name text, onu_id text, onu_serial text,
             event_timestamp timestamptz, latitude double precision, longitude double precision, event_kind text,
-            meter_ids uuid[], numbers text[], outage_event_id uuid);
+            meter_ids uuid[], numbers text[], outage_event_id uuid) ON COMMIT DELETE ROWS;
     END IF;
     PERFORM oms_work_table_clear('pg_temp.oms_onu_staged');
 

@@ -174,7 +174,7 @@ BEGIN
             source_event_id text, message_id text, event_type_code text, asset_mrid text, usage_point_mrid text,
             meter_number text, reason text, severity text, event_timestamp timestamptz, source text,
             event_meaning text, raw jsonb, raw_message text,
-            kind text, meter_id uuid, matched_number text, matched_by text, outage_event_id uuid);
+            kind text, meter_id uuid, matched_number text, matched_by text, outage_event_id uuid) ON COMMIT DELETE ROWS;
     END IF;
     PERFORM oms_work_table_clear('pg_temp.oms_kaifa_staged');
 

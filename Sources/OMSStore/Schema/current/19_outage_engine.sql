@@ -863,7 +863,7 @@ LANGUAGE plpgsql AS $$
 BEGIN
     IF to_regclass('pg_temp.oms_rollup_work') IS NULL THEN
         CREATE TEMP TABLE oms_rollup_work (substation_id uuid, feeder_id uuid, code text, children_ids uuid[],
-                                           reason text, numbers jsonb, outage_id uuid, opened boolean);
+                                           reason text, numbers jsonb, outage_id uuid, opened boolean) ON COMMIT DELETE ROWS;
     END IF;
     PERFORM oms_work_table_clear('pg_temp.oms_rollup_work');
 END;
@@ -1194,7 +1194,7 @@ BEGIN
     IF to_regclass('pg_temp.oms_rollup_arriving_work') IS NULL THEN
         CREATE TEMP TABLE oms_rollup_arriving_work (kind text, substation_id uuid, feeder_id uuid, dp_id uuid, code text,
                                                     reports bigint, capable bigint, passes boolean, customers uuid[],
-                                                    children_ids uuid[], reason text, numbers jsonb, outage_id uuid);
+                                                    children_ids uuid[], reason text, numbers jsonb, outage_id uuid) ON COMMIT DELETE ROWS;
     END IF;
     PERFORM oms_work_table_clear('pg_temp.oms_rollup_arriving_work');
 

@@ -335,8 +335,8 @@ BEGIN
     IF to_regclass('pg_temp.oms_intake_rows_taken') IS NULL THEN
         CREATE TEMP TABLE oms_intake_rows_taken (id bigint, feed text, events integer, received_at timestamptz,
                                                  refused integer, run integer, answer boolean, request_id bigint,
-                                                 positions integer[]);
-        CREATE TEMP TABLE oms_intake_answer_items (id bigint, n bigint, item jsonb);
+                                                 positions integer[]) ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE oms_intake_answer_items (id bigint, n bigint, item jsonb) ON COMMIT DELETE ROWS;
     END IF;
     PERFORM oms_work_table_clear('pg_temp.oms_intake_rows_taken');
     PERFORM oms_work_table_clear('pg_temp.oms_intake_answer_items');
