@@ -34,6 +34,7 @@ DECLARE
     v_stale              bigint;
     v_orphaned           bigint;
     v_view               text;
+    v_reference          record;
     v_problems           text[] := ARRAY[]::text[];
 BEGIN
     SELECT count(*) INTO v_active_meters FROM oms_meters WHERE status = 'active';
@@ -134,30 +135,25 @@ BEGIN
     -- The evidence rows' references that no foreign key checks (versioned/0118: their writers
     -- take the ids from rows they hold; 26_evidence_references.sql cascades deletions): rows
     -- written by hand could name a meter or an outage that does not exist.
-    SELECT array_agg(format('%s (%s rows)', x.what, x.n) ORDER BY x.what) INTO v_problems
-      FROM (SELECT 'oms_meter_status_events.meter_id' AS what, count(*) AS n FROM oms_meter_status_events e
-             WHERE NOT EXISTS (SELECT 1 FROM oms_meters m WHERE m.id = e.meter_id)
-            UNION ALL
-            SELECT 'oms_outage_meters.meter_id', count(*) FROM oms_outage_meters om
-             WHERE NOT EXISTS (SELECT 1 FROM oms_meters m WHERE m.id = om.meter_id)
-            UNION ALL
-            SELECT 'oms_outage_meters.outage_event_id', count(*) FROM oms_outage_meters om
-             WHERE NOT EXISTS (SELECT 1 FROM oms_outage_events o WHERE o.id = om.outage_event_id)
-            UNION ALL
-            SELECT 'oms_event_sources.outage_event_id', count(*) FROM oms_event_sources s
-             WHERE NOT EXISTS (SELECT 1 FROM oms_outage_events o WHERE o.id = s.outage_event_id)
-            UNION ALL
-            SELECT 'oms_event_timeline.outage_event_id', count(*) FROM oms_event_timeline t
-             WHERE NOT EXISTS (SELECT 1 FROM oms_outage_events o WHERE o.id = t.outage_event_id)
-            UNION ALL
-            SELECT 'kaifa_events.outage_event_id', count(*) FROM kaifa_events e
-             WHERE e.outage_event_id IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM oms_outage_events o WHERE o.id = e.outage_event_id)
-            UNION ALL
-            SELECT 'onu_events.outage_event_id', count(*) FROM onu_events e
-             WHERE e.outage_event_id IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM oms_outage_events o WHERE o.id = e.outage_event_id)) x
-     WHERE x.n > 0;
+    v_problems := NULL;
+    FOR v_reference IN
+        SELECT * FROM (VALUES ('oms_event_sources', 'outage_event_id', 'oms_outage_events'),
+                              ('oms_event_timeline', 'outage_event_id', 'oms_outage_events'),
+                              ('oms_meter_status_events', 'meter_id', 'oms_meters'),
+                              ('oms_outage_meters', 'meter_id', 'oms_meters'),
+                              ('oms_outage_meters', 'outage_event_id', 'oms_outage_events'),
+                              ('kaifa_events', 'outage_event_id', 'oms_outage_events'),
+                              ('onu_events', 'outage_event_id', 'oms_outage_events'))
+               AS r(table_name, column_name, referenced)
+    LOOP
+        EXECUTE format('SELECT count(*) FROM %I t WHERE t.%I IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %I p WHERE p.id = t.%I)',
+                       v_reference.table_name, v_reference.column_name, v_reference.referenced, v_reference.column_name)
+           INTO v_count;
+        IF v_count > 0 THEN
+            v_problems := array_append(v_problems, format('%s.%s (%s rows)', v_reference.table_name,
+                                                          v_reference.column_name, v_count));
+        END IF;
+    END LOOP;
     check_name := 'evidence references resolve';
     passed := v_problems IS NULL;
     detail := CASE WHEN passed
