@@ -280,10 +280,12 @@ COMMENT ON FUNCTION oms_require_all_stored(integer, integer, text) IS
 -- not from its 10-page guess for a table never analyzed.
 CREATE OR REPLACE FUNCTION oms_work_table_clear(p_table regclass) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_bytes bigint := pg_relation_size(p_table);
 BEGIN
-    IF pg_relation_size(p_table) > 16 * current_setting('block_size')::bigint THEN
+    IF v_bytes > 16 * current_setting('block_size')::bigint THEN
         EXECUTE format('TRUNCATE %s', p_table);
-    ELSE
+    ELSIF v_bytes > 0 THEN  -- (empty, as the commit leaves it: nothing to plan or run)
         EXECUTE format('DELETE FROM %s', p_table);
     END IF;
     IF (SELECT c.reltuples < 0 FROM pg_class c WHERE c.oid = p_table) THEN
@@ -305,7 +307,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_rows integer;
 BEGIN
-    IF (SELECT c.reltuples >= 200 FROM pg_class c WHERE c.oid = p_table) THEN
+    IF pg_relation_size(p_table) = 0 OR (SELECT c.reltuples >= 200 FROM pg_class c WHERE c.oid = p_table) THEN
         RETURN;
     END IF;
     EXECUTE format('SELECT count(*) FROM (SELECT FROM %s LIMIT 200) x', p_table) INTO v_rows;
