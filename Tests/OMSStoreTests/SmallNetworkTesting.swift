@@ -98,11 +98,15 @@ extension SmallNetworkTesting {
     /// Last gasps of many meters in one KAIFA batch (one call of insert_kaifa_events_with_meter_sync),
     /// one second apart from `seconds`.
     func gasps(_ meters: [String], at seconds: Double, on client: PostgresClient) async throws {
+        try await client.execute("SELECT insert_kaifa_events_with_meter_sync(\(gaspBatch(meters, at: seconds))::jsonb)")
+    }
+
+    /// The KAIFA batch `gasps` sends: a last gasp of each meter, one second apart from `seconds`.
+    func gaspBatch(_ meters: [String], at seconds: Double) -> String {
         let messages = meters.enumerated().map { offset, meter in
             #"{"mRID": "down-\#(meter)-\#(seconds)", "createdDateTime": "\#(at(seconds + Double(offset)))", "eventTypeRef": "3.26.0.47", "assetMRID": "A-\#(meter.dropFirst(2))"}"#
         }
-        let batch = "[" + messages.joined(separator: ", ") + "]"
-        try await client.execute("SELECT insert_kaifa_events_with_meter_sync(\(batch)::jsonb)")
+        return "[" + messages.joined(separator: ", ") + "]"
     }
 
     func gasp(_ meter: String, at seconds: Double, on client: PostgresClient) async throws {

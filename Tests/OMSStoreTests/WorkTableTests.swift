@@ -14,13 +14,11 @@ struct WorkTableTests: SmallNetworkTesting {
     func emptiedByTheCommit() async throws {
         try await withNetwork { client in
             try await client.withConnection { connection in
+                // On this one connection: the work tables are its session's.
                 func gasps(_ meters: [String], at seconds: Double) async throws {
-                    let messages = meters.map { meter in
-                        #"{"mRID": "down-\#(meter)-\#(seconds)", "createdDateTime": "\#(at(seconds))", "eventTypeRef": "3.26.0.47", "assetMRID": "A-\#(meter.dropFirst(2))"}"#
-                    }
-                    let batch = "[" + messages.joined(separator: ", ") + "]"
-                    _ = try await connection.query("SELECT insert_kaifa_events_with_meter_sync(\(batch)::jsonb)",
-                                                   logger: TestDatabase.logger).collect()
+                    _ = try await connection.query(
+                        "SELECT insert_kaifa_events_with_meter_sync(\(gaspBatch(meters, at: seconds))::jsonb)",
+                        logger: TestDatabase.logger).collect()
                 }
                 func workTables() async throws -> [String: (rows: Int, file: Int)] {
                     var result: [String: (rows: Int, file: Int)] = [:]

@@ -295,7 +295,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION oms_work_table_clear(regclass) IS
-    'Empties a session work table for the next call (DELETE while small, TRUNCATE once grown), analyzed once when new.';
+    'Empties a session work table for its next use in the transaction (nothing when empty, as the commit leaves it; DELETE while small, TRUNCATE once grown), analyzed once when new.';
 
 -- Gives the planner a session work table's real statistics the first time it
 -- holds 200 rows or more (a join of a thousand rows estimated at one was a
