@@ -1,7 +1,27 @@
 import Logging
 import PostgresNIO
 
-/// Every row of one query, read whole on a connection leased for exactly that query.
+/// Every row of one query, read whole on a connection leased for exactly that query, and
+/// committed.
+///
+/// Committed, because rows in hand are not a commit. A statement sent alone runs in an implicit
+/// transaction, which PostgreSQL commits at the extended protocol's Sync, after the statement's
+/// CommandComplete (postgres.c, exec_execute_message: only transaction-control statements commit
+/// before it). PostgresNIO 1.33 hands the rows over at CommandComplete, so a caller used to
+/// answer a client while the commit was still being flushed, or waiting for a synchronous
+/// standby. A server dying in that moment (`pg_ctl stop -m immediate`, a failover) lost
+/// messages the client had been told were stored: seen in `FaultTests` (a KAIFA message of two
+/// power-ups answered 201 9 ms before the primary's shutdown and missing on the promoted
+/// standby, the same in CI after a plain crash). So `fetch` hands the connection a second,
+/// trivial statement together with the query: PostgresNIO holds it until the server's
+/// ReadyForQuery for the query, which follows the commit, and when the commit fails instead (an
+/// ErrorResponse after CommandComplete: a deferred constraint, a crash) PostgresNIO closes the
+/// connection and fails the statement it holds. Together, not after the rows: a statement
+/// written to a connection that has already closed is never answered (PostgresNIO drops the
+/// write), and a confirmation sent after the rows would meet that exactly when the server dies.
+/// The cost is the trivial statement's execution, not a round trip through this process; an
+/// explicit BEGIN/COMMIT would cost two, and a connection given back to the pool inside a
+/// transaction (a task cancelled between the two) would silently hold every later statement.
 ///
 /// Why the store does not use `PostgresClient.query` (PostgresNIO 1.33): when a query fails on
 /// the server after it has begun (a function raising SQLSTATE 22023 for a bad cursor or an
@@ -28,14 +48,29 @@ public struct FetchedRows: Sendable {
 }
 
 extension PostgresClient {
-    /// Runs `query` on a connection of the pool and reads every row; the connection goes back to
-    /// the pool whether the query succeeds or fails (see `FetchedRows`).
+    /// Runs `query` on a connection of the pool, reads every row and returns them once its
+    /// transaction has committed; the connection goes back to the pool whether the query succeeds
+    /// or fails (see `FetchedRows`).
     @discardableResult
     public func fetch(_ query: PostgresQuery, logger: Logger) async throws -> FetchedRows {
         try await withConnection { connection in
-            var rows: [PostgresRow] = []
-            for try await row in try await connection.query(query, logger: logger) { rows.append(row) }
+            let (result, committed) = FetchedRows.send(query, on: connection, logger: logger)
+            let rows = try await result.get().rows
+            _ = try await committed.get()
             return FetchedRows(rows: rows)
         }
+    }
+}
+
+extension FetchedRows {
+    /// Hands `query`, then its commit's confirmation (a trivial statement, answered after the
+    /// query's ReadyForQuery), to the connection at once and in this order (see `FetchedRows`):
+    /// the query's rows, read whole, and the confirmation. Not async, so that PostgresNIO's
+    /// future-returning `query` is the one called: it hands the statement over before returning.
+    static func send(
+        _ query: PostgresQuery, on connection: PostgresConnection, logger: Logger
+    ) -> (rows: EventLoopFuture<PostgresQueryResult>, committed: EventLoopFuture<PostgresQueryResult>) {
+        let rows = connection.query(query, logger: logger)
+        return (rows, connection.query("SELECT", logger: logger))
     }
 }

@@ -235,6 +235,20 @@ struct FaultTests: RunsOMSCommands {
         }
     }
 
+    /// Keeps what a failed fault run leaves for whoever chases it, in `/tmp/oms-NAME-*`: the given
+    /// logs, the replay's summary and its delivery log (when each request was sent and answered).
+    func keepEvidence(_ name: String, report: Replayer.Report, files: [(String, String)]) throws {
+        let evidence = FileManager.default.temporaryDirectory.appendingPathComponent("oms-\(name)-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: evidence, withIntermediateDirectories: true)
+        for (file, path) in files {
+            try? FileManager.default.copyItem(atPath: path, toPath: "\(evidence)/\(file)")
+        }
+        try Data((report.summary + "\n" + report.problems.joined(separator: "\n")).utf8)
+            .write(to: URL(fileURLWithPath: "\(evidence)/replay.txt"))
+        try ScenarioFiles.write(report.log, to: "\(evidence)/delivery.json")
+        Issue.record("\(name): evidence kept in \(evidence)")
+    }
+
     /// Compares two outcomes line by line, naming the first differences.
     func expectSame(_ outcome: Outcome, as reference: Outcome, _ what: String) {
         #expect(outcome.score == reference.score, "\(what): score")
@@ -293,7 +307,7 @@ struct FaultTests: RunsOMSCommands {
                 try await DatabaseBootstrap.createDatabaseIfNeeded("faults", maintenance: maintenance, logger: TestDatabase.logger)
                 let url = try server.connectionURL(database: "faults")
                 let storm = Storm(folder: folder, url: url, key: try await prepare(url: url, folder: folder))
-                let report = try await replayStorm(storm) { running in
+                let report = try await replayStorm(storm, arguments: ["--log-level", "info"]) { running in
                     let service = running.service
                     try await whenStored(1200, url: url)
                     #expect(try await server.stop(immediately: true))
@@ -311,9 +325,14 @@ struct FaultTests: RunsOMSCommands {
                     }
                     _ = try await server.start()
                 }
-                #expect(report.retries > 0, "the stop was seen: \(report.summary)")
+                #expect(report.retries > 0 && report.rejected == 0, "the stop was seen: \(report.summary)")
                 // The same process served the whole replay (replayStorm never restarts it): a crash would have ended it.
-                expectSame(try await outcome(storm, log: report.log), as: reference, "database stopped hard")
+                let after = try await outcome(storm, log: report.log)
+                if after != reference {
+                    try keepEvidence("stopped-hard", report: report, files: [
+                        ("serve.log", "\(folder)/serve.log"), ("postgres.log", try #require(try server.layout()).logFile)])
+                }
+                expectSame(after, as: reference, "database stopped hard")
             }
         }
     }
@@ -357,11 +376,12 @@ struct FaultTests: RunsOMSCommands {
         }
     }
 
-    /// In CI since session 2026-12-06 (5). It failed in 2 of its first 10 runs, on the 2-core machine
-    /// of the session that wrote it, once with the promoted standby lacking 2 KAIFA messages the replay
-    /// had been answered for (not explained; the synchronous path has changed since: grouped through
-    /// the intake), then passed 20 runs in a row over three sessions, alone and under load. When the
-    /// outcome differs it keeps the logs (`/tmp/oms-failover-*`) for whoever chases it.
+    /// In CI since session 2026-12-06 (5). It failed now and then (and so did the crash test above),
+    /// the promoted standby lacking the one or two messages answered in the primary's last
+    /// milliseconds: the service answered at the statement's CommandComplete, before PostgreSQL had
+    /// committed (at Sync) and the standby had confirmed. Found on 2026-12-07 from the logs this
+    /// test keeps (`keepEvidence`: the request answered 201 9 ms before the primary's shutdown; 4 of 5
+    /// runs failed); fixed in `FetchedRows` (an answer waits for the commit).
     @Test("failover: the primary dies during a storm, its synchronous standby is promoted and the service carries on against it; nothing acknowledged is lost")
     func failover() async throws {
         let reference = try await reference()
@@ -411,16 +431,9 @@ struct FaultTests: RunsOMSCommands {
                     let promoted = Storm(folder: folder, url: try standby.connectionURL(database: "faults"), key: storm.key)
                     let after = try await outcome(promoted, log: report.log)
                     if after != reference {
-                        // Kept for whoever chases it: the service's log, both servers' logs, the replay's summary.
-                        let evidence = FileManager.default.temporaryDirectory.appendingPathComponent("oms-failover-\(UUID().uuidString.prefix(8))").path
-                        try FileManager.default.createDirectory(atPath: evidence, withIntermediateDirectories: true)
-                        for (name, path) in [("serve.log", "\(folder)/serve.log"), ("primary.log", try #require(try primary.layout()).logFile),
-                                             ("standby.log", try #require(try standby.layout()).logFile)] {
-                            try? FileManager.default.copyItem(atPath: path, toPath: "\(evidence)/\(name)")
-                        }
-                        try Data((report.summary + "\n" + report.problems.joined(separator: "\n")).utf8)
-                            .write(to: URL(fileURLWithPath: "\(evidence)/replay.txt"))
-                        Issue.record("failover evidence kept in \(evidence)")
+                        try keepEvidence("failover", report: report, files: [
+                            ("serve.log", "\(folder)/serve.log"), ("primary.log", try #require(try primary.layout()).logFile),
+                            ("standby.log", try #require(try standby.layout()).logFile)])
                     }
                     expectSame(after, as: reference, "failed over to the standby")
                 } catch {

@@ -9,7 +9,8 @@ import Testing
 /// `PostgresClient.fetch`: the store's one way to run a query through the pool. A query that
 /// fails on the server after its rows began must give its connection back: with
 /// `PostgresClient.query` (PostgresNIO 1.33) the error can arrive before the caller reads, and the
-/// connection then stays leased for ever (the HTTP fuzz test hung so on a loaded machine).
+/// connection then stays leased for ever (the HTTP fuzz test hung so on a loaded machine). And its
+/// rows are returned only once its transaction has committed (see `FetchedRows`).
 @Suite("fetch gives every connection back")
 struct FetchedRowsTests {
     /// The row description, then an error: both come in the same packet.
@@ -51,6 +52,41 @@ struct FetchedRowsTests {
                 let rows = try await client.fetch("SELECT 41 + 1", logger: TestDatabase.logger)
                 #expect(try rows.decode(Int.self) == [42])
             }
+        }
+    }
+
+    @Test("rows are returned once committed: a commit that fails after the statement's rows (a deferred check) is thrown, and nothing is kept")
+    func rowsOnlyOnceCommitted() async throws {
+        try await TestDatabase.with(.migrated) { database in
+            // A check PostgreSQL runs at the commit, after the statement has sent its rows and its
+            // CommandComplete: the moment a crash or a failover also falls in.
+            try await database.client.execute("CREATE TABLE committed_rows (x integer)")
+            try await database.client.execute(
+                """
+                CREATE FUNCTION committed_rows_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    RAISE EXCEPTION 'refused at commit' USING ERRCODE = 'check_violation';
+                END $$
+                """)
+            try await database.client.execute(
+                """
+                CREATE CONSTRAINT TRIGGER committed_rows_refused AFTER INSERT ON committed_rows
+                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION committed_rows_refuse()
+                """)
+            do {
+                let rows = try await database.client.fetch(
+                    "INSERT INTO committed_rows VALUES (7) RETURNING x", logger: TestDatabase.logger)
+                Issue.record("the insert's rows were returned though its commit failed: \(try rows.decode(Int.self))")
+            } catch {
+                // PostgresNIO closes the connection on an error after CommandComplete: the
+                // confirmation fails with it.
+            }
+            #expect(try await database.client.scalar("SELECT count(*)::int FROM committed_rows", as: Int.self) == 0)
+            // Without the deferred check the same insert is returned, committed.
+            try await database.client.execute("DROP TRIGGER committed_rows_refused ON committed_rows")
+            let rows = try await database.client.fetch("INSERT INTO committed_rows VALUES (8) RETURNING x", logger: TestDatabase.logger)
+            #expect(try rows.decode(Int.self) == [8])
+            #expect(try await database.client.scalar("SELECT count(*)::int FROM committed_rows", as: Int.self) == 1)
         }
     }
 

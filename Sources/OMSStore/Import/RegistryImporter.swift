@@ -101,9 +101,7 @@ public struct RegistryImporter: Sendable {
     /// Counts ahead the device sizes the imported registry lacks (`oms_device_sizes_warm`), so that a
     /// storm's first requests in an area do not count them on their way. Returns how many were counted.
     public func countDeviceSizes() async throws -> Int {
-        let rows = try await client.query("SELECT oms_device_sizes_warm()", logger: logger)
-        for try await count in rows.decode(Int.self) { return count }
-        return 0
+        try await client.fetch("SELECT oms_device_sizes_warm()", logger: logger).decode(Int.self).first ?? 0
     }
 
     /// One file in one transaction: staged at once, applied once `prior` (the file
