@@ -59,7 +59,7 @@ public struct APIKeyStore: Sendable {
 
     /// The key in force that `key` is, or nil.
     public func authenticate(_ key: String) async throws -> AuthenticatedKey? {
-        let rows = try await client.fetch("SELECT key_id, name, scopes FROM oms_api_key_authenticate(\(key))", logger: logger)
+        let rows = try await client.read("SELECT key_id, name, scopes FROM oms_api_key_authenticate(\(key))", logger: logger)
         for (id, name, scopes) in try rows.decode((UUID, String, [String]).self) {
             return AuthenticatedKey(id: id, name: name, scopes: scopes.compactMap(APIScope.init(rawValue:)))
         }

@@ -26,9 +26,10 @@ enum APIRows {
 }
 
 extension PostgresClient {
-    /// The rows of a query whose one column is a `jsonb` object, decoded as `Row`, in order.
+    /// The rows of a read (`read`: it changes nothing) whose one column is a `jsonb` object,
+    /// decoded as `Row`, in order.
     func apiRows<Row: PostgresDecodable & Sendable>(_ query: PostgresQuery, as type: Row.Type, logger: Logger) async throws -> [Row] {
-        try await fetch(query, logger: logger).decode(Row.self, context: APIRows.context)
+        try await read(query, logger: logger).decode(Row.self, context: APIRows.context)
     }
 }
 

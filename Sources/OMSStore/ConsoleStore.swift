@@ -68,7 +68,7 @@ public struct ConsoleStore: Sendable {
 
     /// One outage as its console page shows it; nil when there is none (`oms_console_outage`).
     public func outage(eventID: String, meterLimit: Int) async throws -> String? {
-        let rows = try await client.fetch("SELECT oms_console_outage(\(eventID), \(Int32(meterLimit)))::text", logger: logger)
+        let rows = try await client.read("SELECT oms_console_outage(\(eventID), \(Int32(meterLimit)))::text", logger: logger)
         return try rows.decode(String?.self).first ?? nil
     }
 
@@ -84,6 +84,6 @@ public struct ConsoleStore: Sendable {
     }
 
     private func json(_ query: PostgresQuery) async throws -> String {
-        try await client.fetch(query, logger: logger).decode(String.self).first ?? "null"
+        try await client.read(query, logger: logger).decode(String.self).first ?? "null"
     }
 }

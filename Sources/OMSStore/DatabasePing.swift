@@ -14,6 +14,6 @@ public struct DatabasePing: Sendable {
 
     /// Sends `SELECT 1` and reads its answer; throws what the pool or the server said.
     public func run() async throws {
-        try await client.fetch("SELECT 1", logger: logger)
+        try await client.read("SELECT 1", logger: logger)
     }
 }

@@ -62,6 +62,20 @@ extension PostgresClient {
     }
 }
 
+extension PostgresClient {
+    /// Like `fetch`, for a statement that changes nothing (a SELECT of views and STABLE
+    /// functions): the rows as soon as they are in, without the commit's confirmation, since its
+    /// transaction has nothing to make durable. The API's and the console's reads, the key check
+    /// and the health probe, where the confirmation was a statement more per request for nothing.
+    public func read(_ query: PostgresQuery, logger: Logger) async throws -> FetchedRows {
+        try await withConnection { connection in
+            var rows: [PostgresRow] = []
+            for try await row in try await connection.query(query, logger: logger) { rows.append(row) }
+            return FetchedRows(rows: rows)
+        }
+    }
+}
+
 extension FetchedRows {
     /// Hands `query`, then its commit's confirmation (a trivial statement, answered after the
     /// query's ReadyForQuery), to the connection at once and in this order (see `FetchedRows`):

@@ -24,7 +24,7 @@ public struct MeterQueries: Sendable {
     /// The API's answer for the active meters under a substation or on a feeder, by its business id:
     /// the `MeterList` document as PostgreSQL builds it (`oms_meter_list_json`), to be sent as it is.
     public func meterListJSON(_ scope: MeterListScope, code: String) async throws -> String {
-        guard let json = try await client.fetch("SELECT oms_meter_list_json(\(scope.rawValue), \(code))", logger: logger)
+        guard let json = try await client.read("SELECT oms_meter_list_json(\(scope.rawValue), \(code))", logger: logger)
             .decode(String.self).first else { throw NoRow() }
         return json
     }
@@ -32,7 +32,7 @@ public struct MeterQueries: Sendable {
     /// The API's answer for one meter (`oms_meter_json`), to be sent as it is; nil when no meter has
     /// this number.
     public func meterJSON(_ meterNumber: String) async throws -> String? {
-        try await client.fetch("SELECT oms_meter_json(\(meterNumber))", logger: logger).decode(String?.self).first ?? nil
+        try await client.read("SELECT oms_meter_json(\(meterNumber))", logger: logger).decode(String?.self).first ?? nil
     }
 
     /// Active meters on a feeder (`get_meters_by_feeder`), by its business id.

@@ -43,7 +43,7 @@ public struct OutageQueries: Sendable {
 
     /// One outage with its sources, timeline and meters; nil when there is none.
     public func detail(eventID: String) async throws -> Components.Schemas.OutageDetail? {
-        let rows = try await client.fetch("SELECT oms_outage_detail(\(eventID))", logger: logger)
+        let rows = try await client.read("SELECT oms_outage_detail(\(eventID))", logger: logger)
         for detail in try rows.decode(Components.Schemas.OutageDetail?.self, context: APIRows.context) { return detail }
         return nil
     }
