@@ -19,9 +19,12 @@ import PostgresNIO
 /// connection and fails the statement it holds. Together, not after the rows: a statement
 /// written to a connection that has already closed is never answered (PostgresNIO drops the
 /// write), and a confirmation sent after the rows would meet that exactly when the server dies.
-/// The cost is the trivial statement's execution, not a round trip through this process; an
-/// explicit BEGIN/COMMIT would cost two, and a connection given back to the pool inside a
-/// transaction (a task cancelled between the two) would silently hold every later statement.
+/// The cost is one more round trip on the connection, sent by PostgresNIO's event loop the
+/// moment the ReadyForQuery arrives (no hop through the caller's task), and the wait for the
+/// commit's flush that an answer used to overtake; an explicit BEGIN/COMMIT would cost two round
+/// trips, and a connection given back to the pool inside a transaction (a task cancelled
+/// between the two) would silently hold every later statement. Statements that change nothing
+/// use `read`, without it.
 ///
 /// Why the store does not use `PostgresClient.query` (PostgresNIO 1.33): when a query fails on
 /// the server after it has begun (a function raising SQLSTATE 22023 for a bad cursor or an
