@@ -72,9 +72,7 @@ extension PostgresClient {
     /// and the health probe, where the confirmation was a statement more per request for nothing.
     public func read(_ query: PostgresQuery, logger: Logger) async throws -> FetchedRows {
         try await withConnection { connection in
-            var rows: [PostgresRow] = []
-            for try await row in try await connection.query(query, logger: logger) { rows.append(row) }
-            return FetchedRows(rows: rows)
+            FetchedRows(rows: try await FetchedRows.run(query, on: connection, logger: logger).get().rows)
         }
     }
 }
@@ -87,7 +85,20 @@ extension FetchedRows {
     static func send(
         _ query: PostgresQuery, on connection: PostgresConnection, logger: Logger
     ) -> (rows: EventLoopFuture<PostgresQueryResult>, committed: EventLoopFuture<PostgresQueryResult>) {
-        let rows = connection.query(query, logger: logger)
-        return (rows, connection.query("SELECT", logger: logger))
+        let rows = run(query, on: connection, logger: logger)
+        return (rows, run("SELECT", on: connection, logger: logger))
+    }
+
+    /// Hands `query` to the connection: its rows, read whole, or its error, or
+    /// `ChannelError.ioOnClosedChannel` once the connection has closed. PostgresNIO never answers a
+    /// statement written to a connection that has closed (the write is dropped), and its future is
+    /// not cancellable: a service stopping while its database went away once waited for one for
+    /// ever (`UnreachableDatabaseTests`, in CI).
+    static func run(_ query: PostgresQuery, on connection: PostgresConnection, logger: Logger) -> EventLoopFuture<PostgresQueryResult> {
+        let answered = connection.eventLoop.makePromise(of: PostgresQueryResult.self)
+        connection.query(query, logger: logger).cascade(to: answered)
+        // (A promise completed already ignores the second completion.)
+        connection.closeFuture.whenComplete { _ in answered.fail(ChannelError.ioOnClosedChannel) }
+        return answered.futureResult
     }
 }
