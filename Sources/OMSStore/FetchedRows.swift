@@ -57,9 +57,9 @@ extension PostgresClient {
     @discardableResult
     public func fetch(_ query: PostgresQuery, logger: Logger) async throws -> FetchedRows {
         try await withConnection { connection in
-            let (result, committed) = FetchedRows.send(query, on: connection, logger: logger)
-            let rows = try await result.get().rows
-            _ = try await committed.get()
+            let answers = try await FetchedRows.send([query, "SELECT"], on: connection, logger: logger)
+            let rows = try await answers[0].get().rows
+            _ = try await answers[1].get()
             return FetchedRows(rows: rows)
         }
     }
@@ -72,33 +72,25 @@ extension PostgresClient {
     /// and the health probe, where the confirmation was a statement more per request for nothing.
     public func read(_ query: PostgresQuery, logger: Logger) async throws -> FetchedRows {
         try await withConnection { connection in
-            FetchedRows(rows: try await FetchedRows.run(query, on: connection, logger: logger).get().rows)
+            FetchedRows(rows: try await FetchedRows.send([query], on: connection, logger: logger)[0].get().rows)
         }
     }
 }
 
 extension FetchedRows {
-    /// Hands `query`, then its commit's confirmation (a trivial statement, answered after the
-    /// query's ReadyForQuery), to the connection at once and in this order (see `FetchedRows`):
-    /// the query's rows, read whole, and the confirmation. Not async, so that PostgresNIO's
-    /// future-returning `query` is the one called: it hands the statement over before returning.
+    /// Hands `queries` to the connection at once, in this order, on its event loop (see
+    /// `FetchedRows`): each one's rows, read whole, or its error. Refused with
+    /// `ChannelError.ioOnClosedChannel` when the connection has closed: PostgresNIO never answers
+    /// a statement written to a closed connection (the write is dropped, and its future cannot be
+    /// cancelled; a service stopping while its database went away once waited for one for ever,
+    /// `UnreachableDatabaseTests` in CI). On the event loop the check and the writes are one step:
+    /// a statement written while the connection is open is failed by PostgresNIO if it closes later.
     static func send(
-        _ query: PostgresQuery, on connection: PostgresConnection, logger: Logger
-    ) -> (rows: EventLoopFuture<PostgresQueryResult>, committed: EventLoopFuture<PostgresQueryResult>) {
-        let rows = run(query, on: connection, logger: logger)
-        return (rows, run("SELECT", on: connection, logger: logger))
-    }
-
-    /// Hands `query` to the connection: its rows, read whole, or its error, or
-    /// `ChannelError.ioOnClosedChannel` once the connection has closed. PostgresNIO never answers a
-    /// statement written to a connection that has closed (the write is dropped), and its future is
-    /// not cancellable: a service stopping while its database went away once waited for one for
-    /// ever (`UnreachableDatabaseTests`, in CI).
-    static func run(_ query: PostgresQuery, on connection: PostgresConnection, logger: Logger) -> EventLoopFuture<PostgresQueryResult> {
-        let answered = connection.eventLoop.makePromise(of: PostgresQueryResult.self)
-        connection.query(query, logger: logger).cascade(to: answered)
-        // (A promise completed already ignores the second completion.)
-        connection.closeFuture.whenComplete { _ in answered.fail(ChannelError.ioOnClosedChannel) }
-        return answered.futureResult
+        _ queries: [PostgresQuery], on connection: PostgresConnection, logger: Logger
+    ) async throws -> [EventLoopFuture<PostgresQueryResult>] {
+        try await connection.eventLoop.submit {
+            guard !connection.isClosed else { throw ChannelError.ioOnClosedChannel }
+            return queries.map { connection.query($0, logger: logger) }
+        }.get()
     }
 }
