@@ -19,9 +19,9 @@ import PostgresNIO
 /// connection and fails the statement it holds. Together, not after the rows: a statement
 /// written to a connection that has already closed is never answered (PostgresNIO drops the
 /// write), and a confirmation sent after the rows would meet that exactly when the server dies.
-/// The cost is one more round trip on the connection, sent by PostgresNIO's event loop the
-/// moment the ReadyForQuery arrives (no hop through the caller's task), and the wait for the
-/// commit's flush that an answer used to overtake; an explicit BEGIN/COMMIT would cost two round
+/// The cost is one more round trip on the connection (PostgresNIO's event loop sends the
+/// confirmation the moment the ReadyForQuery arrives) and the wait for the commit's flush that an
+/// answer used to overtake; an explicit BEGIN/COMMIT would cost two round
 /// trips, and a connection given back to the pool inside a transaction (a task cancelled
 /// between the two) would silently hold every later statement. Statements that change nothing
 /// use `read`, without it.
@@ -63,9 +63,7 @@ extension PostgresClient {
             return FetchedRows(rows: rows)
         }
     }
-}
 
-extension PostgresClient {
     /// Like `fetch`, for a statement that changes nothing (a SELECT of views and STABLE
     /// functions): the rows as soon as they are in, without the commit's confirmation, since its
     /// transaction has nothing to make durable. The API's and the console's reads, the key check

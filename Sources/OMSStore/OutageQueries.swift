@@ -52,11 +52,11 @@ public struct OutageQueries: Sendable {
     /// names (in its order; 0 for a status no outage has).
     public func countsByStatus() async throws -> [(status: String, count: Int)] {
         var counts: [String: Int] = [:]
-        let rows = try await client.fetch(
+        let rows = try await client.read(
             "SELECT status, count(*)::int FROM oms_outage_events GROUP BY status", logger: logger)
         for (status, count) in try rows.decode((String, Int).self) { counts[status] = count }
         var result: [(status: String, count: Int)] = []
-        let statuses = try await client.fetch("SELECT unnest(oms_outage_statuses())", logger: logger)
+        let statuses = try await client.read("SELECT unnest(oms_outage_statuses())", logger: logger)
         for status in try statuses.decode(String.self) { result.append((status, counts[status] ?? 0)) }
         return result
     }

@@ -100,7 +100,7 @@ public struct FeedIntake: Sendable {
 
     /// The rows and events waiting, and the age of the oldest.
     public func backlog() async throws -> Backlog {
-        let rows = try await client.fetch(
+        let rows = try await client.read(
             "SELECT batches, events, extract(epoch FROM clock_timestamp() - oldest)::float8 FROM oms_feed_intake_backlog()",
             logger: logger)
         guard let (batches, events, oldest) = try rows.decode((Int, Int, Double?).self).first else {
@@ -112,7 +112,7 @@ public struct FeedIntake: Sendable {
     /// Of the given intake ids (as `append` answered them), those still waiting: a row of theirs
     /// (a piece, for a request split by substation) is not applied yet (`oms_feed_intake_waiting`).
     public func waiting(among ids: [Int64]) async throws -> Set<Int64> {
-        let rows = try await client.fetch("SELECT oms_feed_intake_waiting(\(ids))", logger: logger)
+        let rows = try await client.read("SELECT oms_feed_intake_waiting(\(ids))", logger: logger)
         return Set(try rows.decode(Int64.self).map { $0 })
     }
 }
