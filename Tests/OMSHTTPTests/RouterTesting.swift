@@ -82,12 +82,19 @@ struct LiveClient: Sendable {
 
 /// HummingbirdTesting's `.live` framework without its signal trapping (see `withRouterApp`): the
 /// application `makeApp` builds runs as `runLiveApp` runs it, and `body` talks to it over HTTP/1.1.
+///
+/// A request waits up to 60 s for its answer (HummingbirdTesting's own default is 20 s). At the
+/// full suite's peak on two cores every step takes many times longer than alone: importing two
+/// CSV rows took 13.9 s there, and two tests that send thousands of requests one after another
+/// (the HTTP fuzz test, the key rate limit) each had one request cut off at 20 s in a full local
+/// run, while alone beside three busy loops none of the fuzz test's 8,000 took over 0.3 s. A hung
+/// request still fails the test, a minute later.
 func withLiveClient<App: ApplicationProtocol, Value: Sendable>(
     _ makeApp: (_ onServerRunning: @escaping @Sendable (Int) async -> Void) throws -> App,
     _ body: @escaping @Sendable (LiveClient) async throws -> Value
 ) async throws -> Value {
     try await runLiveApp(makeApp) { port in
-        let client = TestClient(host: "localhost", port: port, configuration: .init(timeout: .seconds(20)))
+        let client = TestClient(host: "localhost", port: port, configuration: .init(timeout: .seconds(60)))
         client.connect()
         do {
             let value = try await body(LiveClient(client: client, port: port))
