@@ -116,14 +116,14 @@ public struct HistoryBenchStore: Sendable {
 
     /// `count` meter numbers spread over the registry (the ones the history query is timed for).
     public func sampleMeters(_ count: Int) async throws -> [String] {
-        try await client.fetch(
+        try await client.read(
             "SELECT meter_number FROM oms_meters ORDER BY md5(meter_number) LIMIT \(count)", logger: logger).decode(String.self)
     }
 
     /// The seed's "Meter Status History" query, the last 100 changes: rows read.
     @discardableResult
     public func history(of meterNumber: String) async throws -> Int {
-        try await client.fetch(
+        try await client.read(
             """
             SELECT mse.event_timestamp, mse.event_type, mse.source_type,
                    mse.previous_status || ' → ' || mse.new_status AS status_change, mse.confidence_score
@@ -138,17 +138,17 @@ public struct HistoryBenchStore: Sendable {
     /// The seed's active outages (`SELECT * FROM oms_active_outages`): rows read.
     @discardableResult
     public func activeOutages() async throws -> Int {
-        try await client.fetch("SELECT * FROM oms_active_outages", logger: logger).rows.count
+        try await client.read("SELECT * FROM oms_active_outages", logger: logger).rows.count
     }
 
     /// `SELECT 1` (the baseline).
     public func selectOne() async throws {
-        _ = try await client.fetch("SELECT 1", logger: logger)
+        _ = try await client.read("SELECT 1", logger: logger)
     }
 
     /// Rows in the audit trail, and its size on disk (tables and indexes, bytes).
     public func size() async throws -> (rows: Int, bytes: Int) {
-        let rows = try await client.fetch(
+        let rows = try await client.read(
             """
             SELECT (SELECT count(*) FROM oms_meter_status_events)::bigint,
                    (SELECT coalesce(sum(pg_total_relation_size(inhrelid)), 0)

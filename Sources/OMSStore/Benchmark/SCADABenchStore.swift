@@ -39,7 +39,7 @@ public struct SCADABenchStore: Sendable {
     /// `SELECT * FROM get_meters_by_substation(id)`, every row read; returns how many there were.
     @discardableResult
     public func metersBySubstation(_ substationID: String) async throws -> Int {
-        try await client.fetch("SELECT * FROM get_meters_by_substation(\(substationID))", logger: logger).rows.count
+        try await client.read("SELECT * FROM get_meters_by_substation(\(substationID))", logger: logger).rows.count
     }
 
     /// Clears what earlier runs left (outages, feed events and the intake, device states and
