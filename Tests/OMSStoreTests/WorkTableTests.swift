@@ -47,3 +47,43 @@ struct WorkTableTests: SmallNetworkTesting {
         }
     }
 }
+
+/// The link work table's outage ids, whatever the session's first large batch held.
+@Suite("Link work table statistics")
+struct LinkWorkStatisticsTests: SmallNetworkTesting {
+    let base = SmallNetwork.twoHoursAgo()
+
+    @Test("a session whose first large batch opens its outages still plans its linked evidence by its size")
+    func linkedEvidenceEstimatedBySize() async throws {
+        try await withNetwork { client in
+            // 300 more meters under F1-D1: a batch large enough for the work table to be analyzed.
+            try await client.execute("""
+                INSERT INTO oms_meters (meter_number, dp_id, asset_mrid, power_status, communication_status)
+                SELECT 'M-F1-D1-' || m, d.id, 'A-F1-D1-' || m, 'on', 'online'
+                  FROM network_distribution_points d CROSS JOIN generate_series(5, 304) m
+                 WHERE d.dp_id = 'F1-D1'
+                """)
+            try await client.withConnection { connection in
+                func run(_ sql: String) async throws -> [String] {
+                    var lines: [String] = []
+                    for try await line in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger)
+                        .decode(String.self) { lines.append(line) }
+                    return lines
+                }
+                _ = try await run("BEGIN")
+                // The session's first call: every evidence row is analyzed before its outage opens.
+                _ = try await connection.query(
+                    "SELECT insert_kaifa_events_with_meter_sync(\(gaspBatch((1...304).map { "M-F1-D1-\($0)" }, at: 0))::jsonb)::text",
+                    logger: TestDatabase.logger).collect()
+                let linked = try await run("SELECT count(*)::text FROM oms_link_work WHERE outage_event_id IS NOT NULL")
+                #expect(linked == ["304"])
+                // What the planner expects of the same rows: every statement after the outages open
+                // reads them so ("1 row" was a nested loop of the batch's pairs with themselves).
+                let plan = try await run("EXPLAIN SELECT * FROM oms_link_work WHERE outage_event_id IS NOT NULL")
+                let estimated = plan.first.flatMap { $0.firstMatch(of: /rows=(\d+)/).map { Int($0.1)! } }
+                #expect((estimated ?? 0) >= 150, "\(plan)")
+                _ = try await run("ROLLBACK")
+            }
+        }
+    }
+}

@@ -258,6 +258,14 @@ BEGIN
                                          outage_event_id uuid, opened boolean, evidence text, event_time timestamptz,
                                          description text, late boolean, scope_key text, substation_id uuid,
                                          feeder_id uuid, dp_id uuid, customer_id uuid) ON COMMIT DELETE ROWS;
+        -- No statistics of outage_event_id: the planner takes "IS NOT NULL" as nearly every row
+        -- and "IS NULL" as few. Its null fraction changes within every call (the evidence of new
+        -- scopes gets its outage midway), and the table is analyzed once a session
+        -- (oms_work_table_analyze): a session whose first large batch opened its outages kept
+        -- "no row has an outage" for good, and the evidence rows' statement below joined its
+        -- 4,125 pairs to themselves by a nested loop (17 million comparisons, 3 s of a 40,000
+        -- gasp storm's batch at 50k meters).
+        ALTER TABLE oms_link_work ALTER COLUMN outage_event_id SET STATISTICS 0;
     END IF;
     PERFORM oms_work_table_clear('pg_temp.oms_link_work');
 
