@@ -32,6 +32,7 @@
 \ir versioned/0116_dp_outage_index_without_devices_above.sql
 \ir versioned/0117_feed_intake_pieces.sql
 \ir versioned/0118_evidence_rows_checked_by_their_writers.sql
+\ir versioned/0119_feed_indexes_each_for_a_query.sql
 
 \ir current/01_helpers.sql
 \ir current/02_settings.sql
