@@ -48,20 +48,21 @@ struct WorkTableTests: SmallNetworkTesting {
     }
 }
 
-/// The link work table's outage ids, whatever the session's first large batch held.
+/// The link work table's statistics, whatever the session's batches held (06_correlation.sql,
+/// `oms_link_work_analyze`).
 @Suite("Link work table statistics")
 struct LinkWorkStatisticsTests: SmallNetworkTesting {
     let base = SmallNetwork.twoHoursAgo()
 
-    @Test("a session whose first large batch opens its outages still plans its linked evidence by its size")
-    func linkedEvidenceEstimatedBySize() async throws {
+    @Test("the link work table is analyzed again when its rows with and without an outage move far from its statistics, not at every batch")
+    func analyzedWhenMisleading() async throws {
         try await withNetwork { client in
-            // 300 more meters under F1-D1: a batch large enough for the work table to be analyzed.
+            // 300 more meters under F1-D1 and F2-D1: batches large enough for the table to be analyzed.
             try await client.execute("""
                 INSERT INTO oms_meters (meter_number, dp_id, asset_mrid, power_status, communication_status)
-                SELECT 'M-F1-D1-' || m, d.id, 'A-F1-D1-' || m, 'on', 'online'
+                SELECT 'M-' || d.dp_id || '-' || m, d.id, 'A-' || d.dp_id || '-' || m, 'on', 'online'
                   FROM network_distribution_points d CROSS JOIN generate_series(5, 304) m
-                 WHERE d.dp_id = 'F1-D1'
+                 WHERE d.dp_id IN ('F1-D1', 'F2-D1')
                 """)
             try await client.withConnection { connection in
                 func run(_ sql: String) async throws -> [String] {
@@ -70,19 +71,36 @@ struct LinkWorkStatisticsTests: SmallNetworkTesting {
                         .decode(String.self) { lines.append(line) }
                     return lines
                 }
+                func gasps(_ dp: String, at seconds: Double) async throws {
+                    _ = try await run(
+                        "SELECT insert_kaifa_events_with_meter_sync('\(gaspBatch((1...304).map { "M-\(dp)-\($0)" }, at: seconds))'::jsonb)::text")
+                }
+                func analyses() async throws -> Int {
+                    _ = try await run("SELECT pg_stat_clear_snapshot()::text")
+                    return Int(try await run("SELECT pg_stat_get_analyze_count('pg_temp.oms_link_work'::regclass)::text").first ?? "") ?? -1
+                }
+
+                // The session's first large batch: every row is without an outage when first
+                // analyzed, and has one a few statements later.
                 _ = try await run("BEGIN")
-                // The session's first call: every evidence row is analyzed before its outage opens.
-                _ = try await connection.query(
-                    "SELECT insert_kaifa_events_with_meter_sync(\(gaspBatch((1...304).map { "M-F1-D1-\($0)" }, at: 0))::jsonb)::text",
-                    logger: TestDatabase.logger).collect()
-                let linked = try await run("SELECT count(*)::text FROM oms_link_work WHERE outage_event_id IS NOT NULL")
-                #expect(linked == ["304"])
-                // What the planner expects of the same rows: every statement after the outages open
-                // reads them so ("1 row" was a nested loop of the batch's pairs with themselves).
+                try await gasps("F1-D1", at: 0)
+                #expect(try await run("SELECT count(*)::text FROM oms_link_work WHERE outage_event_id IS NOT NULL") == ["304"])
+                // What the planner expects of those rows, as every statement after the outages open
+                // reads them ("1 row" was a nested loop of a batch's pairs with themselves).
                 let plan = try await run("EXPLAIN SELECT * FROM oms_link_work WHERE outage_event_id IS NOT NULL")
                 let estimated = plan.first.flatMap { $0.firstMatch(of: /rows=(\d+)/).map { Int($0.1)! } }
                 #expect((estimated ?? 0) >= 150, "\(plan)")
-                _ = try await run("ROLLBACK")
+                _ = try await run("COMMIT")
+                let first = try await analyses()
+
+                // Another batch of new outages: without an outage first (analyzed), then with one (again).
+                try await gasps("F2-D1", at: 600)
+                let second = try await analyses()
+                #expect(second - first == 2)
+
+                // A batch the open outages cover: the statistics hold, nothing is analyzed.
+                try await gasps("F2-D1", at: 660)
+                #expect(try await analyses() == second)
             }
         }
     }

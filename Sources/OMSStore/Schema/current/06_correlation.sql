@@ -196,6 +196,44 @@ $$;
 COMMENT ON FUNCTION oms_refresh_outages(uuid[], timestamptz, boolean) IS
     'Recomputes confidence, status (predicted -> confirmed, restored by meters) and size (interrupted, out now) of outages from their evidence.';
 
+-- Statistics of the link work table that stay true. Its outage ids are NULL for
+-- the evidence of new scopes when it is filled and set a few statements later,
+-- when their outages open; the statements between read "outage_event_id IS
+-- NULL", those after "IS NOT NULL", each joining the rows to the batch's other
+-- sets. Analyzed once a session (oms_work_table_analyze), the table kept the
+-- share of its first large batch for good: after a storm's first batch (every
+-- row without an outage) the evidence rows' statement planned its pairs as one
+-- row and joined 4,125 of them to themselves by a nested loop (17 million rows
+-- removed by the join filter, 0.8-3 s a batch at 50k meters); without the
+-- column's statistics the opposite happened to the statement that gives new
+-- outages to their rows (600 of them joined so, at 1M). So the table is
+-- analyzed again whenever the rows with or without an outage, 100 or more, are
+-- over four times what the statistics say (the share last analyzed is kept in
+-- the session setting oms.link_work_unlinked): in a storm, at its first
+-- batches and when a batch opens many outages; a quiet stream of small calls
+-- (under 200 rows, estimated from the table's pages) never.
+CREATE OR REPLACE FUNCTION oms_link_work_analyze() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_rows     bigint;
+    v_unlinked bigint;
+    v_seen     double precision := nullif(current_setting('oms.link_work_unlinked', true), '')::double precision;
+BEGIN
+    SELECT count(*), count(*) FILTER (WHERE l.outage_event_id IS NULL) INTO v_rows, v_unlinked FROM oms_link_work l;
+    IF v_rows < 200 THEN
+        RETURN;
+    END IF;
+    IF v_seen IS NULL
+       OR (v_unlinked >= 100 AND v_unlinked > 4 * greatest(v_seen * v_rows, 1))
+       OR (v_rows - v_unlinked >= 100 AND v_rows - v_unlinked > 4 * greatest((1 - v_seen) * v_rows, 1)) THEN
+        ANALYZE pg_temp.oms_link_work;
+        PERFORM set_config('oms.link_work_unlinked', (v_unlinked::double precision / v_rows)::text, false);
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION oms_link_work_analyze() IS
+    'ANALYZEs the link work table (200 rows or more) when the rows with or without an outage have moved over four times (at least 100 rows) from the share last analyzed in this session.';
+
 -- Links evidence about meters, from any number of events, to outages, in a
 -- fixed number of statements, then lets the engine decide
 -- (19_outage_engine.sql). 'outage' evidence: each meter joins the active
@@ -258,14 +296,6 @@ BEGIN
                                          outage_event_id uuid, opened boolean, evidence text, event_time timestamptz,
                                          description text, late boolean, scope_key text, substation_id uuid,
                                          feeder_id uuid, dp_id uuid, customer_id uuid) ON COMMIT DELETE ROWS;
-        -- No statistics of outage_event_id: the planner takes "IS NOT NULL" as nearly every row
-        -- and "IS NULL" as few. Its null fraction changes within every call (the evidence of new
-        -- scopes gets its outage midway), and the table is analyzed once a session
-        -- (oms_work_table_analyze): a session whose first large batch opened its outages kept
-        -- "no row has an outage" for good, and the evidence rows' statement below joined its
-        -- 4,125 pairs to themselves by a nested loop (17 million comparisons, 3 s of a 40,000
-        -- gasp storm's batch at 50k meters).
-        ALTER TABLE oms_link_work ALTER COLUMN outage_event_id SET STATISTICS 0;
     END IF;
     PERFORM oms_work_table_clear('pg_temp.oms_link_work');
 
@@ -354,7 +384,7 @@ BEGIN
     -- The working set's real size for the planner (a temp table has no statistics;
     -- estimated from the batch's array, a join of a thousand new outages to their
     -- evidence was planned as a nested loop: 200 ms a batch).
-    PERFORM oms_work_table_analyze('pg_temp.oms_link_work');
+    PERFORM oms_link_work_analyze();
 
     -- Evidence nothing covers that rolls up at once: a feeder or substation the engine's
     -- rules predict on it (with what is open below) gets its outage now, and the evidence
@@ -363,7 +393,7 @@ BEGIN
     IF EXISTS (SELECT 1 FROM oms_link_work l WHERE l.evidence = 'outage' AND l.outage_event_id IS NULL) THEN
         SELECT max(l.event_time) INTO v_time FROM oms_link_work l WHERE l.evidence = 'outage';
         IF cardinality(oms_engine_rollup_arriving(v_time)) > 0 THEN
-            PERFORM oms_work_table_analyze('pg_temp.oms_link_work');
+            PERFORM oms_link_work_analyze();
         END IF;
     END IF;
 
@@ -419,7 +449,7 @@ BEGIN
         -- Counted again: the statistics above saw these rows without an outage, and a
         -- join on "outage_event_id IS NOT NULL" estimated at one row was a nested loop
         -- over the whole batch twice (3 s for 5,000 last gasps).
-        PERFORM oms_work_table_analyze('pg_temp.oms_link_work');
+        PERFORM oms_link_work_analyze();
     END IF;
 
     -- The meters: their own evidence; a loss after a meter's power-up in an
@@ -469,7 +499,7 @@ BEGIN
      ORDER BY r.source_type, r.source_event_id, r.meter_id, h.spec;
     GET DIAGNOSTICS v_restorations = ROW_COUNT;
     IF v_restorations > 0 THEN
-        PERFORM oms_work_table_analyze('pg_temp.oms_link_work');  -- its size again for the planner, with the restoration evidence
+        PERFORM oms_link_work_analyze();  -- its size again for the planner, with the restoration evidence
     END IF;
 
     -- An active outage starts at its earliest evidence (a loss delivered late moves it
