@@ -224,6 +224,8 @@ BEGIN
         RETURN;
     END IF;
     IF v_seen IS NULL
+       -- (a table made again in this session, DISCARD TEMP: its statistics are not the share seen)
+       OR (SELECT c.reltuples < 200 FROM pg_class c WHERE c.oid = 'pg_temp.oms_link_work'::regclass)
        OR (v_unlinked >= 100 AND v_unlinked > 4 * greatest(v_seen * v_rows, 1))
        OR (v_rows - v_unlinked >= 100 AND v_rows - v_unlinked > 4 * greatest((1 - v_seen) * v_rows, 1)) THEN
         ANALYZE pg_temp.oms_link_work;
