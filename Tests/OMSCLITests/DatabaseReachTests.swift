@@ -18,10 +18,15 @@ import Glibc
 /// `connectionCreationCircuitBreakerTripped`.
 ///
 /// The limit asserted is generous for a loaded 2-core machine; the setting is 5 s and a
-/// refusal by the server or the kernel takes milliseconds.
+/// refusal by the server or the kernel takes milliseconds (0.1 s alone). At the full suite's peak,
+/// where every test connects to the shared server at once, one of these commands took 42 s in CI
+/// and 57 s and 66 s in local runs (40 s was the limit then). 60 s still tells a failure in the
+/// server's words from the circuit breaker's 60 s wait plus the command (67 s idle, more under
+/// load), and the messages asserted tell them apart in any case: the breaker's error does not carry
+/// the server's reason.
 @Suite("wrong database URLs fail fast, by name")
 struct DatabaseReachTests: RunsOMSCommands {
-    static let limit = Duration.seconds(40)
+    static let limit = Duration.seconds(60)
 
     /// Runs `oms arguments`, which must fail; its error's text and how long it took.
     /// The error of a command that must fail (`run` gives a command with a URL 30 s to connect: a
