@@ -5,7 +5,8 @@ import PostgresNIO
 import Testing
 
 /// The session work tables of a feed call (01_helpers.sql): emptied by the commit in place, so
-/// the next call of the session neither truncates them nor plans its statements again.
+/// the next call of the session neither truncates them nor plans its statements again; and the
+/// link work table analyzed again when its statistics would mislead (06_correlation.sql).
 @Suite("Session work tables")
 struct WorkTableTests: SmallNetworkTesting {
     let base = SmallNetwork.twoHoursAgo()
@@ -46,14 +47,9 @@ struct WorkTableTests: SmallNetworkTesting {
             }
         }
     }
-}
 
-/// The link work table's statistics, whatever the session's batches held (06_correlation.sql,
-/// `oms_link_work_analyze`).
-@Suite("Link work table statistics")
-struct LinkWorkStatisticsTests: SmallNetworkTesting {
-    let base = SmallNetwork.twoHoursAgo()
-
+    /// The link work table's statistics, whatever the session's batches held (06_correlation.sql,
+    /// `oms_link_work_analyze`).
     @Test("the link work table is analyzed again when its rows with and without an outage move far from its statistics, not at every batch")
     func analyzedWhenMisleading() async throws {
         try await withNetwork { client in
@@ -72,8 +68,9 @@ struct LinkWorkStatisticsTests: SmallNetworkTesting {
                     return lines
                 }
                 func gasps(_ dp: String, at seconds: Double) async throws {
-                    _ = try await run(
-                        "SELECT insert_kaifa_events_with_meter_sync('\(gaspBatch((1...304).map { "M-\(dp)-\($0)" }, at: seconds))'::jsonb)::text")
+                    _ = try await connection.query(
+                        "SELECT insert_kaifa_events_with_meter_sync(\(gaspBatch((1...304).map { "M-\(dp)-\($0)" }, at: seconds))::jsonb)",
+                        logger: TestDatabase.logger).collect()
                 }
                 func analyses() async throws -> Int {
                     _ = try await run("SELECT pg_stat_clear_snapshot()::text")
