@@ -5,9 +5,11 @@ import PostgresNIO
 import Testing
 
 /// The session work tables of a feed call (01_helpers.sql): emptied by the commit in place, so
-/// the next call of the session neither truncates them nor plans its statements again; and the
-/// link work table analyzed again when its statistics would mislead (06_correlation.sql).
-@Suite("Session work tables")
+/// the next call of the session neither truncates them nor plans its statements again; the
+/// link work table analyzed again when its statistics would mislead (06_correlation.sql); and a
+/// trigger's plan, kept for the session, that stays right whatever its first call held
+/// (16_live_events.sql).
+@Suite("Session work tables and plans")
 struct WorkTableTests: SmallNetworkTesting {
     let base = SmallNetwork.twoHoursAgo()
 
@@ -53,20 +55,10 @@ struct WorkTableTests: SmallNetworkTesting {
     @Test("the link work table is analyzed again when its rows with and without an outage move far from its statistics, not at every batch")
     func analyzedWhenMisleading() async throws {
         try await withNetwork { client in
-            // 300 more meters under F1-D1 and F2-D1: batches large enough for the table to be analyzed.
-            try await client.execute("""
-                INSERT INTO oms_meters (meter_number, dp_id, asset_mrid, power_status, communication_status)
-                SELECT 'M-' || d.dp_id || '-' || m, d.id, 'A-' || d.dp_id || '-' || m, 'on', 'online'
-                  FROM network_distribution_points d CROSS JOIN generate_series(5, 304) m
-                 WHERE d.dp_id IN ('F1-D1', 'F2-D1')
-                """)
+            // Batches large enough for the table to be analyzed.
+            try await addMeters(client)
             try await client.withConnection { connection in
-                func run(_ sql: String) async throws -> [String] {
-                    var lines: [String] = []
-                    for try await line in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger)
-                        .decode(String.self) { lines.append(line) }
-                    return lines
-                }
+                func run(_ sql: String) async throws -> [String] { try await lines(connection, sql) }
                 func gasps(_ dp: String, at seconds: Double) async throws {
                     _ = try await connection.query(
                         "SELECT insert_kaifa_events_with_meter_sync(\(gaspBatch((1...304).map { "M-\(dp)-\($0)" }, at: seconds))::jsonb)",
@@ -100,5 +92,55 @@ struct WorkTableTests: SmallNetworkTesting {
                 #expect(try await analyses() == second)
             }
         }
+    }
+
+    /// The announcement of status changes (`oms_notify_meter_status`) reads each change's meter by
+    /// its key: its plan is made at the session's first call, with the transition table as it was
+    /// then, and a join made for a large first call hashed the whole registry at every later one.
+    @Test("after a session's large status change, announcing a one-meter change reads that meter by its key, not the registry")
+    func announcementReadsMetersByKey() async throws {
+        try await withNetwork { client in
+            try await addMeters(client)
+            try await client.withConnection { connection in
+                func run(_ sql: String) async throws -> [String] { try await lines(connection, sql) }
+                func registryScans() async throws -> Int {
+                    Int(try await run("SELECT seq_scan::text FROM pg_stat_xact_user_tables WHERE relname = 'oms_meters'").first ?? "") ?? -1
+                }
+
+                // The session's first announcement: 304 meters off.
+                #expect(try await run("""
+                    SELECT count(*)::text FROM oms_apply_meter_status(
+                        ARRAY(SELECT id FROM oms_meters WHERE meter_number LIKE 'M-F1-D1-%'), 'power_status', 'off',
+                        'power_off', 'manual', 'T-1', now(), 1, NULL, true)
+                    """) == ["304"])
+
+                // One meter off, in a transaction of its own: no scan of the registry.
+                _ = try await run("BEGIN")
+                let before = try await registryScans()
+                #expect(try await run("SELECT (update_meter_status('M-F2-D2-1', 'off', 'power_off', 'manual', 'T-2') IS NOT NULL)::text") == ["true"])
+                let after = try await registryScans()
+                _ = try await run("COMMIT")
+                #expect(before >= 0)
+                #expect(after == before, "the registry was scanned \(after - before) time(s)")
+            }
+        }
+    }
+
+    /// The text of each row of a one-column query, on the given connection (its session).
+    private func lines(_ connection: PostgresConnection, _ sql: String) async throws -> [String] {
+        var lines: [String] = []
+        for try await line in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger)
+            .decode(String.self) { lines.append(line) }
+        return lines
+    }
+
+    /// 300 more meters under F1-D1 and F2-D1 (M-F1-D1-5 … M-F1-D1-304, M-F2-D1-5 …).
+    private func addMeters(_ client: PostgresClient) async throws {
+        try await client.execute("""
+            INSERT INTO oms_meters (meter_number, dp_id, asset_mrid, power_status, communication_status)
+            SELECT 'M-' || d.dp_id || '-' || m, d.id, 'A-' || d.dp_id || '-' || m, 'on', 'online'
+              FROM network_distribution_points d CROSS JOIN generate_series(5, 304) m
+             WHERE d.dp_id IN ('F1-D1', 'F2-D1')
+            """)
     }
 }

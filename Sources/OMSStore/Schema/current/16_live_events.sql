@@ -66,6 +66,12 @@ CREATE OR REPLACE TRIGGER oms_outage_events_notify
     FOR EACH ROW EXECUTE FUNCTION oms_notify_outage();
 
 -- The status changes a statement applied (not the late ones), 40 to a notification.
+--
+-- Each change's meter number is read by its key, a sub-select per change, not a join: the
+-- plan is kept for the session and made with the transition table as it was at the first
+-- call, so a session whose first statement changed 2,500 meters of a 50,000-meter registry
+-- hashed the whole registry (a scan of every meter) at every later call, one meter or many:
+-- 21 ms a call, 14 us of a storm's 47 us a status change (auto_explain, issue 18).
 CREATE OR REPLACE FUNCTION oms_notify_meter_status() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -75,9 +81,10 @@ BEGIN
         SELECT json_agg(json_build_object(
                    'meter_number', c.meter_number, 'field', c.status_field, 'previous', c.previous_status,
                    'status', c.new_status, 'source', c.source_type, 'at', c.event_timestamp) ORDER BY c.n)
-          FROM (SELECT m.meter_number, a.status_field, a.previous_status, a.new_status, a.source_type, a.event_timestamp,
+          FROM (SELECT (SELECT m.meter_number FROM oms_meters m WHERE m.id = a.meter_id) AS meter_number,
+                       a.status_field, a.previous_status, a.new_status, a.source_type, a.event_timestamp,
                        row_number() OVER () AS n
-                  FROM added_status_events a JOIN oms_meters m ON m.id = a.meter_id
+                  FROM added_status_events a
                  WHERE a.applied AND a.previous_status IS DISTINCT FROM a.new_status) c
          GROUP BY (c.n - 1) / 40
     LOOP
