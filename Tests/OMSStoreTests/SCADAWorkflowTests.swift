@@ -390,6 +390,30 @@ struct SCADAWorkflowTests {
         }
     }
 
+    @Test("a check's arrays are kept compressed by lz4, not pglz (0120)")
+    func checkArraysCompressedByLZ4() async throws {
+        try await TestDatabase.with(.migrated) { database in
+            let client = database.client
+            try await client.execute("INSERT INTO network_substations (substation_id) VALUES ('S1')")
+            try await client.execute(
+                """
+                INSERT INTO oms_meters (meter_number, substation_id, power_status, communication_status)
+                SELECT 'M' || n, (SELECT id FROM network_substations), CASE WHEN n % 10 = 0 THEN 'off' ELSE 'on' END, 'online'
+                  FROM generate_series(1, 500) n
+                """)
+            let summary = try await check(trip("S1", nil), on: client)
+            #expect(summary.totalMeters == 500)
+            // The statuses and results (compressible); the ids are random and may be kept as they are.
+            let methods = try await client.scalar(
+                """
+                SELECT ARRAY[pg_column_compression(statuses_before), pg_column_compression(statuses_after),
+                             pg_column_compression(check_results)]
+                  FROM scada_event_checks
+                """, as: [String].self)
+            #expect(methods == ["lz4", "lz4", "lz4"])
+        }
+    }
+
     // MARK: - update_meter_status and the lookups
 
     @Test("update_meter_status: audit row, late events kept but not applied, errors")

@@ -33,6 +33,7 @@
 \ir versioned/0117_feed_intake_pieces.sql
 \ir versioned/0118_evidence_rows_checked_by_their_writers.sql
 \ir versioned/0119_feed_indexes_each_for_a_query.sql
+\ir versioned/0120_scada_checks_and_answers_lz4.sql
 
 \ir current/01_helpers.sql
 \ir current/02_settings.sql
