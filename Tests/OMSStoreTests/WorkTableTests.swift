@@ -4,12 +4,13 @@ import OMSTestSupport
 import PostgresNIO
 import Testing
 
-/// The session work tables of a feed call (01_helpers.sql): emptied by the commit in place, so
-/// the next call of the session neither truncates them nor plans its statements again; the
-/// link work table analyzed again when its statistics would mislead (06_correlation.sql); and a
-/// trigger's plan, kept for the session, that stays right whatever its first call held
-/// (16_live_events.sql).
-@Suite("Session work tables and plans")
+/// A storm batch's path through the database: the session work tables of a feed call
+/// (01_helpers.sql) emptied by the commit in place, so the next call of the session neither
+/// truncates them nor plans its statements again; the link work table analyzed again when its
+/// statistics would mislead (06_correlation.sql); a trigger's plan, kept for the session, that
+/// stays right whatever its first call held (16_live_events.sql); and the meters' pages, with room
+/// for a storm's status changes (versioned/0121).
+@Suite("A storm batch's path: work tables, plans, pages")
 struct WorkTableTests: SmallNetworkTesting {
     let base = SmallNetwork.twoHoursAgo()
 
@@ -122,6 +123,31 @@ struct WorkTableTests: SmallNetworkTesting {
                 _ = try await run("COMMIT")
                 #expect(before >= 0)
                 #expect(after == before, "the registry was scanned \(after - before) time(s)")
+            }
+        }
+    }
+
+    /// Meters loaded side by side, all going off in one batch, change in place (a HOT update: no
+    /// new entry in any of the registry's indexes); at the old fillfactor (85) most moved to new pages.
+    @Test("a batch taking out every meter of pages loaded side by side updates them in place, without new index entries")
+    func statusChangesStayOnTheirPages() async throws {
+        try await withNetwork { client in
+            try await addMeters(client)
+            try await client.withConnection { connection in
+                let meters = (1...304).map { "M-F1-D1-\($0)" }
+                _ = try await lines(connection, "BEGIN")
+                _ = try await connection.query(
+                    "SELECT insert_kaifa_events_with_meter_sync(\(gaspBatch(meters, at: 0))::jsonb)",
+                    logger: TestDatabase.logger).collect()
+                let counts = try await lines(
+                    connection,
+                    "SELECT n_tup_upd || ' ' || n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'oms_meters'")
+                _ = try await lines(connection, "COMMIT")
+                let numbers = counts.first?.split(separator: " ").compactMap { Int($0) } ?? []
+                try #require(numbers.count == 2, "\(counts)")
+                let (updates, inPlace) = (numbers[0], numbers[1])
+                #expect(updates >= 304)
+                #expect(inPlace * 10 >= updates * 9, "\(inPlace) of \(updates) status updates in place")
             }
         }
     }
