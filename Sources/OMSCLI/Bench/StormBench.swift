@@ -40,6 +40,9 @@ struct StormBench: AsyncParsableCommand {
     @Option(help: "Last-gasp events in the storm (--kind last-gasps).")
     var events: Int = 100_000
 
+    @Option(help: "--kind last-gasps: which meters go out: spread (every tenth meter of the registry) or areas (meters side by side in the registry's network order: whole distribution points and feeders, as a storm takes them).")
+    var pattern: Storm.Pattern = .spread
+
     @Option(help: "Events per batch (one HTTP request).")
     var batch: Int = 1_000
 
@@ -76,6 +79,8 @@ struct StormBench: AsyncParsableCommand {
         var meters: Int
         /// What the storm was made of (absent in figures written before mixed storms: last gasps).
         var kind: Kind?
+        /// Last gasps: which meters went out (absent in figures written before: spread).
+        var pattern: Storm.Pattern?
         var events: Int
         /// The HTTP requests that carried them.
         var requests: Int?
@@ -116,14 +121,15 @@ struct StormBench: AsyncParsableCommand {
 
     func run() async throws {
         let logger = database.makeLogger()
-        let (meters, kind, batch, concurrency, acknowledge, meterFeeds) = (meters, kind, batch, concurrency, acknowledge, meterFeeds)
+        let (meters, kind, pattern, batch, concurrency, acknowledge, meterFeeds) =
+            (meters, kind, pattern, batch, concurrency, acknowledge, meterFeeds)
         let traffic: StormTraffic
         if kind == .mixed {
             let scenario = MixedStorm.scenario(meters: meters)
             if let scenarioOut { _ = try ScenarioFiles.write(scenario, to: scenarioOut) }
             traffic = MixedStorm.traffic(scenario, batch: batch)
         } else {
-            traffic = Storm(meters: meters, events: events, batchSize: batch).traffic
+            traffic = Storm(meters: meters, events: events, batchSize: batch, pattern: pattern).traffic
         }
         let events = traffic.events
         let result = try await database.withDatabase(database: "oms_bench_\(meters)", logger: logger) { configuration, _ in
@@ -131,7 +137,7 @@ struct StormBench: AsyncParsableCommand {
                 try await BenchRegistry.prepare(size: meters, rebuild: false, client: client, logger: logger)
             }
             // Baseline: as many last gasps, plain INSERTs into the raw tables, batch by batch.
-            let baselineStorm = Storm(meters: meters, events: events, batchSize: batch)
+            let baselineStorm = Storm(meters: meters, events: events, batchSize: batch, pattern: pattern)
             try await DatabaseBootstrap.withClient(configuration, logger: logger) { try await baselineStorm.reset($0, logger: logger) }
             let baselineSeconds = try await DatabaseBootstrap.withClient(configuration, logger: logger) { client in
                 try await baselineStorm.plainInserts(client, logger: logger)
@@ -162,7 +168,8 @@ struct StormBench: AsyncParsableCommand {
             let rate = Double(events) / seconds
             let baseline = Double(events) / baselineSeconds
             return Result(
-                meters: meters, kind: kind, events: events, requests: traffic.requests.count, batchSize: batch,
+                meters: meters, kind: kind, pattern: kind == .lastGasps ? pattern : nil, events: events,
+                requests: traffic.requests.count, batchSize: batch,
                 concurrency: concurrency, seconds: seconds,
                 eventsPerSecond: rate, batchP50Milliseconds: latencies.p50, batchP99Milliseconds: latencies.p99,
                 correlated: correlated, baselineEventsPerSecond: baseline, ratioToBaseline: rate / baseline,
@@ -178,7 +185,8 @@ struct StormBench: AsyncParsableCommand {
             "baseline events/s (plain INSERT)", "ratio", "goal", "peak RSS MiB (service + client)",
         ])
         table.append([
-            "\(result.meters)", (result.kind ?? .lastGasps).rawValue, "\(result.events)",
+            "\(result.meters)",
+            (result.kind ?? .lastGasps).rawValue + (result.pattern.map { " (\($0.rawValue))" } ?? ""), "\(result.events)",
             result.requests.map { "\($0)" } ?? "-", "\(result.batchSize)", "\(result.concurrency)",
             result.acknowledge == .durable ? "durable (intake)" : "applied (\(result.meterFeeds ?? "direct"))",
             String(format: "%.1f", result.seconds), String(format: "%.0f", result.eventsPerSecond),
@@ -208,16 +216,33 @@ struct StormBench: AsyncParsableCommand {
     }
 }
 
-/// The storm's events: event i is a last gasp of meter 1 + 10 i (modulo the registry),
-/// from the head-end when i is even, from its ONU when odd; batches alternate feeds.
+/// The storm's events: event i is a last gasp of meter 1 + 10 i (`spread`) or 1 + i (`areas`),
+/// modulo the registry, from the head-end when i is even, from its ONU when odd; batches
+/// alternate feeds.
 struct Storm: Sendable {
     let meters: Int
     let events: Int
     let batchSize: Int
+    var pattern: Pattern = .spread
     let run = UUID().uuidString.prefix(8)
     let start = Date()
 
-    func meter(_ i: Int) -> Int { 1 + (10 * i) % (meters - 1) }
+    /// Which meters go out.
+    enum Pattern: String, ExpressibleByArgument, Codable, Sendable {
+        /// Every tenth meter of the registry: a tenth of each distribution point.
+        case spread
+        /// Meters side by side in the registry's order, which is the network's (the benchmark
+        /// registry is imported distribution point by distribution point): whole distribution
+        /// points and feeders, as a storm takes them, and side by side on disk.
+        case areas
+    }
+
+    func meter(_ i: Int) -> Int {
+        switch pattern {
+        case .spread: 1 + (10 * i) % (meters - 1)
+        case .areas: 1 + i % (meters - 1)
+        }
+    }
 
     /// Batches of one feed each: (is KAIFA, JSON array text, events).
     func batches() -> [(kaifa: Bool, body: String, events: Int)] {
