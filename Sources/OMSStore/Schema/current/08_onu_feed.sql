@@ -189,43 +189,48 @@ BEGIN
     -- "location" of two numbers within range: the OLT's own shape) are read inline;
     -- any other by oms_parse_onu_event, which refuses it naming the field. (Read
     -- inline, a message gives the columns the parser would: the storm's dying gasps,
-    -- all of that shape, took 0.12 ms each through the parser.)
+    -- all of that shape, took 0.12 ms each through the parser.) Its time and kind are
+    -- read in the same INSERT: each UPDATE of the table writes every row again.
     INSERT INTO oms_onu_staged (n, message, fast, source_event_id, event_type, onu_id, onu_serial, alarm_name,
-                                latitude, longitude)
-    SELECT e.n, e.value,
-           jsonb_typeof(e.value) = 'object'
-           AND NOT EXISTS (SELECT 1 FROM jsonb_each(e.value) f
-                            WHERE jsonb_typeof(f.value) NOT IN ('string', 'null')
-                              AND NOT (f.key = 'alarmData' AND jsonb_typeof(f.value) = 'object'
-                                       AND NOT EXISTS (SELECT 1 FROM jsonb_each(f.value) a
-                                                        WHERE jsonb_typeof(a.value) NOT IN ('string', 'null')))
-                              AND NOT (f.key = 'location'
-                                       AND jsonb_typeof(f.value -> 'lat') = 'number'
-                                       AND jsonb_typeof(f.value -> 'lng') = 'number'
-                                       AND (f.value -> 'lat')::numeric BETWEEN -90 AND 90
-                                       AND (f.value -> 'lng')::numeric BETWEEN -180 AND 180))
-           AND nullif(btrim(e.value ->> 'type'), '') IS NOT NULL
-           AND coalesce(nullif(btrim(e.value ->> 'onuId'), ''), nullif(btrim(e.value ->> 'onuSerial'), '')) IS NOT NULL
-           AND coalesce(upper(btrim(e.value ->> 'onuSerial')) ~ '^[A-Z]{4}[0-9A-F]{8}$', true)
-           AND e.value ->> 'timestamp' ~ '^[1-9]\d{3}-((0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-](0\d|1[0-5]):[0-5]\d)$',
-           nullif(btrim(e.value ->> 'eventId'), ''), btrim(e.value ->> 'type'),
-           nullif(btrim(e.value ->> 'onuId'), ''), nullif(upper(btrim(e.value ->> 'onuSerial')), ''),
-           coalesce(nullif(btrim(e.value -> 'alarmData' ->> 'alarmName'), ''),
-                    nullif(btrim(e.value -> 'alarmData' ->> 'alarm'), ''),
-                    nullif(btrim(e.value -> 'alarmData' ->> 'name'), '')),
-           CASE WHEN jsonb_typeof(e.value -> 'location' -> 'lat') = 'number'
-                     AND (e.value -> 'location' -> 'lat')::numeric BETWEEN -90 AND 90
-                THEN (e.value -> 'location' ->> 'lat')::float8 END,
-           CASE WHEN jsonb_typeof(e.value -> 'location' -> 'lng') = 'number'
-                     AND (e.value -> 'location' -> 'lng')::numeric BETWEEN -180 AND 180
-                THEN (e.value -> 'location' ->> 'lng')::float8 END
-      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(value, n);
-    UPDATE oms_onu_staged s
-       SET event_timestamp = (s.message ->> 'timestamp')::timestamptz,
-           event_kind = oms_onu_event_kind(s.event_type, s.alarm_name,
-                                           coalesce(nullif(btrim(s.message -> 'alarmData' ->> 'state'), ''),
-                                                    nullif(btrim(s.message -> 'alarmData' ->> 'status'), '')))
-     WHERE s.fast;
+                                latitude, longitude, event_timestamp, event_kind)
+    SELECT r.n, r.message, r.fast, r.source_event_id, r.event_type, r.onu_id, r.onu_serial, r.alarm_name,
+           r.latitude, r.longitude,
+           CASE WHEN r.fast THEN (r.message ->> 'timestamp')::timestamptz END,
+           CASE WHEN r.fast
+                THEN oms_onu_event_kind(r.event_type, r.alarm_name,
+                                        coalesce(nullif(btrim(r.message -> 'alarmData' ->> 'state'), ''),
+                                                 nullif(btrim(r.message -> 'alarmData' ->> 'status'), ''))) END
+      FROM (-- Read once (OFFSET 0: not merged into the columns above, which would read "fast" twice).
+            SELECT e.n, e.value AS message,
+                   jsonb_typeof(e.value) = 'object'
+                   AND NOT EXISTS (SELECT 1 FROM jsonb_each(e.value) f
+                                    WHERE jsonb_typeof(f.value) NOT IN ('string', 'null')
+                                      AND NOT (f.key = 'alarmData' AND jsonb_typeof(f.value) = 'object'
+                                               AND NOT EXISTS (SELECT 1 FROM jsonb_each(f.value) a
+                                                                WHERE jsonb_typeof(a.value) NOT IN ('string', 'null')))
+                                      AND NOT (f.key = 'location'
+                                               AND jsonb_typeof(f.value -> 'lat') = 'number'
+                                               AND jsonb_typeof(f.value -> 'lng') = 'number'
+                                               AND (f.value -> 'lat')::numeric BETWEEN -90 AND 90
+                                               AND (f.value -> 'lng')::numeric BETWEEN -180 AND 180))
+                   AND nullif(btrim(e.value ->> 'type'), '') IS NOT NULL
+                   AND coalesce(nullif(btrim(e.value ->> 'onuId'), ''), nullif(btrim(e.value ->> 'onuSerial'), '')) IS NOT NULL
+                   AND coalesce(upper(btrim(e.value ->> 'onuSerial')) ~ '^[A-Z]{4}[0-9A-F]{8}$', true)
+                   AND e.value ->> 'timestamp' ~ '^[1-9]\d{3}-((0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-](0\d|1[0-5]):[0-5]\d)$'
+                       AS fast,
+                   nullif(btrim(e.value ->> 'eventId'), '') AS source_event_id, btrim(e.value ->> 'type') AS event_type,
+                   nullif(btrim(e.value ->> 'onuId'), '') AS onu_id, nullif(upper(btrim(e.value ->> 'onuSerial')), '') AS onu_serial,
+                   coalesce(nullif(btrim(e.value -> 'alarmData' ->> 'alarmName'), ''),
+                            nullif(btrim(e.value -> 'alarmData' ->> 'alarm'), ''),
+                            nullif(btrim(e.value -> 'alarmData' ->> 'name'), '')) AS alarm_name,
+                   CASE WHEN jsonb_typeof(e.value -> 'location' -> 'lat') = 'number'
+                             AND (e.value -> 'location' -> 'lat')::numeric BETWEEN -90 AND 90
+                        THEN (e.value -> 'location' ->> 'lat')::float8 END AS latitude,
+                   CASE WHEN jsonb_typeof(e.value -> 'location' -> 'lng') = 'number'
+                             AND (e.value -> 'location' -> 'lng')::numeric BETWEEN -180 AND 180
+                        THEN (e.value -> 'location' ->> 'lng')::float8 END AS longitude
+              FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(value, n)
+              OFFSET 0) r;
     -- Times read inline are checked here, once for the batch: the first
     -- event outside the plausible window goes through the parser, which refuses
     -- it naming its field, as on its own.
@@ -283,18 +288,16 @@ BEGIN
     )
     UPDATE oms_onu_staged s SET id = x.id, stored = true, result = x.sync_result
       FROM existing x WHERE s.n = x.n;
-    -- What to process: the first occurrence of each event not synced before.
-    UPDATE oms_onu_staged s SET process = true, id = coalesce(s.id, gen_random_uuid())
-     WHERE s.n = s.first_n AND s.result IS NULL;
-
-    -- 3. Every active meter on each ONU; 4. sync and correlate them all; the outcome of each.
+    -- 3. What to process, the first occurrence of each event not synced before, and every
+    -- active meter on its ONU; 4. sync and correlate them all; the outcome of each.
     -- A meter is on the ONU when its ONU id or its serial is the message's. One whose other
     -- identity names a different ONU (the serial matches, the ONU id is another's, or the
     -- reverse) is left out when some meter agrees without such a conflict: two ONUs
     -- registered with one serial (a typo, a reused label) must not take each other's meters.
     -- Only conflicting matches are still taken (an ONU given a new id by its OLT keeps its
     -- serial).
-    UPDATE oms_onu_staged s SET meter_ids = x.meter_ids, numbers = x.numbers
+    UPDATE oms_onu_staged s
+       SET process = true, id = coalesce(s.id, gen_random_uuid()), meter_ids = x.meter_ids, numbers = x.numbers
       FROM (SELECT c.n,
                    coalesce(array_agg(c.id ORDER BY c.meter_number) FILTER (WHERE c.kept), ARRAY[]::uuid[]) AS meter_ids,
                    coalesce(array_agg(c.meter_number ORDER BY c.meter_number) FILTER (WHERE c.kept), ARRAY[]::text[]) AS numbers
@@ -307,7 +310,7 @@ BEGIN
                               LEFT JOIN oms_meters m ON m.status = 'active'
                                                     AND ((s2.onu_id IS NOT NULL AND m.onu_id = s2.onu_id)
                                                          OR (s2.onu_serial IS NOT NULL AND m.onu_serial_no = s2.onu_serial))
-                             WHERE s2.process) a) c
+                             WHERE s2.n = s2.first_n AND s2.result IS NULL) a) c
              GROUP BY c.n) x
      WHERE s.n = x.n;
 

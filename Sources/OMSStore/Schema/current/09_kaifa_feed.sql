@@ -179,36 +179,46 @@ BEGIN
     PERFORM oms_work_table_clear('pg_temp.oms_kaifa_staged');
 
     -- 1. Read and check. Messages that pass cheap checks (plain strings, a
-    -- well-formed code and time, a meter identity) are read inline; any other by
-    -- oms_parse_kaifa_event, which refuses it naming the field.
+    -- well-formed code and time, a meter identity) are read inline, their time and
+    -- meaning too; any other by oms_parse_kaifa_event, which refuses it naming the
+    -- field. (One INSERT with every column a fast message gives: each UPDATE of the
+    -- table writes every row again.)
+    WITH e AS MATERIALIZED (
+        SELECT e.n, e.value,
+               jsonb_typeof(e.value) = 'object'
+               AND NOT EXISTS (SELECT 1 FROM jsonb_each(e.value) f
+                                WHERE f.key NOT IN ('header', 'details', 'status', 'EndDeviceEventType', 'Assets', 'UsagePoint')
+                                  AND jsonb_typeof(f.value) NOT IN ('string', 'null'))
+               AND coalesce(e.value ->> 'eventTypeRef', e.value #>> '{EndDeviceEventType,ref}') ~ '^\d+\.\d+\.\d+\.\d+$'
+               AND coalesce(e.value ->> 'assetMRID', e.value #>> '{Assets,mRID}', e.value ->> 'usagePointMRID',
+                            e.value #>> '{UsagePoint,mRID}', e.value ->> 'meterNumber') ~ '\S'
+               AND e.value ->> 'createdDateTime' ~ '^[1-9]\d{3}-((0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-](0\d|1[0-5]):[0-5]\d)$'
+                   AS fast,
+               coalesce(e.value ->> 'eventTypeRef', e.value #>> '{EndDeviceEventType,ref}') AS code,
+               nullif(btrim(coalesce(e.value ->> 'source', e.value #>> '{header,source}')), '') AS source
+          FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(value, n)
+    ),
+    -- The meaning is looked up once per (code, head-end), not per event: a storm is one code.
+    meanings AS MATERIALIZED (
+        SELECT x.code, x.source, oms_kaifa_meaning(x.code, x.source) AS meaning
+          FROM (SELECT DISTINCT e.code, e.source FROM e WHERE e.fast) x
+    )
     INSERT INTO oms_kaifa_staged (n, message, fast, source_event_id, message_id, event_type_code, asset_mrid,
-                                  usage_point_mrid, meter_number, reason, severity, source, raw, raw_message)
-    SELECT e.n, e.value,
-           jsonb_typeof(e.value) = 'object'
-           AND NOT EXISTS (SELECT 1 FROM jsonb_each(e.value) f
-                            WHERE f.key NOT IN ('header', 'details', 'status', 'EndDeviceEventType', 'Assets', 'UsagePoint')
-                              AND jsonb_typeof(f.value) NOT IN ('string', 'null'))
-           AND coalesce(e.value ->> 'eventTypeRef', e.value #>> '{EndDeviceEventType,ref}') ~ '^\d+\.\d+\.\d+\.\d+$'
-           AND coalesce(e.value ->> 'assetMRID', e.value #>> '{Assets,mRID}', e.value ->> 'usagePointMRID',
-                        e.value #>> '{UsagePoint,mRID}', e.value ->> 'meterNumber') ~ '\S'
-           AND e.value ->> 'createdDateTime' ~ '^[1-9]\d{3}-((0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-](0\d|1[0-5]):[0-5]\d)$',
+                                  usage_point_mrid, meter_number, reason, severity, source, raw, raw_message,
+                                  event_timestamp, event_meaning)
+    SELECT e.n, e.value, e.fast,
            nullif(btrim(e.value ->> 'mRID'), ''),
            nullif(btrim(e.value #>> '{header,messageID}'), ''),
-           coalesce(e.value ->> 'eventTypeRef', e.value #>> '{EndDeviceEventType,ref}'),
+           e.code,
            nullif(btrim(coalesce(e.value ->> 'assetMRID', e.value #>> '{Assets,mRID}')), ''),
            nullif(btrim(coalesce(e.value ->> 'usagePointMRID', e.value #>> '{UsagePoint,mRID}')), ''),
            nullif(btrim(e.value ->> 'meterNumber'), ''),
            nullif(btrim(e.value ->> 'reason'), ''), nullif(btrim(e.value ->> 'severity'), ''),
-           nullif(btrim(coalesce(e.value ->> 'source', e.value #>> '{header,source}')), ''),
-           e.value - 'rawXML', e.value ->> 'rawXML'
-      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(value, n);
-    -- The meaning is looked up once per (code, head-end), not per event: a storm is one code.
-    UPDATE oms_kaifa_staged s
-       SET event_timestamp = (s.message ->> 'createdDateTime')::timestamptz, event_meaning = m.meaning
-      FROM (SELECT x.event_type_code, x.source, oms_kaifa_meaning(x.event_type_code, x.source) AS meaning
-              FROM oms_kaifa_staged x WHERE x.fast
-             GROUP BY x.event_type_code, x.source) m
-     WHERE s.fast AND s.event_type_code = m.event_type_code AND s.source IS NOT DISTINCT FROM m.source;
+           e.source,
+           e.value - 'rawXML', e.value ->> 'rawXML',
+           CASE WHEN e.fast THEN (e.value ->> 'createdDateTime')::timestamptz END,
+           m.meaning
+      FROM e LEFT JOIN meanings m ON e.fast AND m.code = e.code AND m.source IS NOT DISTINCT FROM e.source;
     -- Times read inline are checked here, once for the batch: the first
     -- event outside the plausible window goes through the parser, which refuses
     -- it naming its field, as on its own.
@@ -272,12 +282,12 @@ BEGIN
     )
     UPDATE oms_kaifa_staged s SET id = x.id, stored = true, result = x.sync_result
       FROM existing x WHERE s.n = x.n;
-    UPDATE oms_kaifa_staged s SET process = true, id = coalesce(s.id, gen_random_uuid())
-     WHERE s.n = s.first_n AND s.result IS NULL;
 
-    -- 3. The meter: asset mRID, else usage point (its newest active meter), else meter number.
+    -- 3. What to process, the first occurrence of each event not synced before, and its
+    -- meter: asset mRID, else usage point (its newest active meter), else meter number.
     UPDATE oms_kaifa_staged s
-       SET meter_id = coalesce(a.id, u.id, n.id),
+       SET process = true, id = coalesce(s.id, gen_random_uuid()),
+           meter_id = coalesce(a.id, u.id, n.id),
            matched_number = coalesce(a.meter_number, u.meter_number, n.meter_number),
            matched_by = CASE WHEN a.id IS NOT NULL THEN 'asset_mrid' WHEN u.id IS NOT NULL THEN 'usage_point_mrid'
                              WHEN n.id IS NOT NULL THEN 'meter_number' END
@@ -292,7 +302,7 @@ BEGIN
       LEFT JOIN LATERAL (SELECT m.id, m.meter_number FROM oms_meters m
                           WHERE a.id IS NULL AND u.id IS NULL AND x.meter_number IS NOT NULL
                             AND m.meter_number = x.meter_number AND m.status = 'active') n ON true
-     WHERE x.process AND s.n = x.n;
+     WHERE x.n = x.first_n AND x.result IS NULL AND s.n = x.n;
 
     RETURN ARRAY(SELECT ROW(coalesce(x.source_event_id, x.id::text),
                             CASE WHEN x.meter_id IS NULL THEN ARRAY[]::uuid[] ELSE ARRAY[x.meter_id] END,
