@@ -71,6 +71,28 @@ extension CommandTests {
 }
 
 extension CommandTests {
+    @Test("the last-gasp storm takes every tenth meter (spread) or meters side by side (areas), each meter once, half from each feed")
+    func lastGaspStormPatterns() throws {
+        for (pattern, step) in [(Storm.Pattern.spread, 10), (.areas, 1)] {
+            let storm = Storm(meters: 50_000, events: 2_000, batchSize: 500, pattern: pattern)
+            let meters = (0..<storm.events).map(storm.meter)
+            #expect(meters.first == 1)
+            #expect(zip(meters, meters.dropFirst()).allSatisfy { $1 - $0 == step }, "\(pattern)")
+            let batches = storm.batches()
+            #expect(batches.map(\.events).reduce(0, +) == 2_000)
+            #expect(batches.filter(\.kaifa).map(\.events).reduce(0, +) == 1_000)
+            // Every meter named once, by its asset mRID (KAIFA, even events) or its ONU (odd).
+            let named = try batches.flatMap { batch in
+                try (JSONSerialization.jsonObject(with: Data(batch.body.utf8)) as? [[String: Any]] ?? [])
+                    .compactMap { ($0["assetMRID"] ?? $0["onuId"]) as? String }
+            }
+            let expected = meters.enumerated().map { i, meter in
+                i % 2 == 0 ? BenchRegistry.assetMRID(meter) : BenchRegistry.onuID(meter)
+            }
+            #expect(Set(named) == Set(expected) && named.count == expected.count)
+        }
+    }
+
     @Test("the mixed storm bench sends every message of the simulator's scenario once: each feed's JSON and SOAP XML messages in delivery order, JSON batched, SOAP XML alone")
     func mixedStormTraffic() throws {
         let meters = MixedStorm.minimumMeters
