@@ -45,6 +45,15 @@ struct DatabaseOptions: ParsableArguments {
         return .milliseconds(Int((seconds * 1000).rounded()))
     }
 
+    /// These options as command-line arguments, for a command that runs others on the same
+    /// database with the same logging (`oms bench`): each flag given, and the folder and levels.
+    var arguments: [String] {
+        var arguments = ["--data-dir", dataDirectory, "--log-level", logLevel, "--log-format", logFormat.rawValue]
+        if let databaseURL { arguments += ["--database-url", databaseURL] }
+        if let connectTimeoutSeconds { arguments += ["--connect-timeout", String(connectTimeoutSeconds)] }
+        return arguments
+    }
+
     /// The URL the user gave, by flag or environment.
     var explicitURL: String? {
         let environment = ProcessInfo.processInfo.environment

@@ -129,6 +129,21 @@ struct DatabaseReachTests: RunsOMSCommands {
         #expect(throws: ValidationError.self) { try DatabaseOptions.parse(["--connect-timeout", "0"]).connectTimeout(environment: [:]) }
     }
 
+    @Test("the options a command hands to the commands it runs (oms bench) carry every flag given, --connect-timeout included")
+    func optionsHandedOn() throws {
+        let given = try DatabaseOptions.parse([
+            "--database-url", "postgres://postgres@db.example:5432/oms", "--data-dir", "/tmp/oms-elsewhere",
+            "--log-level", "info", "--log-format", "json", "--connect-timeout", "30",
+        ])
+        let handed = try DatabaseOptions.parse(given.arguments)
+        #expect(handed.databaseURL == given.databaseURL && handed.dataDirectory == given.dataDirectory)
+        #expect(handed.logLevel == "info" && handed.logFormat == .json)
+        #expect(try handed.connectTimeout(environment: [:]) == .seconds(30))
+        // Nothing given: the defaults, no URL and no limit of its own.
+        let plain = try DatabaseOptions.parse(try DatabaseOptions.parse([]).arguments)
+        #expect(plain.databaseURL == nil && plain.connectTimeoutSeconds == nil)
+    }
+
     @Test("--log-level info says which database is tried, and with what limit")
     func logsWhatIsTried() async throws {
         let lines = CapturedLog()

@@ -59,8 +59,8 @@ struct AllBench: AsyncParsableCommand {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("oms-bench-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        var forwarded = ["--data-dir", database.dataDirectory, "--log-level", database.logLevel]
-        if let url = database.databaseURL { forwarded += ["--database-url", url] }
+        // Every database and logging option given, --connect-timeout included.
+        let forwarded = database.arguments
         /// Runs one benchmark command with the shared options and reads the figures it wrote (--json).
         func measure<Bench: AsyncParsableCommand, Figures: Decodable>(
             _ bench: Bench.Type, _ arguments: [String], reading figures: Figures.Type
