@@ -7,9 +7,10 @@ import Testing
 /// A storm batch's path through the database: the session work tables of a feed call
 /// (01_helpers.sql) emptied by the commit in place, so the next call of the session neither
 /// truncates them nor plans its statements again; the link work table analyzed again when its
-/// statistics would mislead (06_correlation.sql); a trigger's plan, kept for the session, that
-/// stays right whatever its first call held (16_live_events.sql); and the meters' pages, with room
-/// for a storm's status changes (versioned/0121).
+/// statistics would mislead (06_correlation.sql); a status change's plan, kept for the session,
+/// that stays right whatever its first call held, and its announcement made in the same statement
+/// (05_status.sql, versioned/0122); and the meters' pages, with room for a storm's status changes
+/// (versioned/0121).
 @Suite("A storm batch's path: work tables, plans, pages")
 struct WorkTableTests: SmallNetworkTesting {
     let base = SmallNetwork.twoHoursAgo()
@@ -95,9 +96,9 @@ struct WorkTableTests: SmallNetworkTesting {
         }
     }
 
-    /// The announcement of status changes (`oms_notify_meter_status`) reads each change's meter by
-    /// its key: its plan is made at the session's first call, with the transition table as it was
-    /// then, and a join made for a large first call hashed the whole registry at every later one.
+    /// A status change and its announcement read each change's meter by its key: a plan kept for
+    /// the session is made at its first call, and a join made for a large first call hashed the
+    /// whole registry at every later one (the announcing trigger before 0122 did).
     @Test("after a session's large status change, announcing a one-meter change reads that meter by its key, not the registry")
     func announcementReadsMetersByKey() async throws {
         try await withNetwork { client in
@@ -124,6 +125,52 @@ struct WorkTableTests: SmallNetworkTesting {
                 #expect(before >= 0)
                 #expect(after == before, "the registry was scanned \(after - before) time(s)")
             }
+        }
+    }
+
+    /// The changes a call applies are announced on `oms_events` by the call itself, 40 to a
+    /// notification, with their meters' numbers: not the late ones, nor one that changes nothing.
+    @Test("a call's applied changes are announced 40 to a notification with their meter numbers; a late change and a non-change are not")
+    func appliedChangesAnnounced() async throws {
+        try await withNetwork { client in
+            try await addMeters(client)
+            // The meter of the late change below has a newer change already.
+            try await client.execute("SELECT update_meter_status('M-F2-D1-5', 'off', 'power_off', 'manual', 'T-0')")
+            let payloads = try await client.withConnection { listener in
+                try await listener.listen(on: "oms_events") { notifications in
+                    try await client.execute("""
+                        SELECT count(*) FROM oms_apply_status_changes(
+                            ARRAY(SELECT ROW(m.id, 'power_status', 'off', 'power_off', 'T-1', now(), NULL)::oms_status_change
+                                    FROM oms_meters m WHERE m.meter_number LIKE 'M-F1-D1-%' ORDER BY m.meter_number LIMIT 84)
+                            || ARRAY[ROW((SELECT id FROM oms_meters WHERE meter_number = 'M-F2-D1-5'), 'power_status', 'on',
+                                         'power_on', 'T-1', now() - interval '1 hour', NULL)::oms_status_change,
+                                     ROW((SELECT id FROM oms_meters WHERE meter_number = 'M-F2-D1-6'), 'power_status', 'on',
+                                         'power_on', 'T-1', now(), NULL)::oms_status_change],
+                            'manual', 1, true)
+                        """)
+                    // Delivered after the call's notifications (its transaction committed first).
+                    try await client.execute("SELECT pg_notify('oms_events', 'end of test')")
+                    var payloads: [String] = []
+                    for try await notification in notifications {
+                        if notification.payload == "end of test" { break }
+                        payloads.append(notification.payload)
+                    }
+                    return payloads
+                }
+            }
+            let changes = try payloads.map { payload in
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any])
+                #expect(object["type"] as? String == "meter.status_changed")
+                return try #require(object["changes"] as? [[String: Any]])
+            }
+            #expect(changes.map(\.count) == [40, 40, 4])
+            let all = changes.flatMap { $0 }
+            #expect(Set(all.compactMap { $0["meter_number"] as? String }).count == 84)
+            #expect(all.allSatisfy { ($0["meter_number"] as? String)?.hasPrefix("M-F1-D1-") == true })
+            #expect(all.allSatisfy {
+                $0["field"] as? String == "power_status" && $0["previous"] as? String == "on" && $0["status"] as? String == "off"
+                    && $0["source"] as? String == "manual" && $0["at"] is String
+            })
         }
     }
 

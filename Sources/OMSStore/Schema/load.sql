@@ -35,6 +35,7 @@
 \ir versioned/0119_feed_indexes_each_for_a_query.sql
 \ir versioned/0120_scada_checks_and_answers_lz4.sql
 \ir versioned/0121_meter_pages_room_for_a_storm.sql
+\ir versioned/0122_status_announced_by_the_apply.sql
 
 \ir current/01_helpers.sql
 \ir current/02_settings.sql

@@ -15,9 +15,11 @@
 --       too): a console updates its row from the announcement alone.
 --   meter.status_changed
 --       {"type", "changes": [{"meter_number", "field", "previous", "status", "source", "at"}, ...]}
--- A statement that changes many meters (a SCADA check, a batch of last gasps)
--- sends its changes in chunks of 40 (a NOTIFY payload must stay under 8,000
--- bytes): a few announcements per statement, not one per meter.
+-- Sent by oms_apply_status_changes (05_status.sql), the one rule every status
+-- change goes through (the feeds, the SCADA check, an operator, the seed's
+-- update_meter_status): a statement that changes many meters (a SCADA check, a
+-- batch of last gasps) sends its changes in chunks of 40 (a NOTIFY payload must
+-- stay under 8,000 bytes): a few announcements per statement, not one per meter.
 -- (oms_api_key_revoke, 14_api_keys.sql, announces {"type": "api_key.revoked"}
 -- on the same channel.)
 
@@ -65,39 +67,3 @@ CREATE OR REPLACE TRIGGER oms_outage_events_notify
     AFTER INSERT OR UPDATE ON oms_outage_events
     FOR EACH ROW EXECUTE FUNCTION oms_notify_outage();
 
--- The status changes a statement applied (not the late ones), 40 to a notification.
---
--- Each change's meter number is read by its key, a sub-select per change, not a join: the
--- plan is kept for the session and made with the transition table as it was at the first
--- call, so a session whose first statement changed 2,500 meters of a 50,000-meter registry
--- hashed the whole registry (a scan of every meter) at every later call, one meter or many
--- (auto_explain, issue 18). At 50,000 meters, ten calls of 2,500 changes: 78-97 ms of this
--- trigger with the join, 49-53 ms by key (track_functions).
-CREATE OR REPLACE FUNCTION oms_notify_meter_status() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_changes json;
-BEGIN
-    FOR v_changes IN
-        SELECT json_agg(json_build_object(
-                   'meter_number', c.meter_number, 'field', c.status_field, 'previous', c.previous_status,
-                   'status', c.new_status, 'source', c.source_type, 'at', c.event_timestamp) ORDER BY c.n)
-          FROM (SELECT (SELECT m.meter_number FROM oms_meters m WHERE m.id = a.meter_id) AS meter_number,
-                       a.status_field, a.previous_status, a.new_status, a.source_type, a.event_timestamp,
-                       row_number() OVER () AS n
-                  FROM added_status_events a
-                 WHERE a.applied AND a.previous_status IS DISTINCT FROM a.new_status) c
-         GROUP BY (c.n - 1) / 40
-    LOOP
-        PERFORM pg_notify('oms_events', json_build_object('type', 'meter.status_changed', 'changes', v_changes)::text);
-    END LOOP;
-    RETURN NULL;
-END;
-$$;
-COMMENT ON FUNCTION oms_notify_meter_status() IS
-    'Trigger function: announces the meter status changes a statement applied, 40 to a notification, on channel oms_events.';
-
-CREATE OR REPLACE TRIGGER oms_meter_status_events_notify
-    AFTER INSERT ON oms_meter_status_events
-    REFERENCING NEW TABLE AS added_status_events
-    FOR EACH STATEMENT EXECUTE FUNCTION oms_notify_meter_status();
