@@ -9,12 +9,12 @@ protocol RunsOMSCommands {}
 extension RunsOMSCommands {
     /// Parses `arguments` as `oms …` and runs the command.
     ///
-    /// A command given `--database-url` and no `--connect-timeout` gets 30 s, not the default 5:
-    /// at the test suite's busiest the shared test server can take longer than 5 s to accept a
-    /// connection, which is load, not the wrong URL those tests are about.
-    func run(_ arguments: [String]) async throws {
+    /// A command given `--database-url` and no `--connect-timeout` gets `connectTimeoutSeconds`
+    /// (30 s), not the default 5: at the test suite's busiest the shared test server can take
+    /// longer than 5 s to accept a connection, which is load, not the wrong URL those tests are about.
+    func run(_ arguments: [String], connectTimeoutSeconds: Int = 30) async throws {
         let arguments = arguments.contains("--database-url") && !arguments.contains("--connect-timeout")
-            ? arguments + ["--connect-timeout", "30"] : arguments
+            ? arguments + ["--connect-timeout", String(connectTimeoutSeconds)] : arguments
         var command = try OMSCommand.parseAsRoot(arguments)
         guard var asyncCommand = command as? any AsyncParsableCommand else {
             try command.run()
