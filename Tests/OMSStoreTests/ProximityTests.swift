@@ -542,7 +542,7 @@ struct ProximityTests {
         }
     }
 
-    @Test("search and linking read through the GiST indexes, never a scan of the registry or the network")
+    @Test("search and linking read through the GiST indexes, never a scan of the registry or the network; a circle's devices are looked up once each")
     func indexed() async throws {
         try await TestDatabase.with(.migrated) { database in
             let client = database.client
@@ -587,6 +587,34 @@ struct ProximityTests {
             #expect(try await client.scalar(
                 "SELECT count(*)::int FROM oms_meters WHERE topology_source = 'inferred' AND dp_id IS NOT NULL",
                 as: Int.self) == 20_000)
+
+            // A circle's devices are looked up once each, not once per meter nor by reading every
+            // device: the ~360 meters of this circle lie under a few dozen of the 2,000 distribution
+            // points, and no more distribution point rows are read than the answer names. Their codes
+            // are still each meter's own.
+            let answer = try await database.psql(
+                """
+                SELECT count(*) AS meters, count(DISTINCT w.dp_code) AS dps, count(DISTINCT w.feeder_code) AS feeders,
+                       count(*) FILTER (WHERE w.dp_code IS DISTINCT FROM d.dp_id OR w.feeder_code IS DISTINCT FROM 'GF'
+                                           OR w.substation_code IS DISTINCT FROM 'GS') AS wrong
+                  FROM oms_meters_within(45.1, 10.05, 1) w
+                  JOIN oms_meters m ON m.id = w.id
+                  LEFT JOIN network_distribution_points d ON d.id = m.dp_id
+                """)
+            func count(_ result: PsqlResult, _ column: String) -> Int {
+                result.column(column).first.flatMap { $0 }.flatMap { Int($0) } ?? -1
+            }
+            #expect(count(answer, "meters") > 300)
+            #expect((10...50).contains(count(answer, "dps")))
+            #expect(count(answer, "feeders") == 1)
+            #expect(answer.column("wrong") == ["0"])
+            let lookups = try await database.psql(
+                """
+                DO $$ BEGIN PERFORM count(dp_code), count(feeder_code) FROM oms_meters_within(45.1, 10.05, 1); END $$;
+                SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS dp_rows
+                  FROM pg_stat_xact_user_tables WHERE relname = 'network_distribution_points'
+                """)
+            #expect((1...count(answer, "dps")).contains(count(lookups, "dp_rows")), "\(lookups.column("dp_rows"))")
         }
     }
 
