@@ -370,6 +370,29 @@ struct OutageEngineTests: SmallNetworkTesting {
         }
     }
 
+    @Test("a meter that reports a loss again after its power-up, while its outage is still active, is out again")
+    func outAgainAfterPowerUp() async throws {
+        try await withNetwork { client in
+            let meters = (1...4).map { "M-F2-D1-\($0)" }
+            try await gasps(meters, at: 0, on: client)
+            try await powerUp(meters[0], at: 600, on: client)  // 1 of 4 back: the outage stays active
+            func rows() async throws -> String {
+                try await client.scalar("""
+                    SELECT string_agg(m.meter_number || '=' || coalesce(extract(epoch FROM om.restored_at - \(base))::int::text, 'out')
+                                      || coalesce('/' || om.restored_by, ''), ',' ORDER BY m.meter_number)
+                      FROM oms_outage_meters om JOIN oms_meters m ON m.id = om.meter_id
+                    """, as: String.self)
+            }
+            #expect(try await rows() == "M-F2-D1-1=600/power_up,M-F2-D1-2=out,M-F2-D1-3=out,M-F2-D1-4=out")
+            #expect(try await visible(client).map(\.metersOut) == [3])
+
+            try await gasp(meters[0], at: 900, on: client)
+            #expect(try await rows() == "M-F2-D1-1=out,M-F2-D1-2=out,M-F2-D1-3=out,M-F2-D1-4=out")
+            let dp = try #require(try await visible(client).first)
+            #expect(dp.device == "F2-D1" && dp.metersOut == 4 && dp.status != "restored")
+        }
+    }
+
     @Test("momentary: a reclosing sequence closed within 5 minutes is one momentary outage with its interruptions; a long one is sustained")
     func momentary() async throws {
         try await withNetwork { client in
