@@ -41,6 +41,11 @@ public struct PsqlResult: Sendable {
         guard let index = columns.firstIndex(of: name) else { return [] }
         return rows.map { $0[index] }
     }
+
+    /// The first row's value of one column as an integer; nil when absent, NULL or not a number.
+    public func int(_ name: String) -> Int? {
+        column(name).first.flatMap { $0 }.flatMap { Int($0) }
+    }
 }
 
 /// psql failed; its output says why.
