@@ -112,7 +112,9 @@ struct KeyRateLimitTests {
                 // (KeyCheck.timeToLive, a minute). Seen once in a full run: the ten guesses took over a
                 // minute on a loaded machine, the key was forgotten and rightly refused; that is not
                 // what this line is about, so it is asked only within the minute, and said otherwise.
-                if ContinuousClock.now - rememberedAt < KeyCheck.timeToLive - .seconds(5) {
+                // (20 s to spare: a fresh-clone CI run failed this line once at the suite's peak when
+                // it was asked with 5 s to spare, most likely the check crossing the minute.)
+                if ContinuousClock.now - rememberedAt < KeyCheck.timeToLive - .seconds(20) {
                     #expect(try await get(good).0 == .ok)
                 } else {
                     withKnownIssue("the guesses outlasted the remembered key's minute on a loaded machine") {
