@@ -390,6 +390,83 @@ struct SCADAWorkflowTests {
         }
     }
 
+    @Test("a feeder trip reads its own device's outages, not the others: 3,000 elsewhere, open or past, are not read")
+    func tripIgnoresOtherOutages() async throws {
+        try await TestDatabase.with(.migrated) { database in
+            let client = database.client
+            // S1: 8 feeders of 10 meters. S2: one feeder of 200 distribution points, each with 10
+            // outages open in the trip's window (a storm elsewhere); S1-F7, beside the feeder that
+            // trips, has 1,000 outages restored the day before (the network's history).
+            for statement in [
+                "INSERT INTO network_substations (substation_id) VALUES ('S1'), ('S2')",
+                """
+                INSERT INTO network_feeders (feeder_id, substation_id)
+                SELECT 'S1-F' || f, (SELECT id FROM network_substations WHERE substation_id = 'S1') FROM generate_series(1, 8) f
+                UNION ALL SELECT 'S2-F1', id FROM network_substations WHERE substation_id = 'S2'
+                """,
+                """
+                INSERT INTO oms_meters (meter_number, feeder_id, power_status, communication_status)
+                SELECT 'M' || f || '-' || n, (SELECT id FROM network_feeders WHERE feeder_id = 'S1-F' || f),
+                       CASE WHEN n <= 4 THEN 'off' ELSE 'on' END, 'online'
+                  FROM generate_series(1, 8) f, generate_series(1, 10) n
+                """,
+                """
+                INSERT INTO network_distribution_points (dp_id, feeder_id)
+                SELECT 'D' || d, id FROM network_feeders, generate_series(1, 200) d WHERE feeder_id = 'S2-F1'
+                """,
+                """
+                INSERT INTO oms_outage_events (event_id, status, substation_id, feeder_id, dp_id, first_detected_at)
+                SELECT 'STORM-' || d.dp_id || '-' || k, 'detected', f.substation_id, f.id, d.id,
+                       '2025-09-30T09:50:00Z'
+                  FROM network_distribution_points d JOIN network_feeders f ON f.id = d.feeder_id, generate_series(1, 10) k
+                """,
+                """
+                INSERT INTO oms_outage_events (event_id, status, substation_id, feeder_id, first_detected_at,
+                                               actual_restoration_time)
+                SELECT 'PAST-' || k, 'restored', substation_id, id, '2025-09-29T09:00:00Z', '2025-09-29T09:30:00Z'
+                  FROM network_feeders, generate_series(1, 1000) k WHERE feeder_id = 'S1-F7'
+                """,
+                "ANALYZE",
+            ] {
+                try await client.execute(PostgresQuery(unsafeSQL: statement))
+            }
+            // One session: six trips first (each undone), so that its functions run their
+            // cached generic plans, as a service's long-lived connections do; then the trip
+            // counted, by the server, in its own transaction.
+            let warmUps = (1...6).map { feeder in
+                """
+                BEGIN PERFORM insert_scada_event_with_meter_check('\(trip("S1", "S1-F\(feeder)", eventID: "W\(feeder)"))');
+                RAISE EXCEPTION 'undo' USING ERRCODE = 'OMS01'; EXCEPTION WHEN SQLSTATE 'OMS01' THEN NULL; END;
+                """
+            }.joined(separator: "\n")
+            let counted = try await database.psql(
+                """
+                DO $$ BEGIN
+                \(warmUps)
+                END $$;
+                CREATE TEMP TABLE before_trip AS
+                SELECT coalesce(sum(seq_tup_read + idx_tup_fetch), 0) AS n FROM pg_stat_xact_user_tables
+                 WHERE relname = 'oms_outage_events';
+                DO $$ BEGIN PERFORM insert_scada_event_with_meter_check('\(trip("S1", "S1-F8", eventID: "COUNTED"))'); END $$;
+                SELECT (SELECT sum(seq_tup_read + idx_tup_fetch) FROM pg_stat_xact_user_tables
+                         WHERE relname = 'oms_outage_events') - b.n AS rows_read
+                  FROM before_trip b
+                """)
+            let rowsRead = counted.int("rows_read") ?? -1
+            #expect((0...50).contains(rowsRead), "outage rows one feeder trip read: \(rowsRead)")
+
+            // The trip did its work: its own outage, 4 meters off; the storm elsewhere untouched.
+            #expect(try await client.scalar(
+                """
+                SELECT o.status || ' ' || o.meters_out FROM oms_outage_events o
+                  JOIN scada_events e ON e.outage_event_id = o.id WHERE e.source_event_id = 'COUNTED'
+                """, as: String.self) == "confirmed 10")
+            #expect(try await client.scalar(
+                "SELECT count(*)::int FROM oms_outage_events WHERE event_id LIKE 'STORM-%' AND status = 'detected'",
+                as: Int.self) == 2_000)
+        }
+    }
+
     @Test("a check's arrays are kept compressed by lz4, not pglz (0120)")
     func checkArraysCompressedByLZ4() async throws {
         try await TestDatabase.with(.migrated) { database in

@@ -157,9 +157,12 @@ BEGIN
     moving AS MATERIALIZED (
         -- The rows that change, locked in id order: two batches refreshing the
         -- same outages (a feeder's, under a storm) never wait on each other in a
-        -- circle; those that do not change are not locked at all.
+        -- circle; those that do not change are not locked at all. (Here and below
+        -- the outages are also named by their ids, so that they are read by key
+        -- whatever the join: never the whole table, which keeps every outage.)
         SELECT o.id FROM oms_outage_events o JOIN target t ON t.id = o.id
-         WHERE (o.status, o.confidence_score, o.affected_meters_count, o.affected_customers_count, o.meters_out,
+         WHERE o.id = ANY (p_outage_ids)
+           AND (o.status, o.confidence_score, o.affected_meters_count, o.affected_customers_count, o.meters_out,
                 o.customers_out)
                IS DISTINCT FROM
                (t.new_status, t.confidence, t.affected_meters, t.affected_customers, t.out_meters, t.out_customers)
@@ -174,7 +177,7 @@ BEGIN
                affected_customers_count = t.affected_customers, meters_out = t.out_meters,
                customers_out = t.out_customers, last_updated_at = now()
           FROM target t JOIN moving m ON m.id = t.id
-         WHERE o.id = t.id
+         WHERE o.id = t.id AND o.id = ANY (p_outage_ids)
      RETURNING o.id, t.old_status, t.new_status, t.meters_out, t.meters_back, t.confidence, t.feeds
     )
     INSERT INTO oms_event_timeline (outage_event_id, event_type, status, description, source, "timestamp", metadata)

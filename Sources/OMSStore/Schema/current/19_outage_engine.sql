@@ -389,10 +389,14 @@ COMMENT ON FUNCTION oms_outage_covered_meters(uuid) IS
 -- Covering a device without outages held apart: the device's cached size and
 -- the outage's own rows (those back), without reading the device's meters; a
 -- customer counts back when one of its meters is. Otherwise from the meters it
--- covers (oms_outage_covered_meters).
+-- covers (oms_outage_covered_meters). One row, and said so (ROWS 1): with the
+-- default guess of 1,000, oms_refresh_outages planned its outages as thousands
+-- and joined them to the whole outage table (a feeder trip read every outage
+-- ever recorded, 3,081 rows, twice).
 CREATE OR REPLACE FUNCTION oms_outage_size(p_outage oms_outage_events)
 RETURNS TABLE (meters bigint, meters_out bigint, customers bigint, customers_out bigint)
 LANGUAGE plpgsql
+ROWS 1
 SET enable_seqscan = off
 SET jit = off
 AS $$
@@ -637,9 +641,12 @@ COMMENT ON FUNCTION oms_merge_outages(uuid, uuid[], text, text, timestamptz, tex
 -- ---------------------------------------------------------------------------
 -- Prediction and roll-up.
 
--- Opens (or finds) the active outage of a feeder or substation as a whole.
--- (plpgsql: its two plans are kept by the session; a SQL function with SET is
--- planned again at each call.)
+-- Finds the active outage of a feeder or substation as a whole (the newest,
+-- should there be two). (plpgsql: its two plans are kept by the session; a SQL
+-- function with SET is planned again at each call.) Ordered by time, the device's
+-- own index of active outages gives the answer first: with a bare LIMIT 1 the
+-- session's plan could walk every active outage of the network looking for one
+-- of this device (2,000 rows of a storm elsewhere, ~0.5 ms a feeder trip).
 CREATE OR REPLACE FUNCTION oms_device_outage(p_substation_id uuid, p_feeder_id uuid) RETURNS uuid
 LANGUAGE plpgsql STABLE
 SET enable_seqscan = off
@@ -649,12 +656,12 @@ BEGIN
         RETURN (SELECT o.id FROM oms_outage_events o
                  WHERE o.feeder_id = p_feeder_id AND o.dp_id IS NULL
                    AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-                 LIMIT 1);
+                 ORDER BY o.first_detected_at DESC LIMIT 1);
     END IF;
     RETURN (SELECT o.id FROM oms_outage_events o
              WHERE o.substation_id = p_substation_id AND o.feeder_id IS NULL AND o.dp_id IS NULL
                AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-             LIMIT 1);
+             ORDER BY o.first_detected_at DESC LIMIT 1);
 END;
 $$;
 COMMENT ON FUNCTION oms_device_outage(uuid, uuid) IS
