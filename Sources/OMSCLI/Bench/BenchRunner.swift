@@ -11,6 +11,9 @@ import PostgresNIO
 /// Runs each benchmark operation through SQL and through HTTP on one prepared registry.
 struct BenchRunner: Sendable {
     static let feederTrip = "feeder trip, 150 meters"
+    static let feederTripInStorm = "feeder trip, 150 meters, 3,000 outages open elsewhere"
+    /// The outages open elsewhere (on `SS001` and `SS002`) while `feederTripInStorm` is timed.
+    static let outagesElsewhere = 3_000
     static let substationEvent = "substation event, 10,000 meters"
     static let lookup1K = "meters by substation, 1,000"
     static let lookup10K = "meters by substation, 10,000"
@@ -59,9 +62,26 @@ struct BenchRunner: Sendable {
         let lookup10K = try await LatencySample.measure(iterations: heavyIterations) { _ in
             try await store.metersBySubstation(BenchRegistry.tenThousandSubstation)
         }
+        // The same trips during a storm elsewhere: their cost must follow their device, not the
+        // number of outages open in the network.
+        try await store.openOutagesElsewhere(
+            Self.outagesElsewhere, substations: [BenchRegistry.tenThousandSubstation, BenchRegistry.thousandSubstation])
+        let stormTrips: LatencySample
+        do {
+            stormTrips = try await measureWrites(iterations: iterations, client: client) { index in
+                let (substation, feeder) = pool[index % pool.count]
+                return try await store.insertSCADAEventWithMeterCheck(
+                    message(substation, feeder, id: "BENCH-\(run)-FTS-\(index)"))
+            }
+        } catch {
+            try? await store.closeOutagesElsewhere()
+            throw error
+        }
+        try await store.closeOutagesElsewhere()
         return [
             row("round trip (baseline)", baseline, goal: nil),
             row(Self.feederTrip, trips, goal: 5),
+            row(Self.feederTripInStorm, stormTrips, goal: 5),
             row(Self.substationEvent, substation, goal: 30),
             row(Self.lookup1K, lookup1K, goal: 1),
             row(Self.lookup10K, lookup10K, goal: nil),

@@ -63,6 +63,43 @@ public struct SCADABenchStore: Sendable {
         try await DatabaseMaintenance(client: client, logger: logger).vacuumAnalyzeMeters()
     }
 
+    /// Opens `count` outages on the distribution points of the given substations (business ids),
+    /// detected five minutes ago and still open: a storm elsewhere in the network, which a feeder trip
+    /// on another substation has no reason to read. Their event ids start `BENCH-ELSEWHERE-`;
+    /// `closeOutagesElsewhere()` removes them. Returns how many were opened (none without
+    /// distribution points there).
+    @discardableResult
+    public func openOutagesElsewhere(_ count: Int, substations: [String]) async throws -> Int {
+        let rows = try await client.fetch(
+            """
+            WITH points AS (
+                SELECT array_agg(d.id ORDER BY d.dp_id) AS ids
+                  FROM network_distribution_points d
+                  JOIN network_feeders f ON f.id = d.feeder_id
+                  JOIN network_substations s ON s.id = f.substation_id
+                 WHERE s.substation_id = ANY (\(substations))
+            ),
+            opened AS (
+                INSERT INTO oms_outage_events (event_id, status, substation_id, feeder_id, dp_id, first_detected_at)
+                SELECT 'BENCH-ELSEWHERE-' || n, 'detected', f.substation_id, f.id, d.id, now() - interval '5 minutes'
+                  FROM points p
+                 CROSS JOIN generate_series(1, \(count)) n
+                  JOIN network_distribution_points d ON d.id = p.ids[1 + n % cardinality(p.ids)]
+                  JOIN network_feeders f ON f.id = d.feeder_id
+                RETURNING 1
+            )
+            SELECT count(*)::int FROM opened
+            """, logger: logger)
+        try await client.fetch("ANALYZE oms_outage_events", logger: logger)
+        return try rows.decode(Int.self).first ?? 0
+    }
+
+    /// Removes the outages `openOutagesElsewhere` opened.
+    public func closeOutagesElsewhere() async throws {
+        try await client.fetch("DELETE FROM oms_outage_events WHERE event_id LIKE 'BENCH-ELSEWHERE-%'", logger: logger)
+        try await client.fetch("VACUUM ANALYZE oms_outage_events", logger: logger)
+    }
+
     /// Undoes one SCADA event completely, in one transaction, so that the next run does the
     /// first-time work again: the meters' power statuses as they were before it, its audit rows,
     /// its outage and the event itself gone.
