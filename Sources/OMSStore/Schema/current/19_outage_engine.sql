@@ -643,25 +643,23 @@ COMMENT ON FUNCTION oms_merge_outages(uuid, uuid[], text, text, timestamptz, tex
 
 -- Finds the active outage of a feeder or substation as a whole (the newest,
 -- should there be two). (plpgsql: its two plans are kept by the session; a SQL
--- function with SET is planned again at each call.) Ordered by time, the device's
--- own index of active outages gives the answer first: with a bare LIMIT 1 the
--- session's plan could walk every active outage of the network looking for one
--- of this device (2,000 rows of a storm elsewhere, ~0.5 ms a feeder trip).
+-- function with SET is planned again at each call.) All of the device's are read
+-- and the newest kept, without a LIMIT: with LIMIT 1 the session's plan could walk
+-- every active outage of the network looking for one of this device (2,000 rows
+-- of a storm elsewhere, ~0.5 ms a feeder trip).
 CREATE OR REPLACE FUNCTION oms_device_outage(p_substation_id uuid, p_feeder_id uuid) RETURNS uuid
 LANGUAGE plpgsql STABLE
 SET enable_seqscan = off
 AS $$
 BEGIN
     IF p_feeder_id IS NOT NULL THEN
-        RETURN (SELECT o.id FROM oms_outage_events o
+        RETURN (SELECT (array_agg(o.id ORDER BY o.first_detected_at DESC))[1] FROM oms_outage_events o
                  WHERE o.feeder_id = p_feeder_id AND o.dp_id IS NULL
-                   AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-                 ORDER BY o.first_detected_at DESC LIMIT 1);
+                   AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged'));
     END IF;
-    RETURN (SELECT o.id FROM oms_outage_events o
+    RETURN (SELECT (array_agg(o.id ORDER BY o.first_detected_at DESC))[1] FROM oms_outage_events o
              WHERE o.substation_id = p_substation_id AND o.feeder_id IS NULL AND o.dp_id IS NULL
-               AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-             ORDER BY o.first_detected_at DESC LIMIT 1);
+               AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged'));
 END;
 $$;
 COMMENT ON FUNCTION oms_device_outage(uuid, uuid) IS
