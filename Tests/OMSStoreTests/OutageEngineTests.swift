@@ -221,6 +221,65 @@ struct OutageEngineTests: SmallNetworkTesting {
         }
     }
 
+    @Test("the roll-up reads each device's own children: a feeder or substation with none reads no outage of a storm elsewhere; one under the storm counts every child")
+    func rollUpReadsItsOwnChildren() async throws {
+        try await TestDatabase.with(.migrated) { database in
+            let client = database.client
+            // S1-F1, quiet; S2's 20 feeders with 10 distribution points each, each with 10
+            // outages open five minutes ago (the storm).
+            for statement in [
+                "INSERT INTO network_substations (substation_id) VALUES ('S1'), ('S2')",
+                """
+                INSERT INTO network_feeders (feeder_id, substation_id)
+                SELECT 'S1-F1', id FROM network_substations WHERE substation_id = 'S1'
+                UNION ALL
+                SELECT 'S2-F' || f, id FROM network_substations, generate_series(1, 20) f WHERE substation_id = 'S2'
+                """,
+                """
+                INSERT INTO network_distribution_points (dp_id, feeder_id)
+                SELECT feeder_id || '-D' || d, id FROM network_feeders, generate_series(1, 10) d WHERE feeder_id LIKE 'S2-%'
+                """,
+                """
+                INSERT INTO oms_outage_events (event_id, status, substation_id, feeder_id, dp_id, first_detected_at)
+                SELECT 'STORM-' || d.dp_id || '-' || k, 'predicted', f.substation_id, f.id, d.id,
+                       now() - interval '5 minutes'
+                  FROM network_distribution_points d JOIN network_feeders f ON f.id = d.feeder_id, generate_series(1, 10) k
+                """,
+                "ANALYZE",
+            ] {
+                try await client.execute(PostgresQuery(unsafeSQL: statement))
+            }
+            // As the engine's functions call it: one generic plan kept per session
+            // (plan_cache_mode), no sequential scan. Rows counted by the server, in the transaction.
+            let counted = try await database.psql(
+                """
+                SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off;
+                CREATE TEMP TABLE quiet AS
+                SELECT d.kind, r.* FROM (SELECT 'feeder' AS kind, id FROM network_feeders WHERE feeder_id = 'S1-F1'
+                                         UNION ALL SELECT 'substation', id FROM network_substations WHERE substation_id = 'S1') d
+                 CROSS JOIN LATERAL oms_rollup_children(d.kind, d.id, now() - interval '1 hour') r;
+                SELECT coalesce(sum(seq_tup_read + idx_tup_fetch), 0) AS rows_read,
+                       (SELECT string_agg(kind || ' ' || out_children, ', ' ORDER BY kind) FROM quiet) AS answers
+                  FROM pg_stat_xact_user_tables WHERE relname = 'oms_outage_events'
+                """)
+            #expect(counted.column("answers") == ["feeder 0, substation 0"])
+            #expect(counted.int("rows_read") == 0, "outage rows read for a quiet feeder and substation")
+
+            // Under the storm, every child counts: a feeder's 10 distribution points (100 outages);
+            // the substation's 2,000 outages below it (no feeder of its own is out).
+            let storm = try await database.psql(
+                """
+                SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off;
+                SELECT string_agg(d.kind || ' ' || r.out_children || ' ' || cardinality(r.out_ids), ', ' ORDER BY d.kind)
+                       AS answers
+                  FROM (SELECT 'feeder' AS kind, id FROM network_feeders WHERE feeder_id = 'S2-F7'
+                        UNION ALL SELECT 'substation', id FROM network_substations WHERE substation_id = 'S2') d
+                 CROSS JOIN LATERAL oms_rollup_children(d.kind, d.id, now() - interval '1 hour') r
+                """)
+            #expect(storm.column("answers") == ["feeder 10 100, substation 0 2000"])
+        }
+    }
+
     @Test("one batch whose evidence predicts two distribution points of a feeder rolls the feeder up at once: no distribution point's outage is opened to be merged; the feeder holds the feed rows, sources and meters; over two feeders, the substation takes the first feeder's outage in")
     func rollUpInOneBatch() async throws {
         try await withNetwork { client in

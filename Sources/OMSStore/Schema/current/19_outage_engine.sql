@@ -808,16 +808,27 @@ CREATE OR REPLACE FUNCTION oms_rollup_children(p_kind text, p_device_id uuid, p_
                                                p_arriving_customers uuid[] DEFAULT NULL)
 RETURNS TABLE (out_children bigint, out_ids uuid[], reporting bigint)
 LANGUAGE sql STABLE AS $$
+    -- Each level below the device by its own index of active outages (a substation's
+    -- distribution points' through its feeders), the window written as a difference,
+    -- which no index serves: read by time, every device evaluated read every outage
+    -- of the window, the whole storm's (3,080 rows, ~1 ms a feeder, measured).
     WITH children AS MATERIALIZED (
         SELECT o.id, o.status, o.operator_pinned, o.dp_id, o.feeder_id FROM oms_outage_events o
          WHERE p_kind = 'feeder' AND o.feeder_id = p_device_id AND o.dp_id IS NOT NULL
            AND o.basis <> 'telemetry' AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-           AND o.first_detected_at >= p_since
+           AND o.first_detected_at - p_since >= interval '0'
         UNION ALL
         SELECT o.id, o.status, o.operator_pinned, o.dp_id, o.feeder_id FROM oms_outage_events o
-         WHERE p_kind = 'substation' AND o.substation_id = p_device_id AND o.feeder_id IS NOT NULL
+         WHERE p_kind = 'substation' AND o.substation_id = p_device_id AND o.feeder_id IS NOT NULL AND o.dp_id IS NULL
            AND o.basis <> 'telemetry' AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-           AND o.first_detected_at >= p_since
+           AND o.first_detected_at - p_since >= interval '0'
+        UNION ALL
+        SELECT o.id, o.status, o.operator_pinned, o.dp_id, o.feeder_id FROM oms_outage_events o
+         WHERE p_kind = 'substation'
+           AND o.feeder_id = ANY (ARRAY(SELECT f.id FROM network_feeders f WHERE f.substation_id = p_device_id))
+           AND o.dp_id IS NOT NULL AND o.substation_id = p_device_id
+           AND o.basis <> 'telemetry' AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
+           AND o.first_detected_at - p_since >= interval '0'
     )
     SELECT (SELECT count(DISTINCT x.child)
               FROM (SELECT CASE p_kind WHEN 'feeder' THEN c.dp_id ELSE c.feeder_id END AS child FROM children c
