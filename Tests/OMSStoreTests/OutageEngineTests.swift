@@ -227,7 +227,7 @@ struct OutageEngineTests: SmallNetworkTesting {
             let client = database.client
             // S1-F1, quiet; S2's 20 feeders with 10 distribution points each, each with 10
             // outages open five minutes ago (the storm).
-            for statement in [
+            try await client.execute(statements: [
                 "INSERT INTO network_substations (substation_id) VALUES ('S1'), ('S2')",
                 """
                 INSERT INTO network_feeders (feeder_id, substation_id)
@@ -246,9 +246,7 @@ struct OutageEngineTests: SmallNetworkTesting {
                   FROM network_distribution_points d JOIN network_feeders f ON f.id = d.feeder_id, generate_series(1, 10) k
                 """,
                 "ANALYZE",
-            ] {
-                try await client.execute(PostgresQuery(unsafeSQL: statement))
-            }
+            ])
             // As the engine's functions call it: one generic plan kept per session
             // (plan_cache_mode), no sequential scan. Rows counted by the server, in the transaction.
             let counted = try await database.psql(

@@ -547,7 +547,7 @@ struct ProximityTests {
         try await TestDatabase.with(.migrated) { database in
             let client = database.client
             // 20,000 meters on a 200 x 100 grid (0.001 degree), 2,000 DPs on a 0.004 degree grid over them.
-            for statement in [
+            try await client.execute(statements: [
                 "INSERT INTO network_substations (substation_id, location_lat, location_lng) VALUES ('GS', 45, 10)",
                 "INSERT INTO network_feeders (feeder_id, substation_id, location_lat, location_lng) SELECT 'GF', id, 45, 10 FROM network_substations",
                 """
@@ -560,9 +560,7 @@ struct ProximityTests {
                 SELECT 'G' || g, 45 + (g % 200) * 0.001, 10 + (g / 200) * 0.001 FROM generate_series(0, 19999) g
                 """,
                 "ANALYZE",
-            ] {
-                try await client.execute(PostgresQuery(unsafeSQL: statement))
-            }
+            ])
             let plan = try await database.psql("EXPLAIN SELECT * FROM oms_meters_within(45.1, 10.05, 1)")
                 .column("QUERY PLAN").compactMap { $0 }.joined(separator: "\n")
             #expect(plan.contains("Index Scan on oms_meters_point_idx"), "\(plan)")

@@ -397,7 +397,7 @@ struct SCADAWorkflowTests {
             // S1: 8 feeders of 10 meters. S2: one feeder of 200 distribution points, each with 10
             // outages open in the trip's window (a storm elsewhere); S1-F7, beside the feeder that
             // trips, has 1,000 outages restored the day before (the network's history).
-            for statement in [
+            try await client.execute(statements: [
                 "INSERT INTO network_substations (substation_id) VALUES ('S1'), ('S2')",
                 """
                 INSERT INTO network_feeders (feeder_id, substation_id)
@@ -427,9 +427,7 @@ struct SCADAWorkflowTests {
                   FROM network_feeders, generate_series(1, 1000) k WHERE feeder_id = 'S1-F7'
                 """,
                 "ANALYZE",
-            ] {
-                try await client.execute(PostgresQuery(unsafeSQL: statement))
-            }
+            ])
             // One session: six trips first (each undone), so that its functions run their
             // cached generic plans, as a service's long-lived connections do; then the trip
             // counted, by the server, in its own transaction.

@@ -18,6 +18,13 @@ extension PostgresClient {
         try await self.fetch(query, logger: TestDatabase.logger)
     }
 
+    /// Runs statements written as text (a test's fixture, no values bound), one after another.
+    public func execute(statements: [String]) async throws {
+        for statement in statements {
+            try await execute(PostgresQuery(unsafeSQL: statement))
+        }
+    }
+
     /// Links a meter by hand to a second feeder (a `manual` row of `network_feeder_meters`, as a
     /// tie switch would), both by business id.
     public func linkByHand(meter: String, toFeeder feeder: String, circuitPath: String, priority: Int) async throws {
