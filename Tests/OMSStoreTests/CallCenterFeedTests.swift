@@ -98,6 +98,64 @@ struct CallCenterFeedTests {
         }
     }
 
+    @Test("a batch of tickets is correlated together: one result each, in order; a ticket repeated in the batch answers with its first result; the outages are those of the tickets one by one")
+    func batch() async throws {
+        let tickets = [
+            ticket("B1", customer: #""meterNumber": "M10000305""#, code: "Power Down"),
+            ticket("B2", customer: #""meterNumber": "M10000306""#, code: "Power Down"),
+            ticket("B1", customer: #""meterNumber": "M10000305""#, code: "Power Down"),
+            ticket("B3", customer: #""meterNumber": "M99999999""#),
+            ticket("B4", customer: #""meterNumber": "M10000405""#, code: "flickering-lights"),
+        ]
+        /// Each ticket's outage (by its event code) and every outage's status and confidence.
+        @Sendable func outages(_ client: PostgresClient) async throws -> String {
+            try await client.scalar(
+                """
+                SELECT coalesce(string_agg(t.ticket_id || '->' || coalesce(o.event_id, '-'), ', ' ORDER BY t.ticket_id), '')
+                       || ' | ' || (SELECT string_agg(x.status || ' ' || x.confidence_score, ', ' ORDER BY x.event_id)
+                                      FROM oms_outage_events x)
+                  FROM callcenter_tickets t LEFT JOIN oms_outage_events o ON o.id = t.outage_event_id
+                """, as: String.self)
+        }
+        let oneByOne = try await TestDatabase.with(.sampleNetwork) { database in
+            for message in tickets { _ = try await link(message, on: database.client) }
+            return try await outages(database.client)
+        }
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            let json = try await client.scalar(
+                "SELECT insert_callcenter_tickets_with_meter_link(\("[" + tickets.joined(separator: ",") + "]")::jsonb)::text",
+                as: String.self)
+            let results = try JSONDecoder().decode([MeterSyncSummary].self, from: Data(json.utf8))
+            #expect(results.count == 5)
+            guard results.count == 5 else { return }
+            #expect(results.map(\.kind) == ["call", "call", "call", "call", "none"])
+            #expect(results.map(\.matchStatus) == ["matched", "matched", "matched", "unmatched", "matched"])
+            #expect(results.map { $0.duplicate ?? false } == [false, false, true, false, false])
+            #expect(results[2].eventID == results[0].eventID)
+            #expect(results[2].outageEventIDs == results[0].outageEventIDs && !results[0].outageEventIDs.isEmpty)
+            #expect(results[1].outageEventIDs.count == 1 && results[3].outageEventIDs.isEmpty && results[4].outageEventIDs.isEmpty)
+            #expect(try await client.scalar("SELECT count(*)::int FROM callcenter_tickets WHERE sync_result IS NOT NULL",
+                                             as: Int.self) == 4)
+            #expect(try await outages(client) == oneByOne)
+
+            // Three more calls in one batch: one correlation for all of them, not one each.
+            let more = ["B5", "B6", "B7"].enumerated().map { index, id in
+                ticket(id, customer: "\"meterNumber\": \"M1000050\(index + 5)\"", code: "Power Down")
+            }
+            let counted = try await database.psql(
+                """
+                SET track_functions = 'pl';
+                DO $$ BEGIN PERFORM insert_callcenter_tickets_with_meter_link('[\(more.joined(separator: ","))]'); END $$;
+                SELECT calls FROM pg_stat_xact_user_functions WHERE funcname = 'oms_link_feed_evidence'
+                """)
+            #expect(counted.int("calls") == 1)
+            #expect(try await client.scalar(
+                "SELECT count(*)::int FROM callcenter_tickets WHERE ticket_id IN ('B5', 'B6', 'B7') AND outage_event_id IS NOT NULL",
+                as: Int.self) == 3)
+        }
+    }
+
     @Test("Swift and SQL refuse the same bad tickets on the same field", arguments: [
         #"{"timestamp": "2025-09-30T10:00:00Z", "customer": {"phone": "1"}}"#,
         #"{"ticketId": "T", "customer": {"phone": "1"}}"#,
