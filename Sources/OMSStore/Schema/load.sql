@@ -36,6 +36,7 @@
 \ir versioned/0120_scada_checks_and_answers_lz4.sql
 \ir versioned/0121_meter_pages_room_for_a_storm.sql
 \ir versioned/0122_status_announced_by_the_apply.sql
+\ir versioned/0123_one_feed_event_function_gone.sql
 
 \ir current/01_helpers.sql
 \ir current/02_settings.sql

@@ -915,24 +915,3 @@ LANGUAGE sql STABLE AS $$
 $$;
 COMMENT ON FUNCTION oms_sync_summary(integer, integer, uuid[], integer) IS
     'The part of a feed function''s jsonb result that oms_sync_evidence() decides.';
-
--- One feed event about some meters: a batch of one, as jsonb.
-CREATE OR REPLACE FUNCTION oms_sync_meter_evidence(
-    p_source_type      text,
-    p_source_event_id  text,
-    p_source_table     text,
-    p_meter_ids        uuid[],
-    p_kind             text,
-    p_event_time       timestamptz,
-    p_description      text,
-    p_metadata         jsonb
-) RETURNS jsonb
-LANGUAGE sql AS $$
-    SELECT oms_sync_summary(s.status_changes, s.late_changes, s.outage_event_ids, s.outages_opened)
-      FROM oms_sync_evidence(
-               p_source_type, p_source_table,
-               ARRAY[ROW(p_source_event_id, coalesce(p_meter_ids, ARRAY[]::uuid[]), p_kind, p_event_time, p_description,
-                         p_metadata, p_source_type, p_source_table)::oms_feed_item]) s
-$$;
-COMMENT ON FUNCTION oms_sync_meter_evidence(text, text, text, uuid[], text, timestamptz, text, jsonb) IS
-    'What one feed event about meters does: status changes (audited, ordered) and outage or restoration evidence.';

@@ -794,6 +794,44 @@ $$;
 COMMENT ON FUNCTION oms_engine_evaluate(uuid[], timestamptz) IS
     'Predicts detected outages whose evidence passes predict.*, then rolls up to feeders and substations (rollup.*); returns the outages changed.';
 
+-- The active outages of a device and below it first detected since p_since: a
+-- feeder's (p_feeder_id) own and its distribution points', or a substation's
+-- (p_feeder_id NULL) own, its feeders' and their distribution points'. Each level
+-- is read by its own index of active outages (a substation's distribution points
+-- through its feeders: a distribution point's outage names its feeder, which the
+-- registry derives), and the window is written as a difference, which no index
+-- serves: one plan for every level, or one reading by time, read every outage of
+-- the window, a storm's (3,081 rows a feeder trip in oms_device_out; ~1 ms a
+-- feeder in the roll-up). SQL without settings, so that it is inlined and the
+-- caller's plan skips the other device's branches by their one-time filters.
+CREATE OR REPLACE FUNCTION oms_active_outages_under(p_substation_id uuid, p_feeder_id uuid, p_since timestamptz)
+RETURNS TABLE (id uuid, status text, basis text, operator_pinned boolean, feeder_id uuid, dp_id uuid)
+LANGUAGE sql STABLE AS $$
+    SELECT o.id, o.status, o.basis, o.operator_pinned, o.feeder_id, o.dp_id FROM oms_outage_events o
+     WHERE p_feeder_id IS NOT NULL AND o.feeder_id = p_feeder_id AND o.dp_id IS NULL
+       AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged') AND o.first_detected_at - p_since >= interval '0'
+    UNION ALL
+    SELECT o.id, o.status, o.basis, o.operator_pinned, o.feeder_id, o.dp_id FROM oms_outage_events o
+     WHERE p_feeder_id IS NOT NULL AND o.feeder_id = p_feeder_id AND o.dp_id IS NOT NULL
+       AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged') AND o.first_detected_at - p_since >= interval '0'
+    UNION ALL
+    SELECT o.id, o.status, o.basis, o.operator_pinned, o.feeder_id, o.dp_id FROM oms_outage_events o
+     WHERE p_feeder_id IS NULL AND o.substation_id = p_substation_id AND o.feeder_id IS NULL AND o.dp_id IS NULL
+       AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged') AND o.first_detected_at - p_since >= interval '0'
+    UNION ALL
+    SELECT o.id, o.status, o.basis, o.operator_pinned, o.feeder_id, o.dp_id FROM oms_outage_events o
+     WHERE p_feeder_id IS NULL AND o.substation_id = p_substation_id AND o.feeder_id IS NOT NULL AND o.dp_id IS NULL
+       AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged') AND o.first_detected_at - p_since >= interval '0'
+    UNION ALL
+    SELECT o.id, o.status, o.basis, o.operator_pinned, o.feeder_id, o.dp_id FROM oms_outage_events o
+     WHERE p_feeder_id IS NULL
+       AND o.feeder_id = ANY (ARRAY(SELECT f.id FROM network_feeders f WHERE f.substation_id = p_substation_id))
+       AND o.dp_id IS NOT NULL AND o.substation_id = p_substation_id
+       AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged') AND o.first_detected_at - p_since >= interval '0'
+$$;
+COMMENT ON FUNCTION oms_active_outages_under(uuid, uuid, timestamptz) IS
+    'The active outages of a feeder or substation and below it since a time, each level by its own index.';
+
 -- What the roll-up counts under a feeder (its distribution points' outages)
 -- or a substation (its feeders' outages, and outages below them), among the
 -- active ones not confirmed by telemetry first detected since p_since: the
@@ -808,27 +846,13 @@ CREATE OR REPLACE FUNCTION oms_rollup_children(p_kind text, p_device_id uuid, p_
                                                p_arriving_customers uuid[] DEFAULT NULL)
 RETURNS TABLE (out_children bigint, out_ids uuid[], reporting bigint)
 LANGUAGE sql STABLE AS $$
-    -- Each level below the device by its own index of active outages (a substation's
-    -- distribution points' through its feeders), the window written as a difference,
-    -- which no index serves: read by time, every device evaluated read every outage
-    -- of the window, the whole storm's (3,080 rows, ~1 ms a feeder, measured).
+    -- The levels below the device (oms_active_outages_under: each by its own index).
     WITH children AS MATERIALIZED (
-        SELECT o.id, o.status, o.operator_pinned, o.dp_id, o.feeder_id FROM oms_outage_events o
-         WHERE p_kind = 'feeder' AND o.feeder_id = p_device_id AND o.dp_id IS NOT NULL
-           AND o.basis <> 'telemetry' AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-           AND o.first_detected_at - p_since >= interval '0'
-        UNION ALL
-        SELECT o.id, o.status, o.operator_pinned, o.dp_id, o.feeder_id FROM oms_outage_events o
-         WHERE p_kind = 'substation' AND o.substation_id = p_device_id AND o.feeder_id IS NOT NULL AND o.dp_id IS NULL
-           AND o.basis <> 'telemetry' AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-           AND o.first_detected_at - p_since >= interval '0'
-        UNION ALL
-        SELECT o.id, o.status, o.operator_pinned, o.dp_id, o.feeder_id FROM oms_outage_events o
-         WHERE p_kind = 'substation'
-           AND o.feeder_id = ANY (ARRAY(SELECT f.id FROM network_feeders f WHERE f.substation_id = p_device_id))
-           AND o.dp_id IS NOT NULL AND o.substation_id = p_device_id
-           AND o.basis <> 'telemetry' AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged')
-           AND o.first_detected_at - p_since >= interval '0'
+        SELECT o.id, o.status, o.operator_pinned, o.dp_id, o.feeder_id
+          FROM oms_active_outages_under(CASE WHEN p_kind = 'substation' THEN p_device_id END,
+                                        CASE WHEN p_kind = 'feeder' THEN p_device_id END, p_since) o
+         WHERE CASE p_kind WHEN 'feeder' THEN o.dp_id IS NOT NULL ELSE o.feeder_id IS NOT NULL END
+           AND o.basis <> 'telemetry'
     )
     SELECT (SELECT count(DISTINCT x.child)
               FROM (SELECT CASE p_kind WHEN 'feeder' THEN c.dp_id ELSE c.feeder_id END AS child FROM children c

@@ -293,37 +293,10 @@ BEGIN
         END IF;
     END IF;
 
-    -- Outages below (and others naming the device) first detected within the window join it.
-    -- Each level below the device is read by its own index of active outages (the
-    -- distribution points' by feeder; under a substation, by each of its feeders), so
-    -- that the cost follows the device: one plan for both kinds of device read every
-    -- outage opened within the window instead, the whole storm's (3,081 rows, ~2 ms a
-    -- feeder trip with none below it). The window is written as a difference, which
-    -- no index serves, so that no plan reads the outages by time alone (as in
-    -- oms_link_feed_evidence, 06_correlation.sql).
+    -- Outages below (and others naming the device) first detected within the window join it
+    -- (oms_active_outages_under, 19_outage_engine.sql: each level by its own index).
     SELECT array_agg(b.id) INTO v_below
-      FROM (SELECT o.id, o.operator_pinned FROM oms_outage_events o
-             WHERE p_feeder_id IS NOT NULL AND o.feeder_id = p_feeder_id AND o.dp_id IS NULL
-               AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged') AND o.first_detected_at - v_time >= -v_window
-            UNION ALL
-            SELECT o.id, o.operator_pinned FROM oms_outage_events o
-             WHERE p_feeder_id IS NOT NULL AND o.feeder_id = p_feeder_id AND o.dp_id IS NOT NULL
-               AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged') AND o.first_detected_at - v_time >= -v_window
-            UNION ALL
-            SELECT o.id, o.operator_pinned FROM oms_outage_events o
-             WHERE p_feeder_id IS NULL AND o.substation_id = p_substation_id AND o.feeder_id IS NULL AND o.dp_id IS NULL
-               AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged') AND o.first_detected_at - v_time >= -v_window
-            UNION ALL
-            SELECT o.id, o.operator_pinned FROM oms_outage_events o
-             WHERE p_feeder_id IS NULL AND o.substation_id = p_substation_id AND o.feeder_id IS NOT NULL AND o.dp_id IS NULL
-               AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged') AND o.first_detected_at - v_time >= -v_window
-            UNION ALL
-            -- (A distribution point's outage names its feeder: the registry derives it.)
-            SELECT o.id, o.operator_pinned FROM oms_outage_events o
-             WHERE p_feeder_id IS NULL
-               AND o.feeder_id = ANY (ARRAY(SELECT f.id FROM network_feeders f WHERE f.substation_id = p_substation_id))
-               AND o.dp_id IS NOT NULL AND o.substation_id = p_substation_id
-               AND o.status NOT IN ('restored', 'closed', 'cancelled', 'merged') AND o.first_detected_at - v_time >= -v_window) b
+      FROM oms_active_outages_under(p_substation_id, p_feeder_id, v_time - v_window) b
      WHERE b.id <> v_outage.id AND NOT b.operator_pinned;
     IF v_below IS NOT NULL THEN
         PERFORM oms_merge_outages(v_outage.id, v_below, 'telemetry',
