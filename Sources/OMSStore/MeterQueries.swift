@@ -58,6 +58,15 @@ public struct MeterQueries: Sendable {
             as: Components.Schemas.HistoryItem.self, logger: logger)
     }
 
+    /// The API's answer for a page of a meter's history (`oms_meter_history_json`: `items` newest first and
+    /// `next_cursor`), to be sent as it is. Throws as `history(_:limit:cursor:)`.
+    public func historyJSON(_ meterNumber: String, limit: Int, cursor: String?) async throws -> String {
+        guard let json = try await client.read(
+            "SELECT oms_meter_history_json(\(meterNumber), \(Int32(limit)), \(cursor))", logger: logger
+        ).decode(String.self).first else { throw NoRow() }
+        return json
+    }
+
     /// A manual power-status change (`oms_set_meter_power_status`): the audit row, whether the request id was
     /// seen before (then nothing changed) and whether the change was applied (a change older than the meter's
     /// newer state is audited but not applied). SQLSTATE P0002 for an unknown meter; 22023 naming the column for

@@ -157,4 +157,71 @@ struct MeterRouteTests {
             }
         }
     }
+
+    @Test("history as PostgreSQL builds it: the generated types' page field for field (metadata as stored, nulls in it kept; a confidence score; no previous status), next_cursor only when a row follows")
+    func historyDocument() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            try await database.client.execute(
+                """
+                SELECT update_meter_status('M10000312', 'off', 'power_off', 'kaifa', 'D-1', now() - interval '3 minutes',
+                                           '{"reason": null, "code": "3.26.0.85", "nested": {"gone": null}}')
+                """)
+            try await database.client.execute(
+                "SELECT update_meter_status('M10000312', 'on', 'power_on', 'onu', NULL, now() - interval '2 minutes', 'null'::jsonb)")
+            try await database.client.execute(
+                """
+                INSERT INTO oms_meter_status_events (meter_id, event_type, source_type, status_field, new_status,
+                                                     event_timestamp, confidence_score, applied)
+                SELECT id, 'comm_lost', 'system', 'communication_status', 'offline', now() - interval '1 minute', 0.875, true
+                  FROM oms_meters WHERE meter_number = 'M10000312'
+                """)
+            let key = try await bearer(database, [.read])
+            let queries = MeterQueries(client: database.client, logger: TestDatabase.logger)
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .custom { decoder in
+                let text = try decoder.singleValueContainer().decode(String.self)
+                guard let date = ISO8601Time.parse(text) else {
+                    throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: text))
+                }
+                return date
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            encoder.dateEncodingStrategy = .custom { date, encoder in
+                var container = encoder.singleValueContainer()
+                try container.encode(ISO8601Time.text(date))
+            }
+            let all = try await queries.history("M10000312", limit: 100, cursor: nil)
+            #expect(all.count == 3)
+            try await withApp(database) { http in
+                for (limit, cursor, expectedCount, more) in [(100, nil, 3, false), (3, nil, 3, false), (2, nil, 2, true),
+                                                             (2, all[1].cursor, 1, false)] as [(Int, String?, Int, Bool)] {
+                    let uri = "/api/v1/meters/M10000312/history?limit=\(limit)" + (cursor.map { "&cursor=\($0)" } ?? "")
+                    let expected = try await queries.history("M10000312", limit: limit, cursor: cursor)
+                    try await http.execute(uri: uri, method: .get, headers: [.authorization: key]) { response in
+                        #expect(response.status == .ok, "\(uri)")
+                        #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
+                        let data = Data(response.body.readableBytesView)
+                        let page = try decoder.decode(Components.Schemas.HistoryPage.self, from: data)
+                        #expect(page.items.count == expectedCount, "\(uri)")
+                        #expect(String(decoding: try encoder.encode(page.items), as: UTF8.self)
+                                == String(decoding: try encoder.encode(expected), as: UTF8.self), "\(uri)")
+                        let body = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+                        #expect((body["next_cursor"] as? String) == (more ? expected.last?.cursor : nil), "\(uri)")
+                        #expect(body.keys.contains("next_cursor"), "\(uri)")
+                    }
+                }
+                // The stored metadata whole, its nulls kept; a score as a number.
+                let body = try await http.execute(uri: "/api/v1/meters/M10000312/history", method: .get, headers: [.authorization: key]) {
+                    try json($0)
+                }
+                let items = try #require(body["items"] as? [[String: Any]])
+                let metadata = try #require(items.last?["metadata"] as? [String: Any])
+                #expect(metadata["reason"] is NSNull)
+                #expect((metadata["nested"] as? [String: Any])?["gone"] is NSNull)
+                #expect(items.first?["confidence_score"] as? Double == 0.875)
+                #expect(items.first?["status_field"] as? String == "communication_status")
+            }
+        }
+    }
 }

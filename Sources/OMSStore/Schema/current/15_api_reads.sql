@@ -8,6 +8,7 @@
 --   SELECT oms_outage_detail('OMS_SCADA_1759226400_ab12cd34');
 --   SELECT oms_meter_list_json('substation', 'SS001');            -- GET /api/v1/substations/SS001/meters
 --   SELECT oms_meter_json('M10000311');                            -- GET /api/v1/meters/M10000311
+--   SELECT oms_meter_history_json('M10000311', 100);               -- GET /api/v1/meters/M10000311/history
 -- (The seed's lookups get_meters_by_substation/_by_feeder are in 07_scada_feed.sql,
 -- oms_meters_within in 11_proximity.sql, the views in 17_views.sql.)
 --
@@ -20,9 +21,11 @@
 -- ---------------------------------------------------------------------------
 -- Pages.
 
--- A row's cursor.
+-- A row's cursor. STABLE, as its body is (to_char): declared IMMUTABLE it was
+-- never inlined, and a page's statement ran it as a function call per row, each
+-- with its own executor (100 rows of a meter's history: 2.65 of 3.0 ms).
 CREATE OR REPLACE FUNCTION oms_page_cursor(p_time timestamptz, p_id uuid) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT AS $$
+LANGUAGE sql STABLE STRICT AS $$
     SELECT rtrim(translate(encode(convert_to(
                to_char(p_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '|' || p_id::text, 'UTF8'),
                'base64'), '+/' || chr(10), '-_'), '=')
@@ -106,6 +109,51 @@ END;
 $$;
 COMMENT ON FUNCTION oms_meter_history(text, integer, text) IS
     'A meter''s status changes (the audit trail), newest first, p_limit at a time; pass the last row''s cursor for the next page. Unknown meter: SQLSTATE P0002.';
+
+-- GET /api/v1/meters/{meter_number}/history (openapi.json's HistoryPage): a page
+-- of oms_meter_history as one document, {"items": [...], "next_cursor": ...},
+-- times as the API writes them, the nullable fields (source_event_id,
+-- previous_status, confidence_score, metadata) null when empty; next_cursor is
+-- the last item's cursor when a row follows it, else null (one row more is read
+-- to tell). Built here rather than by the service, which decoded every row into
+-- the generated types and encoded it again: 100 rows took 10.4 ms over HTTP at
+-- one client (`oms bench api`). Rows as records (json_agg of the row), as
+-- oms_meter_list_json does, for the same reason. Errors as oms_meter_history's
+-- (P0002 unknown meter, 22023 naming p_limit or p_cursor).
+CREATE OR REPLACE FUNCTION oms_meter_history_json(p_meter_number text, p_limit integer DEFAULT 100,
+                                                  p_cursor text DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_items json;
+    v_count integer;
+    v_last  text;
+BEGIN
+    PERFORM oms_page_limit_checked(p_limit);
+    WITH page AS MATERIALIZED (
+        SELECT h.*
+          FROM oms_meter_history(p_meter_number, least(p_limit + 1, 10000), p_cursor) WITH ORDINALITY
+               AS h(id, event_type, source_type, source_event_id, status_field, previous_status, new_status,
+                    event_timestamp, confidence_score, applied, metadata, created_at, cursor, n)
+    )
+    SELECT (SELECT json_agg(r)
+              FROM (SELECT p.id, p.event_type, p.source_type, p.source_event_id, p.status_field, p.previous_status,
+                           p.new_status, oms_api_time(p.event_timestamp) AS event_timestamp,
+                           p.confidence_score::float8 AS confidence_score, p.applied, p.metadata,
+                           oms_api_time(p.created_at) AS created_at, p.cursor
+                      FROM page p WHERE p.n <= p_limit ORDER BY p.n) r),
+           (SELECT count(*) FROM page),
+           (SELECT p.cursor FROM page p WHERE p.n = p_limit)
+      INTO v_items, v_count, v_last;
+    -- A page of 10,000 (the most oms_meter_history gives) is followed by a row if one comes after it.
+    IF v_count <= p_limit
+       AND NOT (v_count = 10000 AND EXISTS (SELECT 1 FROM oms_meter_history(p_meter_number, 1, v_last))) THEN
+        v_last := NULL;
+    END IF;
+    RETURN json_build_object('items', coalesce(v_items, '[]'::json), 'next_cursor', v_last)::text;
+END;
+$$;
+COMMENT ON FUNCTION oms_meter_history_json(text, integer, text) IS
+    'The API''s answer for a page of a meter''s history (GET /api/v1/meters/{n}/history) as JSON text: items and next_cursor.';
 
 -- ---------------------------------------------------------------------------
 -- The seed's meter lookups, as the API answers them.
