@@ -127,6 +127,54 @@ struct KAIFAFeedTests {
         }
     }
 
+    @Test("a power-up moves the meter's last communication forward, never back, even when its status stays; in the same write of the meter's row as its status")
+    func heardFrom() async throws {
+        try await TestDatabase.with(.sampleNetwork) { database in
+            let client = database.client
+            func event(_ id: String, _ meter: String, _ code: String, _ time: String) -> String {
+                #"{"mRID": "\#(id)", "createdDateTime": "\#(time)", "eventTypeRef": "\#(code)", "meterNumber": "\#(meter)"}"#
+            }
+            let (down, upA, upB, upC, late) = (Self.time(-600), Self.time(-120), Self.time(-60), Self.time(-180), Self.time(-300))
+            try await client.execute(
+                """
+                UPDATE oms_meters SET last_communication = now() - interval '1 day'
+                 WHERE meter_number IN ('M10000311', 'M10000312', 'M10000313')
+                """)
+            _ = try await sync(event("D-A", "M10000311", "3.26.0.47", down), on: client)
+            _ = try await sync(event("D-C", "M10000313", "3.26.0.47", down), on: client)
+            // One batch, one transaction: A and C come back (status and last communication), B was
+            // never out (heard from only). Each meter's row is written once.
+            let batch = "[" + [event("U-A", "M10000311", "3.26.0.216", upA), event("U-B", "M10000312", "3.26.0.216", upB),
+                               event("U-C", "M10000313", "3.26.0.216", upC)].joined(separator: ",") + "]"
+            let counted = try await database.psql(
+                """
+                CREATE TEMP TABLE before_batch AS
+                SELECT n_tup_upd AS n FROM pg_stat_xact_user_tables WHERE relname = 'oms_meters';
+                DO $$ BEGIN PERFORM insert_kaifa_events_with_meter_sync('\(batch)'::jsonb); END $$;
+                SELECT (SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'oms_meters') - b.n AS meter_writes
+                  FROM before_batch b
+                """)
+            #expect(counted.int("meter_writes") == 3)
+            func heard(_ meter: String) async throws -> String {
+                try await client.scalar(
+                    """
+                    SELECT power_status || '/' || communication_status || ' ' || to_char(last_communication AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                      FROM oms_meters WHERE meter_number = \(meter)
+                    """, as: String.self)
+            }
+            #expect(try await heard("M10000311") == "on/online \(upA)")
+            #expect(try await heard("M10000312") == "on/online \(upB)")
+            #expect(try await heard("M10000313") == "on/online \(upC)")
+            // A power-up older than the last one heard: audited, last communication not moved back.
+            _ = try await sync(event("U-A-LATE", "M10000311", "3.26.0.216", late), on: client)
+            #expect(try await heard("M10000311") == "on/online \(upA)")
+            // Communication restored is heard from too.
+            let restored = Self.time(-30)
+            _ = try await sync(event("R-B", "M10000312", "3.23.0.216", restored), on: client)
+            #expect(try await heard("M10000312").hasSuffix(restored))
+        }
+    }
+
     @Test("the head-end's XML, decoded in Swift, lands through the same function")
     func xmlThroughIngestor() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in

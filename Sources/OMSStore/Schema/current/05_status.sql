@@ -47,6 +47,16 @@ COMMENT ON FUNCTION oms_classify_meter(text, text, timestamptz, timestamptz, int
 -- a change older than the meter's last applied change is audited with
 -- applied = false and changes nothing; p_only_changes skips a change that
 -- finds the meter already in that state. Returns the audit rows written.
+--
+-- A change to communication_status online says the meter was heard from at its
+-- time (a feed's power-up or communication restored): its last_communication
+-- moves forward to that time, never back, whether the change itself is applied,
+-- late or skipped. In the same UPDATE as its status, so that a meter's row is
+-- written once: written again by a later statement of the same transaction (as
+-- oms_sync_feed_items did, the status first, then the meters heard from), every
+-- foreign key of oms_meters is checked again, the row version being the
+-- transaction's own (four lookups per meter: 57,360 rows, 10.6 s of the mixed
+-- storm's server time at 1M, 46,480 of them on oms_customers).
 CREATE OR REPLACE FUNCTION oms_apply_status_changes(
     p_changes       oms_status_change[],
     p_source_type   text,
@@ -108,15 +118,26 @@ BEGIN
                max(f.event_time) AS last_time
           FROM final f GROUP BY f.meter_id
     ),
+    -- When each meter was last heard from, by these changes (any of them, in order or late).
+    heard AS (
+        SELECT l.id AS meter_id, max(c.event_time) AS heard_at
+          FROM changes c JOIN locked l ON l.id = c.meter_id
+         WHERE c.status_field = 'communication_status' AND c.new_status = 'online'
+         GROUP BY l.id
+    ),
     updated AS (
         UPDATE oms_meters m
            SET power_status = coalesce(p.power, m.power_status),
                communication_status = coalesce(p.communication, m.communication_status),
                last_power_change = CASE WHEN p.power IS NOT NULL AND p.power IS DISTINCT FROM m.power_status
                                         THEN p.power_time ELSE m.last_power_change END,
-               last_status_change = greatest(m.last_status_change, p.last_time)
-          FROM per_meter p
+               last_status_change = greatest(m.last_status_change, p.last_time),
+               last_communication = greatest(m.last_communication, p.heard_at)
+          FROM (SELECT coalesce(s.meter_id, h.meter_id) AS meter_id, s.meter_id IS NOT NULL AS changed, s.power,
+                       s.power_time, s.communication, s.last_time, h.heard_at
+                  FROM per_meter s FULL JOIN heard h ON h.meter_id = s.meter_id) p
          WHERE m.id = p.meter_id
+           AND (p.changed OR m.last_communication IS NULL OR m.last_communication < p.heard_at)
      RETURNING m.id
     ),
     audited AS (

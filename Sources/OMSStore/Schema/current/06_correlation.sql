@@ -830,12 +830,9 @@ BEGIN
         v_changes := v_changes || v_more;
     END LOOP;
 
-    -- 2. Meters heard from: last communication moves forward, never back.
-    UPDATE oms_meters m SET last_communication = h.heard_at
-      FROM (SELECT u.meter_id, max(i.event_time) AS heard_at
-              FROM unnest(p_items) i CROSS JOIN LATERAL unnest(i.meter_ids) AS u(meter_id)
-             WHERE i.kind IN ('power_on', 'comm_restored') GROUP BY u.meter_id) h
-     WHERE m.id = h.meter_id AND (m.last_communication IS NULL OR m.last_communication < h.heard_at);
+    -- 2. Meters heard from (power-ups, communication restored): their last
+    -- communication moved forward by step 1, in the same write as their status
+    -- (oms_apply_status_changes: a communication_status online change).
 
     -- 3. Evidence: power loss and calls point at an outage; power back at its restoration.
     SELECT coalesce(jsonb_object_agg(l.source_type || E'\x1f' || l.source_event_id,
