@@ -13,6 +13,30 @@ import Testing
 
 @Suite("GET /api/v1/meters/{meter_number} and its history")
 struct MeterRouteTests {
+    /// Reads the API's documents into the generated types, times as the API writes them.
+    static func apiDecoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = ISO8601Time.parse(text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: text))
+            }
+            return date
+        }
+        return decoder
+    }
+
+    /// Writes the generated types with sorted keys and the API's times: two documents compared as text.
+    static func apiEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(ISO8601Time.text(date))
+        }
+        return encoder
+    }
+
     @Test("a meter with its topology and status; 404 problem+json for an unknown one")
     func meter() async throws {
         try await TestDatabase.with(.sampleNetwork) { database in
@@ -49,14 +73,7 @@ struct MeterRouteTests {
                  WHERE meter_number = 'M10000302'
                 """)
             let queries = MeterQueries(client: database.client, logger: TestDatabase.logger)
-            let decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .custom { decoder in
-                let text = try decoder.singleValueContainer().decode(String.self)
-                guard let date = ISO8601Time.parse(text) else {
-                    throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: text))
-                }
-                return date
-            }
+            let decoder = Self.apiDecoder()
             /// What a client compares: every field, times as the API writes them.
             @Sendable func fields(_ meter: Components.Schemas.MeterSummary) -> [String] {
                 [meter.meterId, meter.meterNumber, meter.powerStatus, meter.communicationStatus, meter.customerId ?? "-",
@@ -89,12 +106,7 @@ struct MeterRouteTests {
                     #expect(Set(bare.keys) == ["communication_status", "meter_id", "meter_number", "power_status"])
                 }
                 // One meter: the same document as the generated type, field for field.
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                encoder.dateEncodingStrategy = .custom { date, encoder in
-                    var container = encoder.singleValueContainer()
-                    try container.encode(ISO8601Time.text(date))
-                }
+                let encoder = Self.apiEncoder()
                 for number in ["M10000301", "M10000302", "M10000311"] {
                     let expected = try #require(try await queries.meter(number))
                     try await http.execute(uri: "/api/v1/meters/\(number)", method: .get, headers: [.authorization: key]) { response in
@@ -177,20 +189,8 @@ struct MeterRouteTests {
                 """)
             let key = try await bearer(database, [.read])
             let queries = MeterQueries(client: database.client, logger: TestDatabase.logger)
-            let decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .custom { decoder in
-                let text = try decoder.singleValueContainer().decode(String.self)
-                guard let date = ISO8601Time.parse(text) else {
-                    throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: text))
-                }
-                return date
-            }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            encoder.dateEncodingStrategy = .custom { date, encoder in
-                var container = encoder.singleValueContainer()
-                try container.encode(ISO8601Time.text(date))
-            }
+            let decoder = Self.apiDecoder()
+            let encoder = Self.apiEncoder()
             let all = try await queries.history("M10000312", limit: 100, cursor: nil)
             #expect(all.count == 3)
             try await withApp(database) { http in
