@@ -331,9 +331,12 @@ extension TLSTests {
     /// Runs `body` with an HTTP client of its own (its own connections) that trusts only the CA in
     /// `caPath` (nil: the system's roots); shut down afterwards. A client expected to refuse the
     /// server gets a short `connect` time: the client retries a failed handshake until it ends.
+    /// Otherwise a minute: in a fresh clone's CI run the reload test's handshake once took over 20 s
+    /// (connectTimeout), in the seconds when the whole suite's databases came from their templates at
+    /// once and dozens of tests started on two cores (many of them ended at that same 120.0 s mark).
     @discardableResult
     static func withClient<Value: Sendable>(
-        trusting caPath: String?, connect: TimeAmount = .seconds(20), _ body: (HTTPClient) async throws -> Value
+        trusting caPath: String?, connect: TimeAmount = .seconds(60), _ body: (HTTPClient) async throws -> Value
     ) async throws -> Value {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caPath { tls.trustRoots = .file(caPath) }
