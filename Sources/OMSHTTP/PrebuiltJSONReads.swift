@@ -3,7 +3,6 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import OMSStore
-import PostgresNIO
 
 /// The documented reads whose whole answer PostgreSQL builds: the seed's meter lookups
 /// (`GET /api/v1/substations/{substation_id}/meters`, `/feeders/{feeder_id}/meters`), lists of
@@ -21,33 +20,22 @@ struct PrebuiltJSONReads<Context: RequestContext>: RouterMiddleware {
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        guard request.method == .get else { return try await next(request, context) }
-        let path = request.uri.path
-        if let (scope, code) = Self.meterList(path) {
+        guard request.method == .get, let read = Self.read(request.uri.path) else { return try await next(request, context) }
+        switch read {
+        case .meterList(let scope, let code):
             return Self.json(try await meters.meterListJSON(scope, code: code))
-        }
-        if let number = Self.meter(path) {
+        case .meter(let number):
             guard let json = try await meters.meterJSON(number) else { throw ProblemDetails.notFound("no meter \(number)") }
             return Self.json(json)
-        }
-        if let number = Self.meterHistory(path) {
+        case .history(let number):
+            // (`limit` checked as a whole number by `DocumentedQueryCheck`, before.)
             let query = request.uri.queryParameters
-            return Self.json(try await history(number, limit: query["limit"].map(String.init), cursor: query["cursor"].map(String.init)))
-        }
-        return try await next(request, context)
-    }
-
-    /// A page of a meter's history: `limit` (checked as a whole number by `DocumentedQueryCheck`)
-    /// and `cursor` from the query; 404 for an unknown meter, 400 naming `cursor` for one that is not
-    /// a cursor of this history (as the generated handler answers).
-    func history(_ number: String, limit: String?, cursor: String?) async throws -> String {
-        let limit = try PageLimit.checked(limit.flatMap { Int($0) })
-        do {
-            return try await meters.historyJSON(number, limit: limit, cursor: cursor)
-        } catch let error as PSQLError where error.isState("P0002") {
-            throw ProblemDetails.notFound("no meter \(number)")
-        } catch let error as PSQLError where error.isState("22023") {
-            throw InvalidInput("cursor", "not a cursor of this history: pass next_cursor from the previous page, unchanged")
+            let limit = try PageLimit.checked(query["limit"].flatMap { Int($0) })
+            do {
+                return Self.json(try await meters.historyJSON(number, limit: limit, cursor: query["cursor"].map(String.init)))
+            } catch {
+                throw APIHandler.historyRefusal(error, meter: number)
+            }
         }
     }
 
@@ -57,25 +45,25 @@ struct PrebuiltJSONReads<Context: RequestContext>: RouterMiddleware {
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
-    /// `/api/v1/meters/{meter_number}`: the number (percent-decoded); nil for any other path.
-    static func meter(_ path: String) -> String? {
-        guard let parts = apiSegments(path), parts.count == 2, parts[0] == "meters" else { return nil }
-        return parts[1]
+    /// A read answered here, with its path's parameters (percent-decoded, as the generated routes
+    /// decode them).
+    enum Read: Equatable {
+        /// `/api/v1/substations/{id}/meters` or `/api/v1/feeders/{id}/meters`.
+        case meterList(MeterListScope, String)
+        /// `/api/v1/meters/{meter_number}`.
+        case meter(String)
+        /// `/api/v1/meters/{meter_number}/history`.
+        case history(String)
     }
 
-    /// `/api/v1/meters/{meter_number}/history`: the number (percent-decoded); nil for any other path.
-    static func meterHistory(_ path: String) -> String? {
-        guard let parts = apiSegments(path), parts.count == 3, parts[0] == "meters", parts[2] == "history" else { return nil }
-        return parts[1]
-    }
-
-    /// `/api/v1/substations/{id}/meters` or `/api/v1/feeders/{id}/meters`: the lookup and the id
-    /// (percent-decoded, as the generated routes decode it); nil for any other path.
-    static func meterList(_ path: String) -> (MeterListScope, String)? {
-        guard let parts = apiSegments(path), parts.count == 3, parts[2] == "meters" else { return nil }
-        switch parts[0] {
-        case "substations": return (.substation, parts[1])
-        case "feeders": return (.feeder, parts[1])
+    /// The read a path names; nil for any other path. Its segments are decoded once, for all of them.
+    static func read(_ path: String) -> Read? {
+        guard let parts = apiSegments(path) else { return nil }
+        switch (parts.count, parts[0], parts.last) {
+        case (2, "meters", _): return .meter(parts[1])
+        case (3, "meters", "history"): return .history(parts[1])
+        case (3, "substations", "meters"): return .meterList(.substation, parts[1])
+        case (3, "feeders", "meters"): return .meterList(.feeder, parts[1])
         default: return nil
         }
     }

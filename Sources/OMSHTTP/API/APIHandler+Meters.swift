@@ -26,11 +26,21 @@ extension APIHandler {
             let page = Array(rows.prefix(limit))
             let next = rows.count > limit ? page.last?.cursor : nil
             return .ok(.init(body: .json(.init(items: page, nextCursor: try OpenAPIValueContainer(unvalidatedValue: next)))))
-        } catch let error as PSQLError where error.isState("P0002") {
-            throw ProblemDetails.notFound("no meter \(number)")
-        } catch let error as PSQLError where error.isState("22023") {
-            throw InvalidInput("cursor", "not a cursor of this history: pass next_cursor from the previous page, unchanged")
+        } catch {
+            throw Self.historyRefusal(error, meter: number)
         }
+    }
+
+    /// How a read of a meter's history answers the database's refusals (here and in
+    /// `PrebuiltJSONReads`): 404 for an unknown meter (P0002), 400 naming `cursor` for one that is
+    /// not a cursor of this history (22023); any other error as it is.
+    static func historyRefusal(_ error: any Error, meter number: String) -> any Error {
+        guard let error = error as? PSQLError else { return error }
+        if error.isState("P0002") { return ProblemDetails.notFound("no meter \(number)") }
+        if error.isState("22023") {
+            return InvalidInput("cursor", "not a cursor of this history: pass next_cursor from the previous page, unchanged")
+        }
+        return error
     }
 
     func listNearbyMeters(_ input: Operations.ListNearbyMeters.Input) async throws -> Operations.ListNearbyMeters.Output {

@@ -118,12 +118,13 @@ BEGIN
                max(f.event_time) AS last_time
           FROM final f GROUP BY f.meter_id
     ),
-    -- When each meter was last heard from, by these changes (any of them, in order or late).
+    -- When each meter was last heard from, by these changes (any of them, in order or late;
+    -- an unknown meter finds no row to update).
     heard AS (
-        SELECT l.id AS meter_id, max(c.event_time) AS heard_at
-          FROM changes c JOIN locked l ON l.id = c.meter_id
+        SELECT c.meter_id, max(c.event_time) AS heard_at
+          FROM changes c
          WHERE c.status_field = 'communication_status' AND c.new_status = 'online'
-         GROUP BY l.id
+         GROUP BY c.meter_id
     ),
     updated AS (
         UPDATE oms_meters m
